@@ -1,0 +1,63 @@
+package activities
+
+import (
+	"errors"
+
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/lifeboat-dev/lifeboat/internal/backupstore"
+	"github.com/lifeboat-dev/lifeboat/internal/ids"
+	"github.com/lifeboat-dev/lifeboat/internal/registry"
+)
+
+// Application error types. Workflows and clients match on these; none of them
+// is retried, because retrying cannot change the outcome.
+const (
+	ErrInvalidInput  = "InvalidInput"  // bad request: nothing was changed
+	ErrDatasetHeld   = "DatasetHeld"   // another workflow holds the dataset
+	ErrDrainTimeout  = "DrainTimeout"  // writes did not drain in time
+	ErrExportFailed  = "ExportFailed"  // DynamoDB reported the export failed
+	ErrImportFailed  = "ImportFailed"  // DynamoDB reported the import failed
+	ErrBackupCorrupt = "BackupCorrupt" // a backup's objects do not match its manifest
+	ErrStoreConflict = "StoreConflict" // the environment's store changed under a restore
+)
+
+// NonRetryable lists the error types activity retry policies must not retry.
+var NonRetryable = []string{
+	ErrInvalidInput, ErrDatasetHeld, ErrDrainTimeout, ErrExportFailed,
+	ErrImportFailed, ErrBackupCorrupt, ErrStoreConflict,
+}
+
+func invalid(err error) error {
+	return temporal.NewNonRetryableApplicationError(err.Error(), ErrInvalidInput, err)
+}
+
+// classify turns the registry's typed errors into non-retryable application
+// errors; anything else (throttling, network) stays retryable.
+func classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	var (
+		nf   *registry.NotFoundError
+		ae   *registry.AlreadyExistsError
+		held *registry.HeldError
+		nh   *registry.NotHolderError
+		sc   *registry.StoreConflictError
+		iid  *ids.InvalidIDError
+		loc  *backupstore.InvalidLocationError
+	)
+	switch {
+	case errors.As(err, &nf), errors.As(err, &ae), errors.As(err, &iid), errors.As(err, &loc):
+		return invalid(err)
+	case errors.As(err, &held), errors.As(err, &nh):
+		return temporal.NewNonRetryableApplicationError(err.Error(), ErrDatasetHeld, err)
+	case errors.As(err, &sc):
+		return temporal.NewNonRetryableApplicationError(err.Error(), ErrStoreConflict, err)
+	}
+	return err
+}
+
+func corrupt(err error) error {
+	return temporal.NewNonRetryableApplicationError(err.Error(), ErrBackupCorrupt, err)
+}

@@ -1,0 +1,48 @@
+// Package awsx builds the AWS clients Lifeboat uses. With no endpoint set it
+// talks to real AWS through the default credential chain; with
+// AWS_ENDPOINT_URL (or a service-specific AWS_ENDPOINT_URL_*) set, as for moto
+// server, it keeps the SDK's endpoint handling and switches S3 to path-style
+// addressing, which emulators need.
+package awsx
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+)
+
+// Clients are the AWS service clients shared by activities and the CLI.
+type Clients struct {
+	Config   aws.Config
+	DynamoDB *dynamodb.Client
+	S3       *s3.Client
+}
+
+// Load reads the AWS configuration from the environment and builds the clients.
+func Load(ctx context.Context) (*Clients, error) {
+	cfg, err := awsconfig.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	if cfg.Region == "" {
+		return nil, fmt.Errorf("load AWS configuration: no region set (set AWS_REGION)")
+	}
+	return New(cfg), nil
+}
+
+// New builds the clients from an existing configuration.
+func New(cfg aws.Config) *Clients {
+	pathStyle := os.Getenv("AWS_ENDPOINT_URL") != "" || os.Getenv("AWS_ENDPOINT_URL_S3") != "" || cfg.BaseEndpoint != nil
+	return &Clients{
+		Config:   cfg,
+		DynamoDB: dynamodb.NewFromConfig(cfg),
+		S3: s3.NewFromConfig(cfg, func(o *s3.Options) {
+			o.UsePathStyle = pathStyle
+		}),
+	}
+}

@@ -1,0 +1,60 @@
+// Package config holds Lifeboat's runtime settings, read from the environment
+// and overridable by flags.
+package config
+
+import (
+	"os"
+	"time"
+)
+
+// Defaults for every setting. The AWS region and endpoint are not here: they
+// come from the AWS SDK's own environment (AWS_REGION, AWS_ENDPOINT_URL, ...).
+const (
+	DefaultTemporalAddress = "localhost:7233"
+	DefaultNamespace       = "default"
+	DefaultTaskQueue       = "lifeboat"
+	DefaultControlTable    = "lifeboat-control"
+	DefaultTablePrefix     = "lifeboat"
+)
+
+// Config is what the worker and the CLI need to reach Temporal and the
+// control table.
+type Config struct {
+	TemporalAddress string
+	Namespace       string
+	TaskQueue       string
+	// ControlTable is the DynamoDB table holding environments and datasets.
+	ControlTable string
+	// TablePrefix starts the name of every dataset table Lifeboat creates.
+	TablePrefix string
+	// PollInterval is how often long-running AWS jobs (exports, imports) are polled.
+	PollInterval time.Duration
+}
+
+// FromEnv reads the configuration from the environment, falling back to the defaults.
+func FromEnv() Config {
+	return Config{
+		TemporalAddress: env("TEMPORAL_ADDRESS", DefaultTemporalAddress),
+		Namespace:       env("TEMPORAL_NAMESPACE", DefaultNamespace),
+		TaskQueue:       env("LIFEBOAT_TASK_QUEUE", DefaultTaskQueue),
+		ControlTable:    env("LIFEBOAT_CONTROL_TABLE", DefaultControlTable),
+		TablePrefix:     env("LIFEBOAT_TABLE_PREFIX", DefaultTablePrefix),
+		PollInterval:    durationEnv("LIFEBOAT_POLL_INTERVAL", 5*time.Second),
+	}
+}
+
+func env(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+func durationEnv(key string, def time.Duration) time.Duration {
+	if v := os.Getenv(key); v != "" {
+		if d, err := time.ParseDuration(v); err == nil && d > 0 {
+			return d
+		}
+	}
+	return def
+}

@@ -1,0 +1,266 @@
+// Package client starts and watches Lifeboat workflows from Go programs: the
+// same calls the lifeboat CLI makes.
+//
+//	c := client.New(temporalClient, "lifeboat")
+//	run, err := c.StartBackup(ctx, workflows.BackupInput{Datasets: ...})
+//	res, err := c.WaitBackup(ctx, run.ID, func(p workflows.Progress) { ... })
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	tclient "go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/lifeboat-dev/lifeboat/activities"
+	"github.com/lifeboat-dev/lifeboat/workflows"
+)
+
+// Client starts, watches and lists Lifeboat workflows.
+type Client struct {
+	Temporal  tclient.Client
+	TaskQueue string
+	// PollInterval is how often Wait and WaitValidated query progress.
+	PollInterval time.Duration
+	// Now is the clock used for workflow ids; tests may replace it.
+	Now func() time.Time
+}
+
+// New wraps a Temporal client for the given task queue.
+func New(c tclient.Client, taskQueue string) *Client {
+	return &Client{Temporal: c, TaskQueue: taskQueue, PollInterval: 500 * time.Millisecond, Now: time.Now}
+}
+
+// Run identifies a started workflow.
+type Run struct {
+	ID    string
+	RunID string
+}
+
+// InvalidInputError says the request was refused before anything changed.
+type InvalidInputError struct{ Msg string }
+
+func (e *InvalidInputError) Error() string { return e.Msg }
+
+// WorkflowFailedError says a workflow ended without success; Msg is the
+// innermost cause, which is what a user needs to read.
+type WorkflowFailedError struct {
+	WorkflowID string
+	Type       string // application error type, e.g. DrainTimeout
+	Msg        string
+}
+
+func (e *WorkflowFailedError) Error() string {
+	return fmt.Sprintf("workflow %s failed: %s", e.WorkflowID, e.Msg)
+}
+
+// StartBackup starts a DatasetBackup and waits until its input has been
+// validated. A request the workflow refuses returns an InvalidInputError, and
+// nothing was paused.
+func (c *Client) StartBackup(ctx context.Context, in workflows.BackupInput) (Run, error) {
+	if len(in.Datasets) == 0 {
+		return Run{}, &InvalidInputError{Msg: "no datasets to back up"}
+	}
+	id := workflows.BackupWorkflowID(in, c.Now())
+	return c.start(ctx, id, workflows.DatasetBackupName, summarize("backup", in.Datasets[0].EnvID, in.Datasets[0].DatasetID, len(in.Datasets), in.Datasets[0].BackupLocation), in)
+}
+
+// StartRestore starts a DatasetRestore and waits until its input and backups
+// have been validated.
+func (c *Client) StartRestore(ctx context.Context, in workflows.RestoreInput) (Run, error) {
+	if len(in.Datasets) == 0 {
+		return Run{}, &InvalidInputError{Msg: "no datasets to restore"}
+	}
+	id := workflows.RestoreWorkflowID(in, c.Now())
+	return c.start(ctx, id, workflows.DatasetRestoreName, summarize("restore", in.Datasets[0].EnvID, in.Datasets[0].DatasetID, len(in.Datasets), in.Datasets[0].BackupLocation), in)
+}
+
+func summarize(op, env, ds string, n int, loc string) string {
+	s := fmt.Sprintf("%s %s/%s", op, env, ds)
+	if n > 1 {
+		s += fmt.Sprintf(" and %d more", n-1)
+	}
+	if op == "backup" {
+		return s + " to " + loc
+	}
+	return s + " from " + loc
+}
+
+func (c *Client) start(ctx context.Context, id, wfType, summary string, in any) (Run, error) {
+	r, err := c.Temporal.ExecuteWorkflow(ctx, tclient.StartWorkflowOptions{
+		ID:                    id,
+		TaskQueue:             c.TaskQueue,
+		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		StaticSummary:         summary,
+	}, wfType, in)
+	if err != nil {
+		return Run{}, fmt.Errorf("start %s: %w", wfType, err)
+	}
+	run := Run{ID: r.GetID(), RunID: r.GetRunID()}
+	return run, c.WaitValidated(ctx, run)
+}
+
+// WaitValidated waits until a workflow has validated its input (or ended).
+func (c *Client) WaitValidated(ctx context.Context, run Run) error {
+	for {
+		p, err := c.Progress(ctx, run.ID)
+		if err == nil && p.Validated {
+			return nil
+		}
+		closed, cerr := c.closed(ctx, run)
+		if cerr != nil {
+			return cerr
+		}
+		if closed {
+			err := c.Temporal.GetWorkflow(ctx, run.ID, run.RunID).Get(ctx, nil)
+			return Explain(run.ID, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(c.PollInterval):
+		}
+	}
+}
+
+func (c *Client) closed(ctx context.Context, run Run) (bool, error) {
+	d, err := c.Temporal.DescribeWorkflowExecution(ctx, run.ID, run.RunID)
+	if err != nil {
+		return false, fmt.Errorf("describe workflow %s: %w", run.ID, err)
+	}
+	return d.WorkflowExecutionInfo.Status != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING, nil
+}
+
+// Progress queries a workflow's progress.
+func (c *Client) Progress(ctx context.Context, workflowID string) (*workflows.Progress, error) {
+	v, err := c.Temporal.QueryWorkflow(ctx, workflowID, "", workflows.ProgressQuery)
+	if err != nil {
+		return nil, fmt.Errorf("query progress of %s: %w", workflowID, err)
+	}
+	var p workflows.Progress
+	if err := v.Get(&p); err != nil {
+		return nil, fmt.Errorf("decode progress of %s: %w", workflowID, err)
+	}
+	return &p, nil
+}
+
+// WaitBackup waits for a backup to finish, calling onProgress whenever its
+// progress changes.
+func (c *Client) WaitBackup(ctx context.Context, workflowID string, onProgress func(workflows.Progress)) (*workflows.BackupResult, error) {
+	var res workflows.BackupResult
+	if err := c.wait(ctx, workflowID, onProgress, &res); err != nil {
+		return nil, err
+	}
+	return &res, nil
+}
+
+// WaitRestore waits for a restore to finish, calling onProgress whenever its
+// progress changes.
+func (c *Client) WaitRestore(ctx context.Context, workflowID string, onProgress func(workflows.Progress)) (*workflows.RestoreResult, error) {
+	var res workflows.RestoreResult
+	if err := c.wait(ctx, workflowID, onProgress, &res); err != nil {
+		return nil, err
+	}
+	return &res, nil
+}
+
+func (c *Client) wait(ctx context.Context, workflowID string, onProgress func(workflows.Progress), out any) error {
+	run := c.Temporal.GetWorkflow(ctx, workflowID, "")
+	done := make(chan error, 1)
+	go func() { done <- run.Get(ctx, out) }()
+	last := ""
+	tick := time.NewTicker(c.PollInterval)
+	defer tick.Stop()
+	report := func() {
+		if onProgress == nil {
+			return
+		}
+		if p, err := c.Progress(ctx, workflowID); err == nil {
+			if key := fmt.Sprintf("%+v", *p); key != last {
+				last = key
+				onProgress(*p)
+			}
+		}
+	}
+	for {
+		select {
+		case err := <-done:
+			report()
+			return Explain(workflowID, err)
+		case <-tick.C:
+			report()
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Explain turns a workflow's failure into a typed error carrying its
+// innermost message: an InvalidInputError for refused requests, a
+// WorkflowFailedError otherwise.
+func Explain(workflowID string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) {
+		if app.Type() == activities.ErrInvalidInput {
+			return &InvalidInputError{Msg: app.Error()}
+		}
+		return &WorkflowFailedError{WorkflowID: workflowID, Type: app.Type(), Msg: app.Error()}
+	}
+	var canceled *temporal.CanceledError
+	if errors.As(err, &canceled) {
+		return &WorkflowFailedError{WorkflowID: workflowID, Type: "Canceled", Msg: "canceled"}
+	}
+	var timeout *temporal.TimeoutError
+	if errors.As(err, &timeout) {
+		return &WorkflowFailedError{WorkflowID: workflowID, Type: "Timeout", Msg: timeout.Error()}
+	}
+	return &WorkflowFailedError{WorkflowID: workflowID, Msg: err.Error()}
+}
+
+// RunSummary is one workflow in a listing.
+type RunSummary struct {
+	WorkflowID string
+	RunID      string
+	Type       string
+	Status     string
+	Start      time.Time
+	Close      time.Time
+}
+
+// List lists recent runs of a workflow type, newest first.
+func (c *Client) List(ctx context.Context, workflowType string, limit int) ([]RunSummary, error) {
+	resp, err := c.Temporal.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+		Query:    fmt.Sprintf("WorkflowType = '%s' AND TaskQueue = '%s'", workflowType, c.TaskQueue),
+		PageSize: int32(limit),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list %s workflows: %w", workflowType, err)
+	}
+	var out []RunSummary
+	for _, e := range resp.Executions {
+		s := RunSummary{
+			WorkflowID: e.Execution.WorkflowId, RunID: e.Execution.RunId, Type: e.Type.Name,
+			Status: strings.TrimPrefix(e.Status.String(), "WORKFLOW_EXECUTION_STATUS_"),
+		}
+		if e.StartTime != nil {
+			s.Start = e.StartTime.AsTime()
+		}
+		if e.CloseTime != nil {
+			s.Close = e.CloseTime.AsTime()
+		}
+		out = append(out, s)
+		if len(out) >= limit {
+			break
+		}
+	}
+	return out, nil
+}

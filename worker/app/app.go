@@ -1,0 +1,50 @@
+// Package app assembles a Lifeboat worker: it registers every workflow and
+// activity on a task queue. The worker binary and the integration tests
+// both build workers here.
+package app
+
+import (
+	"context"
+	"fmt"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/lifeboat-dev/lifeboat/activities"
+	"github.com/lifeboat-dev/lifeboat/internal/awsx"
+	"github.com/lifeboat-dev/lifeboat/internal/config"
+	"github.com/lifeboat-dev/lifeboat/internal/registry"
+	"github.com/lifeboat-dev/lifeboat/workflows"
+)
+
+// RegisterWorkflows registers every workflow under its public type name.
+func RegisterWorkflows(r worker.WorkflowRegistry) {
+	r.RegisterWorkflowWithOptions(workflows.DatasetBackup, workflow.RegisterOptions{Name: workflows.DatasetBackupName})
+	r.RegisterWorkflowWithOptions(workflows.DatasetRestore, workflow.RegisterOptions{Name: workflows.DatasetRestoreName})
+}
+
+// RegisterActivities registers every activity group, built on the given clients.
+func RegisterActivities(r worker.ActivityRegistry, cfg config.Config, aws *awsx.Clients) {
+	reg := NewRegistry(cfg, aws)
+	r.RegisterActivity(&activities.Datasets{Registry: reg, S3: aws.S3})
+	r.RegisterActivity(&activities.DynamoDB{DB: aws.DynamoDB, PollInterval: cfg.PollInterval})
+	r.RegisterActivity(&activities.BackupFiles{S3: aws.S3})
+}
+
+// NewRegistry is the control table as configured.
+func NewRegistry(cfg config.Config, aws *awsx.Clients) *registry.Registry {
+	return &registry.Registry{DB: aws.DynamoDB, Table: cfg.ControlTable, TablePrefix: cfg.TablePrefix}
+}
+
+// New makes sure the control table exists and builds a worker on the
+// configured task queue with everything registered.
+func New(ctx context.Context, c client.Client, cfg config.Config, aws *awsx.Clients, opts worker.Options) (worker.Worker, error) {
+	if err := NewRegistry(cfg, aws).EnsureControlTable(ctx); err != nil {
+		return nil, fmt.Errorf("prepare control table: %w", err)
+	}
+	w := worker.New(c, cfg.TaskQueue, opts)
+	RegisterWorkflows(w)
+	RegisterActivities(w, cfg, aws)
+	return w, nil
+}

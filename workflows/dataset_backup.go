@@ -1,0 +1,140 @@
+package workflows
+
+import (
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/lifeboat-dev/lifeboat/activities"
+	"github.com/lifeboat-dev/lifeboat/internal/backupstore"
+	"github.com/lifeboat-dev/lifeboat/internal/ids"
+)
+
+var (
+	dynamo *activities.DynamoDB
+	files  *activities.BackupFiles
+)
+
+// DatasetBackup backs up one or many datasets: validate everything, pause
+// writes to every dataset, wait for in-flight writes to drain, export each
+// table at one shared cut time, check the exported files and write a
+// manifest beside them, and resume writes. Datasets given a point in time
+// are exported from PITR at that moment without pausing writes. Writes are
+// resumed on every exit path, including failure and cancellation.
+func DatasetBackup(ctx workflow.Context, in BackupInput) (*BackupResult, error) {
+	p := &Progress{Operation: "backup", StartedAt: workflow.Now(ctx)}
+	for _, d := range in.Datasets {
+		p.dataset(d.EnvID, d.DatasetID).Step = StepValidating
+	}
+	if err := workflow.SetQueryHandler(ctx, ProgressQuery, func() (*Progress, error) { return p, nil }); err != nil {
+		return nil, err
+	}
+	setStep(ctx, p, StepValidating)
+
+	items := make([]activities.BackupRequestItem, len(in.Datasets))
+	for i, d := range in.Datasets {
+		items[i] = activities.BackupRequestItem(d)
+	}
+	var plan activities.ValidateBackupResult
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, shortAWSCall), datasets.ValidateBackup,
+		activities.ValidateBackupInput{Targets: items}).Get(ctx, &plan)
+	if err != nil {
+		return nil, fail(ctx, p, err)
+	}
+	p.Validated = true
+
+	h := &holds{holder: workflow.GetInfo(ctx).WorkflowExecution.ID}
+	defer h.resume(ctx)
+
+	var toPause []activities.DatasetRef
+	for _, t := range plan.Targets {
+		if t.PointInTime == nil {
+			toPause = append(toPause, t.DatasetRef)
+		}
+	}
+	cut := workflow.Now(ctx)
+	if len(toPause) > 0 {
+		setStep(ctx, p, StepPausing)
+		if err := h.pauseAndDrain(ctx, toPause, drainTimeout(in.DrainTimeoutSeconds), p); err != nil {
+			return nil, fail(ctx, p, err)
+		}
+		// Every paused dataset is quiet from here on: one cut time for all.
+		cut = workflow.Now(ctx)
+	}
+
+	setStep(ctx, p, StepExporting)
+	results := make([]DatasetBackupResult, len(plan.Targets))
+	errs := make([]error, len(plan.Targets))
+	wg := workflow.NewWaitGroup(ctx)
+	for i, t := range plan.Targets {
+		wg.Add(1)
+		workflow.Go(ctx, func(gctx workflow.Context) {
+			defer wg.Done()
+			results[i], errs[i] = backupOne(gctx, t, cut, p)
+		})
+	}
+	wg.Wait(ctx)
+	if err := firstError(errs); err != nil {
+		return nil, fail(ctx, p, err)
+	}
+
+	setStep(ctx, p, StepResuming)
+	window := h.resume(ctx)
+	setStep(ctx, p, StepDone)
+	return &BackupResult{Datasets: results, PauseWindowMillis: window.Milliseconds()}, nil
+}
+
+// backupOne exports one table and records it with a manifest.
+func backupOne(ctx workflow.Context, t activities.BackupTarget, cut time.Time, p *Progress) (DatasetBackupResult, error) {
+	dp := p.dataset(t.EnvID, t.DatasetID)
+	exportTime := cut
+	if t.PointInTime != nil {
+		exportTime = *t.PointInTime
+	}
+	backupID := ids.BackupID(exportTime)
+	folder := t.Location.BackupFolder(t.EnvID, t.StoreID, t.DatasetID, backupID)
+	exportPrefix := backupstore.ExportFolder(folder)
+
+	dp.Step = StepExporting
+	var started activities.StartExportResult
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, shortAWSCall), dynamo.StartExport, activities.StartExportInput{
+		TableName: t.TableName, ExportTime: exportTime, Bucket: t.Location.Bucket, Prefix: exportPrefix,
+	}).Get(ctx, &started)
+	if err != nil {
+		dp.Step = StepFailed
+		return DatasetBackupResult{}, err
+	}
+	dp.Detail = "export " + started.ExportArn
+	var exported activities.WaitExportResult
+	err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, longJob), dynamo.WaitExport, activities.WaitExportInput{
+		ExportArn: started.ExportArn, TableName: t.TableName,
+	}).Get(ctx, &exported)
+	if err != nil {
+		dp.Step = StepFailed
+		return DatasetBackupResult{}, err
+	}
+	dp.Step, dp.Items = StepManifest, exported.ItemCount
+	var written activities.WriteManifestResult
+	err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, objectScan), files.WriteManifest, activities.WriteManifestInput{
+		Target: t, BackupID: backupID, CutTime: exportTime, PausedWrites: t.PointInTime == nil,
+		ExportArn: started.ExportArn, ExportPrefix: exportPrefix, ExportedItems: exported.ItemCount,
+	}).Get(ctx, &written)
+	if err != nil {
+		dp.Step = StepFailed
+		return DatasetBackupResult{}, err
+	}
+	dp.Step, dp.Items, dp.Bytes, dp.Detail = StepDone, written.ItemCount, written.Bytes, written.ManifestURL
+	return DatasetBackupResult{
+		EnvID: t.EnvID, DatasetID: t.DatasetID, StoreID: t.StoreID, BackupID: backupID, CutTime: exportTime,
+		PausedWrites: t.PointInTime == nil, ManifestURL: written.ManifestURL, ItemCount: written.ItemCount, Bytes: written.Bytes,
+	}, nil
+}
+
+func firstError(errs []error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,180 @@
+package workflows
+
+import (
+	"fmt"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/lifeboat-dev/lifeboat/activities"
+)
+
+// DatasetRestore restores one or many datasets from their backups into a new
+// store: validate the request and each backup's manifest and checksums, create
+// the new store, pause writes to every dataset of the environment, populate
+// the store's tables from the backups (ImportTable, item counts checked
+// against the manifests), switch the environment to the new store in one
+// conditional update, and resume writes. On any failure the environment
+// keeps its old store, the new store is marked FAILED and writes resume.
+func DatasetRestore(ctx workflow.Context, in RestoreInput) (*RestoreResult, error) {
+	p := &Progress{Operation: "restore", StartedAt: workflow.Now(ctx)}
+	for _, d := range in.Datasets {
+		p.dataset(d.EnvID, d.DatasetID).Step = StepValidating
+	}
+	if err := workflow.SetQueryHandler(ctx, ProgressQuery, func() (*Progress, error) { return p, nil }); err != nil {
+		return nil, err
+	}
+	setStep(ctx, p, StepValidating)
+
+	storeID := in.NewStoreID
+	if storeID == "" {
+		storeID = DefaultStoreID(workflow.Now(ctx))
+	}
+	p.StoreID = storeID
+	items := make([]activities.RestoreRequestItem, len(in.Datasets))
+	for i, d := range in.Datasets {
+		items[i] = activities.RestoreRequestItem(d)
+	}
+	short := workflow.WithActivityOptions(ctx, shortAWSCall)
+	var plan activities.ValidateRestoreResult
+	if err := workflow.ExecuteActivity(short, datasets.ValidateRestore, activities.ValidateRestoreInput{
+		Targets: items, NewStoreID: storeID,
+	}).Get(ctx, &plan); err != nil {
+		return nil, fail(ctx, p, err)
+	}
+
+	// Check every backup's objects against its manifest before changing anything.
+	setStep(ctx, p, StepVerifying)
+	verified := make([]activities.VerifyBackupResult, len(plan.Targets))
+	scan := workflow.WithActivityOptions(ctx, objectScan)
+	futures := make([]workflow.Future, len(plan.Targets))
+	for i, t := range plan.Targets {
+		futures[i] = workflow.ExecuteActivity(scan, files.VerifyBackup, activities.VerifyBackupInput{Location: t.Location, ManifestKey: t.ManifestKey})
+	}
+	for i, f := range futures {
+		if err := f.Get(ctx, &verified[i]); err != nil {
+			return nil, fail(ctx, p, err)
+		}
+		p.dataset(plan.Targets[i].EnvID, plan.Targets[i].DatasetID).Detail = "backup " + plan.Targets[i].BackupID + " verified"
+	}
+	p.Validated = true
+
+	workflowID := workflow.GetInfo(ctx).WorkflowExecution.ID
+	setStep(ctx, p, StepCreating)
+	switched := false
+	var created []string
+	defer func() {
+		if switched {
+			return
+		}
+		dctx, _ := workflow.NewDisconnectedContext(ctx)
+		dctx = workflow.WithActivityOptions(dctx, compensation)
+		for _, env := range created {
+			if err := workflow.ExecuteActivity(dctx, datasets.FailStore, activities.StoreInput{EnvID: env, StoreID: storeID}).Get(dctx, nil); err != nil {
+				workflow.GetLogger(ctx).Error("Could not mark store failed", "env", env, "store", storeID, "error", err)
+			}
+		}
+	}()
+	for _, e := range plan.Environments {
+		created = append(created, e.EnvID)
+		if err := workflow.ExecuteActivity(short, datasets.CreateStore, activities.StoreInput{
+			EnvID: e.EnvID, StoreID: storeID, WorkflowID: workflowID,
+		}).Get(ctx, nil); err != nil {
+			return nil, fail(ctx, p, err)
+		}
+	}
+
+	h := &holds{holder: workflowID}
+	defer h.resume(ctx)
+	var toPause []activities.DatasetRef
+	for _, e := range plan.Environments {
+		for _, d := range e.Datasets {
+			toPause = append(toPause, activities.DatasetRef{EnvID: e.EnvID, DatasetID: d})
+		}
+	}
+	setStep(ctx, p, StepPausing)
+	if err := h.pauseAndDrain(ctx, toPause, drainTimeout(in.DrainTimeoutSeconds), p); err != nil {
+		return nil, fail(ctx, p, err)
+	}
+
+	setStep(ctx, p, StepImporting)
+	results := make([]DatasetRestoreResult, len(plan.Targets))
+	errs := make([]error, len(plan.Targets))
+	wg := workflow.NewWaitGroup(ctx)
+	for i, t := range plan.Targets {
+		wg.Add(1)
+		workflow.Go(ctx, func(gctx workflow.Context) {
+			defer wg.Done()
+			results[i], errs[i] = restoreOne(gctx, t, verified[i], p)
+		})
+	}
+	wg.Wait(ctx)
+	if err := firstError(errs); err != nil {
+		return nil, fail(ctx, p, err)
+	}
+	for _, e := range plan.Environments {
+		for _, table := range e.EmptyTables {
+			if err := workflow.ExecuteActivity(short, datasets.CreateEmptyTable, activities.TableInput{TableName: table}).Get(ctx, nil); err != nil {
+				return nil, fail(ctx, p, err)
+			}
+		}
+	}
+
+	setStep(ctx, p, StepSwitching)
+	result := &RestoreResult{StoreID: storeID, Datasets: results}
+	for _, e := range plan.Environments {
+		if err := workflow.ExecuteActivity(short, datasets.SwitchStore, activities.SwitchStoreInput{
+			EnvID: e.EnvID, FromStore: e.FromStore, ToStore: storeID,
+		}).Get(ctx, nil); err != nil {
+			// Environments already switched stay switched; their stores are complete.
+			return nil, fail(ctx, p, err)
+		}
+		result.Switched = append(result.Switched, fmt.Sprintf("%s: %s -> %s", e.EnvID, e.FromStore, storeID))
+	}
+	switched = true
+
+	setStep(ctx, p, StepResuming)
+	result.PauseWindowMillis = h.resume(ctx).Milliseconds()
+	setStep(ctx, p, StepDone)
+	return result, nil
+}
+
+// restoreOne populates one dataset's table in the new store from its backup.
+func restoreOne(ctx workflow.Context, t activities.RestoreTarget, v activities.VerifyBackupResult, p *Progress) (DatasetRestoreResult, error) {
+	dp := p.dataset(t.EnvID, t.DatasetID)
+	dp.Step = StepImporting
+	res := DatasetRestoreResult{
+		EnvID: t.EnvID, DatasetID: t.DatasetID, SourceDatasetID: t.SourceDatasetID,
+		BackupID: t.BackupID, TableName: t.TableName, ItemCount: t.ItemCount,
+	}
+	if v.ItemCount == 0 || v.Objects == 0 {
+		// An empty backup has nothing to import: an empty table is the restore.
+		err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, shortAWSCall), datasets.CreateEmptyTable,
+			activities.TableInput{TableName: t.TableName}).Get(ctx, nil)
+		if err != nil {
+			dp.Step = StepFailed
+			return res, err
+		}
+		dp.Step = StepDone
+		return res, nil
+	}
+	var started activities.StartImportResult
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, shortAWSCall), dynamo.StartImport, activities.StartImportInput{
+		TableName: t.TableName, Bucket: t.Location.Bucket, DataPrefix: v.DataPrefix,
+	}).Get(ctx, &started)
+	if err != nil {
+		dp.Step = StepFailed
+		return res, err
+	}
+	dp.Detail = "import " + started.ImportArn
+	var done activities.WaitImportResult
+	err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, longJob), dynamo.WaitImport, activities.WaitImportInput{
+		ImportArn: started.ImportArn, TableName: t.TableName, ExpectedItems: v.ItemCount,
+	}).Get(ctx, &done)
+	if err != nil {
+		dp.Step = StepFailed
+		return res, err
+	}
+	dp.Step, dp.Items, dp.Detail = StepDone, done.CountedItems, fmt.Sprintf("%d items imported into %s", done.CountedItems, t.TableName)
+	res.ItemCount = done.CountedItems
+	return res, nil
+}

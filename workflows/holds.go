@@ -1,0 +1,87 @@
+package workflows
+
+import (
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/lifeboat-dev/lifeboat/activities"
+)
+
+// holds pauses datasets for one workflow and guarantees they are resumed.
+type holds struct {
+	holder   string
+	refs     []activities.DatasetRef
+	pausedAt time.Time
+	resumed  bool
+}
+
+var datasets *activities.Datasets
+
+// pauseAndDrain pauses every dataset, then waits for each to drain. Datasets
+// are recorded before their pause is attempted, so resume covers a pause
+// whose result was lost.
+func (h *holds) pauseAndDrain(ctx workflow.Context, refs []activities.DatasetRef, timeout time.Duration, p *Progress) error {
+	h.pausedAt = workflow.Now(ctx)
+	h.refs = append(h.refs, refs...)
+	pctx := workflow.WithActivityOptions(ctx, shortAWSCall)
+	futures := make([]workflow.Future, len(refs))
+	for i, r := range refs {
+		futures[i] = workflow.ExecuteActivity(pctx, datasets.Pause, activities.HoldInput{DatasetRef: r, Holder: h.holder})
+	}
+	for i, f := range futures {
+		if err := f.Get(ctx, nil); err != nil {
+			return err
+		}
+		p.dataset(refs[i].EnvID, refs[i].DatasetID).Detail = "writes paused"
+	}
+	setStep(ctx, p, StepDraining)
+	deadline := workflow.Now(ctx).Add(timeout)
+	dctx := workflow.WithActivityOptions(ctx, drainOptions(timeout))
+	for i, r := range refs {
+		futures[i] = workflow.ExecuteActivity(dctx, datasets.WaitForDrain, activities.DrainInput{
+			HoldInput: activities.HoldInput{DatasetRef: r, Holder: h.holder}, Deadline: deadline,
+		})
+	}
+	for i, f := range futures {
+		if err := f.Get(ctx, nil); err != nil {
+			return err
+		}
+		p.dataset(refs[i].EnvID, refs[i].DatasetID).Detail = "drained"
+	}
+	return nil
+}
+
+// resume returns every held dataset to RUNNING. It runs on a disconnected
+// context so that it also runs when the workflow is cancelled, and retries
+// until it gets through. It returns how long writes were paused.
+func (h *holds) resume(ctx workflow.Context) time.Duration {
+	if h.resumed || len(h.refs) == 0 {
+		return 0
+	}
+	dctx, _ := workflow.NewDisconnectedContext(ctx)
+	dctx = workflow.WithActivityOptions(dctx, compensation)
+	futures := make([]workflow.Future, len(h.refs))
+	for i, r := range h.refs {
+		futures[i] = workflow.ExecuteActivity(dctx, datasets.Resume, activities.HoldInput{DatasetRef: r, Holder: h.holder})
+	}
+	for i, f := range futures {
+		if err := f.Get(dctx, nil); err != nil {
+			workflow.GetLogger(ctx).Error("Resume failed: dataset left paused", "dataset", h.refs[i].String(), "error", err)
+		}
+	}
+	h.resumed = true
+	return workflow.Now(dctx).Sub(h.pausedAt)
+}
+
+func setStep(ctx workflow.Context, p *Progress, step string) {
+	p.Step = step
+	p.UpdatedAt = workflow.Now(ctx)
+	workflow.SetCurrentDetails(ctx, p.Summary())
+}
+
+func fail(ctx workflow.Context, p *Progress, err error) error {
+	p.Error = err.Error()
+	setStep(ctx, p, StepFailed)
+	return err
+}

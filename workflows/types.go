@@ -1,0 +1,194 @@
+// Package workflows holds Lifeboat's Temporal workflows: pure orchestration
+// of the activities in package activities.
+package workflows
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/lifeboat-dev/lifeboat/activities"
+	"github.com/lifeboat-dev/lifeboat/internal/ids"
+)
+
+// Workflow type names, as given to `temporal workflow start --type`.
+const (
+	DatasetBackupName  = "DatasetBackup"
+	DatasetRestoreName = "DatasetRestore"
+)
+
+// ProgressQuery returns a workflow's Progress while it runs and after.
+const ProgressQuery = "progress"
+
+// Steps a dataset workflow goes through, in order.
+const (
+	StepValidating = "validating"
+	StepPausing    = "pausing"
+	StepDraining   = "draining"
+	StepExporting  = "exporting"
+	StepManifest   = "writing-manifest"
+	StepVerifying  = "verifying-backup"
+	StepCreating   = "creating-store"
+	StepImporting  = "importing"
+	StepSwitching  = "switching-store"
+	StepResuming   = "resuming"
+	StepDone       = "done"
+	StepFailed     = "failed"
+)
+
+// DefaultDrainTimeoutSeconds bounds the wait for in-flight writes.
+const DefaultDrainTimeoutSeconds = 60
+
+// BackupDataset is one dataset to back up. Its JSON form is the seed's
+// backup-datasets.json entry, plus envId.
+type BackupDataset struct {
+	EnvID          string `json:"envId"`
+	DatasetID      string `json:"datasetId"`
+	BackupLocation string `json:"backupLocation"`
+	// PointInTime, when set, exports that moment from PITR without pausing writes.
+	PointInTime *time.Time `json:"pointInTime,omitempty"`
+}
+
+// BackupInput is the DatasetBackup workflow's input.
+type BackupInput struct {
+	Datasets            []BackupDataset `json:"datasets"`
+	DrainTimeoutSeconds int             `json:"drainTimeoutSeconds,omitempty"`
+}
+
+// DatasetBackupResult is one dataset's finished backup.
+type DatasetBackupResult struct {
+	EnvID        string    `json:"envId"`
+	DatasetID    string    `json:"datasetId"`
+	StoreID      string    `json:"storeId"`
+	BackupID     string    `json:"backupId"`
+	CutTime      time.Time `json:"cutTime"`
+	PausedWrites bool      `json:"pausedWrites"`
+	ManifestURL  string    `json:"manifestUrl"`
+	ItemCount    int64     `json:"itemCount"`
+	Bytes        int64     `json:"bytes"`
+}
+
+// BackupResult is the DatasetBackup workflow's result.
+type BackupResult struct {
+	Datasets []DatasetBackupResult `json:"datasets"`
+	// PauseWindowMillis is how long writes were refused.
+	PauseWindowMillis int64 `json:"pauseWindowMillis"`
+}
+
+// RestoreDataset is one dataset to restore. Its JSON form is the seed's
+// restore-datasets.json entry, plus envId and an optional backupId.
+type RestoreDataset struct {
+	EnvID           string `json:"envId"`
+	DatasetID       string `json:"datasetId"`
+	SourceDatasetID string `json:"sourceDatasetId,omitempty"`
+	BackupLocation  string `json:"backupLocation"`
+	// BackupID picks one backup; the latest is used when empty.
+	BackupID string `json:"backupId,omitempty"`
+}
+
+// RestoreInput is the DatasetRestore workflow's input.
+type RestoreInput struct {
+	Datasets []RestoreDataset `json:"datasets"`
+	// NewStoreID names the store created; a timestamp id when empty.
+	NewStoreID          string `json:"newStoreId,omitempty"`
+	DrainTimeoutSeconds int    `json:"drainTimeoutSeconds,omitempty"`
+}
+
+// DatasetRestoreResult is one dataset's finished restore.
+type DatasetRestoreResult struct {
+	EnvID           string `json:"envId"`
+	DatasetID       string `json:"datasetId"`
+	SourceDatasetID string `json:"sourceDatasetId"`
+	BackupID        string `json:"backupId"`
+	TableName       string `json:"tableName"`
+	ItemCount       int64  `json:"itemCount"`
+}
+
+// RestoreResult is the DatasetRestore workflow's result.
+type RestoreResult struct {
+	StoreID  string                 `json:"storeId"`
+	Datasets []DatasetRestoreResult `json:"datasets"`
+	// Switched lists each environment's store change as "env: old -> new".
+	Switched          []string `json:"switched"`
+	PauseWindowMillis int64    `json:"pauseWindowMillis"`
+}
+
+// Progress is what the progress query returns.
+type Progress struct {
+	Operation string            `json:"operation"`
+	Step      string            `json:"step"`
+	Validated bool              `json:"validated"`
+	StartedAt time.Time         `json:"startedAt"`
+	UpdatedAt time.Time         `json:"updatedAt"`
+	StoreID   string            `json:"storeId,omitempty"`
+	Datasets  []DatasetProgress `json:"datasets"`
+	Error     string            `json:"error,omitempty"`
+}
+
+// DatasetProgress is one dataset's part of Progress.
+type DatasetProgress struct {
+	EnvID     string `json:"envId"`
+	DatasetID string `json:"datasetId"`
+	Step      string `json:"step"`
+	Items     int64  `json:"items,omitempty"`
+	Bytes     int64  `json:"bytes,omitempty"`
+	Detail    string `json:"detail,omitempty"`
+}
+
+// Summary is a one-line description of the progress.
+func (p *Progress) Summary() string {
+	done := 0
+	for _, d := range p.Datasets {
+		if d.Step == StepDone {
+			done++
+		}
+	}
+	s := fmt.Sprintf("%s: %s, %d/%d datasets done", p.Operation, p.Step, done, len(p.Datasets))
+	if p.Error != "" {
+		s += ": " + p.Error
+	}
+	return s
+}
+
+func (p *Progress) dataset(env, ds string) *DatasetProgress {
+	for i := range p.Datasets {
+		if p.Datasets[i].EnvID == env && p.Datasets[i].DatasetID == ds {
+			return &p.Datasets[i]
+		}
+	}
+	p.Datasets = append(p.Datasets, DatasetProgress{EnvID: env, DatasetID: ds})
+	return &p.Datasets[len(p.Datasets)-1]
+}
+
+// BackupWorkflowID names a backup run after its first dataset and start time.
+func BackupWorkflowID(in BackupInput, now time.Time) string {
+	refs := make([]activities.DatasetRef, 0, len(in.Datasets))
+	for _, d := range in.Datasets {
+		refs = append(refs, activities.DatasetRef{EnvID: d.EnvID, DatasetID: d.DatasetID})
+	}
+	return workflowID("backup", refs, now)
+}
+
+// RestoreWorkflowID names a restore run after its first dataset and start time.
+func RestoreWorkflowID(in RestoreInput, now time.Time) string {
+	refs := make([]activities.DatasetRef, 0, len(in.Datasets))
+	for _, d := range in.Datasets {
+		refs = append(refs, activities.DatasetRef{EnvID: d.EnvID, DatasetID: d.DatasetID})
+	}
+	return workflowID("restore", refs, now)
+}
+
+func workflowID(op string, refs []activities.DatasetRef, now time.Time) string {
+	parts := []string{op}
+	if len(refs) > 0 {
+		parts = append(parts, refs[0].EnvID, refs[0].DatasetID)
+		if len(refs) > 1 {
+			parts = append(parts, fmt.Sprintf("and-%d-more", len(refs)-1))
+		}
+	}
+	parts = append(parts, now.UTC().Format("20060102T150405.000Z"))
+	return strings.Join(parts, "-")
+}
+
+// DefaultStoreID is the store id a restore uses when none is given.
+func DefaultStoreID(now time.Time) string { return ids.TimestampID(now) }
