@@ -1,0 +1,189 @@
+// Package cli is the lifeboat command line: cobra commands over the starter
+// client, the registry and the write gate.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"unicode"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	tclient "go.temporal.io/sdk/client"
+
+	"github.com/lifeboat-dev/lifeboat/internal/awsx"
+	"github.com/lifeboat-dev/lifeboat/internal/backupstore"
+	"github.com/lifeboat-dev/lifeboat/internal/config"
+	"github.com/lifeboat-dev/lifeboat/internal/gate"
+	"github.com/lifeboat-dev/lifeboat/internal/ids"
+	"github.com/lifeboat-dev/lifeboat/internal/registry"
+	"github.com/lifeboat-dev/lifeboat/starter/client"
+)
+
+// Exit codes.
+const (
+	ExitFailure = 1 // the operation failed
+	ExitInvalid = 2 // bad input: nothing was changed
+	ExitRefused = 3 // a write was refused because the dataset is paused
+)
+
+// app holds what commands share; clients are built on first use.
+type app struct {
+	cfg      config.Config
+	out, err io.Writer
+	aws      *awsx.Clients
+	temporal tclient.Client
+}
+
+// Main runs the CLI with the process's arguments and returns the exit code.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	a := &app{cfg: config.FromEnv(), out: stdout, err: stderr}
+	defer a.close()
+	root := a.rootCommand()
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return 0
+	}
+	code := exitCode(err)
+	fmt.Fprintln(stderr, "lifeboat: "+oneLine(err))
+	return code
+}
+
+func (a *app) rootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "lifeboat",
+		Short:         "Durable backup and restore of DynamoDB datasets on Temporal",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	pf := root.PersistentFlags()
+	pf.StringVar(&a.cfg.TemporalAddress, "temporal-address", a.cfg.TemporalAddress, "Temporal frontend host:port (TEMPORAL_ADDRESS)")
+	pf.StringVar(&a.cfg.Namespace, "namespace", a.cfg.Namespace, "Temporal namespace (TEMPORAL_NAMESPACE)")
+	pf.StringVar(&a.cfg.TaskQueue, "task-queue", a.cfg.TaskQueue, "Lifeboat task queue (LIFEBOAT_TASK_QUEUE)")
+	pf.StringVar(&a.cfg.ControlTable, "control-table", a.cfg.ControlTable, "DynamoDB control table (LIFEBOAT_CONTROL_TABLE)")
+	pf.StringVar(&a.cfg.TablePrefix, "table-prefix", a.cfg.TablePrefix, "prefix of dataset table names (LIFEBOAT_TABLE_PREFIX)")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.SetGlobalNormalizationFunc(kebab)
+	root.AddCommand(a.envCommand(), a.datasetCommand(), a.dataCommand(),
+		a.backupCommand(), a.restoreCommand(), a.statusCommand("backup-status"), a.statusCommand("restore-status"))
+	return root
+}
+
+// kebab lets the seed's camelCase flag spellings (--datasetId) stand for the
+// kebab-case ones (--dataset-id).
+func kebab(_ *pflag.FlagSet, name string) pflag.NormalizedName {
+	var b strings.Builder
+	for i, r := range name {
+		if unicode.IsUpper(r) {
+			if i > 0 {
+				b.WriteByte('-')
+			}
+			r = unicode.ToLower(r)
+		}
+		b.WriteRune(r)
+	}
+	return pflag.NormalizedName(b.String())
+}
+
+func (a *app) close() {
+	if a.temporal != nil {
+		a.temporal.Close()
+	}
+}
+
+func (a *app) awsClients(ctx context.Context) (*awsx.Clients, error) {
+	if a.aws == nil {
+		c, err := awsx.Load(ctx)
+		if err != nil {
+			return nil, err
+		}
+		a.aws = c
+	}
+	return a.aws, nil
+}
+
+func (a *app) registry(ctx context.Context) (*registry.Registry, error) {
+	c, err := a.awsClients(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &registry.Registry{DB: c.DynamoDB, Table: a.cfg.ControlTable, TablePrefix: a.cfg.TablePrefix}, nil
+}
+
+func (a *app) gate(ctx context.Context) (*gate.Gate, error) {
+	reg, err := a.registry(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return gate.New(a.aws.DynamoDB, reg), nil
+}
+
+func (a *app) client() (*client.Client, error) {
+	if a.temporal == nil {
+		c, err := tclient.Dial(tclient.Options{
+			HostPort: a.cfg.TemporalAddress, Namespace: a.cfg.Namespace, Logger: quietLogger{},
+		})
+		if err != nil {
+			return nil, fmt.Errorf("connect to Temporal at %s: %w", a.cfg.TemporalAddress, err)
+		}
+		a.temporal = c
+	}
+	return client.New(a.temporal, a.cfg.TaskQueue), nil
+}
+
+// usageError is bad input found by the CLI itself.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+
+func exitCode(err error) int {
+	var (
+		usage   usageError
+		invalid *client.InvalidInputError
+		paused  *gate.WritesPausedError
+		nf      *registry.NotFoundError
+		exists  *registry.AlreadyExistsError
+		badID   *ids.InvalidIDError
+		badLoc  *backupstore.InvalidLocationError
+	)
+	switch {
+	case errors.As(err, &paused):
+		return ExitRefused
+	case errors.As(err, &usage), errors.As(err, &invalid), errors.As(err, &nf), errors.As(err, &exists),
+		errors.As(err, &badID), errors.As(err, &badLoc):
+		return ExitInvalid
+	}
+	return ExitFailure
+}
+
+// oneLine keeps an error to the single line users read.
+func oneLine(err error) string {
+	return strings.Join(strings.Fields(err.Error()), " ")
+}
+
+// quietLogger keeps the Temporal SDK's client logs off the user's terminal.
+type quietLogger struct{}
+
+func (quietLogger) Debug(string, ...any) {}
+func (quietLogger) Info(string, ...any)  {}
+func (quietLogger) Warn(string, ...any)  {}
+func (quietLogger) Error(string, ...any) {}
+
+func requireFlags(cmd *cobra.Command, names ...string) error {
+	for _, n := range names {
+		if f := cmd.Flags().Lookup(n); f == nil || !f.Changed {
+			return usagef("--%s is required", n)
+		}
+	}
+	return nil
+}
+

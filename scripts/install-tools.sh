@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs what Lifeboat's stack and tests need, if missing: the Temporal CLI
+# (built from source with go install; later versions cannot be go-installed)
+# and moto server (Python package moto[server]).
+set -euo pipefail
+TEMPORAL_VERSION=${TEMPORAL_VERSION:-v1.5.1}
+bin=${TEMPORAL_BIN:-$(go env GOPATH)/bin/temporal}
+
+if [ ! -x "$bin" ] && ! command -v temporal >/dev/null 2>&1; then
+  echo "installing Temporal CLI $TEMPORAL_VERSION (a few minutes the first time)..." >&2
+  GOBIN=$(dirname "$bin") go install "github.com/temporalio/cli/cmd/temporal@$TEMPORAL_VERSION"
+fi
+
+if ! python3 -c 'import moto.server, werkzeug' >/dev/null 2>&1; then
+  echo "installing moto server..." >&2
+  python3 -m pip install --quiet 'moto[server]'
+fi

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Starts or stops Lifeboat's local stack in the background: the Temporal dev
+# server (Web UI included), moto server and two workers. Logs and pids live
+# under $LIFEBOAT_STATE (default .lifeboat/ in the repo, git-ignored).
+#
+#   scripts/stack.sh up | down | status
+#
+# Ports: TEMPORAL_PORT (7233), TEMPORAL_UI_PORT (8233), MOTO_PORT (5000).
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+state=${LIFEBOAT_STATE:-$root/.lifeboat}
+temporal_port=${TEMPORAL_PORT:-7233}
+ui_port=${TEMPORAL_UI_PORT:-8233}
+moto_port=${MOTO_PORT:-5000}
+workers=${LIFEBOAT_WORKERS:-2}
+temporal_bin=${TEMPORAL_BIN:-$(command -v temporal || echo "$(go env GOPATH)/bin/temporal")}
+
+mkdir -p "$state/logs" "$state/pids"
+
+running() { [ -f "$state/pids/$1.pid" ] && kill -0 "$(cat "$state/pids/$1.pid")" 2>/dev/null; }
+
+wait_port() { # name port
+  for _ in $(seq 1 150); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$2") 2>/dev/null; then return 0; fi
+    sleep 0.2
+  done
+  echo "stack: $1 did not open port $2; see $state/logs/$1.log" >&2
+  tail -n 20 "$state/logs/$1.log" >&2 || true
+  return 1
+}
+
+start() { # name command...
+  local name=$1; shift
+  if running "$name"; then echo "stack: $name already running (pid $(cat "$state/pids/$name.pid"))"; return 0; fi
+  nohup "$@" >"$state/logs/$name.log" 2>&1 &
+  echo $! >"$state/pids/$name.pid"
+}
+
+up() {
+  [ -x "$temporal_bin" ] || { echo "stack: Temporal CLI not found; run 'make tools'" >&2; exit 1; }
+  start temporal "$temporal_bin" server start-dev --ip 127.0.0.1 --port "$temporal_port" --ui-port "$ui_port" \
+    --db-filename "$state/temporal.db" --log-level warn
+  start moto python3 "$root/scripts/moto_server.py" --port "$moto_port"
+  wait_port temporal "$temporal_port"
+  wait_port moto "$moto_port"
+  # The dev server opens its port before the default namespace is ready.
+  for _ in $(seq 1 100); do
+    "$temporal_bin" operator namespace describe --address "127.0.0.1:$temporal_port" default >/dev/null 2>&1 && break
+    sleep 0.2
+  done
+  make -C "$root" --no-print-directory build >/dev/null
+  export TEMPORAL_ADDRESS=127.0.0.1:$temporal_port
+  export AWS_ENDPOINT_URL=http://127.0.0.1:$moto_port
+  export AWS_REGION=${AWS_REGION:-us-east-1} AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-test} AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-test}
+  export LIFEBOAT_POLL_INTERVAL=${LIFEBOAT_POLL_INTERVAL:-500ms}
+  for i in $(seq 1 "$workers"); do
+    start "worker$i" "$root/bin/worker"
+  done
+  sleep 1
+  for i in $(seq 1 "$workers"); do
+    running "worker$i" || { echo "stack: worker$i exited; see $state/logs/worker$i.log" >&2; tail -n 20 "$state/logs/worker$i.log" >&2; exit 1; }
+  done
+  cat <<MSG
+stack up: Temporal 127.0.0.1:$temporal_port, Web UI http://127.0.0.1:$ui_port, moto http://127.0.0.1:$moto_port, $workers workers
+logs: $state/logs
+to use the CLI against it:
+  export TEMPORAL_ADDRESS=127.0.0.1:$temporal_port AWS_ENDPOINT_URL=http://127.0.0.1:$moto_port AWS_REGION=${AWS_REGION} AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
+MSG
+}
+
+down() {
+  for f in "$state"/pids/*.pid; do
+    [ -e "$f" ] || continue
+    pid=$(cat "$f")
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+    rm -f "$f"
+  done
+  echo "stack down"
+}
+
+status() {
+  for f in "$state"/pids/*.pid; do
+    [ -e "$f" ] || continue
+    name=$(basename "$f" .pid)
+    if running "$name"; then echo "$name: running (pid $(cat "$f"))"; else echo "$name: stopped"; fi
+  done
+}
+
+case "${1:-}" in
+  up) up ;;
+  down) down ;;
+  status) status ;;
+  *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+esac
