@@ -211,9 +211,9 @@ func Explain(workflowID string, err error) error {
 	var app *temporal.ApplicationError
 	if errors.As(err, &app) {
 		if app.Type() == activities.ErrInvalidInput {
-			return &InvalidInputError{Msg: app.Error()}
+			return &InvalidInputError{Msg: app.Message()}
 		}
-		return &WorkflowFailedError{WorkflowID: workflowID, Type: app.Type(), Msg: app.Error()}
+		return &WorkflowFailedError{WorkflowID: workflowID, Type: app.Type(), Msg: app.Message()}
 	}
 	var canceled *temporal.CanceledError
 	if errors.As(err, &canceled) {
