@@ -7,12 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"unicode"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	tclient "go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
 
 	"github.com/lifeboat-dev/lifeboat/internal/awsx"
 	"github.com/lifeboat-dev/lifeboat/internal/backupstore"
@@ -127,7 +129,8 @@ func (a *app) gate(ctx context.Context) (*gate.Gate, error) {
 func (a *app) client() (*client.Client, error) {
 	if a.temporal == nil {
 		c, err := tclient.Dial(tclient.Options{
-			HostPort: a.cfg.TemporalAddress, Namespace: a.cfg.Namespace, Logger: quietLogger{},
+			HostPort: a.cfg.TemporalAddress, Namespace: a.cfg.Namespace, // The SDK's client logs would clutter the terminal; errors reach the user as values.
+			Logger: tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("connect to Temporal at %s: %w", a.cfg.TemporalAddress, err)
@@ -170,14 +173,6 @@ func oneLine(err error) string {
 	return strings.Join(strings.Fields(err.Error()), " ")
 }
 
-// quietLogger keeps the Temporal SDK's client logs off the user's terminal.
-type quietLogger struct{}
-
-func (quietLogger) Debug(string, ...any) {}
-func (quietLogger) Info(string, ...any)  {}
-func (quietLogger) Warn(string, ...any)  {}
-func (quietLogger) Error(string, ...any) {}
-
 func requireFlags(cmd *cobra.Command, names ...string) error {
 	for _, n := range names {
 		if f := cmd.Flags().Lookup(n); f == nil || !f.Changed {
@@ -186,4 +181,3 @@ func requireFlags(cmd *cobra.Command, names ...string) error {
 	}
 	return nil
 }
-

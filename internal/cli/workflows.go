@@ -298,4 +298,3 @@ func (a *app) showRun(ctx context.Context, c *client.Client, workflowID string) 
 	}
 	return nil
 }
-

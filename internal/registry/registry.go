@@ -429,10 +429,10 @@ func (r *Registry) ListDatasets(ctx context.Context, env string) ([]Dataset, err
 // another workflow is refused with a HeldError.
 func (r *Registry) Pause(ctx context.Context, env, dataset, holder string, now time.Time) error {
 	_, err := r.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:           aws.String(r.Table),
-		Key:                 datasetKey(env, dataset),
-		UpdateExpression:    aws.String("SET #st = :pausing, heldBy = :h, pausedAt = :now"),
-		ConditionExpression: aws.String("attribute_exists(pk) AND ((#st = :running AND attribute_not_exists(heldBy)) OR heldBy = :h)"),
+		TableName:                aws.String(r.Table),
+		Key:                      datasetKey(env, dataset),
+		UpdateExpression:         aws.String("SET #st = :pausing, heldBy = :h, pausedAt = :now"),
+		ConditionExpression:      aws.String("attribute_exists(pk) AND ((#st = :running AND attribute_not_exists(heldBy)) OR heldBy = :h)"),
 		ExpressionAttributeNames: map[string]string{"#st": "status"},
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":pausing": s(StatusPausing), ":running": s(StatusRunning), ":h": s(holder), ":now": ts(now),
