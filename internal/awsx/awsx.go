@@ -43,6 +43,8 @@ func New(cfg aws.Config) *Clients {
 		DynamoDB: dynamodb.NewFromConfig(cfg),
 		S3: s3.NewFromConfig(cfg, func(o *s3.Options) {
 			o.UsePathStyle = pathStyle
+			// Emulators answer without checksums; the SDK would log a line per GetObject.
+			o.DisableLogOutputChecksumValidationSkipped = true
 		}),
 	}
 }
