@@ -24,16 +24,29 @@ var datasets *activities.Datasets
 func (h *holds) pauseAndDrain(ctx workflow.Context, refs []activities.DatasetRef, timeout time.Duration, p *Progress) error {
 	h.pausedAt = workflow.Now(ctx)
 	h.refs = append(h.refs, refs...)
-	pctx := workflow.WithActivityOptions(ctx, shortAWSCall)
+	// On cancellation, wait for a pause in flight to finish before resuming:
+	// otherwise it could commit after the resume and leave its dataset paused.
+	pauseCall := shortAWSCall
+	pauseCall.WaitForCancellation = true
+	pctx := workflow.WithActivityOptions(ctx, pauseCall)
 	futures := make([]workflow.Future, len(refs))
 	for i, r := range refs {
 		futures[i] = workflow.ExecuteActivity(pctx, datasets.Pause, activities.HoldInput{DatasetRef: r, Holder: h.holder})
 	}
+	// Wait for every pause before failing: a pause still in flight could
+	// otherwise commit after resume and leave its dataset paused.
+	var pauseErr error
 	for i, f := range futures {
 		if err := f.Get(ctx, nil); err != nil {
-			return err
+			if pauseErr == nil {
+				pauseErr = err
+			}
+			continue
 		}
 		p.dataset(refs[i].EnvID, refs[i].DatasetID).Detail = "writes paused"
+	}
+	if pauseErr != nil {
+		return pauseErr
 	}
 	setStep(ctx, p, StepDraining)
 	deadline := workflow.Now(ctx).Add(timeout)
