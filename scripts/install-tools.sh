@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what Lifeboat's stack and tests need, if missing: the Temporal CLI
 # (built from source with go install; later versions cannot be go-installed)
-# and moto server (Python package moto[server]).
+# moto server (Python package moto[server]) and redis-server (Debian package,
+# for the Redis tests).
 set -euo pipefail
 TEMPORAL_VERSION=${TEMPORAL_VERSION:-v1.5.1}
 bin=${TEMPORAL_BIN:-$(go env GOPATH)/bin/temporal}
@@ -14,4 +15,12 @@ fi
 if ! python3 -c 'import moto.server, werkzeug' >/dev/null 2>&1; then
   echo "installing moto server..." >&2
   python3 -m pip install --quiet 'moto[server]'
+fi
+
+if ! command -v redis-server >/dev/null 2>&1; then
+  echo "installing redis-server (Debian package)..." >&2
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq redis-server >/dev/null
 fi

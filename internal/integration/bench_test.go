@@ -1,0 +1,134 @@
+package integration
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/lifeboat-dev/lifeboat/internal/cli"
+	"github.com/lifeboat-dev/lifeboat/internal/gate"
+	"github.com/lifeboat-dev/lifeboat/internal/testenv"
+	"github.com/lifeboat-dev/lifeboat/workflows"
+)
+
+// BenchmarkBackupRestore backs up and restores a dataset of N items on the
+// local stack (dev server, two workers, moto) and reports:
+//
+//	backup-ms          StartBackup until WaitBackup returns
+//	restore-ms         StartRestore until WaitRestore returns
+//	pause-window-ms    writes refused, as a writer probing every ~5ms sees it:
+//	                   first refusal to last refusal during the backup
+//	workflow-pause-ms  the backup's own PauseWindowMillis
+//	restore-pause-ms   the restore's PauseWindowMillis
+//
+// Run: go test -run '^$' -bench . -benchtime 1x ./internal/integration/
+func BenchmarkBackupRestore(b *testing.B) {
+	for _, n := range []int{1000, 10000} {
+		b.Run(fmt.Sprintf("items=%d", n), func(b *testing.B) {
+			e := shared(b)
+			var backupMs, restoreMs, probeMs, wfPauseMs, restorePauseMs float64
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				m := benchOnce(b, e, n)
+				b.StartTimer()
+				backupMs += m.backup.Seconds() * 1000
+				restoreMs += m.restore.Seconds() * 1000
+				probeMs += m.probeWindow.Seconds() * 1000
+				wfPauseMs += float64(m.workflowPause)
+				restorePauseMs += float64(m.restorePause)
+			}
+			N := float64(b.N)
+			b.ReportMetric(backupMs/N, "backup-ms")
+			b.ReportMetric(restoreMs/N, "restore-ms")
+			b.ReportMetric(probeMs/N, "pause-window-ms")
+			b.ReportMetric(wfPauseMs/N, "workflow-pause-ms")
+			b.ReportMetric(restorePauseMs/N, "restore-pause-ms")
+			b.ReportMetric(0, "ns/op") // wall time per op is meaningless here: it includes loading
+		})
+	}
+}
+
+type benchFigures struct {
+	backup, restore, probeWindow time.Duration
+	workflowPause, restorePause  int64
+}
+
+func benchOnce(b *testing.B, e *testenv.Env, n int) benchFigures {
+	ctx := testenv.Context(b, 15*time.Minute)
+	env, ds := e.ID("bench"), "items"
+	e.CreateEnvDataset(b, env, ds)
+	loc := e.NewBackupLocation(b)
+	if written, err := cli.Load(ctx, e.Gate(), env, ds, "item", n, 50, 4, nil); err != nil || written != n {
+		b.Fatalf("load %d items: wrote %d: %v", n, written, err)
+	}
+	var f benchFigures
+
+	// The probe writes one key over and over while the backup runs.
+	probeCtx, stopProbe := context.WithCancel(ctx)
+	probeDone := make(chan time.Duration, 1)
+	go func() {
+		var first, last time.Time
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			err := e.Gate().Put(probeCtx, env, ds, gate.Item{Key: "probe", Value: time.Now().String()})
+			var paused *gate.WritesPausedError
+			if errors.As(err, &paused) {
+				now := time.Now()
+				if first.IsZero() {
+					first = now
+				}
+				last = now
+			}
+			select {
+			case <-probeCtx.Done():
+				probeDone <- last.Sub(first)
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+
+	start := time.Now()
+	run, err := e.Client().StartBackup(ctx, workflows.BackupInput{Datasets: []workflows.BackupDataset{{EnvID: env, DatasetID: ds, BackupLocation: loc}}})
+	if err != nil {
+		stopProbe()
+		b.Fatalf("start backup: %v", err)
+	}
+	bres, err := e.Client().WaitBackup(ctx, run.ID, nil)
+	f.backup = time.Since(start)
+	stopProbe()
+	f.probeWindow = <-probeDone
+	if err != nil {
+		b.Fatalf("backup: %v", err)
+	}
+	f.workflowPause = bres.PauseWindowMillis
+	if got := bres.Datasets[0].ItemCount; got < int64(n) || got > int64(n)+1 { // + the probe's key
+		b.Fatalf("backup holds %d items, want %d (+1 probe)", got, n)
+	}
+	if f.probeWindow == 0 {
+		b.Errorf("the probe was never refused during the backup")
+	}
+
+	start = time.Now()
+	run, err = e.Client().StartRestore(ctx, workflows.RestoreInput{Datasets: []workflows.RestoreDataset{{EnvID: env, DatasetID: ds, BackupLocation: loc}}})
+	if err != nil {
+		b.Fatalf("start restore: %v", err)
+	}
+	rres, err := e.Client().WaitRestore(ctx, run.ID, nil)
+	f.restore = time.Since(start)
+	if err != nil {
+		b.Fatalf("restore: %v", err)
+	}
+	f.restorePause = rres.PauseWindowMillis
+	count, err := gate.CountTable(ctx, e.AWS.DynamoDB, e.Registry().TableName(env, rres.StoreID, ds))
+	if err != nil || count != bres.Datasets[0].ItemCount {
+		b.Fatalf("restored table holds %d items, backup %d: %v", count, bres.Datasets[0].ItemCount, err)
+	}
+	b.Logf("items=%d: backup %s (pause %dms, probe saw %s), restore %s (pause %dms)", n,
+		f.backup.Round(time.Millisecond), f.workflowPause, f.probeWindow.Round(time.Millisecond),
+		f.restore.Round(time.Millisecond), f.restorePause)
+	return f
+}

@@ -1,0 +1,149 @@
+package integration
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lifeboat-dev/lifeboat/internal/registry"
+	"github.com/lifeboat-dev/lifeboat/internal/testenv"
+	"github.com/lifeboat-dev/lifeboat/starter/client"
+	"github.com/lifeboat-dev/lifeboat/workflows"
+)
+
+// One dev server, moto and pair of workers for the whole package, started by
+// the first test that needs them; tests keep apart by environment id.
+var (
+	sharedOnce sync.Once
+	sharedEnv  *testenv.Env
+	sharedErr  error
+)
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	code := m.Run()
+	if sharedEnv != nil {
+		if code != 0 {
+			sharedEnv.KeepLogs = true
+			fmt.Fprintf(os.Stderr, "integration: logs kept in %s\n", sharedEnv.LogDir)
+		}
+		if err := sharedEnv.Close(); err != nil {
+			fmt.Fprintf(os.Stderr, "integration: %v\n", err)
+		}
+	}
+	os.Exit(code)
+}
+
+// shared returns the package's Env, starting it on first use. It skips the
+// test in -short mode.
+func shared(tb testing.TB) *testenv.Env {
+	tb.Helper()
+	if testing.Short() {
+		tb.Skip("integration test: skipped with -short")
+	}
+	sharedOnce.Do(func() {
+		start := time.Now()
+		sharedEnv, sharedErr = testenv.New(context.Background(), testenv.Options{})
+		if sharedErr == nil {
+			tb.Logf("testenv: Temporal %s, moto %s, task queue %s, started in %s",
+				sharedEnv.TemporalAddress, sharedEnv.MotoURL, sharedEnv.Config.TaskQueue, time.Since(start).Round(time.Millisecond))
+		}
+	})
+	if sharedErr != nil {
+		tb.Fatalf("testenv: %v", sharedErr)
+	}
+	return sharedEnv
+}
+
+// backup runs a backup to the end and fails the test on any error.
+func backup(ctx context.Context, t testing.TB, e *testenv.Env, in workflows.BackupInput) (client.Run, *workflows.BackupResult) {
+	t.Helper()
+	run, err := e.Client().StartBackup(ctx, in)
+	if err != nil {
+		t.Fatalf("start backup: %v", err)
+	}
+	res, err := e.Client().WaitBackup(ctx, run.ID, nil)
+	if err != nil {
+		t.Fatalf("backup %s: %v", run.ID, err)
+	}
+	if len(res.Datasets) != len(in.Datasets) {
+		t.Fatalf("backup %s: %d dataset results, want %d", run.ID, len(res.Datasets), len(in.Datasets))
+	}
+	return run, res
+}
+
+// restore runs a restore to the end and fails the test on any error.
+func restore(ctx context.Context, t testing.TB, e *testenv.Env, in workflows.RestoreInput) (client.Run, *workflows.RestoreResult) {
+	t.Helper()
+	run, err := e.Client().StartRestore(ctx, in)
+	if err != nil {
+		t.Fatalf("start restore: %v", err)
+	}
+	res, err := e.Client().WaitRestore(ctx, run.ID, nil)
+	if err != nil {
+		t.Fatalf("restore %s: %v", run.ID, err)
+	}
+	if len(res.Datasets) != len(in.Datasets) {
+		t.Fatalf("restore %s: %d dataset results, want %d", run.ID, len(res.Datasets), len(in.Datasets))
+	}
+	return run, res
+}
+
+// backupOf finds one dataset's result in a backup's results.
+func backupOf(t testing.TB, res *workflows.BackupResult, env, ds string) workflows.DatasetBackupResult {
+	t.Helper()
+	for _, d := range res.Datasets {
+		if d.EnvID == env && d.DatasetID == ds {
+			return d
+		}
+	}
+	t.Fatalf("no backup result for %s/%s in %+v", env, ds, res.Datasets)
+	return workflows.DatasetBackupResult{}
+}
+
+// requireUntouched checks that a refused request changed nothing: every
+// dataset of env is RUNNING and unheld, the environment still has only its
+// initial store, active.
+func requireUntouched(t testing.TB, e *testenv.Env, env string) {
+	t.Helper()
+	e.RequireRunning(t, env)
+	rec := e.Environment(t, env)
+	if rec.ActiveStore != registry.InitialStoreID {
+		t.Errorf("environment %s: active store %q, want %q", env, rec.ActiveStore, registry.InitialStoreID)
+	}
+	if got := rec.StoreIDs(); !slices.Equal(got, []string{registry.InitialStoreID}) {
+		t.Errorf("environment %s: stores %v, want only %q", env, got, registry.InitialStoreID)
+	}
+	if st := rec.Stores[registry.InitialStoreID].Status; st != registry.StoreActive {
+		t.Errorf("environment %s: store %s is %s, want %s", env, registry.InitialStoreID, st, registry.StoreActive)
+	}
+}
+
+// requireNoChangeScheduled checks from a workflow's history that it never
+// got as far as pausing a dataset or creating a store.
+func requireNoChangeScheduled(t testing.TB, e *testenv.Env, workflowID string) {
+	t.Helper()
+	if workflowID == "" {
+		t.Errorf("refused request has no workflow id: the refusal did not come from the workflow")
+		return
+	}
+	acts := e.ActivityTypes(t, workflowID)
+	for _, a := range acts {
+		switch a {
+		case "Pause", "WaitForDrain", "CreateStore", "StartExport", "StartImport", "SwitchStore":
+			t.Errorf("workflow %s scheduled %s before refusing (activities: %v)", workflowID, a, acts)
+		}
+	}
+}
+
+// isInvalid reports whether err is a *client.InvalidInputError.
+func isInvalid(err error) bool {
+	var invalid *client.InvalidInputError
+	return errors.As(err, &invalid)
+}

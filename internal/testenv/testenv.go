@@ -1,0 +1,439 @@
+// Package testenv runs Lifeboat end to end for tests: a real Temporal dev
+// server (the Temporal CLI), moto server for DynamoDB and S3 (launched
+// through scripts/moto_server.py, which serializes requests), and two
+// identical in-process workers polling one task queue.
+//
+// Every Env has its own control table, dataset table prefix and task queue,
+// so tests sharing one Env stay apart by using their own environment ids
+// (see Env.ID) and buckets (see Env.NewBackupLocation).
+//
+//	func TestSomething(t *testing.T) {
+//		e := testenv.Start(t) // or one Env per package, from TestMain
+//		e.CreateEnvDataset(t, "env1", "orders")
+//		...
+//	}
+//
+// The Temporal CLI is found at $TEMPORAL_BIN, else $(go env GOPATH)/bin/temporal
+// (`make tools` installs it); moto must be importable by python3 (or by
+// $LIFEBOAT_PYTHON).
+package testenv
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"go/build"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"go.temporal.io/api/workflowservice/v1"
+	tclient "go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/lifeboat-dev/lifeboat/internal/awsx"
+	"github.com/lifeboat-dev/lifeboat/internal/config"
+	"github.com/lifeboat-dev/lifeboat/internal/gate"
+	"github.com/lifeboat-dev/lifeboat/internal/registry"
+	"github.com/lifeboat-dev/lifeboat/starter/client"
+	"github.com/lifeboat-dev/lifeboat/worker/app"
+)
+
+// Options tune an Env. The zero value is what tests normally want.
+type Options struct {
+	// Workers is the number of in-process workers on the task queue (default 2).
+	Workers int
+	// PollInterval is how often exports and imports are polled (default 200ms).
+	PollInterval time.Duration
+	// StartTimeout bounds the start of the servers and workers (default 2m).
+	StartTimeout time.Duration
+}
+
+// Env is a running Temporal dev server, moto server and Lifeboat workers.
+type Env struct {
+	// Config is what the workers run with: unique control table, table
+	// prefix and task queue.
+	Config config.Config
+	// AWS are clients for moto (static test credentials, us-east-1).
+	AWS *awsx.Clients
+	// Temporal is a client of the dev server (the starter's side).
+	Temporal tclient.Client
+	// TemporalAddress is the dev server's host:port.
+	TemporalAddress string
+	// MotoURL is the moto server's endpoint.
+	MotoURL string
+	// RepoRoot is the directory holding go.mod.
+	RepoRoot string
+	// LogDir holds temporal.log, moto.log and sdk.log (the workers' and
+	// clients' Temporal SDK logs). It is removed by Close unless KeepLogs.
+	LogDir   string
+	KeepLogs bool
+
+	dev           *testsuite.DevServer
+	moto          *exec.Cmd
+	motoExited    chan struct{}
+	workers       []worker.Worker
+	workerClients []tclient.Client
+	logFiles      []*os.File
+	reg           *registry.Registry
+	gate          *gate.Gate
+	lb            *client.Client
+	closeOnce     sync.Once
+}
+
+// Start starts an Env for one test (or benchmark) and stops it in Cleanup.
+// Its logs are kept, and their folder reported, if the test failed.
+func Start(tb testing.TB) *Env {
+	tb.Helper()
+	e, err := New(context.Background(), Options{})
+	if err != nil {
+		tb.Fatalf("testenv: %v", err)
+	}
+	tb.Cleanup(func() {
+		if tb.Failed() {
+			e.KeepLogs = true
+			tb.Logf("testenv: logs kept in %s", e.LogDir)
+		}
+		if err := e.Close(); err != nil {
+			tb.Logf("testenv: close: %v", err)
+		}
+	})
+	return e
+}
+
+// New starts the dev server, moto and the workers. On error everything
+// already started is stopped again. Call Close when done.
+func New(ctx context.Context, opts Options) (_ *Env, err error) {
+	if opts.Workers <= 0 {
+		opts.Workers = 2
+	}
+	if opts.PollInterval <= 0 {
+		opts.PollInterval = 200 * time.Millisecond
+	}
+	if opts.StartTimeout <= 0 {
+		opts.StartTimeout = 2 * time.Minute
+	}
+	ctx, cancel := context.WithTimeout(ctx, opts.StartTimeout)
+	defer cancel()
+
+	root, err := RepoRoot()
+	if err != nil {
+		return nil, err
+	}
+	temporalBin, err := TemporalBin()
+	if err != nil {
+		return nil, err
+	}
+	logDir, err := os.MkdirTemp("", "lifeboat-testenv-")
+	if err != nil {
+		return nil, fmt.Errorf("create log folder: %w", err)
+	}
+	prefix := "lbtest-" + randomHex(4)
+	e := &Env{RepoRoot: root, LogDir: logDir}
+	defer func() {
+		if err != nil {
+			e.KeepLogs = true
+			_ = e.Close()
+			err = fmt.Errorf("%w (logs in %s)", err, logDir)
+		}
+	}()
+
+	sdkLog, err := e.logFile("sdk.log")
+	if err != nil {
+		return nil, err
+	}
+	logger := tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(sdkLog, &slog.HandlerOptions{Level: slog.LevelInfo})))
+
+	// moto first: it starts while the dev server does.
+	if err := e.startMoto(ctx); err != nil {
+		return nil, err
+	}
+
+	temporalPort, err := FreePort()
+	if err != nil {
+		return nil, err
+	}
+	e.TemporalAddress = fmt.Sprintf("127.0.0.1:%d", temporalPort)
+	temporalLog, err := e.logFile("temporal.log")
+	if err != nil {
+		return nil, err
+	}
+	e.dev, err = testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
+		ExistingPath: temporalBin,
+		ClientOptions: &tclient.Options{
+			HostPort: e.TemporalAddress, Namespace: config.DefaultNamespace, Logger: logger,
+			Identity: "testenv-starter@" + prefix,
+		},
+		LogLevel: "warn",
+		EnableUI: false, // --headless: the UI port (port+1000) may be taken
+		Stdout:   temporalLog,
+		Stderr:   temporalLog,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("start Temporal dev server (%s) on %s: %w", temporalBin, e.TemporalAddress, err)
+	}
+	e.Temporal = e.dev.Client()
+	if err := waitNamespace(ctx, e.Temporal, config.DefaultNamespace); err != nil {
+		return nil, err
+	}
+	if err := e.waitMoto(ctx); err != nil {
+		return nil, err
+	}
+
+	awsCfg := aws.Config{
+		Region: "us-east-1",
+		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+			return aws.Credentials{AccessKeyID: "test", SecretAccessKey: "test", Source: "testenv"}, nil
+		}),
+		BaseEndpoint: aws.String(e.MotoURL),
+	}
+	e.AWS = awsx.New(awsCfg)
+	e.Config = config.Config{
+		TemporalAddress: e.TemporalAddress,
+		Namespace:       config.DefaultNamespace,
+		TaskQueue:       prefix,
+		ControlTable:    prefix + "-control",
+		TablePrefix:     prefix,
+		PollInterval:    opts.PollInterval,
+	}
+	e.reg = app.NewRegistry(e.Config, e.AWS)
+	e.gate = gate.New(e.AWS.DynamoDB, e.reg)
+	e.lb = client.New(e.Temporal, e.Config.TaskQueue)
+	e.lb.PollInterval = 100 * time.Millisecond
+
+	// Identical workers, each with its own Temporal connection and AWS
+	// clients, as separate processes would have.
+	for i := 1; i <= opts.Workers; i++ {
+		c, err := tclient.Dial(tclient.Options{
+			HostPort: e.TemporalAddress, Namespace: config.DefaultNamespace, Logger: logger,
+			Identity: fmt.Sprintf("testenv-worker-%d@%s", i, prefix),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("connect worker %d: %w", i, err)
+		}
+		e.workerClients = append(e.workerClients, c)
+		w, err := app.New(ctx, c, e.Config, awsx.New(awsCfg), worker.Options{})
+		if err != nil {
+			return nil, fmt.Errorf("build worker %d: %w", i, err)
+		}
+		if err := w.Start(); err != nil {
+			return nil, fmt.Errorf("start worker %d: %w", i, err)
+		}
+		e.workers = append(e.workers, w)
+	}
+	return e, nil
+}
+
+// Close stops the workers, the dev server and moto. It is safe to call twice.
+func (e *Env) Close() error {
+	var errs []error
+	e.closeOnce.Do(func() {
+		for _, w := range e.workers {
+			w.Stop()
+		}
+		for _, c := range e.workerClients {
+			c.Close()
+		}
+		if e.Temporal != nil {
+			e.Temporal.Close()
+		}
+		if e.dev != nil {
+			done := make(chan error, 1)
+			go func() { done <- e.dev.Stop() }()
+			select {
+			case err := <-done:
+				if err != nil && !isSignalExit(err) {
+					errs = append(errs, fmt.Errorf("stop Temporal dev server: %w", err))
+				}
+			case <-time.After(30 * time.Second):
+				errs = append(errs, errors.New("stop Temporal dev server: still running after 30s"))
+			}
+		}
+		if e.moto != nil && e.moto.Process != nil {
+			_ = e.moto.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-e.motoExited:
+			case <-time.After(10 * time.Second):
+				_ = e.moto.Process.Kill()
+				<-e.motoExited
+			}
+		}
+		for _, f := range e.logFiles {
+			_ = f.Close()
+		}
+		if !e.KeepLogs && os.Getenv("LIFEBOAT_TESTENV_KEEP_LOGS") == "" {
+			_ = os.RemoveAll(e.LogDir)
+		}
+	})
+	return errors.Join(errs...)
+}
+
+func isSignalExit(err error) bool {
+	var ee *exec.ExitError
+	return errors.As(err, &ee)
+}
+
+// Registry is the control table the workers use.
+func (e *Env) Registry() *registry.Registry { return e.reg }
+
+// Gate is the write gate over the Env's control table.
+func (e *Env) Gate() *gate.Gate { return e.gate }
+
+// Client is the Lifeboat Go client on the Env's task queue.
+func (e *Env) Client() *client.Client { return e.lb }
+
+func (e *Env) logFile(name string) (*os.File, error) {
+	f, err := os.Create(filepath.Join(e.LogDir, name))
+	if err != nil {
+		return nil, fmt.Errorf("create log %s: %w", name, err)
+	}
+	e.logFiles = append(e.logFiles, f)
+	return f, nil
+}
+
+func (e *Env) startMoto(ctx context.Context) error {
+	python := os.Getenv("LIFEBOAT_PYTHON")
+	if python == "" {
+		python = "python3"
+	}
+	script := filepath.Join(e.RepoRoot, "scripts", "moto_server.py")
+	if _, err := os.Stat(script); err != nil {
+		return fmt.Errorf("moto launcher: %w", err)
+	}
+	port, err := FreePort()
+	if err != nil {
+		return err
+	}
+	out, err := e.logFile("moto.log")
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(python, script, "--host", "127.0.0.1", "--port", fmt.Sprint(port))
+	cmd.Dir = e.RepoRoot
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = motoProcAttr()
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start moto (%s %s): %w", python, script, err)
+	}
+	e.moto = cmd
+	e.motoExited = make(chan struct{})
+	go func() { _ = cmd.Wait(); close(e.motoExited) }()
+	e.MotoURL = fmt.Sprintf("http://127.0.0.1:%d", port)
+	return nil
+}
+
+func (e *Env) waitMoto(ctx context.Context) error {
+	addr := strings.TrimPrefix(e.MotoURL, "http://")
+	for {
+		conn, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			_ = conn.Close()
+			return nil
+		}
+		select {
+		case <-e.motoExited:
+			return fmt.Errorf("moto server exited before opening %s (is moto installed? python3 -c 'import moto'): see %s",
+				addr, filepath.Join(e.LogDir, "moto.log"))
+		case <-ctx.Done():
+			return fmt.Errorf("moto server did not open %s: %w", addr, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// waitNamespace waits until the namespace answers: the dev server accepts
+// connections slightly before its namespaces are ready.
+func waitNamespace(ctx context.Context, c tclient.Client, ns string) error {
+	for {
+		_, err := c.WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: ns})
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("namespace %s not ready: %w", ns, err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// RepoRoot finds the module root: the nearest directory holding go.mod,
+// from the working directory (a package directory under `go test`) up, or
+// else from this source file.
+func RepoRoot() (string, error) {
+	var starts []string
+	if wd, err := os.Getwd(); err == nil {
+		starts = append(starts, wd)
+	}
+	if _, file, _, ok := runtime.Caller(0); ok {
+		starts = append(starts, filepath.Dir(file))
+	}
+	for _, dir := range starts {
+		for {
+			if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+				return dir, nil
+			}
+			parent := filepath.Dir(dir)
+			if parent == dir {
+				break
+			}
+			dir = parent
+		}
+	}
+	return "", errors.New("cannot find the repository root (no go.mod above the working directory)")
+}
+
+// TemporalBin is the Temporal CLI to run the dev server with: $TEMPORAL_BIN,
+// else $(go env GOPATH)/bin/temporal.
+func TemporalBin() (string, error) {
+	bin := os.Getenv("TEMPORAL_BIN")
+	if bin == "" {
+		bin = filepath.Join(goPath(), "bin", "temporal")
+	}
+	if st, err := os.Stat(bin); err != nil || st.IsDir() {
+		return "", fmt.Errorf("Temporal CLI not found at %s: run `make tools` to install it, or set TEMPORAL_BIN", bin)
+	}
+	return bin, nil
+}
+
+func goPath() string {
+	if out, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
+		if p := strings.TrimSpace(strings.Split(string(out), string(os.PathListSeparator))[0]); p != "" {
+			return p
+		}
+	}
+	return strings.Split(build.Default.GOPATH, string(os.PathListSeparator))[0]
+}
+
+// FreePort asks the kernel for a free TCP port on 127.0.0.1.
+func FreePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("find a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// ID returns a fresh identifier "<prefix>-<random>", valid as an
+// environment, dataset or store id, for a test to keep to itself.
+func (e *Env) ID(prefix string) string { return prefix + "-" + randomHex(4) }
