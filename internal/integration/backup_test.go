@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -59,7 +60,7 @@ func TestIntegrationBackupWithConcurrentWriters(t *testing.T) {
 				switch {
 				case err == nil:
 					r.acked[it.Key] = it.Value
-					if len(r.acked) >= 3 {
+					if len(r.acked) >= 5 {
 						ready()
 					}
 				case errors.As(err, &paused):
@@ -72,6 +73,49 @@ func TestIntegrationBackupWithConcurrentWriters(t *testing.T) {
 			}
 		}()
 	}
+	// One more writer does not stop at refusals: it keeps trying until the
+	// backup has finished. What it wrote before its first refusal must be
+	// in the backup; what it wrote after (once writes resumed) must not.
+	var persistent struct {
+		before, after map[string]string
+		refusals      int
+		err           error
+		afterCount    atomic.Int32 // len(after), for the test goroutine to watch
+	}
+	persistent.before, persistent.after = map[string]string{}, map[string]string{}
+	warmedUp.Add(1)
+	done.Add(1)
+	go func() {
+		defer done.Done()
+		var once sync.Once
+		defer once.Do(warmedUp.Done)
+		for n := 0; ; n++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			it := gate.Item{Key: fmt.Sprintf("persistent-%06d", n), Value: fmt.Sprintf("persistent #%d", n)}
+			err := e.Gate().Put(ctx, env, ds, it)
+			var paused *gate.WritesPausedError
+			switch {
+			case err == nil && persistent.refusals == 0:
+				persistent.before[it.Key] = it.Value
+				if len(persistent.before) >= 5 {
+					once.Do(warmedUp.Done)
+				}
+			case err == nil:
+				persistent.after[it.Key] = it.Value
+				persistent.afterCount.Add(1)
+			case errors.As(err, &paused):
+				persistent.refusals++
+				time.Sleep(10 * time.Millisecond)
+			default:
+				persistent.err = err
+				return
+			}
+		}
+	}()
 	var stopOnce sync.Once
 	stopWriters := func() { stopOnce.Do(func() { close(stop) }); done.Wait() }
 	defer stopWriters()
@@ -80,6 +124,10 @@ func TestIntegrationBackupWithConcurrentWriters(t *testing.T) {
 	run, res := backup(ctx, t, e, workflows.BackupInput{Datasets: []workflows.BackupDataset{{
 		EnvID: env, DatasetID: ds, BackupLocation: loc,
 	}}})
+	// Let the persistent writer get a few writes in after the resume.
+	for deadline := time.Now().Add(10 * time.Second); persistent.afterCount.Load() < 3 && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
 	stopWriters()
 
 	concurrent := 0
@@ -98,8 +146,17 @@ func TestIntegrationBackupWithConcurrentWriters(t *testing.T) {
 		concurrent += len(r.acked)
 		want = testenv.Merge(want, r.acked)
 	}
-	t.Logf("backup %s: %d initial + %d concurrent acknowledged writes, pause window %dms",
-		run.ID, 200, concurrent, res.PauseWindowMillis)
+	if persistent.err != nil {
+		t.Errorf("persistent writer: unexpected error: %v", persistent.err)
+	}
+	if persistent.refusals == 0 || len(persistent.after) == 0 {
+		t.Errorf("persistent writer: %d refusals, %d writes after them: want writes refused, then accepted again",
+			persistent.refusals, len(persistent.after))
+	}
+	concurrent += len(persistent.before)
+	want = testenv.Merge(want, persistent.before)
+	t.Logf("backup %s: %d initial + %d concurrent acknowledged writes, pause window %dms; persistent writer refused %d times, then wrote %d",
+		run.ID, 200, concurrent, res.PauseWindowMillis, persistent.refusals, len(persistent.after))
 
 	got := res.Datasets[0]
 	if !got.PausedWrites {
@@ -113,7 +170,7 @@ func TestIntegrationBackupWithConcurrentWriters(t *testing.T) {
 	}
 	m, items := e.ReadBackup(t, got.ManifestURL)
 	if d := testenv.DiffItems(want, items); d != "" {
-		t.Errorf("backup items differ from the acknowledged writes: %s", d)
+		t.Errorf("backup items differ from the writes acknowledged before the pause: %s", d)
 	}
 	if m.ItemCount != int64(len(want)) {
 		t.Errorf("manifest counts %d items, want %d", m.ItemCount, len(want))
@@ -121,12 +178,12 @@ func TestIntegrationBackupWithConcurrentWriters(t *testing.T) {
 	if m.DatasetID != ds || m.EnvironmentID != env || m.StoreID != registry.InitialStoreID || !m.PausedWrites || m.BackupID != got.BackupID {
 		t.Errorf("manifest %+v does not describe backup %s of %s/%s in store %s", m, got.BackupID, env, ds, registry.InitialStoreID)
 	}
-	// The live table holds exactly the acknowledged writes too: none lost, none extra.
+	// The live table holds exactly the acknowledged writes: none lost, none extra.
 	live, err := e.Gate().All(ctx, env, ds)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := testenv.DiffItems(want, live); d != "" {
+	if d := testenv.DiffItems(testenv.Merge(want, persistent.after), live); d != "" {
 		t.Errorf("live table differs from the acknowledged writes: %s", d)
 	}
 

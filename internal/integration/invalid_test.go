@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"errors"
+	"fmt"
 	"path"
 	"strings"
 	"testing"
@@ -187,13 +188,16 @@ func TestIntegrationCorruptBackup(t *testing.T) {
 	obj := m.Objects[0].Key
 	original := e.GetObject(t, bucket, obj)
 
+	attempt := 0
 	refused := func(t *testing.T) {
 		t.Helper()
-		run, err := e.Client().StartRestore(ctx, restoreOne(env, ds, loc, ""))
+		attempt++ // a store id of its own, so one accepted restore does not spoil the next
+		run, err := e.Client().StartRestore(ctx, restoreOne(env, ds, loc, fmt.Sprintf("attempt-%d", attempt)))
 		var failed *client.WorkflowFailedError
 		switch {
 		case err == nil:
-			t.Fatalf("restore of a corrupted backup was accepted (workflow %s)", run.ID)
+			_, err := e.Client().WaitRestore(ctx, run.ID, nil) // let it end before the next attempt
+			t.Fatalf("restore of a corrupted backup was accepted (workflow %s ended with %v)", run.ID, err)
 		case errors.As(err, &failed):
 			if failed.Type != activities.ErrBackupCorrupt {
 				t.Errorf("restore failed with %s: %v, want %s", failed.Type, err, activities.ErrBackupCorrupt)
@@ -217,21 +221,21 @@ func TestIntegrationCorruptBackup(t *testing.T) {
 			t.Fatalf("tampering changed nothing")
 		}
 		e.PutObject(t, bucket, obj, buf.Bytes())
+		defer e.PutObject(t, bucket, obj, original)
 		refused(t)
-		e.PutObject(t, bucket, obj, original)
 	})
 
 	t.Run("object missing", func(t *testing.T) {
 		e.DeleteObject(t, bucket, obj)
+		defer e.PutObject(t, bucket, obj, original)
 		refused(t)
-		e.PutObject(t, bucket, obj, original)
 	})
 
 	t.Run("extra object in the data folder", func(t *testing.T) {
 		extra := path.Join(m.DataPrefix, "smuggled.json.gz")
 		e.PutObject(t, bucket, extra, original)
+		defer e.DeleteObject(t, bucket, extra)
 		refused(t)
-		e.DeleteObject(t, bucket, extra)
 	})
 
 	t.Run("whole again", func(t *testing.T) {

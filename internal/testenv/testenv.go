@@ -27,6 +27,7 @@ import (
 	"go/build"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -157,39 +158,16 @@ func New(ctx context.Context, opts Options) (_ *Env, err error) {
 	}
 	logger := tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(sdkLog, &slog.HandlerOptions{Level: slog.LevelInfo})))
 
-	// moto first: it starts while the dev server does.
+	// moto first, up and bound before the dev server picks its own ports.
 	if err := e.startMoto(ctx); err != nil {
 		return nil, err
 	}
 
-	temporalPort, err := FreePort()
-	if err != nil {
+	if err := e.startDevServer(ctx, temporalBin, logger, prefix); err != nil {
 		return nil, err
-	}
-	e.TemporalAddress = fmt.Sprintf("127.0.0.1:%d", temporalPort)
-	temporalLog, err := e.logFile("temporal.log")
-	if err != nil {
-		return nil, err
-	}
-	e.dev, err = testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
-		ExistingPath: temporalBin,
-		ClientOptions: &tclient.Options{
-			HostPort: e.TemporalAddress, Namespace: config.DefaultNamespace, Logger: logger,
-			Identity: "testenv-starter@" + prefix,
-		},
-		LogLevel: "warn",
-		EnableUI: false, // --headless: the UI port (port+1000) may be taken
-		Stdout:   temporalLog,
-		Stderr:   temporalLog,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("start Temporal dev server (%s) on %s: %w", temporalBin, e.TemporalAddress, err)
 	}
 	e.Temporal = e.dev.Client()
 	if err := waitNamespace(ctx, e.Temporal, config.DefaultNamespace); err != nil {
-		return nil, err
-	}
-	if err := e.waitMoto(ctx); err != nil {
 		return nil, err
 	}
 
@@ -304,6 +282,77 @@ func (e *Env) logFile(name string) (*os.File, error) {
 	return f, nil
 }
 
+// startDevServer starts the Temporal dev server on free ports. The CLI
+// picks its own free ports for internal services too, and may pick the
+// frontend port we chose before the frontend binds it: such a start fails
+// fast ("address already in use") and is retried on new ports.
+func (e *Env) startDevServer(ctx context.Context, bin string, logger tlog.Logger, prefix string) error {
+	var errs []error
+	for attempt := 1; attempt <= 3; attempt++ {
+		ports, err := FreePorts(3)
+		if err != nil {
+			return err
+		}
+		addr := fmt.Sprintf("127.0.0.1:%d", ports[0])
+		name := "temporal.log"
+		if attempt > 1 {
+			name = fmt.Sprintf("temporal-%d.log", attempt)
+		}
+		out, err := e.logFile(name)
+		if err != nil {
+			return err
+		}
+		actx, cancel := context.WithTimeout(ctx, 45*time.Second)
+		stopWatch := watchLog(out.Name(), "failed starting server", cancel)
+		dev, err := testsuite.StartDevServer(actx, testsuite.DevServerOptions{
+			ExistingPath: bin,
+			ClientOptions: &tclient.Options{
+				HostPort: addr, Namespace: config.DefaultNamespace, Logger: logger,
+				Identity: "testenv-starter@" + prefix,
+			},
+			LogLevel:  "warn",
+			EnableUI:  false, // --headless: the UI port (port+1000) may be taken
+			ExtraArgs: []string{"--http-port", fmt.Sprint(ports[1]), "--metrics-port", fmt.Sprint(ports[2])},
+			Stdout:    out,
+			Stderr:    out,
+		})
+		stopWatch()
+		cancel()
+		if err == nil {
+			e.dev, e.TemporalAddress = dev, addr
+			return nil
+		}
+		errs = append(errs, fmt.Errorf("attempt %d on %s: %w (see %s)", attempt, addr, err, out.Name()))
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return fmt.Errorf("start Temporal dev server (%s): %w", bin, errors.Join(errs...))
+}
+
+// watchLog calls onMatch once the file contains marker. The returned
+// function stops watching.
+func watchLog(path, marker string, onMatch func()) (stop func()) {
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(200 * time.Millisecond):
+			}
+			if b, err := os.ReadFile(path); err == nil && strings.Contains(string(b), marker) {
+				onMatch()
+				return
+			}
+		}
+	}()
+	var once sync.Once
+	return func() { once.Do(func() { close(done) }) }
+}
+
+// startMoto launches scripts/moto_server.py on a free port and waits until
+// it answers HTTP, retrying on another port if it exits (port taken).
 func (e *Env) startMoto(ctx context.Context) error {
 	python := os.Getenv("LIFEBOAT_PYTHON")
 	if python == "" {
@@ -313,42 +362,77 @@ func (e *Env) startMoto(ctx context.Context) error {
 	if _, err := os.Stat(script); err != nil {
 		return fmt.Errorf("moto launcher: %w", err)
 	}
-	port, err := FreePort()
-	if err != nil {
-		return err
+	var errs []error
+	for attempt := 1; attempt <= 3; attempt++ {
+		ports, err := FreePorts(1)
+		if err != nil {
+			return err
+		}
+		name := "moto.log"
+		if attempt > 1 {
+			name = fmt.Sprintf("moto-%d.log", attempt)
+		}
+		out, err := e.logFile(name)
+		if err != nil {
+			return err
+		}
+		cmd := exec.Command(python, script, "--host", "127.0.0.1", "--port", fmt.Sprint(ports[0]))
+		cmd.Dir = e.RepoRoot
+		cmd.Stdout, cmd.Stderr = out, out
+		cmd.SysProcAttr = motoProcAttr()
+		started := make(chan error, 1)
+		exited := make(chan struct{})
+		go func() {
+			// The parent-death signal is tied to the thread that forked:
+			// keep that thread, and only it, alive while moto runs.
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			if err := cmd.Start(); err != nil {
+				started <- err
+				close(exited)
+				return
+			}
+			started <- nil
+			_ = cmd.Wait()
+			close(exited)
+		}()
+		if err := <-started; err != nil {
+			return fmt.Errorf("start moto (%s %s): %w", python, script, err)
+		}
+		e.moto, e.motoExited = cmd, exited
+		e.MotoURL = fmt.Sprintf("http://127.0.0.1:%d", ports[0])
+		err = waitHTTP(ctx, e.MotoURL+"/moto-api/", exited)
+		if err == nil {
+			return nil
+		}
+		errs = append(errs, fmt.Errorf("attempt %d on %s: %w (see %s)", attempt, e.MotoURL, err, out.Name()))
+		_ = cmd.Process.Kill()
+		<-exited
+		e.moto = nil
+		if ctx.Err() != nil {
+			break
+		}
 	}
-	out, err := e.logFile("moto.log")
-	if err != nil {
-		return err
-	}
-	cmd := exec.Command(python, script, "--host", "127.0.0.1", "--port", fmt.Sprint(port))
-	cmd.Dir = e.RepoRoot
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = motoProcAttr()
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start moto (%s %s): %w", python, script, err)
-	}
-	e.moto = cmd
-	e.motoExited = make(chan struct{})
-	go func() { _ = cmd.Wait(); close(e.motoExited) }()
-	e.MotoURL = fmt.Sprintf("http://127.0.0.1:%d", port)
-	return nil
+	return fmt.Errorf("start moto server (is moto installed? %s -c 'import moto'): %w", python, errors.Join(errs...))
 }
 
-func (e *Env) waitMoto(ctx context.Context) error {
-	addr := strings.TrimPrefix(e.MotoURL, "http://")
+// waitHTTP waits until url answers HTTP at all, or exited closes.
+func waitHTTP(ctx context.Context, url string, exited <-chan struct{}) error {
+	hc := &http.Client{Timeout: 2 * time.Second}
 	for {
-		conn, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			_ = conn.Close()
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return err
+		}
+		if resp, err := hc.Do(req); err == nil {
+			_ = resp.Body.Close()
 			return nil
 		}
 		select {
-		case <-e.motoExited:
-			return fmt.Errorf("moto server exited before opening %s (is moto installed? python3 -c 'import moto'): see %s",
-				addr, filepath.Join(e.LogDir, "moto.log"))
+		case <-exited:
+			return errors.New("exited before answering")
 		case <-ctx.Done():
-			return fmt.Errorf("moto server did not open %s: %w", addr, ctx.Err())
+			return fmt.Errorf("no answer: %w", ctx.Err())
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
@@ -418,14 +502,19 @@ func goPath() string {
 	return strings.Split(build.Default.GOPATH, string(os.PathListSeparator))[0]
 }
 
-// FreePort asks the kernel for a free TCP port on 127.0.0.1.
-func FreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
+// FreePorts asks the kernel for n distinct free TCP ports on 127.0.0.1.
+// They are free when it returns, not reserved.
+func FreePorts(n int) ([]int, error) {
+	ports := make([]int, 0, n)
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("find a free port: %w", err)
+		}
+		defer l.Close() // all held until every port is picked: no repeats
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return ports, nil
 }
 
 func randomHex(n int) string {
