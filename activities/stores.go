@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/lifeboat-dev/lifeboat/internal/backupstore"
 	"github.com/lifeboat-dev/lifeboat/internal/ids"
@@ -16,8 +17,11 @@ type RestoreRequestItem struct {
 	EnvID           string `json:"envId"`
 	DatasetID       string `json:"datasetId"`
 	SourceDatasetID string `json:"sourceDatasetId,omitempty"`
-	BackupLocation  string `json:"backupLocation"`
-	BackupID        string `json:"backupId,omitempty"`
+	// SourceEnvID picks the environment whose backup to use when the
+	// location holds backups of the dataset id from several environments.
+	SourceEnvID    string `json:"sourceEnvId,omitempty"`
+	BackupLocation string `json:"backupLocation"`
+	BackupID       string `json:"backupId,omitempty"`
 }
 
 // ValidateRestoreInput is a restore request.
@@ -96,7 +100,7 @@ func (a *Datasets) ValidateRestore(ctx context.Context, in ValidateRestoreInput)
 		if source == "" {
 			source = t.DatasetID
 		}
-		m, key, err := a.findBackup(ctx, loc, source, t.BackupID)
+		m, key, err := a.findBackup(ctx, loc, source, t.SourceEnvID, t.EnvID, t.BackupID)
 		if err != nil {
 			return nil, err
 		}
@@ -145,7 +149,7 @@ func (a *Datasets) planEnvironment(ctx context.Context, envID, newStore string) 
 	return re, nil
 }
 
-func (a *Datasets) findBackup(ctx context.Context, loc backupstore.Location, dataset, backupID string) (*backupstore.Manifest, string, error) {
+func (a *Datasets) findBackup(ctx context.Context, loc backupstore.Location, dataset, sourceEnv, targetEnv, backupID string) (*backupstore.Manifest, string, error) {
 	if err := a.checkBucket(ctx, loc); err != nil {
 		return nil, "", err
 	}
@@ -153,14 +157,12 @@ func (a *Datasets) findBackup(ctx context.Context, loc backupstore.Location, dat
 	if err != nil {
 		return nil, "", err
 	}
-	var chosen *backupstore.ManifestRef
-	for i := range refs {
-		if backupID == "" || refs[i].BackupID == backupID {
-			chosen = &refs[i] // oldest first, so the last match is the latest
+	chosen, err := chooseBackup(refs, sourceEnv, targetEnv, backupID)
+	if err != nil {
+		if errors.Is(err, errNoBackup) {
+			return nil, "", invalid(&backupstore.NoBackupError{Location: loc, Dataset: dataset, BackupID: backupID})
 		}
-	}
-	if chosen == nil {
-		return nil, "", invalid(&backupstore.NoBackupError{Location: loc, Dataset: dataset, BackupID: backupID})
+		return nil, "", invalid(fmt.Errorf("backup location %s: %w", loc, err))
 	}
 	m, err := backupstore.ReadManifest(ctx, a.S3, loc.Bucket, chosen.Key)
 	if err != nil {
@@ -225,4 +227,42 @@ func (a *Datasets) CreateEmptyTable(ctx context.Context, in TableInput) (*HoldRe
 		return nil, err
 	}
 	return &HoldResult{Changed: true, At: a.now()}, nil
+}
+
+var errNoBackup = errors.New("no backup")
+
+// chooseBackup picks the latest matching backup (refs are oldest first).
+// A dataset id backed up from several environments under one location is
+// ambiguous unless the source environment is given or one of them is the
+// target environment.
+func chooseBackup(refs []backupstore.ManifestRef, sourceEnv, targetEnv, backupID string) (*backupstore.ManifestRef, error) {
+	var matching []backupstore.ManifestRef
+	envs := map[string]bool{}
+	for _, r := range refs {
+		if (backupID == "" || r.BackupID == backupID) && (sourceEnv == "" || r.Env == sourceEnv) {
+			matching = append(matching, r)
+			envs[r.Env] = true
+		}
+	}
+	if len(envs) > 1 {
+		if !envs[targetEnv] {
+			names := make([]string, 0, len(envs))
+			for e := range envs {
+				names = append(names, e)
+			}
+			sort.Strings(names)
+			return nil, fmt.Errorf("backups of this dataset from environments %s: choose one with sourceEnvId (--source-env-id)", strings.Join(names, ", "))
+		}
+		kept := matching[:0]
+		for _, r := range matching {
+			if r.Env == targetEnv {
+				kept = append(kept, r)
+			}
+		}
+		matching = kept
+	}
+	if len(matching) == 0 {
+		return nil, errNoBackup
+	}
+	return &matching[len(matching)-1], nil
 }

@@ -81,7 +81,10 @@ type RestoreDataset struct {
 	EnvID           string `json:"envId"`
 	DatasetID       string `json:"datasetId"`
 	SourceDatasetID string `json:"sourceDatasetId,omitempty"`
-	BackupLocation  string `json:"backupLocation"`
+	// SourceEnvID picks the environment whose backup to use when the
+	// location holds backups of the dataset id from several environments.
+	SourceEnvID    string `json:"sourceEnvId,omitempty"`
+	BackupLocation string `json:"backupLocation"`
 	// BackupID picks one backup; the latest is used when empty.
 	BackupID string `json:"backupId,omitempty"`
 }

@@ -80,6 +80,7 @@ func ExportFolder(backupFolder string) string { return backupFolder + "/export" 
 // ManifestRef names a manifest found under a location.
 type ManifestRef struct {
 	Key      string
+	Env      string // "" when the key is too short to hold one
 	Dataset  string
 	BackupID string
 }
@@ -91,5 +92,9 @@ func ParseManifestKey(key string) (ManifestRef, bool) {
 	if len(parts) < 3 || parts[len(parts)-1] != ManifestName {
 		return ManifestRef{}, false
 	}
-	return ManifestRef{Key: key, Dataset: parts[len(parts)-3], BackupID: parts[len(parts)-2]}, true
+	ref := ManifestRef{Key: key, Dataset: parts[len(parts)-3], BackupID: parts[len(parts)-2]}
+	if len(parts) >= 5 { // <env>/<store>/<dataset>/<backup id>/manifest.json
+		ref.Env = parts[len(parts)-5]
+	}
+	return ref, true
 }

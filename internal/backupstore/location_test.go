@@ -32,7 +32,7 @@ func TestParseLocation(t *testing.T) {
 func TestParseManifestKey(t *testing.T) {
 	t.Parallel()
 	ref, ok := ParseManifestKey("root/env1/initial/ds1/20210901T120000Z/manifest.json")
-	if !ok || ref.Dataset != "ds1" || ref.BackupID != "20210901T120000Z" {
+	if !ok || ref.Env != "env1" || ref.Dataset != "ds1" || ref.BackupID != "20210901T120000Z" {
 		t.Fatalf("ParseManifestKey = %+v, %v", ref, ok)
 	}
 	if _, ok := ParseManifestKey("root/env1/initial/ds1/20210901T120000Z/export/data.json.gz"); ok {

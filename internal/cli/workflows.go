@@ -93,7 +93,7 @@ func (a *app) backupCommand() *cobra.Command {
 }
 
 func (a *app) restoreCommand() *cobra.Command {
-	var envID, datasetID, source, newID, location, backupID, file string
+	var envID, datasetID, source, sourceEnv, newID, location, backupID, file string
 	var wait bool
 	var drain time.Duration
 	cmd := &cobra.Command{
@@ -121,7 +121,8 @@ func (a *app) restoreCommand() *cobra.Command {
 					return err
 				}
 				in.Datasets = []workflows.RestoreDataset{{
-					EnvID: envID, DatasetID: datasetID, SourceDatasetID: source, BackupLocation: location, BackupID: backupID,
+					EnvID: envID, DatasetID: datasetID, SourceDatasetID: source, SourceEnvID: sourceEnv,
+					BackupLocation: location, BackupID: backupID,
 				}}
 			}
 			for _, d := range in.Datasets {
@@ -159,10 +160,11 @@ func (a *app) restoreCommand() *cobra.Command {
 	f.StringVar(&envID, "env-id", "", "environment id (default for entries of --datasets without envId)")
 	f.StringVar(&datasetID, "dataset-id", "", "dataset to restore into")
 	f.StringVar(&source, "source-dataset-id", "", "dataset id in the backup, if different")
+	f.StringVar(&sourceEnv, "source-env-id", "", "environment the backup was taken from, when the location holds several")
 	f.StringVar(&newID, "new-id", "", "id of the new store (default: a timestamp id like 20210901T120000Z)")
 	f.StringVar(&location, "backup-location", "", "s3://bucket/prefix the backup was written to")
 	f.StringVar(&backupID, "backup-id", "", "restore this backup (default: the latest)")
-	f.StringVar(&file, "datasets", "", "JSON file: array of {envId, datasetId, sourceDatasetId, backupLocation}")
+	f.StringVar(&file, "datasets", "", "JSON file: array of {envId, datasetId, sourceDatasetId, sourceEnvId, backupLocation, backupId}")
 	f.BoolVar(&wait, "wait", false, "wait for the restore, showing progress; exit non-zero if it fails")
 	f.DurationVar(&drain, "drain-timeout", time.Duration(workflows.DefaultDrainTimeoutSeconds)*time.Second, "how long to wait for in-flight writes before giving up")
 	return cmd
