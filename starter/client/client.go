@@ -61,7 +61,8 @@ func (e *WorkflowFailedError) Error() string {
 }
 
 // StartBackup starts a DatasetBackup and waits until its input has been
-// validated. A request the workflow refuses returns an InvalidInputError, and
+// validated. Bad input returns an InvalidInputError; a dataset held by
+// another run returns a WorkflowFailedError of type DatasetHeld. Either way
 // nothing was paused.
 func (c *Client) StartBackup(ctx context.Context, in workflows.BackupInput) (Run, error) {
 	if len(in.Datasets) == 0 {
