@@ -22,21 +22,21 @@ var (
 // are exported from PITR at that moment without pausing writes. Writes are
 // resumed on every exit path, including failure and cancellation.
 func DatasetBackup(ctx workflow.Context, in BackupInput) (*BackupResult, error) {
-	p := &Progress{Operation: "backup", StartedAt: workflow.Now(ctx)}
-	for _, d := range in.Datasets {
-		p.dataset(d.EnvID, d.DatasetID).Step = StepValidating
+	refs := make([]activities.DatasetRef, len(in.Datasets))
+	for i, d := range in.Datasets {
+		refs[i] = activities.DatasetRef{EnvID: d.EnvID, DatasetID: d.DatasetID}
 	}
-	if err := workflow.SetQueryHandler(ctx, ProgressQuery, func() (*Progress, error) { return p, nil }); err != nil {
+	p, err := trackProgress(ctx, "backup", refs)
+	if err != nil {
 		return nil, err
 	}
-	setStep(ctx, p, StepValidating)
 
 	items := make([]activities.BackupRequestItem, len(in.Datasets))
 	for i, d := range in.Datasets {
 		items[i] = activities.BackupRequestItem(d)
 	}
 	var plan activities.ValidateBackupResult
-	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, shortAWSCall), datasets.ValidateBackup,
+	err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, shortAWSCall), datasets.ValidateBackup,
 		activities.ValidateBackupInput{Targets: items}).Get(ctx, &plan)
 	if err != nil {
 		return nil, fail(ctx, p, err)

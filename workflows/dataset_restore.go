@@ -16,14 +16,14 @@ import (
 // conditional update, and resume writes. On any failure the environment
 // keeps its old store, the new store is marked FAILED and writes resume.
 func DatasetRestore(ctx workflow.Context, in RestoreInput) (*RestoreResult, error) {
-	p := &Progress{Operation: "restore", StartedAt: workflow.Now(ctx)}
-	for _, d := range in.Datasets {
-		p.dataset(d.EnvID, d.DatasetID).Step = StepValidating
+	refs := make([]activities.DatasetRef, len(in.Datasets))
+	for i, d := range in.Datasets {
+		refs[i] = activities.DatasetRef{EnvID: d.EnvID, DatasetID: d.DatasetID}
 	}
-	if err := workflow.SetQueryHandler(ctx, ProgressQuery, func() (*Progress, error) { return p, nil }); err != nil {
+	p, err := trackProgress(ctx, "restore", refs)
+	if err != nil {
 		return nil, err
 	}
-	setStep(ctx, p, StepValidating)
 
 	storeID := in.NewStoreID
 	if storeID == "" {

@@ -87,6 +87,19 @@ func (h *holds) resume(ctx workflow.Context) time.Duration {
 	return workflow.Now(dctx).Sub(h.pausedAt)
 }
 
+// trackProgress starts a workflow's Progress, answering the progress query.
+func trackProgress(ctx workflow.Context, op string, refs []activities.DatasetRef) (*Progress, error) {
+	p := &Progress{Operation: op, StartedAt: workflow.Now(ctx)}
+	for _, r := range refs {
+		p.dataset(r.EnvID, r.DatasetID).Step = StepValidating
+	}
+	if err := workflow.SetQueryHandler(ctx, ProgressQuery, func() (*Progress, error) { return p, nil }); err != nil {
+		return nil, err
+	}
+	setStep(ctx, p, StepValidating)
+	return p, nil
+}
+
 func setStep(ctx workflow.Context, p *Progress, step string) {
 	p.Step = step
 	p.UpdatedAt = workflow.Now(ctx)
