@@ -20,12 +20,19 @@ const (
 	ErrImportFailed  = "ImportFailed"  // DynamoDB reported the import failed
 	ErrBackupCorrupt = "BackupCorrupt" // a backup's objects do not match its manifest
 	ErrStoreConflict = "StoreConflict" // the environment's store changed under a restore
+
+	ErrRedisNodeFailed   = "RedisNodeFailed"   // a Redis node's backup or restore failed; the message names the node
+	ErrRedisClusterHeld  = "RedisClusterHeld"  // another workflow is backing up or restoring the Redis cluster
+	ErrChecksumMismatch  = "ChecksumMismatch"  // a downloaded backup file does not match the cluster manifest
+	ErrNoStartCommand    = "NoStartCommand"    // the node's sidecar cannot stop and start Redis
+	ErrSidecarNotRunning = "SidecarNotRunning" // no sidecar polls a node's task queue
 )
 
 // NonRetryable lists the error types activity retry policies must not retry.
 var NonRetryable = []string{
 	ErrInvalidInput, ErrDatasetHeld, ErrDrainTimeout, ErrExportFailed,
 	ErrImportFailed, ErrBackupCorrupt, ErrStoreConflict,
+	ErrRedisNodeFailed, ErrRedisClusterHeld, ErrChecksumMismatch, ErrNoStartCommand, ErrSidecarNotRunning,
 }
 
 func invalid(err error) error {
@@ -46,12 +53,18 @@ func classify(err error) error {
 		sc   *registry.StoreConflictError
 		iid  *ids.InvalidIDError
 		loc  *backupstore.InvalidLocationError
+		rnf  *registry.RedisClusterNotFoundError
+		rex  *registry.RedisClusterExistsError
+		rh   *registry.RedisClusterHeldError
 	)
 	switch {
-	case errors.As(err, &nf), errors.As(err, &ae), errors.As(err, &iid), errors.As(err, &loc):
+	case errors.As(err, &nf), errors.As(err, &ae), errors.As(err, &iid), errors.As(err, &loc),
+		errors.As(err, &rnf), errors.As(err, &rex):
 		return invalid(err)
 	case errors.As(err, &held), errors.As(err, &nh):
 		return temporal.NewNonRetryableApplicationError(err.Error(), ErrDatasetHeld, err)
+	case errors.As(err, &rh):
+		return temporal.NewNonRetryableApplicationError(err.Error(), ErrRedisClusterHeld, err)
 	case errors.As(err, &sc):
 		return temporal.NewNonRetryableApplicationError(err.Error(), ErrStoreConflict, err)
 	}

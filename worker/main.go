@@ -1,6 +1,11 @@
 // Command worker runs a Lifeboat worker: it executes backup and restore
 // workflows and their activities from the task queue. Run as many identical
 // workers as you like.
+//
+// With --redis-node it is instead a Redis node's sidecar: run one beside
+// each Redis node; it serves only that node's task queue
+// (<task queue>-redis-<node>) with the node-local steps of Redis backups
+// and restores.
 package main
 
 import (
@@ -11,13 +16,16 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 
+	"github.com/lifeboat-dev/lifeboat/activities"
 	"github.com/lifeboat-dev/lifeboat/internal/awsx"
 	"github.com/lifeboat-dev/lifeboat/internal/config"
+	"github.com/lifeboat-dev/lifeboat/internal/redisbackup"
 	"github.com/lifeboat-dev/lifeboat/worker/app"
 )
 
@@ -36,6 +44,14 @@ func run() error {
 	flag.StringVar(&cfg.ControlTable, "control-table", cfg.ControlTable, "DynamoDB control table (LIFEBOAT_CONTROL_TABLE)")
 	flag.StringVar(&cfg.TablePrefix, "table-prefix", cfg.TablePrefix, "prefix of dataset table names (LIFEBOAT_TABLE_PREFIX)")
 	flag.DurationVar(&cfg.PollInterval, "poll-interval", cfg.PollInterval, "how often exports and imports are polled (LIFEBOAT_POLL_INTERVAL)")
+	node := &activities.RedisNode{Password: os.Getenv("LIFEBOAT_REDIS_PASSWORD")}
+	flag.StringVar(&node.NodeID, "redis-node", "", "run as the sidecar of this Redis node id (as registered with lifeboat redis cluster register)")
+	flag.StringVar(&node.Addr, "redis-addr", "127.0.0.1:6379", "sidecar: the node's Redis host:port (password from LIFEBOAT_REDIS_PASSWORD)")
+	flag.StringVar(&node.StartCmd, "redis-start-cmd", "", "sidecar: shell command starting Redis, e.g. 'systemctl start redis-server' (restores need it)")
+	flag.StringVar(&node.StopCmd, "redis-stop-cmd", "", "sidecar: shell command stopping Redis, e.g. 'systemctl stop redis-server' (restores need it)")
+	flag.StringVar(&node.DataDir, "redis-dir", "", "sidecar: Redis's data directory, used only when Redis is down at restore time (else CONFIG GET dir)")
+	flag.DurationVar(&node.StartTimeout, "redis-start-timeout", 2*time.Minute, "sidecar: how long Redis may take to answer after the start command")
+	flag.DurationVar(&node.StopTimeout, "redis-stop-timeout", 2*time.Minute, "sidecar: how long Redis may take to stop after the stop command")
 	flag.Parse()
 
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
@@ -53,6 +69,16 @@ func run() error {
 		return fmt.Errorf("connect to Temporal at %s: %w", cfg.TemporalAddress, err)
 	}
 	defer c.Close()
+	if node.NodeID != "" {
+		w, err := app.NewRedisSidecar(c, cfg, aws, node, worker.Options{})
+		if err != nil {
+			return err
+		}
+		logger.Info("Lifeboat Redis sidecar starting", "temporal", cfg.TemporalAddress, "namespace", cfg.Namespace,
+			"taskQueue", redisbackup.NodeTaskQueue(cfg.TaskQueue, node.NodeID), "node", node.NodeID, "redis", node.Addr,
+			"canRestore", node.StartCmd != "" && node.StopCmd != "")
+		return w.Run(worker.InterruptCh())
+	}
 	w, err := app.New(ctx, c, cfg, aws, worker.Options{})
 	if err != nil {
 		return err

@@ -73,7 +73,7 @@ func (a *app) rootCommand() *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.SetGlobalNormalizationFunc(kebab)
 	root.AddCommand(a.envCommand(), a.datasetCommand(), a.dataCommand(),
-		a.backupCommand(), a.restoreCommand(), a.statusCommand("backup-status"), a.statusCommand("restore-status"))
+		a.backupCommand(), a.restoreCommand(), a.statusCommand("backup-status"), a.statusCommand("restore-status"), a.redisCommand())
 	return root
 }
 

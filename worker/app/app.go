@@ -14,6 +14,8 @@ import (
 	"github.com/lifeboat-dev/lifeboat/activities"
 	"github.com/lifeboat-dev/lifeboat/internal/awsx"
 	"github.com/lifeboat-dev/lifeboat/internal/config"
+	"github.com/lifeboat-dev/lifeboat/internal/ids"
+	"github.com/lifeboat-dev/lifeboat/internal/redisbackup"
 	"github.com/lifeboat-dev/lifeboat/internal/registry"
 	"github.com/lifeboat-dev/lifeboat/workflows"
 )
@@ -22,6 +24,8 @@ import (
 func RegisterWorkflows(r worker.WorkflowRegistry) {
 	r.RegisterWorkflowWithOptions(workflows.DatasetBackup, workflow.RegisterOptions{Name: workflows.DatasetBackupName})
 	r.RegisterWorkflowWithOptions(workflows.DatasetRestore, workflow.RegisterOptions{Name: workflows.DatasetRestoreName})
+	r.RegisterWorkflowWithOptions(workflows.RedisBackup, workflow.RegisterOptions{Name: workflows.RedisBackupName})
+	r.RegisterWorkflowWithOptions(workflows.RedisRestore, workflow.RegisterOptions{Name: workflows.RedisRestoreName})
 }
 
 // RegisterActivities registers every activity group, built on the given clients.
@@ -30,6 +34,7 @@ func RegisterActivities(r worker.ActivityRegistry, cfg config.Config, aws *awsx.
 	r.RegisterActivity(&activities.Datasets{Registry: reg, S3: aws.S3})
 	r.RegisterActivity(&activities.DynamoDB{DB: aws.DynamoDB, PollInterval: cfg.PollInterval})
 	r.RegisterActivity(&activities.BackupFiles{S3: aws.S3})
+	r.RegisterActivity(&activities.RedisClusters{Registry: reg, S3: aws.S3})
 }
 
 // NewRegistry is the control table as configured.
@@ -46,5 +51,24 @@ func New(ctx context.Context, c client.Client, cfg config.Config, aws *awsx.Clie
 	w := worker.New(c, cfg.TaskQueue, opts)
 	RegisterWorkflows(w)
 	RegisterActivities(w, cfg, aws)
+	return w, nil
+}
+
+// NewRedisSidecar builds the worker that runs beside one Redis node: it
+// serves only the node's task queue (<task queue>-redis-<node>) and only
+// the node-local activities. node is the node's configuration; its S3
+// client is filled in from aws when missing.
+func NewRedisSidecar(c client.Client, cfg config.Config, aws *awsx.Clients, node *activities.RedisNode, opts worker.Options) (worker.Worker, error) {
+	if err := ids.Validate("node", node.NodeID); err != nil {
+		return nil, err
+	}
+	if err := redisbackup.CheckAddr(node.Addr); err != nil {
+		return nil, err
+	}
+	if node.S3 == nil {
+		node.S3 = aws.S3
+	}
+	w := worker.New(c, redisbackup.NodeTaskQueue(cfg.TaskQueue, node.NodeID), opts)
+	w.RegisterActivity(node)
 	return w, nil
 }

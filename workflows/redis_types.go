@@ -1,0 +1,149 @@
+package workflows
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Redis workflow type names, as given to `temporal workflow start --type`.
+const (
+	RedisBackupName  = "RedisBackup"
+	RedisRestoreName = "RedisRestore"
+)
+
+// Steps a Redis workflow and its nodes go through (besides StepValidating,
+// StepManifest, StepDone and StepFailed).
+const (
+	StepBackingUp   = "backing-up"  // nodes persist and upload their files
+	StepDownloading = "downloading" // nodes download and check the backup's files
+	StepRestoring   = "restoring"   // nodes stop, swap files, start and load
+	StepWaiting     = "waiting"     // a node's step has not started yet
+	StepUploaded    = "uploaded"    // a node's files are in S3
+	StepStaged      = "staged"      // a node's files are downloaded and checked
+)
+
+// DefaultSidecarTimeoutSeconds is how long a node's step may wait for the
+// node's sidecar worker to pick it up before the node is reported as down.
+const DefaultSidecarTimeoutSeconds = 60
+
+// RedisBackupInput is the RedisBackup workflow's input.
+type RedisBackupInput struct {
+	Cluster        string `json:"cluster"`
+	BackupLocation string `json:"backupLocation"`
+	// Format is rdb (default: BGSAVE) or aof (BGREWRITEAOF, every AOF part).
+	Format                string `json:"format,omitempty"`
+	SidecarTimeoutSeconds int    `json:"sidecarTimeoutSeconds,omitempty"`
+}
+
+// RedisBackupResult is a complete cluster backup.
+type RedisBackupResult struct {
+	Cluster     string            `json:"cluster"`
+	BackupID    string            `json:"backupId"`
+	Format      string            `json:"format"`
+	ManifestURL string            `json:"manifestUrl"`
+	Keys        int64             `json:"keys"`
+	Bytes       int64             `json:"bytes"`
+	Nodes       []RedisNodeResult `json:"nodes"`
+}
+
+// RedisNodeResult is one node's part of a backup or restore.
+type RedisNodeResult struct {
+	Node string `json:"node"`
+	// SourceNode is the backed-up node a restored node got its data from.
+	SourceNode string `json:"sourceNode,omitempty"`
+	Keys       int64  `json:"keys"`
+	Bytes      int64  `json:"bytes"`
+	Files      int    `json:"files,omitempty"`
+	// DownMillis is how long a restored node's Redis was stopped.
+	DownMillis int64 `json:"downMillis,omitempty"`
+}
+
+// RedisRestoreInput is the RedisRestore workflow's input.
+type RedisRestoreInput struct {
+	Cluster string `json:"cluster"`
+	// Node restores that node alone; empty restores every node.
+	Node string `json:"node,omitempty"`
+	// SourceCluster restores another cluster's backup into this one
+	// (nodes pair by position); empty is the cluster itself.
+	SourceCluster string `json:"sourceCluster,omitempty"`
+	// SourceNode is the backed-up node a single restored node gets.
+	SourceNode string `json:"sourceNode,omitempty"`
+	// BackupID picks a backup; else Date (YYYY-MM-DD or RFC 3339) picks the
+	// latest taken at or before it; else the latest is used.
+	BackupID              string `json:"backupId,omitempty"`
+	Date                  string `json:"date,omitempty"`
+	BackupLocation        string `json:"backupLocation"`
+	SidecarTimeoutSeconds int    `json:"sidecarTimeoutSeconds,omitempty"`
+}
+
+// RedisRestoreResult is a finished restore.
+type RedisRestoreResult struct {
+	Cluster       string            `json:"cluster"`
+	SourceCluster string            `json:"sourceCluster"`
+	BackupID      string            `json:"backupId"`
+	Format        string            `json:"format"`
+	Nodes         []RedisNodeResult `json:"nodes"`
+}
+
+// RedisProgress is what a Redis workflow's progress query returns.
+type RedisProgress struct {
+	Operation string              `json:"operation"`
+	Cluster   string              `json:"cluster"`
+	Step      string              `json:"step"`
+	Validated bool                `json:"validated"`
+	StartedAt time.Time           `json:"startedAt"`
+	UpdatedAt time.Time           `json:"updatedAt"`
+	BackupID  string              `json:"backupId,omitempty"`
+	Nodes     []RedisNodeProgress `json:"nodes"`
+	Error     string              `json:"error,omitempty"`
+}
+
+// RedisNodeProgress is one node's part of RedisProgress.
+type RedisNodeProgress struct {
+	Node   string `json:"node"`
+	Step   string `json:"step"`
+	Keys   int64  `json:"keys,omitempty"`
+	Bytes  int64  `json:"bytes,omitempty"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// Summary is a one-line description of the progress.
+func (p *RedisProgress) Summary() string {
+	done := 0
+	for _, n := range p.Nodes {
+		if n.Step == StepDone {
+			done++
+		}
+	}
+	s := fmt.Sprintf("%s %s: %s, %d/%d nodes done", p.Operation, p.Cluster, p.Step, done, len(p.Nodes))
+	if p.Error != "" {
+		s += ": " + p.Error
+	}
+	return s
+}
+
+func (p *RedisProgress) node(id string) *RedisNodeProgress {
+	for i := range p.Nodes {
+		if p.Nodes[i].Node == id {
+			return &p.Nodes[i]
+		}
+	}
+	p.Nodes = append(p.Nodes, RedisNodeProgress{Node: id})
+	return &p.Nodes[len(p.Nodes)-1]
+}
+
+// RedisBackupWorkflowID names a backup run after its cluster and start time.
+func RedisBackupWorkflowID(cluster string, now time.Time) string {
+	return strings.Join([]string{"redis-backup", cluster, now.UTC().Format("20060102T150405.000Z")}, "-")
+}
+
+// RedisRestoreWorkflowID names a restore run after its cluster, node (if
+// one) and start time.
+func RedisRestoreWorkflowID(in RedisRestoreInput, now time.Time) string {
+	parts := []string{"redis-restore", in.Cluster}
+	if in.Node != "" {
+		parts = append(parts, in.Node)
+	}
+	return strings.Join(append(parts, now.UTC().Format("20060102T150405.000Z")), "-")
+}
