@@ -9,10 +9,12 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
@@ -21,6 +23,9 @@ type Clients struct {
 	Config   aws.Config
 	DynamoDB *dynamodb.Client
 	S3       *s3.Client
+
+	ec2Mu sync.Mutex
+	ec2   map[string]*ec2.Client
 }
 
 // Load reads the AWS configuration from the environment and builds the clients.
@@ -47,4 +52,29 @@ func New(cfg aws.Config) *Clients {
 			o.DisableLogOutputChecksumValidationSkipped = true
 		}),
 	}
+}
+
+// EC2RetryMaxAttempts is how many times the EC2 client tries a call: the SDK
+// retries throttling (RequestLimitExceeded) and transient errors with
+// exponential backoff before an activity retry takes over.
+const EC2RetryMaxAttempts = 8
+
+// EC2 returns the EC2 client for a region, built once and shared. EBS
+// snapshots live in many regions, so unlike DynamoDB and S3 the region is
+// chosen per call; endpoint and credentials are the configuration's.
+func (c *Clients) EC2(region string) *ec2.Client {
+	c.ec2Mu.Lock()
+	defer c.ec2Mu.Unlock()
+	if cl, ok := c.ec2[region]; ok {
+		return cl
+	}
+	if c.ec2 == nil {
+		c.ec2 = map[string]*ec2.Client{}
+	}
+	cl := ec2.NewFromConfig(c.Config, func(o *ec2.Options) {
+		o.Region = region
+		o.RetryMaxAttempts = EC2RetryMaxAttempts
+	})
+	c.ec2[region] = cl
+	return cl
 }

@@ -26,6 +26,7 @@ func RegisterWorkflows(r worker.WorkflowRegistry) {
 	r.RegisterWorkflowWithOptions(workflows.DatasetRestore, workflow.RegisterOptions{Name: workflows.DatasetRestoreName})
 	r.RegisterWorkflowWithOptions(workflows.RedisBackup, workflow.RegisterOptions{Name: workflows.RedisBackupName})
 	r.RegisterWorkflowWithOptions(workflows.RedisRestore, workflow.RegisterOptions{Name: workflows.RedisRestoreName})
+	registerSnapshotWorkflows(r)
 }
 
 // RegisterActivities registers every activity group, built on the given clients.
@@ -35,6 +36,7 @@ func RegisterActivities(r worker.ActivityRegistry, cfg config.Config, aws *awsx.
 	r.RegisterActivity(&activities.DynamoDB{DB: aws.DynamoDB, PollInterval: cfg.PollInterval})
 	r.RegisterActivity(&activities.BackupFiles{S3: aws.S3})
 	r.RegisterActivity(&activities.RedisClusters{Registry: reg, S3: aws.S3})
+	r.RegisterActivity(NewEBS(cfg, aws))
 }
 
 // NewRegistry is the control table as configured.

@@ -1,0 +1,328 @@
+package activities
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/smithy-go"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/lifeboat-dev/lifeboat/internal/ebstags"
+)
+
+// EC2API is the part of the EC2 client the EBS activities use.
+type EC2API interface {
+	ec2.DescribeInstancesAPIClient
+	ec2.DescribeSnapshotsAPIClient
+	ec2.DescribeVolumesAPIClient
+	CreateSnapshots(context.Context, *ec2.CreateSnapshotsInput, ...func(*ec2.Options)) (*ec2.CreateSnapshotsOutput, error)
+	CreateTags(context.Context, *ec2.CreateTagsInput, ...func(*ec2.Options)) (*ec2.CreateTagsOutput, error)
+	CopySnapshot(context.Context, *ec2.CopySnapshotInput, ...func(*ec2.Options)) (*ec2.CopySnapshotOutput, error)
+	DeleteSnapshot(context.Context, *ec2.DeleteSnapshotInput, ...func(*ec2.Options)) (*ec2.DeleteSnapshotOutput, error)
+	CreateVolume(context.Context, *ec2.CreateVolumeInput, ...func(*ec2.Options)) (*ec2.CreateVolumeOutput, error)
+	AttachVolume(context.Context, *ec2.AttachVolumeInput, ...func(*ec2.Options)) (*ec2.AttachVolumeOutput, error)
+	DeleteVolume(context.Context, *ec2.DeleteVolumeInput, ...func(*ec2.Options)) (*ec2.DeleteVolumeOutput, error)
+}
+
+// EBS creates, copies, expires and restores EBS snapshots, in any region.
+// Dates (today, DeleteOn) always come from the workflow, as input, so that
+// replays and --as-of runs decide the same way; the clock only times polls.
+type EBS struct {
+	// EC2 returns the EC2 client of a region.
+	EC2 func(region string) EC2API
+	// Now is the clock for poll deadlines; time.Now when nil.
+	Now func() time.Time
+	// PollInterval is how often snapshots, copies and volumes are polled.
+	PollInterval time.Duration
+}
+
+// Error types of the EBS activities. None is retried.
+const (
+	ErrEC2Rejected    = "EC2Rejected"    // EC2 refused the request as invalid: retrying cannot help
+	ErrSnapshotFailed = "SnapshotFailed" // a snapshot went to the error state
+	ErrRestoreFailed  = "RestoreFailed"  // a restored volume failed or a device is taken
+)
+
+// EBSNonRetryable lists the error types EBS activity retry policies must not
+// retry. Throttling (RequestLimitExceeded) is retried: the SDK backs off
+// first, then the activity's retry policy.
+var EBSNonRetryable = append(append([]string{}, NonRetryable...), ErrEC2Rejected, ErrSnapshotFailed, ErrRestoreFailed)
+
+// ListCap bounds the item lists (snapshot ids, failures) activities and
+// workflows return, so a large run's results stay small in history. Counts
+// are always exact.
+const ListCap = 1000
+
+func (a *EBS) now() time.Time {
+	if a.Now != nil {
+		return a.Now()
+	}
+	return time.Now()
+}
+
+func (a *EBS) poll() time.Duration {
+	if a.PollInterval > 0 {
+		return a.PollInterval
+	}
+	return 15 * time.Second
+}
+
+// sleep waits one poll interval, or until ctx ends.
+func (a *EBS) sleep(ctx context.Context) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(a.poll()):
+		return nil
+	}
+}
+
+// keepAliveEvery is how often a long EBS activity heartbeats, whatever it
+// is doing: one slow DescribeSnapshots page (or a slow emulator) can outlast
+// the heartbeat timeout, and heartbeats are how Temporal learns that a
+// worker died.
+const keepAliveEvery = 20 * time.Second
+
+// keepAlive heartbeats while an activity runs, every keepAliveEvery, with
+// the latest progress given to record. Outside an activity (the CLI) both
+// functions do nothing.
+func keepAlive(ctx context.Context) (record func(details any), stop func()) {
+	if !activity.IsActivity(ctx) {
+		return func(any) {}, func() {}
+	}
+	var mu sync.Mutex
+	var last any
+	beat := func() {
+		mu.Lock()
+		d := last
+		mu.Unlock()
+		if d == nil {
+			activity.RecordHeartbeat(ctx)
+		} else {
+			activity.RecordHeartbeat(ctx, d)
+		}
+	}
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(keepAliveEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				beat()
+			}
+		}
+	}()
+	var once sync.Once
+	record = func(d any) {
+		mu.Lock()
+		last = d
+		mu.Unlock()
+		beat()
+	}
+	return record, func() { once.Do(func() { close(done) }) }
+}
+
+func ebsLog(ctx context.Context, msg string, kv ...any) {
+	if activity.IsActivity(ctx) {
+		activity.GetLogger(ctx).Info(msg, kv...)
+	}
+}
+
+// ec2Code is the AWS error code of err, or "".
+func ec2Code(err error) string {
+	var api smithy.APIError
+	if errors.As(err, &api) {
+		return api.ErrorCode()
+	}
+	return ""
+}
+
+// rejected reports whether EC2 refused a request for what it is, rather than
+// for the moment (throttling, limits, eventual consistency).
+func ec2Rejected(code string) bool {
+	switch code {
+	case "MissingParameter", "UnknownParameter", "UnauthorizedOperation", "AuthFailure", "OptInRequired",
+		"UnsupportedOperation", "Unsupported", "InvalidClientTokenId", "SignatureDoesNotMatch":
+		return true
+	}
+	return strings.HasPrefix(code, "Invalid")
+}
+
+// classifyEC2 wraps an EC2 error with what was being done, as a
+// non-retryable EC2Rejected error when retrying cannot help.
+func classifyEC2(err error, format string, args ...any) error {
+	if err == nil {
+		return nil
+	}
+	msg := fmt.Sprintf(format, args...)
+	if code := ec2Code(err); ec2Rejected(code) {
+		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("%s: %v", msg, err), ErrEC2Rejected, err)
+	}
+	return fmt.Errorf("%s: %w", msg, err)
+}
+
+func ec2NotFound(err error) bool { return strings.HasSuffix(ec2Code(err), ".NotFound") }
+
+// TagMap turns EC2 tags into a map.
+func TagMap(tags []types.Tag) map[string]string {
+	m := make(map[string]string, len(tags))
+	for _, t := range tags {
+		m[aws.ToString(t.Key)] = aws.ToString(t.Value)
+	}
+	return m
+}
+
+// ec2Tags turns a map into EC2 tags, in key order.
+func ec2Tags(m map[string]string) []types.Tag {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make([]types.Tag, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, types.Tag{Key: aws.String(k), Value: aws.String(m[k])})
+	}
+	return out
+}
+
+func ec2TagSpec(rt types.ResourceType, m map[string]string) []types.TagSpecification {
+	return []types.TagSpecification{{ResourceType: rt, Tags: ec2Tags(m)}}
+}
+
+func ec2Filter(name string, values ...string) types.Filter {
+	return types.Filter{Name: aws.String(name), Values: values}
+}
+
+func ec2TagFilter(key string, values ...string) types.Filter { return ec2Filter("tag:"+key, values...) }
+
+// chunks splits ids into slices of at most n (EC2 filters take a bounded
+// number of values).
+func ec2Chunks(ids []string, n int) [][]string {
+	var out [][]string
+	for len(ids) > n {
+		out = append(out, ids[:n])
+		ids = ids[n:]
+	}
+	if len(ids) > 0 {
+		out = append(out, ids)
+	}
+	return out
+}
+
+// ec2FilterChunk is how many values one EC2 filter gets.
+const ec2FilterChunk = 100
+
+// eachSnapshot calls fn for every snapshot of this account in a region that
+// matches the filters, page by page.
+func eachSnapshot(ctx context.Context, api EC2API, filters []types.Filter, fn func(types.Snapshot)) error {
+	p := ec2.NewDescribeSnapshotsPaginator(api, &ec2.DescribeSnapshotsInput{
+		OwnerIds: []string{"self"}, Filters: filters, MaxResults: aws.Int32(1000),
+	})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return classifyEC2(err, "describe snapshots")
+		}
+		for _, s := range page.Snapshots {
+			fn(s)
+		}
+	}
+	return nil
+}
+
+// snapshotsByID describes the given snapshots (those that exist), by id.
+func snapshotsByID(ctx context.Context, api EC2API, ids []string, extra ...types.Filter) (map[string]types.Snapshot, error) {
+	out := make(map[string]types.Snapshot, len(ids))
+	for _, c := range ec2Chunks(ids, ec2FilterChunk) {
+		fs := append([]types.Filter{ec2Filter("snapshot-id", c...)}, extra...)
+		if err := eachSnapshot(ctx, api, fs, func(s types.Snapshot) { out[aws.ToString(s.SnapshotId)] = s }); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// copiesOf finds, in a destination region, the snapshots whose
+// Source_SnapshotId is one of the given source snapshots.
+func copiesOf(ctx context.Context, api EC2API, sourceIDs []string) (map[string][]types.Snapshot, error) {
+	out := map[string][]types.Snapshot{}
+	for _, c := range ec2Chunks(sourceIDs, ec2FilterChunk) {
+		err := eachSnapshot(ctx, api, []types.Filter{ec2TagFilter(ebstags.SourceSnapshotID, c...)}, func(s types.Snapshot) {
+			src := TagMap(s.Tags)[ebstags.SourceSnapshotID]
+			out[src] = append(out[src], s)
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// eachInstance calls fn for every instance matching the filters, page by page.
+func eachInstance(ctx context.Context, api EC2API, filters []types.Filter, fn func(types.Instance)) error {
+	p := ec2.NewDescribeInstancesPaginator(api, &ec2.DescribeInstancesInput{Filters: filters, MaxResults: aws.Int32(1000)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return classifyEC2(err, "describe instances")
+		}
+		for _, r := range page.Reservations {
+			for _, i := range r.Instances {
+				fn(i)
+			}
+		}
+	}
+	return nil
+}
+
+// ec2LiveStates are the instance states whose volumes are snapshotted.
+var ec2LiveStates = []string{"pending", "running", "stopping", "stopped"}
+
+// token derives an idempotency token, so a retried call asks EC2 for the
+// same thing again.
+func ec2Token(parts ...string) string {
+	sum := sha256.Sum256([]byte(strings.Join(parts, "/")))
+	return hex.EncodeToString(sum[:16])
+}
+
+// SnapshotFailure is one snapshot (or source snapshot) that did not make it.
+type SnapshotFailure struct {
+	SnapshotID string `json:"snapshotId"`
+	Region     string `json:"region"`
+	GroupID    string `json:"groupId,omitempty"`
+	InstanceID string `json:"instanceId,omitempty"`
+	Device     string `json:"device,omitempty"`
+	Message    string `json:"message"`
+}
+
+func snapshotFailure(s types.Snapshot, region, msg string) SnapshotFailure {
+	t := TagMap(s.Tags)
+	return SnapshotFailure{
+		SnapshotID: aws.ToString(s.SnapshotId), Region: region, GroupID: t[ebstags.GroupID],
+		InstanceID: t[ebstags.SourceInstanceID], Device: t[ebstags.Device], Message: msg,
+	}
+}
+
+func ebsCapAppend[T any](list []T, v T) []T {
+	if len(list) >= ListCap {
+		return list
+	}
+	return append(list, v)
+}

@@ -1,0 +1,323 @@
+package activities
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"go.temporal.io/sdk/activity"
+
+	"github.com/lifeboat-dev/lifeboat/internal/ebstags"
+)
+
+// PlanSnapshotCopiesInput asks what a region's copier has to do.
+type PlanSnapshotCopiesInput struct {
+	Region string `json:"region"`
+	// MaxPerDestination bounds one run's work per destination; the rest is
+	// left to the next run.
+	MaxPerDestination int `json:"maxPerDestination,omitempty"`
+}
+
+// CopyPlan is the work for one destination region.
+type CopyPlan struct {
+	Destination string `json:"destination"`
+	// ToCopy are completed primary snapshots without a copy there, oldest first.
+	ToCopy []string `json:"toCopy"`
+	// AlreadyCopied counts primaries that have a copy there already.
+	AlreadyCopied int `json:"alreadyCopied"`
+	// InFlight are copies into the destination still in progress: they take
+	// slots of the destination's concurrent copy limit.
+	InFlight []string `json:"inFlight,omitempty"`
+	// Deferred counts snapshots beyond MaxPerDestination, left for the next run.
+	Deferred int `json:"deferred,omitempty"`
+}
+
+// PlanSnapshotCopiesResult is the copier's work, per destination.
+type PlanSnapshotCopiesResult struct {
+	Destinations []CopyPlan `json:"destinations"`
+	// SourcePending counts primaries not completed yet: a later run copies them.
+	SourcePending int `json:"sourcePending"`
+	// SourceErrored counts primaries in the error state: never copied.
+	SourceErrored int      `json:"sourceErrored"`
+	Problems      []string `json:"problems,omitempty"`
+}
+
+// PlanSnapshotCopies lists the region's completed primary snapshots
+// (Type=Automated, not copies) whose Copy_Dest names other regions, and
+// looks in each destination for copies already there (by
+// Source_SnapshotId), so only missing copies are planned.
+func (a *EBS) PlanSnapshotCopies(ctx context.Context, in PlanSnapshotCopiesInput) (*PlanSnapshotCopiesResult, error) {
+	_, stop := keepAlive(ctx)
+	defer stop()
+	maxPer := in.MaxPerDestination
+	if maxPer <= 0 {
+		maxPer = 5000
+	}
+	api := a.EC2(in.Region)
+	res := &PlanSnapshotCopiesResult{}
+	type source struct {
+		id    string
+		start time.Time
+	}
+	byDest := map[string][]source{}
+	problems := map[string]bool{}
+	err := eachSnapshot(ctx, api, []types.Filter{ec2Filter("tag-key", ebstags.CopyDest), ec2TagFilter(ebstags.Type, ebstags.TypeAutomated)}, func(s types.Snapshot) {
+		t := TagMap(s.Tags)
+		if ebstags.IsCopy(t) {
+			return // never copy a copy: that would loop
+		}
+		switch {
+		case s.State == types.SnapshotStateError:
+			res.SourceErrored++
+			return
+		case s.State != types.SnapshotStateCompleted, ebstags.IsManaged(t) && t[ebstags.Device] == "":
+			// Not completed, or its group is still being tagged: next run.
+			res.SourcePending++
+			return
+		}
+		dests, bad := ebstags.ParseCopyDest(t[ebstags.CopyDest], in.Region)
+		for _, p := range bad {
+			problems[p] = true
+		}
+		for _, d := range dests {
+			byDest[d] = append(byDest[d], source{id: aws.ToString(s.SnapshotId), start: aws.ToTime(s.StartTime)})
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	for p := range problems {
+		res.Problems = append(res.Problems, p)
+	}
+	sort.Strings(res.Problems)
+	dests := make([]string, 0, len(byDest))
+	for d := range byDest {
+		dests = append(dests, d)
+	}
+	sort.Strings(dests)
+	for _, d := range dests {
+		srcs := byDest[d]
+		sort.Slice(srcs, func(i, j int) bool {
+			if !srcs[i].start.Equal(srcs[j].start) {
+				return srcs[i].start.Before(srcs[j].start)
+			}
+			return srcs[i].id < srcs[j].id
+		})
+		ids := make([]string, len(srcs))
+		for i, s := range srcs {
+			ids[i] = s.id
+		}
+		// Every copy in the destination, from any source, in one listing:
+		// the look-before-copy for the whole run, and the copies in progress
+		// that hold slots of the destination's limit.
+		existing := map[string][]types.Snapshot{}
+		plan := CopyPlan{Destination: d}
+		err := eachSnapshot(ctx, a.EC2(d), []types.Filter{ec2Filter("tag-key", ebstags.SourceSnapshotID)}, func(s types.Snapshot) {
+			src := TagMap(s.Tags)[ebstags.SourceSnapshotID]
+			existing[src] = append(existing[src], s)
+			if s.State == types.SnapshotStatePending {
+				plan.InFlight = append(plan.InFlight, aws.ToString(s.SnapshotId))
+			}
+		})
+		if err != nil {
+			return nil, fmt.Errorf("look for copies in %s: %w", d, err)
+		}
+		for _, id := range ids {
+			if usableCopy(existing[id]) != nil {
+				plan.AlreadyCopied++
+				continue
+			}
+			if len(plan.ToCopy) >= maxPer {
+				plan.Deferred++
+				continue
+			}
+			plan.ToCopy = append(plan.ToCopy, id)
+		}
+		sort.Strings(plan.InFlight)
+		res.Destinations = append(res.Destinations, plan)
+	}
+	return res, nil
+}
+
+// usableCopy is a copy that is done or on its way (not failed), if any.
+func usableCopy(copies []types.Snapshot) *types.Snapshot {
+	for i := range copies {
+		if copies[i].State != types.SnapshotStateError {
+			return &copies[i]
+		}
+	}
+	return nil
+}
+
+// CopySnapshotsToRegionInput asks for copies of some snapshots in a destination.
+type CopySnapshotsToRegionInput struct {
+	SourceRegion string   `json:"sourceRegion"`
+	Destination  string   `json:"destination"`
+	SnapshotIDs  []string `json:"snapshotIds"`
+	// Planned says this run's plan (PlanSnapshotCopies) found no copy of
+	// these snapshots in the destination. A first attempt trusts it; a
+	// retry looks again, since an earlier attempt may have started copies.
+	Planned bool `json:"planned,omitempty"`
+}
+
+// CopyStarted pairs a source snapshot with its copy.
+type CopyStarted struct {
+	SourceSnapshotID string `json:"sourceSnapshotId"`
+	CopySnapshotID   string `json:"copySnapshotId"`
+	State            string `json:"state"`
+}
+
+// CopySnapshotsToRegionResult says what became of each snapshot.
+type CopySnapshotsToRegionResult struct {
+	Started []CopyStarted `json:"started,omitempty"`
+	// Existing copies were found in the destination: nothing was started.
+	Existing []CopyStarted `json:"existing,omitempty"`
+	// Deferred snapshots hit the destination's concurrent copy limit: try later.
+	Deferred []string          `json:"deferred,omitempty"`
+	Failed   []SnapshotFailure `json:"failed,omitempty"`
+}
+
+// copyLimitCodes mean the destination has too many copies in progress.
+var copyLimitCodes = map[string]bool{"ResourceLimitExceeded": true, "PendingSnapshotLimitExceeded": true, "SnapshotCopyLimitExceeded": true}
+
+// CopySnapshotsToRegion copies completed primary snapshots to a destination
+// region with all their tags (DeleteOn, KeepForever, Type, Description and
+// group lineage) plus Source_SnapshotId and Source_Region, applied by
+// CopySnapshot itself. CopySnapshot takes no client token, so a copy is
+// found by its Source_SnapshotId tag: by the run's plan, and, on a retry (or
+// when unplanned), by looking in the destination again before copying, so
+// a retried activity finds what an earlier attempt started. Only one copier
+// per source region runs at a time (a fixed workflow id per region).
+func (a *EBS) CopySnapshotsToRegion(ctx context.Context, in CopySnapshotsToRegionInput) (*CopySnapshotsToRegionResult, error) {
+	beat, stop := keepAlive(ctx)
+	defer stop()
+	src, dst := a.EC2(in.SourceRegion), a.EC2(in.Destination)
+	sources, err := snapshotsByID(ctx, src, in.SnapshotIDs)
+	if err != nil {
+		return nil, fmt.Errorf("describe sources in %s: %w", in.SourceRegion, err)
+	}
+	existing := map[string][]types.Snapshot{}
+	if !in.Planned || (activity.IsActivity(ctx) && activity.GetInfo(ctx).Attempt > 1) {
+		if existing, err = copiesOf(ctx, dst, in.SnapshotIDs); err != nil {
+			return nil, fmt.Errorf("look for copies in %s: %w", in.Destination, err)
+		}
+	}
+	res := &CopySnapshotsToRegionResult{}
+	for i, id := range in.SnapshotIDs {
+		beat(i)
+		s, ok := sources[id]
+		if !ok {
+			res.Failed = append(res.Failed, SnapshotFailure{SnapshotID: id, Region: in.SourceRegion, Message: "source snapshot no longer exists"})
+			continue
+		}
+		tags := TagMap(s.Tags)
+		switch {
+		case ebstags.IsCopy(tags):
+			res.Failed = append(res.Failed, snapshotFailure(s, in.SourceRegion, "is a copy: copies are never copied"))
+			continue
+		case s.State != types.SnapshotStateCompleted:
+			res.Failed = append(res.Failed, snapshotFailure(s, in.SourceRegion, "source snapshot is "+string(s.State)))
+			continue
+		}
+		if c := usableCopy(existing[id]); c != nil {
+			res.Existing = append(res.Existing, CopyStarted{SourceSnapshotID: id, CopySnapshotID: aws.ToString(c.SnapshotId), State: string(c.State)})
+			continue
+		}
+		desc := tags[ebstags.Description]
+		if desc == "" {
+			desc = aws.ToString(s.Description)
+		}
+		out, err := dst.CopySnapshot(ctx, &ec2.CopySnapshotInput{
+			SourceRegion:      aws.String(in.SourceRegion),
+			SourceSnapshotId:  aws.String(id),
+			Description:       aws.String(desc),
+			TagSpecifications: ec2TagSpec(types.ResourceTypeSnapshot, ebstags.CopyTags(tags, id, in.SourceRegion)),
+		})
+		if err != nil {
+			code := ec2Code(err)
+			if copyLimitCodes[code] {
+				res.Deferred = append(res.Deferred, in.SnapshotIDs[i:]...)
+				ebsLog(ctx, "Destination copy limit reached", "destination", in.Destination, "deferred", len(in.SnapshotIDs)-i)
+				return res, nil
+			}
+			if ec2Rejected(code) {
+				res.Failed = append(res.Failed, snapshotFailure(s, in.SourceRegion, fmt.Sprintf("copy to %s: %v", in.Destination, err)))
+				continue
+			}
+			return nil, fmt.Errorf("copy %s to %s: %w", id, in.Destination, err)
+		}
+		copyID := aws.ToString(out.SnapshotId)
+		ebsLog(ctx, "Snapshot copy started", "source", id, "destination", in.Destination, "copy", copyID)
+		res.Started = append(res.Started, CopyStarted{SourceSnapshotID: id, CopySnapshotID: copyID, State: string(types.SnapshotStatePending)})
+	}
+	return res, nil
+}
+
+// WaitSnapshotCopiesInput names copies in progress in a destination.
+type WaitSnapshotCopiesInput struct {
+	Destination string   `json:"destination"`
+	CopyIDs     []string `json:"copyIds"`
+	// MinDone is how many copies must finish before returning (all when 0).
+	MinDone        int `json:"minDone,omitempty"`
+	MaxWaitSeconds int `json:"maxWaitSeconds"`
+}
+
+// WaitSnapshotCopiesResult sorts the copies by state.
+type WaitSnapshotCopiesResult struct {
+	Completed []string          `json:"completed,omitempty"`
+	Errored   []SnapshotFailure `json:"errored,omitempty"`
+	Pending   []string          `json:"pending,omitempty"`
+}
+
+// WaitSnapshotCopies polls copies until MinDone of them have finished
+// (completed or failed) or MaxWaitSeconds have passed, heartbeating.
+func (a *EBS) WaitSnapshotCopies(ctx context.Context, in WaitSnapshotCopiesInput) (*WaitSnapshotCopiesResult, error) {
+	beat, stop := keepAlive(ctx)
+	defer stop()
+	api := a.EC2(in.Destination)
+	minDone := in.MinDone
+	if minDone <= 0 || minDone > len(in.CopyIDs) {
+		minDone = len(in.CopyIDs)
+	}
+	deadline := a.now().Add(time.Duration(in.MaxWaitSeconds) * time.Second)
+	missing := map[string]int{}
+	for polls := 1; ; polls++ {
+		found, err := snapshotsByID(ctx, api, in.CopyIDs)
+		if err != nil {
+			return nil, fmt.Errorf("describe copies in %s: %w", in.Destination, err)
+		}
+		res := &WaitSnapshotCopiesResult{}
+		for _, id := range in.CopyIDs {
+			s, ok := found[id]
+			switch {
+			case !ok:
+				// A new copy can take a moment to be listed; one that stays
+				// missing was deleted.
+				missing[id]++
+				if missing[id] > 3 {
+					res.Errored = append(res.Errored, SnapshotFailure{SnapshotID: id, Region: in.Destination, Message: "copy no longer exists"})
+				} else {
+					res.Pending = append(res.Pending, id)
+				}
+			case s.State == types.SnapshotStateCompleted:
+				res.Completed = append(res.Completed, id)
+			case s.State == types.SnapshotStateError:
+				res.Errored = append(res.Errored, snapshotFailure(s, in.Destination, "copy failed: "+aws.ToString(s.StateMessage)))
+			default:
+				res.Pending = append(res.Pending, id)
+			}
+		}
+		done := len(res.Completed) + len(res.Errored)
+		beat(map[string]int{"done": done, "pending": len(res.Pending), "polls": polls})
+		if done >= minDone || len(res.Pending) == 0 || !a.now().Before(deadline) {
+			return res, nil
+		}
+		if err := a.sleep(ctx); err != nil {
+			return nil, err
+		}
+	}
+}

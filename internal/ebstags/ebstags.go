@@ -1,0 +1,301 @@
+// Package ebstags names the EC2 tags Lifeboat's EBS snapshot lifecycle reads
+// and writes, and holds the pure logic over them: an instance's backup
+// configuration, DeleteOn arithmetic, snapshot descriptions, group ids and
+// the expiry rule.
+//
+// Configuration and tracking tags are the seed's (the ebs-snapshot-creator,
+// -copier and -manager Lambdas), so snapshots taken by those jobs are
+// expired by Lifeboat too. Group lineage tags follow the Datafy snapshot
+// tags: every snapshot taken together of one instance shares a group id.
+package ebstags
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Instance configuration tags, set by operators.
+const (
+	Backup    = "Backup"    // "Yes" enables snapshots of the instance
+	Retention = "Retention" // days to keep its snapshots (DefaultRetentionDays when absent)
+	CopyDest  = "Copy_Dest" // region, or comma-separated regions, to copy snapshots to
+	Name      = "Name"      // used in snapshot descriptions
+
+	BackupEnabled = "Yes"
+)
+
+// Snapshot tracking tags, set by Lifeboat (KeepForever by operators).
+const (
+	Type             = "Type"
+	TypeAutomated    = "Automated"
+	DeleteOn         = "DeleteOn"          // YYYY-mm-dd: expire on or after this UTC date
+	Description      = "Description"       // "name (instance) - volume (device) - region"
+	KeepForever      = "KeepForever"       // any value: never expire
+	SourceSnapshotID = "Source_SnapshotId" // on copies: the primary snapshot
+	SourceRegion     = "Source_Region"     // on copies: the primary's region
+)
+
+// Group lineage tags, set by Lifeboat and replicated to copies.
+const (
+	ManagedBy         = "Managed-By"
+	ManagedByLifeboat = "Lifeboat"
+	GroupID           = "lifeboat:group-id"           // shared by the snapshots of one CreateSnapshots call
+	Generation        = "lifeboat:generation"         // 0 for an instance's first group, then +1
+	GroupSize         = "lifeboat:group-size"         // how many snapshots the group holds
+	SourceInstanceID  = "lifeboat:source-instance-id" // the instance snapshotted
+	SourceVolumeID    = "lifeboat:source-volume-id"   // the volume snapshotted (copies carry bogus VolumeIds)
+	Device            = "lifeboat:device"             // the volume's device name on the instance
+	CreatedOn         = "lifeboat:created-on"         // the run's UTC date, YYYY-mm-dd
+	CreatedAt         = "lifeboat:created-at"         // the snapshot's start time, RFC3339 (copies get a new StartTime)
+)
+
+// Restored volume tags.
+const (
+	RestoreID    = "lifeboat:restore-id"    // the restore workflow that created the volume
+	RestoredFrom = "lifeboat:restored-from" // the snapshot the volume was created from
+)
+
+// DefaultRetentionDays applies when an instance has no (valid) Retention tag.
+const DefaultRetentionDays = 7
+
+// DateLayout is the layout of DeleteOn, created-on and --as-of dates.
+const DateLayout = "2006-01-02"
+
+// InstanceConfig is an instance's backup configuration, read from its tags.
+type InstanceConfig struct {
+	Enabled       bool
+	RetentionDays int
+	CopyDest      []string // valid regions other than the instance's own, in tag order
+	Name          string
+	// Problems are bad tag values: each is reported, and a default used.
+	Problems []string
+}
+
+// ParseInstance reads an instance's configuration from its tags. The
+// instance lives in region; copying to that same region is ignored.
+func ParseInstance(region string, tags map[string]string) InstanceConfig {
+	c := InstanceConfig{RetentionDays: DefaultRetentionDays, Name: tags[Name]}
+	b, ok := tags[Backup]
+	c.Enabled = b == BackupEnabled
+	// Only the seed's exact "Yes" enables backups; anything but a plain "No"
+	// is probably meant as yes, so it is reported rather than silently skipped.
+	if ok && !c.Enabled && !strings.EqualFold(strings.TrimSpace(b), "no") {
+		c.Problems = append(c.Problems, fmt.Sprintf("%s=%q is not %q: not backed up", Backup, b, BackupEnabled))
+	}
+	if v, ok := tags[Retention]; ok {
+		days, err := ParseRetention(v)
+		if err != nil {
+			c.Problems = append(c.Problems, fmt.Sprintf("%s: %v: using %d days", Retention, err, DefaultRetentionDays))
+		} else {
+			c.RetentionDays = days
+		}
+	}
+	if v, ok := tags[CopyDest]; ok {
+		dests, problems := ParseCopyDest(v, region)
+		c.CopyDest = dests
+		c.Problems = append(c.Problems, problems...)
+	}
+	return c
+}
+
+// MaxRetentionDays bounds Retention: beyond it a value is taken for a typo.
+const MaxRetentionDays = 36500
+
+// ParseRetention reads a Retention tag: a whole number of days, at least 1.
+func ParseRetention(v string) (int, error) {
+	s := strings.TrimSpace(v)
+	days, err := strconv.Atoi(s)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a number of days", v)
+	}
+	if days < 1 || days > MaxRetentionDays {
+		return 0, fmt.Errorf("%q is outside 1..%d days", v, MaxRetentionDays)
+	}
+	return days, nil
+}
+
+var regionPattern = regexp.MustCompile(`^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]{1,2}$`)
+
+// ValidRegion reports whether s looks like an AWS region name (us-east-1).
+func ValidRegion(s string) bool { return regionPattern.MatchString(s) }
+
+// ParseCopyDest reads a Copy_Dest tag: one region or a comma-separated list.
+// Blanks and duplicates are dropped; malformed names and the source region
+// itself are dropped and reported.
+func ParseCopyDest(v, sourceRegion string) (dests, problems []string) {
+	seen := map[string]bool{}
+	for _, part := range strings.Split(v, ",") {
+		r := strings.ToLower(strings.TrimSpace(part))
+		switch {
+		case r == "" || seen[r]:
+			continue
+		case !ValidRegion(r):
+			problems = append(problems, fmt.Sprintf("%s: %q is not a region: ignored", CopyDest, strings.TrimSpace(part)))
+		case r == sourceRegion:
+			problems = append(problems, fmt.Sprintf("%s: %q is the instance's own region: ignored", CopyDest, r))
+		default:
+			dests = append(dests, r)
+		}
+		seen[r] = true
+	}
+	return dests, problems
+}
+
+// Day is t's UTC calendar date, at midnight.
+func Day(t time.Time) time.Time {
+	y, m, d := t.UTC().Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+}
+
+// FormatDate formats t's UTC date as YYYY-mm-dd.
+func FormatDate(t time.Time) string { return t.UTC().Format(DateLayout) }
+
+// ParseDate reads a YYYY-mm-dd date as UTC midnight.
+func ParseDate(s string) (time.Time, error) {
+	t, err := time.Parse(DateLayout, strings.TrimSpace(s))
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q is not a date (want YYYY-mm-dd)", s)
+	}
+	return t, nil
+}
+
+// DeleteOnDate is the DeleteOn value of a snapshot taken on run's UTC date
+// and kept for days: the run date plus days, in calendar days.
+func DeleteOnDate(run time.Time, days int) string {
+	return FormatDate(Day(run).AddDate(0, 0, days))
+}
+
+// Due reports whether a DeleteOn date has come: DeleteOn <= today (UTC).
+func Due(deleteOn string, today time.Time) (bool, error) {
+	d, err := ParseDate(deleteOn)
+	if err != nil {
+		return false, err
+	}
+	return !d.After(Day(today)), nil
+}
+
+// SnapshotDescription is the seed's Description tag:
+// "instance_name (instance_id) - vol_id (dev_name) - source_region".
+// An instance without a Name is named by its id.
+func SnapshotDescription(name, instanceID, volumeID, device, region string) string {
+	if strings.TrimSpace(name) == "" {
+		name = instanceID
+	}
+	return fmt.Sprintf("%s (%s) - %s (%s) - %s", name, instanceID, volumeID, device, region)
+}
+
+// GroupIDFor is the id of the group an instance's snapshots get on a UTC
+// date. It is derived, not random, so a retried or repeated run on the same
+// day finds the group it already made instead of taking another.
+func GroupIDFor(instanceID string, day time.Time) string {
+	return "lbg-" + instanceID + "-" + Day(day).Format("20060102")
+}
+
+// ParseGeneration reads a generation tag; ok is false when it is absent or bad.
+func ParseGeneration(v string) (int, bool) {
+	g, err := strconv.Atoi(strings.TrimSpace(v))
+	return g, err == nil && g >= 0
+}
+
+// NextGeneration is the generation of an instance's next group, given the
+// generation tags of its existing groups: one more than the highest, 0 for
+// the first.
+func NextGeneration(existing []string) int {
+	next := 0
+	for _, v := range existing {
+		if g, ok := ParseGeneration(v); ok && g+1 > next {
+			next = g + 1
+		}
+	}
+	return next
+}
+
+// IsCopy reports whether a snapshot is a copy made by a copier (it names its
+// source). Copies are never copied again: that would loop.
+func IsCopy(tags map[string]string) bool {
+	_, ok := tags[SourceSnapshotID]
+	return ok
+}
+
+// IsAutomated reports whether a snapshot was made by an automated job
+// (Lifeboat or the seed's Lambdas): only those are ever expired.
+func IsAutomated(tags map[string]string) bool { return tags[Type] == TypeAutomated }
+
+// IsManaged reports whether a snapshot carries Lifeboat's group lineage.
+func IsManaged(tags map[string]string) bool { return tags[ManagedBy] == ManagedByLifeboat }
+
+// HasKeepForever reports whether a snapshot must never expire.
+func HasKeepForever(tags map[string]string) bool {
+	_, ok := tags[KeepForever]
+	return ok
+}
+
+// CopyTags are the tags of a copy of a snapshot: every tag of the source
+// (DeleteOn, KeepForever, Type, Description, lineage and the operator's own)
+// except AWS-reserved ones, plus the source snapshot and region.
+func CopyTags(source map[string]string, sourceSnapshotID, sourceRegion string) map[string]string {
+	out := make(map[string]string, len(source)+2)
+	for k, v := range source {
+		if strings.HasPrefix(strings.ToLower(k), "aws:") {
+			continue
+		}
+		out[k] = v
+	}
+	out[SourceSnapshotID] = sourceSnapshotID
+	out[SourceRegion] = sourceRegion
+	return out
+}
+
+// Reasons a snapshot is kept by expiry.
+const (
+	KeepNotAutomated = "not automated"
+	KeepForeverSet   = "KeepForever"
+	KeepOtherOwner   = "copy from another region"
+	KeepNoDeleteOn   = "no DeleteOn"
+	KeepBadDeleteOn  = "bad DeleteOn"
+	KeepNotDue       = "not due"
+)
+
+// Verdict is what expiry does with one snapshot.
+type Verdict struct {
+	Delete bool
+	// Reason says why a snapshot is kept (one of the Keep* constants).
+	Reason string
+}
+
+// Expiry decides whether the expiry run of owner (a source region), looking
+// at a snapshot in region, deletes it. Only snapshots tagged Type=Automated
+// whose DeleteOn is today or earlier go, never one with KeepForever. In a
+// region, copies made from another region belong to that region's run
+// (which carries KeepForever to them first); in a destination region, a
+// run deletes only the copies it made.
+func Expiry(tags map[string]string, region, owner string, today time.Time) Verdict {
+	if !IsAutomated(tags) {
+		return Verdict{Reason: KeepNotAutomated}
+	}
+	if HasKeepForever(tags) {
+		return Verdict{Reason: KeepForeverSet}
+	}
+	src, isCopyFrom := tags[SourceRegion]
+	if region == owner && isCopyFrom && src != owner {
+		return Verdict{Reason: KeepOtherOwner}
+	}
+	if region != owner && src != owner {
+		return Verdict{Reason: KeepOtherOwner}
+	}
+	v, ok := tags[DeleteOn]
+	if !ok {
+		return Verdict{Reason: KeepNoDeleteOn}
+	}
+	due, err := Due(v, today)
+	if err != nil {
+		return Verdict{Reason: KeepBadDeleteOn}
+	}
+	if !due {
+		return Verdict{Reason: KeepNotDue}
+	}
+	return Verdict{Delete: true}
+}

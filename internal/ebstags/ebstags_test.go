@@ -1,0 +1,230 @@
+package ebstags
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseInstance(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name      string
+		tags      map[string]string
+		enabled   bool
+		retention int
+		dests     []string
+		problems  []string // substrings, one per expected problem
+	}{
+		{"no tags", map[string]string{}, false, 7, nil, nil},
+		{"enabled, defaults", map[string]string{"Backup": "Yes"}, true, 7, nil, nil},
+		{"No is silent", map[string]string{"Backup": "No"}, false, 7, nil, nil},
+		{"lower-case yes is reported, not enabled", map[string]string{"Backup": "yes"}, false, 7, nil, []string{`Backup="yes"`}},
+		{"true is reported", map[string]string{"Backup": "true"}, false, 7, nil, []string{`Backup="true"`}},
+		{"retention", map[string]string{"Backup": "Yes", "Retention": "30"}, true, 30, nil, nil},
+		{"retention with spaces", map[string]string{"Backup": "Yes", "Retention": " 14 "}, true, 14, nil, nil},
+		{"retention one day", map[string]string{"Backup": "Yes", "Retention": "1"}, true, 1, nil, nil},
+		{"retention not a number", map[string]string{"Backup": "Yes", "Retention": "two weeks"}, true, 7, nil, []string{"Retention", "not a number", "using 7 days"}},
+		{"retention zero", map[string]string{"Backup": "Yes", "Retention": "0"}, true, 7, nil, []string{"outside 1..36500"}},
+		{"retention negative", map[string]string{"Backup": "Yes", "Retention": "-3"}, true, 7, nil, []string{"outside"}},
+		{"retention fractional", map[string]string{"Backup": "Yes", "Retention": "1.5"}, true, 7, nil, []string{"not a number"}},
+		{"retention empty", map[string]string{"Backup": "Yes", "Retention": ""}, true, 7, nil, []string{"not a number"}},
+		{"one destination", map[string]string{"Backup": "Yes", "Copy_Dest": "us-west-2"}, true, 7, []string{"us-west-2"}, nil},
+		{"list of destinations", map[string]string{"Backup": "Yes", "Copy_Dest": "us-west-2, eu-west-1,,us-west-2"}, true, 7, []string{"us-west-2", "eu-west-1"}, nil},
+		{"destination upper case", map[string]string{"Backup": "Yes", "Copy_Dest": "US-WEST-2"}, true, 7, []string{"us-west-2"}, nil},
+		{"gov region", map[string]string{"Backup": "Yes", "Copy_Dest": "us-gov-west-1"}, true, 7, []string{"us-gov-west-1"}, nil},
+		{"bad destination", map[string]string{"Backup": "Yes", "Copy_Dest": "mars-1,us-west-2"}, true, 7, []string{"us-west-2"}, []string{`"mars-1" is not a region`}},
+		{"own region", map[string]string{"Backup": "Yes", "Copy_Dest": "us-east-1"}, true, 7, nil, []string{"own region"}},
+		{"name", map[string]string{"Backup": "Yes", "Name": "web-1"}, true, 7, nil, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			got := ParseInstance("us-east-1", c.tags)
+			if got.Enabled != c.enabled || got.RetentionDays != c.retention || !slices.Equal(got.CopyDest, c.dests) {
+				t.Errorf("got enabled=%v retention=%d dests=%v, want %v %d %v", got.Enabled, got.RetentionDays, got.CopyDest, c.enabled, c.retention, c.dests)
+			}
+			if got.Name != c.tags["Name"] {
+				t.Errorf("name %q", got.Name)
+			}
+			if len(c.problems) == 0 && len(got.Problems) > 0 {
+				t.Errorf("unexpected problems %v", got.Problems)
+			}
+			all := strings.Join(got.Problems, "; ")
+			for _, p := range c.problems {
+				if !strings.Contains(all, p) {
+					t.Errorf("problems %q lack %q", all, p)
+				}
+			}
+		})
+	}
+}
+
+func TestDeleteOnDate(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		run  time.Time
+		days int
+		want string
+	}{
+		{time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC), 7, "2026-11-29"},
+		{time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC), 1, "2026-11-23"},
+		{time.Date(2026, 11, 22, 23, 59, 59, 0, time.UTC), 1, "2026-11-23"},
+		{time.Date(2026, 12, 28, 12, 0, 0, 0, time.UTC), 7, "2027-01-04"},  // year end
+		{time.Date(2028, 2, 27, 12, 0, 0, 0, time.UTC), 2, "2028-02-29"},   // leap day
+		{time.Date(2027, 2, 27, 12, 0, 0, 0, time.UTC), 2, "2027-03-01"},   // no leap day
+		{time.Date(2026, 3, 28, 12, 0, 0, 0, time.UTC), 30, "2026-04-27"},  // month lengths
+		{time.Date(2026, 1, 31, 12, 0, 0, 0, time.UTC), 365, "2027-01-31"}, // a year
+		{time.Date(2026, 11, 22, 1, 0, 0, 0, time.FixedZone("UTC+3", 3*3600)), // 2026-11-21 22:00 UTC
+			7, "2026-11-28"},
+		{time.Date(2026, 11, 21, 22, 0, 0, 0, time.FixedZone("UTC-5", -5*3600)), // 2026-11-22 03:00 UTC
+			7, "2026-11-29"},
+	}
+	for _, c := range cases {
+		if got := DeleteOnDate(c.run, c.days); got != c.want {
+			t.Errorf("DeleteOnDate(%s, %d) = %s, want %s", c.run, c.days, got, c.want)
+		}
+	}
+}
+
+func TestDue(t *testing.T) {
+	t.Parallel()
+	today := time.Date(2026, 11, 22, 15, 4, 5, 0, time.UTC)
+	cases := []struct {
+		deleteOn string
+		due      bool
+		bad      bool
+	}{
+		{"2026-11-21", true, false},
+		{"2026-11-22", true, false}, // the day itself
+		{"2026-11-23", false, false},
+		{"2020-01-01", true, false},
+		{" 2026-11-22 ", true, false},
+		{"2026-11-22T00:00:00Z", false, true},
+		{"22/11/2026", false, true},
+		{"", false, true},
+		{"2026-02-30", false, true},
+	}
+	for _, c := range cases {
+		due, err := Due(c.deleteOn, today)
+		if due != c.due || (err != nil) != c.bad {
+			t.Errorf("Due(%q) = %v, %v; want %v, bad=%v", c.deleteOn, due, err, c.due, c.bad)
+		}
+	}
+}
+
+func TestDescriptionAndGroupID(t *testing.T) {
+	t.Parallel()
+	if got := SnapshotDescription("web-1", "i-0abc", "vol-1", "/dev/sdf", "us-east-1"); got != "web-1 (i-0abc) - vol-1 (/dev/sdf) - us-east-1" {
+		t.Errorf("description %q", got)
+	}
+	if got := SnapshotDescription("", "i-0abc", "vol-1", "/dev/sda1", "eu-west-1"); got != "i-0abc (i-0abc) - vol-1 (/dev/sda1) - eu-west-1" {
+		t.Errorf("description without a name %q", got)
+	}
+	day := time.Date(2026, 11, 22, 23, 30, 0, 0, time.UTC)
+	if got := GroupIDFor("i-0abc", day); got != "lbg-i-0abc-20261122" {
+		t.Errorf("group id %q", got)
+	}
+	if GroupIDFor("i-0abc", day) != GroupIDFor("i-0abc", day.Add(-23*time.Hour)) {
+		t.Error("group id differs within one UTC day")
+	}
+	if GroupIDFor("i-0abc", day) == GroupIDFor("i-0abc", day.Add(time.Hour)) {
+		t.Error("group id the same on the next UTC day")
+	}
+}
+
+func TestNextGeneration(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		existing []string
+		want     int
+	}{
+		{nil, 0},
+		{[]string{"0"}, 1},
+		{[]string{"0", "3", "1"}, 4},
+		{[]string{"bad", "-1", ""}, 0},
+		{[]string{"2", "bad"}, 3},
+	}
+	for _, c := range cases {
+		if got := NextGeneration(c.existing); got != c.want {
+			t.Errorf("NextGeneration(%v) = %d, want %d", c.existing, got, c.want)
+		}
+	}
+}
+
+func TestCopyTags(t *testing.T) {
+	t.Parallel()
+	src := map[string]string{
+		Type: TypeAutomated, DeleteOn: "2026-11-29", KeepForever: "", GroupID: "g", Description: "d",
+		"aws:backup:source-resource": "x", "team": "db",
+	}
+	got := CopyTags(src, "snap-1", "us-east-1")
+	want := map[string]string{
+		Type: TypeAutomated, DeleteOn: "2026-11-29", KeepForever: "", GroupID: "g", Description: "d", "team": "db",
+		SourceSnapshotID: "snap-1", SourceRegion: "us-east-1",
+	}
+	if len(got) != len(want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	for k, v := range want {
+		if g, ok := got[k]; !ok || g != v {
+			t.Errorf("tag %s = %q (present %v), want %q", k, g, ok, v)
+		}
+	}
+	if !IsCopy(got) || IsCopy(src) {
+		t.Error("IsCopy")
+	}
+}
+
+func TestExpiry(t *testing.T) {
+	t.Parallel()
+	today := time.Date(2026, 11, 22, 6, 0, 0, 0, time.UTC)
+	auto := func(kv ...string) map[string]string {
+		m := map[string]string{Type: TypeAutomated}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	cases := []struct {
+		name          string
+		tags          map[string]string
+		region, owner string
+		want          Verdict
+	}{
+		{"past", auto(DeleteOn, "2026-11-01"), "us-east-1", "us-east-1", Verdict{Delete: true}},
+		{"today", auto(DeleteOn, "2026-11-22"), "us-east-1", "us-east-1", Verdict{Delete: true}},
+		{"tomorrow", auto(DeleteOn, "2026-11-23"), "us-east-1", "us-east-1", Verdict{Reason: KeepNotDue}},
+		{"manual, no Type", map[string]string{DeleteOn: "2026-11-01"}, "us-east-1", "us-east-1", Verdict{Reason: KeepNotAutomated}},
+		{"other Type", map[string]string{Type: "Manual", DeleteOn: "2026-11-01"}, "us-east-1", "us-east-1", Verdict{Reason: KeepNotAutomated}},
+		{"KeepForever", auto(DeleteOn, "2026-11-01", KeepForever, "Yes"), "us-east-1", "us-east-1", Verdict{Reason: KeepForeverSet}},
+		{"KeepForever empty value", auto(DeleteOn, "2026-11-01", KeepForever, ""), "us-east-1", "us-east-1", Verdict{Reason: KeepForeverSet}},
+		{"no DeleteOn", auto(), "us-east-1", "us-east-1", Verdict{Reason: KeepNoDeleteOn}},
+		{"bad DeleteOn", auto(DeleteOn, "soon"), "us-east-1", "us-east-1", Verdict{Reason: KeepBadDeleteOn}},
+		{"own copy in destination", auto(DeleteOn, "2026-11-01", SourceRegion, "us-east-1", SourceSnapshotID, "snap-1"), "us-west-2", "us-east-1", Verdict{Delete: true}},
+		{"other region's copy in destination", auto(DeleteOn, "2026-11-01", SourceRegion, "eu-west-1", SourceSnapshotID, "snap-1"), "us-west-2", "us-east-1", Verdict{Reason: KeepOtherOwner}},
+		{"other region's copy at home", auto(DeleteOn, "2026-11-01", SourceRegion, "eu-west-1", SourceSnapshotID, "snap-1"), "us-east-1", "us-east-1", Verdict{Reason: KeepOtherOwner}},
+		{"seed copy without Source_Region at home", auto(DeleteOn, "2026-11-01", SourceSnapshotID, "snap-1"), "us-east-1", "us-east-1", Verdict{Delete: true}},
+		{"seed copy without Source_Region in destination", auto(DeleteOn, "2026-11-01", SourceSnapshotID, "snap-1"), "us-west-2", "us-east-1", Verdict{Reason: KeepOtherOwner}},
+	}
+	for _, c := range cases {
+		if got := Expiry(c.tags, c.region, c.owner, today); got != c.want {
+			t.Errorf("%s: got %+v, want %+v", c.name, got, c.want)
+		}
+	}
+}
+
+func TestValidRegion(t *testing.T) {
+	t.Parallel()
+	for _, r := range []string{"us-east-1", "eu-central-2", "ap-southeast-4", "us-gov-west-1", "cn-north-1", "il-central-1"} {
+		if !ValidRegion(r) {
+			t.Errorf("%s refused", r)
+		}
+	}
+	for _, r := range []string{"", "us-east", "US-EAST-1", "us_east_1", "us-east-1a", "useast1"} {
+		if ValidRegion(r) {
+			t.Errorf("%q accepted", r)
+		}
+	}
+}

@@ -1,0 +1,39 @@
+package app
+
+import (
+	"time"
+
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/lifeboat-dev/lifeboat/activities"
+	"github.com/lifeboat-dev/lifeboat/internal/awsx"
+	"github.com/lifeboat-dev/lifeboat/internal/config"
+	"github.com/lifeboat-dev/lifeboat/workflows"
+)
+
+// registerSnapshotWorkflows registers the EBS snapshot lifecycle's workflows.
+func registerSnapshotWorkflows(r worker.WorkflowRegistry) {
+	for name, fn := range map[string]any{
+		workflows.SnapshotRunName:         workflows.SnapshotRun,
+		workflows.SnapshotChainName:       workflows.SnapshotChain,
+		workflows.SnapshotCreateName:      workflows.SnapshotCreate,
+		workflows.SnapshotCreateBatchName: workflows.SnapshotCreateBatch,
+		workflows.SnapshotCopyName:        workflows.SnapshotCopy,
+		workflows.SnapshotCopyToName:      workflows.SnapshotCopyDestination,
+		workflows.SnapshotExpireName:      workflows.SnapshotExpire,
+		workflows.SnapshotRestoreName:     workflows.SnapshotRestore,
+	} {
+		r.RegisterWorkflowWithOptions(fn, workflow.RegisterOptions{Name: name})
+	}
+}
+
+// NewEBS builds the EBS activities on the configuration's AWS clients: one
+// EC2 client per region, built on first use.
+func NewEBS(cfg config.Config, aws *awsx.Clients) *activities.EBS {
+	return &activities.EBS{
+		EC2:          func(region string) activities.EC2API { return aws.EC2(region) },
+		Now:          time.Now,
+		PollInterval: cfg.PollInterval,
+	}
+}

@@ -1,0 +1,195 @@
+package workflows
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/lifeboat-dev/lifeboat/activities"
+	"github.com/lifeboat-dev/lifeboat/internal/ebstags"
+)
+
+// SnapshotRun runs one SnapshotChain per region, all at once. A region that
+// fails does not stop the others: every region reports, and only then does
+// the run end, failed with the per-region report as its error's details if
+// any region failed. Every chain evaluates the same day.
+func SnapshotRun(ctx workflow.Context, in SnapshotRunInput) (*SnapshotRunResult, error) {
+	p, err := snapshotStart(ctx, "run", "", in.DryRun)
+	if err != nil {
+		return nil, err
+	}
+	regions, err := snapRegions(in.Regions)
+	if err != nil {
+		return nil, p.fail(ctx, err)
+	}
+	day, err := snapRunDay(ctx, in.AsOf)
+	if err != nil {
+		return nil, p.fail(ctx, err)
+	}
+	opts := in.SnapshotOptions
+	opts.AsOf = ebstags.FormatDate(day)
+	p.Date, p.Validated = opts.AsOf, true
+	res := &SnapshotRunResult{Date: opts.AsOf, Regions: make([]RegionOutcome, len(regions))}
+	p.Regions = make([]RegionProgress, len(regions))
+	sel := workflow.NewSelector(ctx)
+	for i, r := range regions {
+		id := SnapshotWorkflowID("chain", r)
+		res.Regions[i] = RegionOutcome{Region: r, WorkflowID: id}
+		p.Regions[i] = RegionProgress{Region: r, Status: "running"}
+		f := workflow.ExecuteChildWorkflow(snapChild(ctx, id), SnapshotChainName, SnapshotChainInput{Region: r, SnapshotOptions: opts})
+		sel.AddFuture(f, func(f workflow.Future) {
+			out := &res.Regions[i]
+			var chain SnapshotChainResult
+			err := f.Get(ctx, &chain)
+			if err == nil || snapFailureDetails(err, &chain) {
+				out.Chain = &chain
+			}
+			out.Status = OutcomeOK
+			if err != nil {
+				out.Status, out.Error = OutcomeFailed, snapErrMessage(err)
+			}
+			p.Regions[i].Status, p.Regions[i].Error = out.Status, out.Error
+			p.step(ctx, SnapStepRunning)
+		})
+	}
+	p.step(ctx, SnapStepRunning)
+	for range regions {
+		sel.Select(ctx)
+	}
+	var failed []string
+	for _, r := range res.Regions {
+		if r.Status == OutcomeFailed {
+			failed = append(failed, r.Region+": "+r.Error)
+		}
+	}
+	return snapFinish(ctx, p, res, len(failed), fmt.Sprintf("%d of %d regions failed: %s", len(failed), len(regions), strings.Join(failed, "; ")))
+}
+
+func snapRegions(in []string) ([]string, error) {
+	if len(in) == 0 {
+		return nil, snapInvalid("no regions given")
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, r := range in {
+		r = strings.TrimSpace(r)
+		if err := snapCheckRegion(r); err != nil {
+			return nil, err
+		}
+		if !seen[r] {
+			seen[r] = true
+			out = append(out, r)
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// SnapshotChain runs the seed's three jobs, in order, for one region:
+// create the day's groups (SnapshotCreate), wait for them to complete, copy
+// completed primaries to their destinations (SnapshotCopy), and expire
+// (SnapshotExpire). Each step runs even if an earlier one failed, because
+// each stands alone (the seed's jobs were independent Lambdas): a failed
+// create does not stop yesterday's copies or today's expiry. The chain ends
+// failed, with its result as details, if any step failed.
+func SnapshotChain(ctx workflow.Context, in SnapshotChainInput) (*SnapshotChainResult, error) {
+	p, err := snapshotStart(ctx, "chain", in.Region, in.DryRun)
+	if err != nil {
+		return nil, err
+	}
+	if err := snapCheckRegion(in.Region); err != nil {
+		return nil, p.fail(ctx, err)
+	}
+	day, err := snapRunDay(ctx, in.AsOf)
+	if err != nil {
+		return nil, p.fail(ctx, err)
+	}
+	opts := in.SnapshotOptions
+	opts.AsOf = ebstags.FormatDate(day)
+	p.Date, p.Validated = opts.AsOf, true
+	res := &SnapshotChainResult{Region: in.Region, Date: opts.AsOf, DryRun: in.DryRun}
+	outcome := func(step string, err error) {
+		o := StepOutcome{Step: step, Status: OutcomeOK}
+		if err != nil {
+			o.Status, o.Error = OutcomeFailed, snapErrMessage(err)
+		}
+		res.Steps = append(res.Steps, o)
+	}
+
+	p.step(ctx, SnapStepCreating)
+	var created SnapshotCreateResult
+	f := workflow.ExecuteChildWorkflow(snapChild(ctx, SnapshotWorkflowID("create", in.Region)), SnapshotCreateName,
+		SnapshotCreateInput{Region: in.Region, SnapshotOptions: opts})
+	err = f.Get(ctx, &created)
+	if err == nil || snapFailureDetails(err, &created) {
+		res.Create = &created
+		p.Instances, p.GroupsCreated, p.GroupsExisting, p.Snapshots = created.Instances, created.GroupsCreated, created.GroupsExisting, created.Snapshots
+		p.Failed += created.FailedCount
+	}
+	outcome("create", err)
+
+	if in.DryRun {
+		res.Steps = append(res.Steps, StepOutcome{Step: "wait", Status: OutcomeSkipped})
+	} else {
+		p.step(ctx, SnapStepWaiting)
+		wait := time.Duration(opts.waitTimeout()) * time.Second
+		var waited activities.WaitSnapshotsCompletedResult
+		err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ec2Poll(wait)), ebs.WaitSnapshotsCompleted, activities.WaitSnapshotsCompletedInput{
+			Region: in.Region, CreatedOn: opts.AsOf, MaxWaitSeconds: opts.waitTimeout(),
+		}).Get(ctx, &waited)
+		if err == nil {
+			res.Wait = &waited
+			p.Failed += len(waited.Errored)
+		}
+		switch {
+		case err != nil:
+			outcome("wait", err)
+		case len(waited.Errored) > 0:
+			res.Steps = append(res.Steps, StepOutcome{Step: "wait", Status: OutcomeFailed,
+				Error: fmt.Sprintf("%d snapshots failed (error state), e.g. %s: %s", len(waited.Errored), waited.Errored[0].SnapshotID, waited.Errored[0].Message)})
+		case waited.TimedOut:
+			res.Steps = append(res.Steps, StepOutcome{Step: "wait", Status: OutcomeTimedOut,
+				Error: fmt.Sprintf("%d snapshots still pending after %s: a later run copies them", len(waited.Pending), wait)})
+		default:
+			outcome("wait", nil)
+		}
+	}
+
+	p.step(ctx, SnapStepCopying)
+	var copied SnapshotCopyResult
+	f = workflow.ExecuteChildWorkflow(snapChild(ctx, SnapshotWorkflowID("copy", in.Region)), SnapshotCopyName,
+		SnapshotCopyInput{Region: in.Region, SnapshotOptions: opts})
+	err = f.Get(ctx, &copied)
+	if err == nil || snapFailureDetails(err, &copied) {
+		res.Copy = &copied
+		for _, d := range copied.Destinations {
+			p.Copied += d.Copied
+			p.CopiesInFlight += len(d.InFlight)
+			p.CopiesPending += d.Pending
+			p.Failed += d.FailedCount
+		}
+	}
+	outcome("copy", err)
+
+	p.step(ctx, SnapStepExpiring)
+	var expired SnapshotExpireResult
+	f = workflow.ExecuteChildWorkflow(snapChild(ctx, SnapshotWorkflowID("expire", in.Region)), SnapshotExpireName,
+		SnapshotExpireInput{Region: in.Region, SnapshotOptions: opts})
+	err = f.Get(ctx, &expired)
+	if err == nil || snapFailureDetails(err, &expired) {
+		res.Expire = &expired
+		p.Deleted = expired.DeletedCount
+	}
+	outcome("expire", err)
+
+	var failed []string
+	for _, s := range res.Steps {
+		if s.Status == OutcomeFailed {
+			failed = append(failed, s.Step+": "+s.Error)
+		}
+	}
+	return snapFinish(ctx, p, res, len(failed), in.Region+": "+strings.Join(failed, "; "))
+}

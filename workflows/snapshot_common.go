@@ -1,0 +1,172 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/lifeboat-dev/lifeboat/activities"
+	"github.com/lifeboat-dev/lifeboat/internal/ebstags"
+)
+
+var ebs *activities.EBS
+
+// Activity options of the EBS activities, named by purpose. Throttling and
+// other transient errors are retried with backoff; EC2's validation errors
+// (EC2Rejected) and InvalidInput are not.
+var (
+	// ec2Call is a few EC2 calls (a page of instances, one instance's group).
+	ec2Call = workflow.ActivityOptions{
+		StartToCloseTimeout: 5 * time.Minute,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:        time.Second,
+			BackoffCoefficient:     2,
+			MaximumInterval:        time.Minute,
+			MaximumAttempts:        10,
+			NonRetryableErrorTypes: activities.EBSNonRetryable,
+		},
+	}
+	// ec2Sweep lists and acts on many snapshots (a copy batch, a region's
+	// expiry), heartbeating per snapshot.
+	ec2Sweep = workflow.ActivityOptions{
+		StartToCloseTimeout: 2 * time.Hour,
+		HeartbeatTimeout:    2 * time.Minute,
+		RetryPolicy:         ec2Call.RetryPolicy,
+	}
+	// ec2Cleanup removes what a failed restore made: it must get through.
+	ec2Cleanup = workflow.ActivityOptions{
+		StartToCloseTimeout:    5 * time.Minute,
+		ScheduleToCloseTimeout: 24 * time.Hour,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:        time.Second,
+			BackoffCoefficient:     2,
+			MaximumInterval:        5 * time.Minute,
+			NonRetryableErrorTypes: activities.EBSNonRetryable,
+		},
+	}
+)
+
+// ec2Poll waits for snapshots, copies or volumes for up to maxWait,
+// heartbeating every poll.
+func ec2Poll(maxWait time.Duration) workflow.ActivityOptions {
+	o := ec2Sweep
+	o.StartToCloseTimeout = maxWait + 10*time.Minute
+	return o
+}
+
+// snapChild starts child workflows under fixed ids. A child whose id is
+// running already (the same step started alone) fails to start, so two runs
+// never work on one region at once; the parent's cancellation reaches it.
+func snapChild(ctx workflow.Context, id string) workflow.Context {
+	return workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+		WorkflowID:            id,
+		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		ParentClosePolicy:     enumspb.PARENT_CLOSE_POLICY_REQUEST_CANCEL,
+		WaitForCancellation:   true,
+	})
+}
+
+// snapshotStart registers the progress query and marks the workflow started.
+func snapshotStart(ctx workflow.Context, op, region string, dryRun bool) (*SnapshotProgress, error) {
+	p := &SnapshotProgress{Operation: op, Region: region, DryRun: dryRun, StartedAt: workflow.Now(ctx)}
+	if err := workflow.SetQueryHandler(ctx, ProgressQuery, func() (*SnapshotProgress, error) { return p, nil }); err != nil {
+		return nil, err
+	}
+	p.step(ctx, SnapStepStarting)
+	return p, nil
+}
+
+func (p *SnapshotProgress) step(ctx workflow.Context, s string) {
+	p.Step = s
+	p.UpdatedAt = workflow.Now(ctx)
+	workflow.SetCurrentDetails(ctx, p.Summary())
+}
+
+func (p *SnapshotProgress) fail(ctx workflow.Context, err error) error {
+	p.Error = snapErrMessage(err)
+	p.step(ctx, StepFailed)
+	return err
+}
+
+// finish ends a workflow: successfully, or, when some of its work failed,
+// with an ErrSnapshotFailures error whose details are the result.
+func snapFinish[T any](ctx workflow.Context, p *SnapshotProgress, res *T, failures int, what string) (*T, error) {
+	if failures == 0 {
+		p.step(ctx, StepDone)
+		return res, nil
+	}
+	err := temporal.NewNonRetryableApplicationError(what, ErrSnapshotFailures, nil, res)
+	return nil, p.fail(ctx, err)
+}
+
+// failureDetails reads the result a workflow left in its
+// ErrSnapshotFailures error. It is false when there is none.
+func snapFailureDetails(err error, into any) bool {
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) && app.Type() == ErrSnapshotFailures && app.HasDetails() {
+		return app.Details(into) == nil
+	}
+	return false
+}
+
+// errMessage is the innermost message of an error: what a person needs to read.
+func snapErrMessage(err error) string {
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) {
+		return app.Message()
+	}
+	var timeout *temporal.TimeoutError
+	if errors.As(err, &timeout) {
+		return "timed out (" + timeout.TimeoutType().String() + ")"
+	}
+	var canceled *temporal.CanceledError
+	if errors.As(err, &canceled) {
+		return "canceled"
+	}
+	return err.Error()
+}
+
+func snapInvalid(format string, args ...any) error {
+	return temporal.NewNonRetryableApplicationError(fmt.Sprintf(format, args...), activities.ErrInvalidInput, nil)
+}
+
+// runDay is the UTC date a run evaluates: --as-of, or today by the
+// workflow's clock (deterministic on replay).
+func snapRunDay(ctx workflow.Context, asOf string) (time.Time, error) {
+	if asOf == "" {
+		return ebstags.Day(workflow.Now(ctx)), nil
+	}
+	d, err := ebstags.ParseDate(asOf)
+	if err != nil {
+		return time.Time{}, snapInvalid("as-of: %v", err)
+	}
+	return d, nil
+}
+
+func snapCheckRegion(region string) error {
+	if !ebstags.ValidRegion(region) {
+		return snapInvalid("%q is not an AWS region name (like us-east-1)", region)
+	}
+	return nil
+}
+
+// historyFull reports whether a long workflow should continue as new.
+func snapHistoryFull(ctx workflow.Context, limit int) bool {
+	info := workflow.GetInfo(ctx)
+	return info.GetContinueAsNewSuggested() || info.GetCurrentHistoryLength() >= snapOrDefault(limit, DefaultHistoryLimit)
+}
+
+func snapCapAppend[T any](list []T, v ...T) []T {
+	room := activities.ListCap - len(list)
+	if room <= 0 {
+		return list
+	}
+	if len(v) > room {
+		v = v[:room]
+	}
+	return append(list, v...)
+}

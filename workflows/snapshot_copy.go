@@ -1,0 +1,245 @@
+package workflows
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/lifeboat-dev/lifeboat/activities"
+)
+
+const (
+	// copyBatchMax bounds one CopySnapshotsToRegion call.
+	copyBatchMax = 50
+	// copyWaitSlice bounds one wait for a slot, so the loop can start copies
+	// as soon as some finish without waiting on the slowest.
+	copyWaitSlice = 15 * time.Minute
+	// copyLimitBackoff is the pause when the destination refused new copies
+	// and none of ours is in flight (other copiers hold the slots).
+	copyLimitBackoff = time.Minute
+)
+
+// SnapshotCopy is the seed's copier for one source region: it plans the
+// copies (completed primaries without a copy in their Copy_Dest regions,
+// never a copy of a copy) and runs one SnapshotCopyDestination child per
+// destination, each keeping at most MaxConcurrentCopies copies in
+// progress. Copies not started when the copy window closes are left for the
+// next run. A failed copy is reported and the others go on.
+func SnapshotCopy(ctx workflow.Context, in SnapshotCopyInput) (*SnapshotCopyResult, error) {
+	p, err := snapshotStart(ctx, "copy", in.Region, in.DryRun)
+	if err != nil {
+		return nil, err
+	}
+	if err := snapCheckRegion(in.Region); err != nil {
+		return nil, p.fail(ctx, err)
+	}
+	p.Validated = true
+	p.step(ctx, SnapStepPlanning)
+	var plan activities.PlanSnapshotCopiesResult
+	err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ec2Sweep), ebs.PlanSnapshotCopies,
+		activities.PlanSnapshotCopiesInput{Region: in.Region}).Get(ctx, &plan)
+	if err != nil {
+		return nil, p.fail(ctx, err)
+	}
+	res := &SnapshotCopyResult{Region: in.Region, DryRun: in.DryRun, SourcePending: plan.SourcePending, SourceErrored: plan.SourceErrored, Problems: plan.Problems}
+	if in.DryRun {
+		for _, d := range plan.Destinations {
+			r := CopyDestinationResult{Destination: d.Destination, AlreadyCopied: d.AlreadyCopied, Pending: len(d.ToCopy) + d.Deferred, InFlight: d.InFlight}
+			for _, id := range d.ToCopy {
+				r.Copies = snapCapAppend(r.Copies, activities.CopyStarted{SourceSnapshotID: id, State: "would be copied"})
+			}
+			res.Destinations = append(res.Destinations, r)
+			p.CopiesPending += r.Pending
+		}
+		p.step(ctx, StepDone)
+		return res, nil
+	}
+
+	p.step(ctx, SnapStepCopying)
+	deadline := workflow.Now(ctx).Add(in.copyWindow())
+	futures := make([]workflow.ChildWorkflowFuture, len(plan.Destinations))
+	for i, d := range plan.Destinations {
+		id := fmt.Sprintf("%s-to-%s", workflow.GetInfo(ctx).WorkflowExecution.ID, d.Destination)
+		futures[i] = workflow.ExecuteChildWorkflow(snapChild(ctx, id), SnapshotCopyToName, SnapshotCopyDestinationInput{
+			SourceRegion: in.Region, Destination: d.Destination, Queue: d.ToCopy, Others: d.InFlight,
+			MaxConcurrent: in.maxCopies(), Deadline: deadline, HistoryLimit: in.HistoryLimit,
+			Result: &CopyDestinationResult{Destination: d.Destination, AlreadyCopied: d.AlreadyCopied, Pending: d.Deferred},
+		})
+	}
+	var failed []string
+	for i, f := range futures {
+		d := plan.Destinations[i]
+		var r CopyDestinationResult
+		err := f.Get(ctx, &r)
+		if err != nil && !snapFailureDetails(err, &r) {
+			r = CopyDestinationResult{Destination: d.Destination, Pending: len(d.ToCopy), Error: snapErrMessage(err)}
+		}
+		if err != nil {
+			failed = append(failed, fmt.Sprintf("%s: %s", d.Destination, snapErrMessage(err)))
+		}
+		res.Destinations = append(res.Destinations, r)
+		p.Copied += r.Copied
+		p.CopiesInFlight += len(r.InFlight)
+		p.CopiesPending += r.Pending
+		p.Failed += r.FailedCount
+		p.step(ctx, SnapStepCopying)
+	}
+	return snapFinish(ctx, p, res, len(failed), "copies from "+in.Region+" failed: "+strings.Join(failed, "; "))
+}
+
+// SnapshotCopyDestination copies snapshots of one source region into one
+// destination, keeping at most MaxConcurrent copies in progress there (a
+// workflow-side semaphore: start copies into free slots, wait for some to
+// finish, repeat). No copy starts after the deadline; copies still queued
+// or in flight then are reported, and the next run picks them up (it finds
+// finished copies by their Source_SnapshotId). Past HistoryLimit events it
+// continues as new with its queue and counts.
+func SnapshotCopyDestination(ctx workflow.Context, in SnapshotCopyDestinationInput) (*CopyDestinationResult, error) {
+	p, err := snapshotStart(ctx, "copy", in.SourceRegion+" -> "+in.Destination, false)
+	if err != nil {
+		return nil, err
+	}
+	p.Validated = true
+	res := in.Result
+	if res == nil {
+		res = &CopyDestinationResult{Destination: in.Destination}
+	}
+	limit := snapOrDefault(in.MaxConcurrent, DefaultMaxConcurrentCopies)
+	queue, inflight := append([]string(nil), in.Queue...), append(append([]string(nil), in.InFlight...), in.Others...)
+	others := map[string]bool{}
+	for _, id := range in.Others {
+		others[id] = true
+	}
+	pending := res.Pending // deferred by the plan: never queued here
+	fail := func(f activities.SnapshotFailure) {
+		res.Failed = snapCapAppend(res.Failed, f)
+		res.FailedCount++
+	}
+	show := func(step string) {
+		p.Copied, p.CopiesInFlight, p.CopiesPending, p.Failed = res.Copied, len(inflight), len(queue)+pending, res.FailedCount
+		p.step(ctx, step)
+	}
+	show(SnapStepCopying)
+
+	for {
+		open := workflow.Now(ctx).Before(in.Deadline)
+		// Fill the free slots.
+		refused := false
+		for open && !refused && len(queue) > 0 && len(inflight) < limit {
+			n := min(limit-len(inflight), len(queue), copyBatchMax)
+			batch := queue[:n]
+			queue = queue[n:]
+			var out activities.CopySnapshotsToRegionResult
+			err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ec2Sweep), ebs.CopySnapshotsToRegion, activities.CopySnapshotsToRegionInput{
+				SourceRegion: in.SourceRegion, Destination: in.Destination, SnapshotIDs: batch, Planned: !in.Unplanned,
+			}).Get(ctx, &out)
+			if err != nil {
+				// The batch failed after its retries: report it, go on with the rest.
+				for _, id := range batch {
+					fail(activities.SnapshotFailure{SnapshotID: id, Region: in.SourceRegion, Message: "copy to " + in.Destination + ": " + snapErrMessage(err)})
+				}
+				continue
+			}
+			for _, c := range out.Started {
+				inflight = append(inflight, c.CopySnapshotID)
+				res.Started++
+				res.Copies = snapCapAppend(res.Copies, c)
+			}
+			for _, c := range out.Existing {
+				res.AlreadyCopied++
+				if c.State != "completed" {
+					inflight = append(inflight, c.CopySnapshotID)
+				}
+			}
+			for _, f := range out.Failed {
+				fail(f)
+			}
+			if len(out.Deferred) > 0 {
+				// The destination's copy limit is reached (copies we do not
+				// track, from other runs, count too): wait for slots.
+				queue = append(append([]string(nil), out.Deferred...), queue...)
+				refused = true
+			}
+			show(SnapStepCopying)
+		}
+		if !open {
+			break
+		}
+		if len(inflight) == 0 {
+			if len(queue) == 0 {
+				break
+			}
+			if err := workflow.Sleep(ctx, copyLimitBackoff); err != nil {
+				return nil, p.fail(ctx, err)
+			}
+			continue
+		}
+		// Wait for a slot, or, with nothing left to start, for every copy.
+		remaining := in.Deadline.Sub(workflow.Now(ctx))
+		minDone, wait := len(inflight), remaining
+		if len(queue) > 0 {
+			minDone, wait = 1, min(copyWaitSlice, remaining)
+		}
+		var w activities.WaitSnapshotCopiesResult
+		err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ec2Poll(wait)), ebs.WaitSnapshotCopies, activities.WaitSnapshotCopiesInput{
+			Destination: in.Destination, CopyIDs: inflight, MinDone: minDone, MaxWaitSeconds: int(wait / time.Second),
+		}).Get(ctx, &w)
+		if err != nil {
+			res.Error = "wait for copies: " + snapErrMessage(err)
+			break
+		}
+		done := map[string]bool{}
+		for _, id := range w.Completed {
+			done[id] = true
+			if !others[id] {
+				res.Copied++
+			}
+		}
+		for _, f := range w.Errored {
+			done[f.SnapshotID] = true
+			if !others[f.SnapshotID] {
+				fail(f)
+			}
+		}
+		kept := inflight[:0]
+		for _, id := range inflight {
+			if !done[id] {
+				kept = append(kept, id)
+			}
+		}
+		inflight = kept
+		show(SnapStepCopying)
+		if snapHistoryFull(ctx, in.HistoryLimit) {
+			next := in
+			next.Queue, next.InFlight, next.Others, next.Result = queue, nil, nil, res
+			for _, id := range inflight {
+				if others[id] {
+					next.Others = append(next.Others, id)
+				} else {
+					next.InFlight = append(next.InFlight, id)
+				}
+			}
+			return nil, workflow.NewContinueAsNewError(ctx, SnapshotCopyToName, next)
+		}
+	}
+	var ours []string
+	for _, id := range inflight {
+		if !others[id] {
+			ours = append(ours, id)
+		}
+	}
+	res.InFlight = snapCapAppend(res.InFlight[:0], ours...)
+	res.Pending = pending + len(queue)
+	show(SnapStepCopying)
+	failures := res.FailedCount
+	if res.Error != "" {
+		failures++
+	}
+	msg := fmt.Sprintf("%d copies to %s failed", res.FailedCount, in.Destination)
+	if res.Error != "" {
+		msg += "; " + res.Error
+	}
+	return snapFinish(ctx, p, res, failures, msg)
+}

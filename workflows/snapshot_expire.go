@@ -1,0 +1,96 @@
+package workflows
+
+import (
+	"fmt"
+	"strings"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/lifeboat-dev/lifeboat/activities"
+	"github.com/lifeboat-dev/lifeboat/internal/ebstags"
+)
+
+// SnapshotExpire is the seed's manager for one source region: it deletes
+// the region's expired automated snapshots, and, in every region the source
+// copies to, the expired copies it made. Before deleting in a destination
+// it carries KeepForever from each primary to its copies; if that fails,
+// the destination is not expired this run. Regions are expired in
+// parallel; one failing does not stop the others. A dry run only lists.
+func SnapshotExpire(ctx workflow.Context, in SnapshotExpireInput) (*SnapshotExpireResult, error) {
+	p, err := snapshotStart(ctx, "expire", in.Region, in.DryRun)
+	if err != nil {
+		return nil, err
+	}
+	if err := snapCheckRegion(in.Region); err != nil {
+		return nil, p.fail(ctx, err)
+	}
+	day, err := snapRunDay(ctx, in.AsOf)
+	if err != nil {
+		return nil, p.fail(ctx, err)
+	}
+	res := &SnapshotExpireResult{Region: in.Region, Date: ebstags.FormatDate(day), DryRun: in.DryRun, Destinations: []string{}}
+	p.Date, p.Validated = res.Date, true
+	p.step(ctx, SnapStepExpiring)
+	actx := workflow.WithActivityOptions(ctx, ec2Call)
+	sctx := workflow.WithActivityOptions(ctx, ec2Sweep)
+
+	var found activities.FindCopyDestinationsResult
+	if err := workflow.ExecuteActivity(actx, ebs.FindCopyDestinations, activities.FindCopyDestinationsInput{Region: in.Region}).Get(ctx, &found); err != nil {
+		// The source region is still expired; its copies wait for a run
+		// that can tell where they are.
+		res.Error = "find copy destinations: " + snapErrMessage(err)
+	} else {
+		res.Destinations = found.Destinations
+	}
+
+	regions := append([]string{in.Region}, res.Destinations...)
+	res.Regions = make([]ExpiryOutcome, len(regions))
+	wg := workflow.NewWaitGroup(ctx)
+	for i, region := range regions {
+		wg.Add(1)
+		workflow.Go(ctx, func(gctx workflow.Context) {
+			defer wg.Done()
+			out := &res.Regions[i]
+			out.Region = region
+			if region != in.Region {
+				var carried activities.CarryKeepForeverResult
+				err := workflow.ExecuteActivity(actx, ebs.CarryKeepForever, activities.CarryKeepForeverInput{
+					SourceRegion: in.Region, Destination: region, DryRun: in.DryRun,
+				}).Get(gctx, &carried)
+				if err != nil {
+					out.Error = "carry KeepForever: " + snapErrMessage(err) + ": not expired this run"
+					return
+				}
+				res.Carried = snapCapAppend(res.Carried, carried.Carried...)
+			}
+			var r activities.ExpireSnapshotsResult
+			err := workflow.ExecuteActivity(sctx, ebs.ExpireSnapshots, activities.ExpireSnapshotsInput{
+				Region: region, Owner: in.Region, Today: day, DryRun: in.DryRun,
+			}).Get(gctx, &r)
+			if err != nil {
+				out.Error = snapErrMessage(err)
+				return
+			}
+			out.ExpireSnapshotsResult = r
+			res.DeletedCount += r.DeletedCount
+			p.Deleted = res.DeletedCount
+			p.Failed += len(r.Failed)
+			p.step(ctx, SnapStepExpiring)
+		})
+	}
+	wg.Wait(ctx)
+
+	var failed []string
+	if res.Error != "" {
+		failed = append(failed, res.Error)
+	}
+	for _, r := range res.Regions {
+		switch {
+		case r.Error != "":
+			failed = append(failed, r.Region+": "+r.Error)
+		case len(r.Failed) > 0:
+			failed = append(failed, fmt.Sprintf("%s: %d snapshots not expired, e.g. %s: %s", r.Region, len(r.Failed), r.Failed[0].SnapshotID, r.Failed[0].Message))
+		}
+	}
+	return snapFinish(ctx, p, res, len(failed), "expiry of "+in.Region+": "+strings.Join(failed, "; "))
+}

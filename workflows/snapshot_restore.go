@@ -1,0 +1,130 @@
+package workflows
+
+import (
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/lifeboat-dev/lifeboat/activities"
+)
+
+// SnapshotRestore makes volumes from a snapshot group and attaches them to
+// a target instance at their original device names. It first checks that
+// the whole group is present and completed, that the target is in the
+// availability zone and that the device names are free there (refusing
+// with InvalidInput, before anything is created); then creates one volume
+// per snapshot, waits until all are available, and attaches each. If it
+// fails or is cancelled after creating volumes, the ones not attached are
+// deleted again (the snapshots stay).
+func SnapshotRestore(ctx workflow.Context, in SnapshotRestoreInput) (*SnapshotRestoreResult, error) {
+	p, err := snapshotStart(ctx, "restore", in.Region, false)
+	if err != nil {
+		return nil, err
+	}
+	if err := snapCheckRestore(in); err != nil {
+		return nil, p.fail(ctx, err)
+	}
+	restoreID := workflow.GetInfo(ctx).WorkflowExecution.ID
+	p.step(ctx, SnapStepPlanning)
+	var plan activities.PlanVolumeRestoreResult
+	err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ec2Call), ebs.PlanVolumeRestore, activities.PlanVolumeRestoreInput{
+		Region: in.Region, GroupID: in.GroupID, SourceInstanceID: in.SourceInstanceID, At: in.At,
+		TargetInstanceID: in.TargetInstanceID, AvailabilityZone: in.AvailabilityZone, Devices: in.Devices, RestoreID: restoreID,
+	}).Get(ctx, &plan)
+	if err != nil {
+		return nil, p.fail(ctx, err)
+	}
+	p.Validated, p.Snapshots = true, len(plan.Snapshots)
+	res := &SnapshotRestoreResult{
+		Region: in.Region, GroupID: plan.GroupID, SourceInstanceID: plan.InstanceID, Generation: plan.Generation, CreatedAt: plan.CreatedAt,
+		TargetInstanceID: in.TargetInstanceID, AvailabilityZone: in.AvailabilityZone,
+	}
+
+	// Compensation: on failure or cancellation, delete the volumes made but
+	// not attached. It runs on a disconnected context so cancellation
+	// cannot skip it.
+	var created []string
+	succeeded := false
+	defer func() {
+		if succeeded || len(created) == 0 {
+			return
+		}
+		dctx, _ := workflow.NewDisconnectedContext(ctx)
+		p.step(dctx, SnapStepCleaningUp)
+		var out activities.DeleteRestoreVolumesResult
+		err := workflow.ExecuteActivity(workflow.WithActivityOptions(dctx, ec2Cleanup), ebs.DeleteRestoreVolumes,
+			activities.DeleteRestoreVolumesInput{Region: in.Region, VolumeIDs: created}).Get(dctx, &out)
+		if err != nil {
+			workflow.GetLogger(ctx).Error("Cleanup failed: restored volumes left behind", "volumes", created, "error", err)
+			return
+		}
+		workflow.GetLogger(ctx).Info("Restore cleaned up", "deleted", out.Deleted, "kept", out.Kept)
+	}()
+
+	p.step(ctx, SnapStepVolumes)
+	// On cancellation, creations in flight are waited for, so that every
+	// volume made is known to the cleanup.
+	cctx := workflow.WithActivityOptions(ctx, ec2Call)
+	cctx = workflow.WithWaitForCancellation(cctx, true)
+	creating := make([]workflow.Future, 0, len(plan.Snapshots))
+	for _, s := range plan.Snapshots {
+		creating = append(creating, workflow.ExecuteActivity(cctx, ebs.CreateRestoreVolume, activities.CreateRestoreVolumeInput{
+			Region: in.Region, AvailabilityZone: in.AvailabilityZone, SnapshotID: s.SnapshotID, Device: s.Device,
+			GroupID: plan.GroupID, RestoreID: restoreID,
+		}))
+	}
+	var firstErr error
+	for i, f := range creating {
+		var v activities.CreateRestoreVolumeResult
+		if err := f.Get(ctx, &v); err != nil {
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		created = append(created, v.VolumeID)
+		s := plan.Snapshots[i]
+		res.Volumes = append(res.Volumes, RestoredVolume{Device: s.Device, SnapshotID: s.SnapshotID, VolumeID: v.VolumeID})
+		p.Volumes = len(created)
+		p.step(ctx, SnapStepVolumes)
+	}
+	if firstErr != nil {
+		return nil, p.fail(ctx, firstErr)
+	}
+	err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ec2Poll(time.Hour)), ebs.WaitRestoreVolumes,
+		activities.WaitRestoreVolumesInput{Region: in.Region, VolumeIDs: created}).Get(ctx, nil)
+	if err != nil {
+		return nil, p.fail(ctx, err)
+	}
+
+	p.step(ctx, SnapStepAttaching)
+	actx := workflow.WithActivityOptions(ctx, ec2Poll(30*time.Minute))
+	for _, v := range res.Volumes {
+		err := workflow.ExecuteActivity(actx, ebs.AttachRestoreVolume, activities.AttachRestoreVolumeInput{
+			Region: in.Region, VolumeID: v.VolumeID, InstanceID: in.TargetInstanceID, Device: v.Device,
+		}).Get(ctx, nil)
+		if err != nil {
+			return nil, p.fail(ctx, err)
+		}
+		p.Attached++
+		p.step(ctx, SnapStepAttaching)
+	}
+	succeeded = true
+	p.step(ctx, StepDone)
+	return res, nil
+}
+
+func snapCheckRestore(in SnapshotRestoreInput) error {
+	if err := snapCheckRegion(in.Region); err != nil {
+		return err
+	}
+	switch {
+	case in.GroupID == "" && (in.SourceInstanceID == "" || in.At == nil):
+		return snapInvalid("give a group id, or a source instance and a time")
+	case in.TargetInstanceID == "":
+		return snapInvalid("no target instance given")
+	case in.AvailabilityZone == "":
+		return snapInvalid("no availability zone given")
+	}
+	return nil
+}
