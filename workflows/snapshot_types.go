@@ -143,10 +143,10 @@ type SnapshotCopyInput struct {
 // SnapshotCopyDestinationInput is the copies of one source region into one
 // destination, and, after continue-as-new, how far they got.
 type SnapshotCopyDestinationInput struct {
-	SourceRegion  string   `json:"sourceRegion"`
-	Destination   string   `json:"destination"`
-	Queue    []string `json:"queue"`              // source snapshots still to copy, in order
-	InFlight []string `json:"inFlight,omitempty"` // copies this run started, in progress
+	SourceRegion string   `json:"sourceRegion"`
+	Destination  string   `json:"destination"`
+	Queue        []string `json:"queue"`              // source snapshots still to copy, in order
+	InFlight     []string `json:"inFlight,omitempty"` // copies this run started, in progress
 	// Others are copies in progress in the destination that this run did not
 	// start (earlier runs', other regions'): they hold slots of the limit.
 	Others        []string `json:"others,omitempty"`
