@@ -87,9 +87,6 @@ func (o SnapshotOptions) waitTimeout() int {
 func (o SnapshotOptions) copyWindow() time.Duration {
 	return time.Duration(snapOrDefault(o.CopyWindowSeconds, DefaultCopyWindowSeconds)) * time.Second
 }
-func (o SnapshotOptions) historyLimit() int {
-	return snapOrDefault(o.HistoryLimit, DefaultHistoryLimit)
-}
 
 func snapOrDefault(v, def int) int {
 	if v > 0 {

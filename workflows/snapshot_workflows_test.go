@@ -534,10 +534,13 @@ func TestSnapshotCreateBatchLookupFailsEachInstanceLooks(t *testing.T) {
 	fx := newSnapFixture(t)
 	fx.world.addInstances(east, 2)
 	fx.world.fail("FindInstanceGroups", "", temporal.NewNonRetryableApplicationError("UnauthorizedOperation", activities.ErrEC2Rejected, nil))
+	var mu sync.Mutex
 	var known []*activities.InstanceGroups
 	fx.env.OnActivity("CreateInstanceSnapshots", mock.Anything, mock.Anything).Return(
 		func(ctx context.Context, in activities.CreateInstanceSnapshotsInput) (*activities.CreateInstanceSnapshotsResult, error) {
+			mu.Lock()
 			known = append(known, in.Known)
+			mu.Unlock()
 			return fx.world.createInstanceSnapshots(ctx, in)
 		})
 	fx.run(workflows.SnapshotCreateName, workflows.SnapshotCreateInput{Region: east})
