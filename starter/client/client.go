@@ -138,13 +138,18 @@ func (c *Client) closed(ctx context.Context, run Run) (bool, error) {
 	return d.WorkflowExecutionInfo.Status != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING, nil
 }
 
-// Progress queries a workflow's progress.
+// Progress queries a dataset workflow's progress.
 func (c *Client) Progress(ctx context.Context, workflowID string) (*workflows.Progress, error) {
-	v, err := c.Temporal.QueryWorkflow(ctx, workflowID, "", workflows.ProgressQuery)
+	return queryProgress[workflows.Progress](ctx, c, workflowID, "")
+}
+
+// queryProgress runs a workflow's progress query, whatever its progress type.
+func queryProgress[P any](ctx context.Context, c *Client, workflowID, runID string) (*P, error) {
+	v, err := c.Temporal.QueryWorkflow(ctx, workflowID, runID, workflows.ProgressQuery)
 	if err != nil {
 		return nil, fmt.Errorf("query progress of %s: %w", workflowID, err)
 	}
-	var p workflows.Progress
+	var p P
 	if err := v.Get(&p); err != nil {
 		return nil, fmt.Errorf("decode progress of %s: %w", workflowID, err)
 	}
@@ -155,8 +160,8 @@ func (c *Client) Progress(ctx context.Context, workflowID string) (*workflows.Pr
 // progress changes.
 func (c *Client) WaitBackup(ctx context.Context, workflowID string, onProgress func(workflows.Progress)) (*workflows.BackupResult, error) {
 	var res workflows.BackupResult
-	if err := c.wait(ctx, workflowID, onProgress, &res); err != nil {
-		return nil, err
+	if err := waitFor(ctx, c, workflowID, onProgress, &res); err != nil {
+		return nil, Explain(workflowID, err)
 	}
 	return &res, nil
 }
@@ -165,24 +170,31 @@ func (c *Client) WaitBackup(ctx context.Context, workflowID string, onProgress f
 // progress changes.
 func (c *Client) WaitRestore(ctx context.Context, workflowID string, onProgress func(workflows.Progress)) (*workflows.RestoreResult, error) {
 	var res workflows.RestoreResult
-	if err := c.wait(ctx, workflowID, onProgress, &res); err != nil {
-		return nil, err
+	if err := waitFor(ctx, c, workflowID, onProgress, &res); err != nil {
+		return nil, Explain(workflowID, err)
 	}
 	return &res, nil
 }
 
-func (c *Client) wait(ctx context.Context, workflowID string, onProgress func(workflows.Progress), out any) error {
+// waitFor waits for a workflow's result into out, calling onProgress (if
+// set) whenever its queried progress of type P changes. It returns the
+// workflow's own error, for the caller to explain.
+func waitFor[P any](ctx context.Context, c *Client, workflowID string, onProgress func(P), out any) error {
 	run := c.Temporal.GetWorkflow(ctx, workflowID, "")
 	done := make(chan error, 1)
 	go func() { done <- run.Get(ctx, out) }()
-	last := ""
-	tick := time.NewTicker(c.PollInterval)
+	poll := c.PollInterval
+	if poll <= 0 {
+		poll = 500 * time.Millisecond
+	}
+	tick := time.NewTicker(poll)
 	defer tick.Stop()
+	last := ""
 	report := func() {
 		if onProgress == nil {
 			return
 		}
-		if p, err := c.Progress(ctx, workflowID); err == nil {
+		if p, err := queryProgress[P](ctx, c, workflowID, run.GetRunID()); err == nil {
 			if key := fmt.Sprintf("%+v", *p); key != last {
 				last = key
 				onProgress(*p)
@@ -193,7 +205,7 @@ func (c *Client) wait(ctx context.Context, workflowID string, onProgress func(wo
 		select {
 		case err := <-done:
 			report()
-			return Explain(workflowID, err)
+			return err
 		case <-tick.C:
 			report()
 		case <-ctx.Done():

@@ -3,7 +3,6 @@ package client
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/lifeboat-dev/lifeboat/workflows"
 )
@@ -44,23 +43,15 @@ func (c *Client) StartRedisRestore(ctx context.Context, in workflows.RedisRestor
 
 // RedisProgress queries a Redis workflow's progress.
 func (c *Client) RedisProgress(ctx context.Context, workflowID string) (*workflows.RedisProgress, error) {
-	v, err := c.Temporal.QueryWorkflow(ctx, workflowID, "", workflows.ProgressQuery)
-	if err != nil {
-		return nil, fmt.Errorf("query progress of %s: %w", workflowID, err)
-	}
-	var p workflows.RedisProgress
-	if err := v.Get(&p); err != nil {
-		return nil, fmt.Errorf("decode progress of %s: %w", workflowID, err)
-	}
-	return &p, nil
+	return queryProgress[workflows.RedisProgress](ctx, c, workflowID, "")
 }
 
 // WaitRedisBackup waits for a Redis backup to finish, calling onProgress
 // whenever its progress changes.
 func (c *Client) WaitRedisBackup(ctx context.Context, workflowID string, onProgress func(workflows.RedisProgress)) (*workflows.RedisBackupResult, error) {
 	var res workflows.RedisBackupResult
-	if err := c.waitRedis(ctx, workflowID, onProgress, &res); err != nil {
-		return nil, err
+	if err := waitFor(ctx, c, workflowID, onProgress, &res); err != nil {
+		return nil, Explain(workflowID, err)
 	}
 	return &res, nil
 }
@@ -69,43 +60,8 @@ func (c *Client) WaitRedisBackup(ctx context.Context, workflowID string, onProgr
 // whenever its progress changes.
 func (c *Client) WaitRedisRestore(ctx context.Context, workflowID string, onProgress func(workflows.RedisProgress)) (*workflows.RedisRestoreResult, error) {
 	var res workflows.RedisRestoreResult
-	if err := c.waitRedis(ctx, workflowID, onProgress, &res); err != nil {
-		return nil, err
+	if err := waitFor(ctx, c, workflowID, onProgress, &res); err != nil {
+		return nil, Explain(workflowID, err)
 	}
 	return &res, nil
-}
-
-func (c *Client) waitRedis(ctx context.Context, workflowID string, onProgress func(workflows.RedisProgress), out any) error {
-	run := c.Temporal.GetWorkflow(ctx, workflowID, "")
-	done := make(chan error, 1)
-	go func() { done <- run.Get(ctx, out) }()
-	last := ""
-	poll := c.PollInterval
-	if poll <= 0 {
-		poll = 500 * time.Millisecond
-	}
-	tick := time.NewTicker(poll)
-	defer tick.Stop()
-	report := func() {
-		if onProgress == nil {
-			return
-		}
-		if p, err := c.RedisProgress(ctx, workflowID); err == nil {
-			if key := fmt.Sprintf("%+v", *p); key != last {
-				last = key
-				onProgress(*p)
-			}
-		}
-	}
-	for {
-		select {
-		case err := <-done:
-			report()
-			return Explain(workflowID, err)
-		case <-tick.C:
-			report()
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
 }

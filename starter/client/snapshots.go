@@ -137,15 +137,7 @@ func (c *Client) SnapshotProgress(ctx context.Context, workflowID string) (*work
 }
 
 func (c *Client) snapshotProgress(ctx context.Context, workflowID, runID string) (*workflows.SnapshotProgress, error) {
-	v, err := c.Temporal.QueryWorkflow(ctx, workflowID, runID, workflows.ProgressQuery)
-	if err != nil {
-		return nil, fmt.Errorf("query progress of %s: %w", workflowID, err)
-	}
-	var p workflows.SnapshotProgress
-	if err := v.Get(&p); err != nil {
-		return nil, fmt.Errorf("decode progress of %s: %w", workflowID, err)
-	}
-	return &p, nil
+	return queryProgress[workflows.SnapshotProgress](ctx, c, workflowID, runID)
 }
 
 // WaitSnapshotRun waits for a SnapshotRun. When some region failed it
@@ -184,39 +176,13 @@ func (c *Client) WaitSnapshotRestore(ctx context.Context, workflowID string, onP
 // read from the error's details, beside the error.
 func waitSnapshot[T any](ctx context.Context, c *Client, workflowID string, onProgress func(workflows.SnapshotProgress)) (*T, error) {
 	var res T
-	run := c.Temporal.GetWorkflow(ctx, workflowID, "")
-	done := make(chan error, 1)
-	go func() { done <- run.Get(ctx, &res) }()
-	last := ""
-	tick := time.NewTicker(c.PollInterval)
-	defer tick.Stop()
-	report := func() {
-		if onProgress == nil {
-			return
-		}
-		if p, err := c.snapshotProgress(ctx, workflowID, run.GetRunID()); err == nil {
-			if key := p.Summary(); key != last {
-				last = key
-				onProgress(*p)
-			}
-		}
+	err := waitFor(ctx, c, workflowID, onProgress, &res)
+	if err == nil {
+		return &res, nil
 	}
-	for {
-		select {
-		case err := <-done:
-			report()
-			if err == nil {
-				return &res, nil
-			}
-			var app *temporal.ApplicationError
-			if errors.As(err, &app) && app.Type() == workflows.ErrSnapshotFailures && app.HasDetails() && app.Details(&res) == nil {
-				return &res, Explain(workflowID, err)
-			}
-			return nil, Explain(workflowID, err)
-		case <-tick.C:
-			report()
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) && app.Type() == workflows.ErrSnapshotFailures && app.HasDetails() && app.Details(&res) == nil {
+		return &res, Explain(workflowID, err)
 	}
+	return nil, Explain(workflowID, err)
 }
