@@ -53,6 +53,19 @@ type BackupDataset struct {
 type BackupInput struct {
 	Datasets            []BackupDataset `json:"datasets"`
 	DrainTimeoutSeconds int             `json:"drainTimeoutSeconds,omitempty"`
+	// Retention, when set, prunes each dataset's older backups under its
+	// backup location after the backup succeeds (scheduled backups set it).
+	Retention *RetentionPolicy `json:"retention,omitempty"`
+}
+
+// RetentionPolicy says which of a dataset's backups to keep: the newest
+// Count and/or those younger than Days days (a backup is kept when either
+// rule keeps it; a zero rule is off). The newest successful backup and
+// backups marked keep are never deleted, nor any object Lifeboat did not
+// write.
+type RetentionPolicy struct {
+	Count int `json:"count,omitempty"`
+	Days  int `json:"days,omitempty"`
 }
 
 // DatasetBackupResult is one dataset's finished backup.
