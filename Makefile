@@ -4,7 +4,7 @@ GOBIN := $(shell go env GOPATH)/bin
 TEMPORAL_VERSION := v1.5.1
 export TEMPORAL_BIN ?= $(GOBIN)/temporal
 
-.PHONY: all build tools up down status demo test unit integration bench lint clean
+.PHONY: all build tools up down status demo test unit integration bench lint clean demo-snapshots
 
 all: build
 
@@ -29,6 +29,12 @@ status:
 demo: tools build
 	@scripts/stack.sh up
 	@scripts/demo.sh
+
+# The EBS snapshot demo: the stack, then instances, volumes and older snapshots
+# seeded on moto (README, "EBS snapshots"); prints the commands to try.
+demo-snapshots: tools build
+	@scripts/stack.sh up
+	@python3 scripts/seed_ec2.py
 
 test: tools
 	go vet ./...
