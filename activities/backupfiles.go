@@ -2,6 +2,7 @@ package activities
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path"
 	"strings"
@@ -13,9 +14,10 @@ import (
 	"github.com/lifeboat-dev/lifeboat/internal/backupstore"
 )
 
-// BackupFiles reads and writes backup objects and manifests in S3.
+// BackupFiles reads and writes backup objects and manifests in S3, and
+// deletes backups retention lets go.
 type BackupFiles struct {
-	S3 backupstore.API
+	S3 backupstore.DeleteAPI
 }
 
 // WriteManifestInput describes a finished export to record.
@@ -76,6 +78,15 @@ func (a *BackupFiles) WriteManifest(ctx context.Context, in WriteManifestInput) 
 	if m.DataPrefix == "" {
 		// An empty table exports no data file; keep a prefix that exists.
 		m.DataPrefix = in.ExportPrefix + "/"
+	} else {
+		// DynamoDB's own files of this export sit beside its data folder,
+		// in a folder named after the export id.
+		exportDir := path.Dir(strings.TrimSuffix(m.DataPrefix, "/"))
+		for _, o := range objs {
+			if key := aws.ToString(o.Key); path.Dir(key) == exportDir {
+				m.ExportFiles = append(m.ExportFiles, key)
+			}
+		}
 	}
 	for _, o := range m.Objects {
 		if !strings.HasPrefix(o.Key, m.DataPrefix) {
@@ -102,6 +113,7 @@ type VerifyBackupResult struct {
 	DataPrefix string `json:"dataPrefix"`
 	ItemCount  int64  `json:"itemCount"`
 	Objects    int    `json:"objects"`
+	Bytes      int64  `json:"bytes,omitempty"`
 }
 
 // VerifyBackup re-reads every data object of a backup and checks its size,
@@ -142,5 +154,63 @@ func (a *BackupFiles) VerifyBackup(ctx context.Context, in VerifyBackupInput) (*
 		}
 		activity.RecordHeartbeat(ctx, fmt.Sprintf("verified %d/%d objects", i+1, len(m.Objects)))
 	}
-	return &VerifyBackupResult{DataPrefix: m.DataPrefix, ItemCount: m.ItemCount, Objects: len(m.Objects)}, nil
+	return &VerifyBackupResult{DataPrefix: m.DataPrefix, ItemCount: m.ItemCount, Objects: len(m.Objects), Bytes: m.Bytes}, nil
+}
+
+// ApplyRetentionInput is one dataset's retention run under one backup root.
+type ApplyRetentionInput struct {
+	Location  backupstore.Location  `json:"location"`
+	EnvID     string                `json:"envId"`
+	DatasetID string                `json:"datasetId"`
+	Policy    backupstore.Retention `json:"policy"`
+	// Now is the run's time: backups are aged from it, so a retry decides
+	// the same way.
+	Now time.Time `json:"now"`
+	// Protect names backups never to delete (the run's own).
+	Protect []string `json:"protect,omitempty"`
+}
+
+// maxRetentionNotes bounds the notes a result carries into workflow history.
+const maxRetentionNotes = 20
+
+// ApplyRetentionResult is what a retention run deleted and left.
+type ApplyRetentionResult struct {
+	Deleted []string `json:"deleted"` // backup ids
+	Objects int      `json:"objects"` // objects deleted
+	Kept    int      `json:"kept"`    // complete backups kept
+	// Left lists what was left alone and why (folders without a manifest,
+	// objects Lifeboat did not write).
+	Left []string `json:"left,omitempty"`
+}
+
+// ApplyRetention deletes a dataset's backups that the policy no longer
+// keeps, heartbeating per object. A retry plans again from what is left and
+// finishes the job: backups are deleted manifest last, and deleting an
+// object already gone succeeds.
+func (a *BackupFiles) ApplyRetention(ctx context.Context, in ApplyRetentionInput) (*ApplyRetentionResult, error) {
+	if err := in.Policy.Validate(); err != nil {
+		return nil, invalid(err)
+	}
+	deleted := 0
+	run, err := backupstore.ApplyRetention(ctx, a.S3, in.Location, in.EnvID, in.DatasetID, in.Policy, in.Now, in.Protect, false,
+		func(b backupstore.Backup, _ string) {
+			deleted++
+			activity.RecordHeartbeat(ctx, fmt.Sprintf("deleting backup %s: %d objects deleted", b.Name(), deleted))
+		})
+	if err != nil {
+		var nb *backupstore.NoBucketError
+		if errors.As(err, &nb) {
+			return nil, invalid(fmt.Errorf("retention of %s/%s: %w", in.EnvID, in.DatasetID, err))
+		}
+		return nil, fmt.Errorf("retention of %s/%s under %s: %w", in.EnvID, in.DatasetID, in.Location, err)
+	}
+	left := run.Plan.Left
+	if len(left) > maxRetentionNotes {
+		left = append(left[:maxRetentionNotes:maxRetentionNotes], fmt.Sprintf("and %d more", len(run.Plan.Left)-maxRetentionNotes))
+	}
+	out := &ApplyRetentionResult{Objects: run.Objects, Kept: len(run.Plan.Keep), Left: left, Deleted: []string{}}
+	for _, v := range run.Deleted {
+		out.Deleted = append(out.Deleted, v.Backup.ID)
+	}
+	return out, nil
 }

@@ -5,7 +5,9 @@
 #
 #   scripts/stack.sh up | down | status
 #
-# Ports: TEMPORAL_PORT (7233), TEMPORAL_UI_PORT (8233), MOTO_PORT (5000).
+# Ports: TEMPORAL_PORT (7233), TEMPORAL_UI_PORT (8233), MOTO_PORT (5000),
+# worker N serves Prometheus metrics on METRICS_PORT_BASE+N (9090+N).
+# Lifeboat's search attributes are registered on the dev server at start.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -14,6 +16,10 @@ temporal_port=${TEMPORAL_PORT:-7233}
 ui_port=${TEMPORAL_UI_PORT:-8233}
 moto_port=${MOTO_PORT:-5000}
 workers=${LIFEBOAT_WORKERS:-2}
+metrics_base=${METRICS_PORT_BASE:-9090}
+# Keep in step with workflows/searchattrs.go (workers also register them).
+search_attributes=(LifeboatOperation=Keyword LifeboatEnvironment=Keyword LifeboatDatasets=KeywordList
+  LifeboatRegions=KeywordList LifeboatScheduleId=Keyword)
 temporal_bin=${TEMPORAL_BIN:-$(command -v temporal || echo "$(go env GOPATH)/bin/temporal")}
 
 mkdir -p "$state/logs" "$state/pids"
@@ -40,7 +46,8 @@ start() { # name command...
 up() {
   [ -x "$temporal_bin" ] || { echo "stack: Temporal CLI not found; run 'make tools'" >&2; exit 1; }
   start temporal "$temporal_bin" server start-dev --ip 127.0.0.1 --port "$temporal_port" --ui-port "$ui_port" \
-    --db-filename "$state/temporal.db" --log-level warn
+    --db-filename "$state/temporal.db" --log-level warn \
+    "${search_attributes[@]/#/--search-attribute=}"
   start moto python3 "$root/scripts/moto_server.py" --port "$moto_port"
   wait_port temporal "$temporal_port"
   wait_port moto "$moto_port"
@@ -55,7 +62,7 @@ up() {
   export AWS_REGION=${AWS_REGION:-us-east-1} AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-test} AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-test}
   export LIFEBOAT_POLL_INTERVAL=${LIFEBOAT_POLL_INTERVAL:-500ms}
   for i in $(seq 1 "$workers"); do
-    start "worker$i" "$root/bin/worker"
+    LIFEBOAT_METRICS_ADDR=127.0.0.1:$((metrics_base + i)) start "worker$i" "$root/bin/worker"
   done
   sleep 1
   for i in $(seq 1 "$workers"); do
@@ -63,6 +70,7 @@ up() {
   done
   cat <<MSG
 stack up: Temporal 127.0.0.1:$temporal_port, Web UI http://127.0.0.1:$ui_port, moto http://127.0.0.1:$moto_port, $workers workers
+metrics: http://127.0.0.1:$((metrics_base + 1))/metrics ... http://127.0.0.1:$((metrics_base + workers))/metrics
 logs: $state/logs
 to use the CLI against it:
   export TEMPORAL_ADDRESS=127.0.0.1:$temporal_port AWS_ENDPOINT_URL=http://127.0.0.1:$moto_port AWS_REGION=${AWS_REGION} AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test

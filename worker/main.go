@@ -25,6 +25,7 @@ import (
 	"github.com/lifeboat-dev/lifeboat/activities"
 	"github.com/lifeboat-dev/lifeboat/internal/awsx"
 	"github.com/lifeboat-dev/lifeboat/internal/config"
+	"github.com/lifeboat-dev/lifeboat/internal/metrics"
 	"github.com/lifeboat-dev/lifeboat/internal/redisbackup"
 	"github.com/lifeboat-dev/lifeboat/worker/app"
 )
@@ -52,8 +53,13 @@ func run() error {
 	flag.StringVar(&node.DataDir, "redis-dir", "", "sidecar: Redis's data directory, used only when Redis is down at restore time (else CONFIG GET dir)")
 	flag.DurationVar(&node.StartTimeout, "redis-start-timeout", 2*time.Minute, "sidecar: how long Redis may take to answer after the start command")
 	flag.DurationVar(&node.StopTimeout, "redis-stop-timeout", 2*time.Minute, "sidecar: how long Redis may take to stop after the stop command")
+	metricsAddr := flag.String("metrics-addr", os.Getenv("LIFEBOAT_METRICS_ADDR"), "serve Prometheus metrics on host:port at /metrics, e.g. :9090; off when empty (LIFEBOAT_METRICS_ADDR)")
+	registerSA := flag.Bool("register-search-attributes", os.Getenv("LIFEBOAT_REGISTER_SEARCH_ATTRIBUTES") != "false",
+		"register Lifeboat's search attributes on the namespace at start-up if missing (LIFEBOAT_REGISTER_SEARCH_ATTRIBUTES=false to only check)")
 	flag.Parse()
 
+	// Workflow and activity log lines carry WorkflowID, RunID, ActivityID
+	// and friends: the SDK adds them to workflow.GetLogger/activity.GetLogger.
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -62,9 +68,18 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	c, err := client.Dial(client.Options{
-		HostPort: cfg.TemporalAddress, Namespace: cfg.Namespace, Logger: tlog.NewStructuredLogger(logger),
-	})
+	opts := client.Options{HostPort: cfg.TemporalAddress, Namespace: cfg.Namespace, Logger: tlog.NewStructuredLogger(logger)}
+	if *metricsAddr != "" {
+		m := metrics.New()
+		defer m.Close()
+		addr, err := m.Serve(*metricsAddr)
+		if err != nil {
+			return err
+		}
+		opts.MetricsHandler = m.Handler()
+		logger.Info("Serving Prometheus metrics", "url", fmt.Sprintf("http://%s/metrics", addr))
+	}
+	c, err := client.Dial(opts)
 	if err != nil {
 		return fmt.Errorf("connect to Temporal at %s: %w", cfg.TemporalAddress, err)
 	}
@@ -78,6 +93,13 @@ func run() error {
 			"taskQueue", redisbackup.NodeTaskQueue(cfg.TaskQueue, node.NodeID), "node", node.NodeID, "redis", node.Addr,
 			"canRestore", node.StartCmd != "" && node.StopCmd != "")
 		return w.Run(worker.InterruptCh())
+	}
+	if *registerSA {
+		if err := app.EnsureSearchAttributes(ctx, c, cfg.Namespace); err != nil {
+			return err
+		}
+	} else if err := app.CheckSearchAttributes(ctx, c, cfg.Namespace); err != nil {
+		return err
 	}
 	w, err := app.New(ctx, c, cfg, aws, worker.Options{})
 	if err != nil {

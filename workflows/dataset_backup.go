@@ -1,8 +1,10 @@
 package workflows
 
 import (
+	"fmt"
 	"time"
 
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/lifeboat-dev/lifeboat/activities"
@@ -30,6 +32,11 @@ func DatasetBackup(ctx workflow.Context, in BackupInput) (*BackupResult, error) 
 	if err != nil {
 		return nil, err
 	}
+	if in.Retention != nil {
+		if err := in.Retention.rules().Validate(); err != nil {
+			return nil, fail(ctx, p, temporal.NewNonRetryableApplicationError(err.Error(), activities.ErrInvalidInput, err))
+		}
+	}
 
 	items := make([]activities.BackupRequestItem, len(in.Datasets))
 	for i, d := range in.Datasets {
@@ -43,7 +50,7 @@ func DatasetBackup(ctx workflow.Context, in BackupInput) (*BackupResult, error) 
 	}
 	p.Validated = true
 
-	h := &holds{holder: workflow.GetInfo(ctx).WorkflowExecution.ID}
+	h := &holds{holder: workflow.GetInfo(ctx).WorkflowExecution.ID, op: p.Operation}
 	defer h.resume(ctx)
 
 	var toPause []activities.DatasetRef
@@ -80,6 +87,11 @@ func DatasetBackup(ctx workflow.Context, in BackupInput) (*BackupResult, error) 
 
 	setStep(ctx, p, StepResuming)
 	window := h.resume(ctx)
+	if in.Retention != nil {
+		// Only after writes resumed: pruning never lengthens the pause.
+		setStep(ctx, p, StepPruning)
+		pruneOlder(ctx, *in.Retention, plan.Targets, results, p)
+	}
 	setStep(ctx, p, StepDone)
 	return &BackupResult{Datasets: results, PauseWindowMillis: window.Milliseconds()}, nil
 }
@@ -124,10 +136,43 @@ func backupOne(ctx workflow.Context, t activities.BackupTarget, cut time.Time, p
 		return DatasetBackupResult{}, err
 	}
 	dp.Step, dp.Items, dp.Bytes, dp.Detail = StepDone, written.ItemCount, written.Bytes, written.ManifestURL
+	tags := map[string]string{"operation": p.Operation, "dataset": t.String()}
+	count(ctx, MetricItemsExported, written.ItemCount, tags)
+	count(ctx, MetricBytesExported, written.Bytes, tags)
 	return DatasetBackupResult{
 		EnvID: t.EnvID, DatasetID: t.DatasetID, StoreID: t.StoreID, BackupID: backupID, CutTime: exportTime,
 		PausedWrites: t.PointInTime == nil, ManifestURL: written.ManifestURL, ItemCount: written.ItemCount, Bytes: written.Bytes,
 	}, nil
+}
+
+// pruneOlder runs retention for each backed-up dataset, all at once. A
+// dataset whose retention fails keeps a warning in its result and in the
+// progress: the backup has succeeded and stays so.
+func pruneOlder(ctx workflow.Context, policy RetentionPolicy, targets []activities.BackupTarget, results []DatasetBackupResult, p *Progress) {
+	actx := workflow.WithActivityOptions(ctx, pruning)
+	now := workflow.Now(ctx)
+	futures := make([]workflow.Future, len(targets))
+	for i, t := range targets {
+		p.dataset(t.EnvID, t.DatasetID).Step = StepPruning
+		futures[i] = workflow.ExecuteActivity(actx, files.ApplyRetention, activities.ApplyRetentionInput{
+			Location: t.Location, EnvID: t.EnvID, DatasetID: t.DatasetID, Policy: policy.rules(), Now: now,
+			Protect: []string{results[i].BackupID},
+		})
+	}
+	for i, f := range futures {
+		dp := p.dataset(targets[i].EnvID, targets[i].DatasetID)
+		var pruned activities.ApplyRetentionResult
+		if err := f.Get(ctx, &pruned); err != nil {
+			msg := "retention failed, older backups not pruned: " + err.Error()
+			results[i].RetentionWarning = msg
+			p.Warnings = append(p.Warnings, targets[i].String()+": "+msg)
+			workflow.GetLogger(ctx).Warn("Retention failed; the backup stands", "dataset", targets[i].String(), "error", err)
+		} else {
+			results[i].Pruned, results[i].RetentionNotes = pruned.Deleted, pruned.Left
+			dp.Detail = fmt.Sprintf("%s; pruned %d older backups", dp.Detail, len(pruned.Deleted))
+		}
+		dp.Step = StepDone
+	}
 }
 
 func firstError(errs []error) error {

@@ -83,7 +83,7 @@ func DatasetRestore(ctx workflow.Context, in RestoreInput) (*RestoreResult, erro
 		}
 	}
 
-	h := &holds{holder: workflowID}
+	h := &holds{holder: workflowID, op: p.Operation}
 	defer h.resume(ctx)
 	var toPause []activities.DatasetRef
 	for _, e := range plan.Environments {
@@ -176,5 +176,8 @@ func restoreOne(ctx workflow.Context, t activities.RestoreTarget, v activities.V
 	}
 	dp.Step, dp.Items, dp.Detail = StepDone, done.CountedItems, fmt.Sprintf("%d items imported into %s", done.CountedItems, t.TableName)
 	res.ItemCount = done.CountedItems
+	tags := map[string]string{"operation": p.Operation, "dataset": t.DatasetRef.String()}
+	count(ctx, MetricItemsImported, done.CountedItems, tags)
+	count(ctx, MetricBytesImported, v.Bytes, tags)
 	return res, nil
 }

@@ -11,6 +11,7 @@ import (
 // holds pauses datasets for one workflow and guarantees they are resumed.
 type holds struct {
 	holder   string
+	op       string // for the pause window metric
 	refs     []activities.DatasetRef
 	pausedAt time.Time
 	resumed  bool
@@ -84,7 +85,9 @@ func (h *holds) resume(ctx workflow.Context) time.Duration {
 		}
 	}
 	h.resumed = true
-	return workflow.Now(dctx).Sub(h.pausedAt)
+	window := workflow.Now(dctx).Sub(h.pausedAt)
+	recordPauseWindow(ctx, h.op, window)
+	return window
 }
 
 // trackProgress starts a workflow's Progress, answering the progress query.
@@ -96,6 +99,15 @@ func trackProgress(ctx workflow.Context, op string, refs []activities.DatasetRef
 	if err := workflow.SetQueryHandler(ctx, ProgressQuery, func() (*Progress, error) { return p, nil }); err != nil {
 		return nil, err
 	}
+	env := ""
+	names := make([]string, len(refs))
+	for i, r := range refs {
+		names[i] = r.String()
+	}
+	if len(refs) > 0 {
+		env = refs[0].EnvID
+	}
+	tagRun(ctx, op, env, names, nil)
 	setStep(ctx, p, StepValidating)
 	return p, nil
 }
@@ -107,6 +119,7 @@ func setStep(ctx workflow.Context, p *Progress, step string) {
 }
 
 func fail(ctx workflow.Context, p *Progress, err error) error {
+	countFailure(ctx, p.Operation, p.Step)
 	p.Error = err.Error()
 	setStep(ctx, p, StepFailed)
 	return err

@@ -45,6 +45,19 @@ var (
 			NonRetryableErrorTypes: activities.NonRetryable,
 		},
 	}
+	// pruning deletes a dataset's expired backups, heartbeating per object.
+	// A retry re-plans from what is left, so retrying is always safe.
+	pruning = workflow.ActivityOptions{
+		StartToCloseTimeout: time.Hour,
+		HeartbeatTimeout:    2 * time.Minute,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:        5 * time.Second,
+			BackoffCoefficient:     2,
+			MaximumInterval:        time.Minute,
+			MaximumAttempts:        5,
+			NonRetryableErrorTypes: activities.NonRetryable,
+		},
+	}
 	// objectScan reads every object of a backup, heartbeating per object.
 	objectScan = workflow.ActivityOptions{
 		StartToCloseTimeout: 6 * time.Hour,

@@ -81,6 +81,7 @@ func RedisBackup(ctx workflow.Context, in RedisBackupInput) (*RedisBackupResult,
 	if err := workflow.SetQueryHandler(ctx, ProgressQuery, func() (*RedisProgress, error) { return p, nil }); err != nil {
 		return nil, err
 	}
+	tagRun(ctx, p.Operation, "", nil, nil)
 	p.setStep(ctx, StepValidating)
 	short := workflow.WithActivityOptions(ctx, shortAWSCall)
 	var plan activities.RedisBackupPlan
@@ -274,6 +275,7 @@ func (p *RedisProgress) setStep(ctx workflow.Context, step string) {
 }
 
 func (p *RedisProgress) fail(ctx workflow.Context, err error) error {
+	countFailure(ctx, p.Operation, p.Step)
 	p.Error = err.Error()
 	var app *temporal.ApplicationError
 	if errors.As(err, &app) {

@@ -26,6 +26,7 @@ func RedisRestore(ctx workflow.Context, in RedisRestoreInput) (*RedisRestoreResu
 	if err := workflow.SetQueryHandler(ctx, ProgressQuery, func() (*RedisProgress, error) { return p, nil }); err != nil {
 		return nil, err
 	}
+	tagRun(ctx, p.Operation, "", nil, nil)
 	p.setStep(ctx, StepValidating)
 	short := workflow.WithActivityOptions(ctx, shortAWSCall)
 	var plan activities.RedisRestorePlan

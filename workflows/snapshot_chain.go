@@ -17,7 +17,7 @@ import (
 // the run end, failed with the per-region report as its error's details if
 // any region failed. Every chain evaluates the same day.
 func SnapshotRun(ctx workflow.Context, in SnapshotRunInput) (*SnapshotRunResult, error) {
-	p, err := snapshotStart(ctx, "run", "", in.DryRun)
+	p, err := snapshotStart(ctx, "run", "", in.Regions, in.DryRun)
 	if err != nil {
 		return nil, err
 	}
@@ -96,7 +96,7 @@ func snapRegions(in []string) ([]string, error) {
 // create does not stop yesterday's copies or today's expiry. The chain ends
 // failed, with its result as details, if any step failed.
 func SnapshotChain(ctx workflow.Context, in SnapshotChainInput) (*SnapshotChainResult, error) {
-	p, err := snapshotStart(ctx, "chain", in.Region, in.DryRun)
+	p, err := snapshotStart(ctx, "chain", in.Region, []string{in.Region}, in.DryRun)
 	if err != nil {
 		return nil, err
 	}

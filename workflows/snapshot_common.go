@@ -70,12 +70,14 @@ func snapChild(ctx workflow.Context, id string) workflow.Context {
 	})
 }
 
-// snapshotStart registers the progress query and marks the workflow started.
-func snapshotStart(ctx workflow.Context, op, region string, dryRun bool) (*SnapshotProgress, error) {
+// snapshotStart registers the progress query, tags the run with its
+// operation and regions, and marks the workflow started.
+func snapshotStart(ctx workflow.Context, op, region string, regions []string, dryRun bool) (*SnapshotProgress, error) {
 	p := &SnapshotProgress{Operation: op, Region: region, DryRun: dryRun, StartedAt: workflow.Now(ctx)}
 	if err := workflow.SetQueryHandler(ctx, ProgressQuery, func() (*SnapshotProgress, error) { return p, nil }); err != nil {
 		return nil, err
 	}
+	tagRun(ctx, "snapshots-"+op, "", nil, regions)
 	p.step(ctx, SnapStepStarting)
 	return p, nil
 }
@@ -87,6 +89,7 @@ func (p *SnapshotProgress) step(ctx workflow.Context, s string) {
 }
 
 func (p *SnapshotProgress) fail(ctx workflow.Context, err error) error {
+	countFailure(ctx, "snapshots-"+p.Operation, p.Step)
 	p.Error = snapErrMessage(err)
 	p.step(ctx, StepFailed)
 	return err

@@ -28,7 +28,7 @@ const (
 // progress. Copies not started when the copy window closes are left for the
 // next run. A failed copy is reported and the others go on.
 func SnapshotCopy(ctx workflow.Context, in SnapshotCopyInput) (*SnapshotCopyResult, error) {
-	p, err := snapshotStart(ctx, "copy", in.Region, in.DryRun)
+	p, err := snapshotStart(ctx, "copy", in.Region, []string{in.Region}, in.DryRun)
 	if err != nil {
 		return nil, err
 	}
@@ -97,7 +97,7 @@ func SnapshotCopy(ctx workflow.Context, in SnapshotCopyInput) (*SnapshotCopyResu
 // finished copies by their Source_SnapshotId). Past HistoryLimit events it
 // continues as new with its queue and counts.
 func SnapshotCopyDestination(ctx workflow.Context, in SnapshotCopyDestinationInput) (*CopyDestinationResult, error) {
-	p, err := snapshotStart(ctx, "copy", in.SourceRegion+" -> "+in.Destination, false)
+	p, err := snapshotStart(ctx, "copy", in.SourceRegion+" -> "+in.Destination, []string{in.SourceRegion, in.Destination}, false)
 	if err != nil {
 		return nil, err
 	}
@@ -195,6 +195,7 @@ func SnapshotCopyDestination(ctx workflow.Context, in SnapshotCopyDestinationInp
 			done[id] = true
 			if !others[id] {
 				res.Copied++
+				count(ctx, MetricSnapshotsCopied, 1, map[string]string{"region": in.Destination})
 			}
 		}
 		for _, f := range w.Errored {

@@ -16,7 +16,7 @@ import (
 // continues as new. An instance that fails is reported and the others go
 // on; the run ends failed (with its result as details) if any did.
 func SnapshotCreate(ctx workflow.Context, in SnapshotCreateInput) (*SnapshotCreateResult, error) {
-	p, err := snapshotStart(ctx, "create", in.Region, in.DryRun)
+	p, err := snapshotStart(ctx, "create", in.Region, []string{in.Region}, in.DryRun)
 	if err != nil {
 		return nil, err
 	}
@@ -186,6 +186,9 @@ func SnapshotCreateBatch(ctx workflow.Context, in SnapshotCreateBatchInput) (*Sn
 		case out.Skipped != "":
 			res.Skipped = append(res.Skipped, activities.InstanceProblem{InstanceID: inst.InstanceID, Problem: out.Skipped})
 		default:
+			if out.Created && !in.DryRun {
+				count(ctx, MetricSnapshotsCreated, int64(len(out.Snapshots)), map[string]string{"region": in.Region})
+			}
 			res.Groups = append(res.Groups, GroupSummary{
 				InstanceID: inst.InstanceID, GroupID: out.GroupID, Generation: out.Generation,
 				Snapshots: len(out.Snapshots), DeleteOn: out.DeleteOn, Created: out.Created, Existing: out.Existing,

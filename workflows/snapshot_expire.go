@@ -17,7 +17,7 @@ import (
 // the destination is not expired this run. Regions are expired in
 // parallel; one failing does not stop the others. A dry run only lists.
 func SnapshotExpire(ctx workflow.Context, in SnapshotExpireInput) (*SnapshotExpireResult, error) {
-	p, err := snapshotStart(ctx, "expire", in.Region, in.DryRun)
+	p, err := snapshotStart(ctx, "expire", in.Region, []string{in.Region}, in.DryRun)
 	if err != nil {
 		return nil, err
 	}
@@ -72,6 +72,9 @@ func SnapshotExpire(ctx workflow.Context, in SnapshotExpireInput) (*SnapshotExpi
 				return
 			}
 			out.ExpireSnapshotsResult = r
+			if !in.DryRun {
+				count(gctx, MetricSnapshotsDeleted, int64(r.DeletedCount), map[string]string{"region": region})
+			}
 			res.DeletedCount += r.DeletedCount
 			p.Deleted = res.DeletedCount
 			p.Failed += len(r.Failed)

@@ -17,7 +17,7 @@ import (
 // fails or is cancelled after creating volumes, the ones not attached are
 // deleted again (the snapshots stay).
 func SnapshotRestore(ctx workflow.Context, in SnapshotRestoreInput) (*SnapshotRestoreResult, error) {
-	p, err := snapshotStart(ctx, "restore", in.Region, false)
+	p, err := snapshotStart(ctx, "restore", in.Region, []string{in.Region}, false)
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/lifeboat-dev/lifeboat/activities"
+	"github.com/lifeboat-dev/lifeboat/internal/backupstore"
 	"github.com/lifeboat-dev/lifeboat/internal/ids"
 )
 
@@ -32,6 +33,7 @@ const (
 	StepImporting  = "importing"
 	StepSwitching  = "switching-store"
 	StepResuming   = "resuming"
+	StepPruning    = "pruning-backups"
 	StepDone       = "done"
 	StepFailed     = "failed"
 )
@@ -68,6 +70,10 @@ type RetentionPolicy struct {
 	Days  int `json:"days,omitempty"`
 }
 
+func (r RetentionPolicy) rules() backupstore.Retention {
+	return backupstore.Retention{Count: r.Count, Days: r.Days}
+}
+
 // DatasetBackupResult is one dataset's finished backup.
 type DatasetBackupResult struct {
 	EnvID        string    `json:"envId"`
@@ -79,6 +85,13 @@ type DatasetBackupResult struct {
 	ManifestURL  string    `json:"manifestUrl"`
 	ItemCount    int64     `json:"itemCount"`
 	Bytes        int64     `json:"bytes"`
+	// Pruned are the older backups (ids) the retention step deleted.
+	Pruned []string `json:"pruned,omitempty"`
+	// RetentionNotes say what retention left alone and why.
+	RetentionNotes []string `json:"retentionNotes,omitempty"`
+	// RetentionWarning says why the retention step failed, if it did; the
+	// backup itself succeeded all the same.
+	RetentionWarning string `json:"retentionWarning,omitempty"`
 }
 
 // BackupResult is the DatasetBackup workflow's result.
@@ -139,6 +152,8 @@ type Progress struct {
 	StoreID   string            `json:"storeId,omitempty"`
 	Datasets  []DatasetProgress `json:"datasets"`
 	Error     string            `json:"error,omitempty"`
+	// Warnings are failures that did not fail the run (a retention step).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // DatasetProgress is one dataset's part of Progress.
@@ -160,6 +175,9 @@ func (p *Progress) Summary() string {
 		}
 	}
 	s := fmt.Sprintf("%s: %s, %d/%d datasets done", p.Operation, p.Step, done, len(p.Datasets))
+	if len(p.Warnings) > 0 {
+		s += fmt.Sprintf(", %d warnings", len(p.Warnings))
+	}
 	if p.Error != "" {
 		s += ": " + p.Error
 	}

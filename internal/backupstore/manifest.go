@@ -27,7 +27,12 @@ type Manifest struct {
 	// DataPrefix holds exactly the data objects below, ready for ImportTable.
 	DataPrefix string         `json:"dataPrefix"`
 	Objects    []ObjectDigest `json:"objects"`
-	CreatedAt  time.Time      `json:"createdAt"`
+	// ExportFiles are DynamoDB's own files of the export (its manifests,
+	// checksums and _started), beside the data folder. They are not
+	// imported; they are recorded so that retention deletes them with the
+	// backup. Manifests written before this field have none.
+	ExportFiles []string  `json:"exportFiles,omitempty"`
+	CreatedAt   time.Time `json:"createdAt"`
 }
 
 // ObjectDigest is one exported data object with its size, item count and SHA-256.

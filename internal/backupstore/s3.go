@@ -86,13 +86,20 @@ func ReadManifest(ctx context.Context, api API, bucket, key string) (*Manifest, 
 	defer out.Body.Close()
 	var m Manifest
 	if err := json.NewDecoder(out.Body).Decode(&m); err != nil {
-		return nil, fmt.Errorf("decode manifest s3://%s/%s: %w", bucket, key, err)
+		return nil, &BadManifestError{fmt.Errorf("decode manifest s3://%s/%s: %w", bucket, key, err)}
 	}
 	if err := m.Check(); err != nil {
-		return nil, fmt.Errorf("manifest s3://%s/%s: %w", bucket, key, err)
+		return nil, &BadManifestError{fmt.Errorf("manifest s3://%s/%s: %w", bucket, key, err)}
 	}
 	return &m, nil
 }
+
+// BadManifestError says a manifest was read but does not decode or does not
+// add up: the backup is not usable, as opposed to S3 failing to answer.
+type BadManifestError struct{ Err error }
+
+func (e *BadManifestError) Error() string { return e.Err.Error() }
+func (e *BadManifestError) Unwrap() error { return e.Err }
 
 // WriteManifest stores a manifest as JSON.
 func WriteManifest(ctx context.Context, api API, bucket, key string, m *Manifest) error {

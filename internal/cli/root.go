@@ -72,9 +72,10 @@ func (a *app) rootCommand() *cobra.Command {
 	pf.StringVar(&a.cfg.TablePrefix, "table-prefix", a.cfg.TablePrefix, "prefix of dataset table names (LIFEBOAT_TABLE_PREFIX)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.SetGlobalNormalizationFunc(kebab)
-	root.AddCommand(a.snapshotsCommand())
+	root.AddCommand(a.snapshotsCommand(), a.scheduleCommand())
 	root.AddCommand(a.envCommand(), a.datasetCommand(), a.dataCommand(),
 		a.backupCommand(), a.restoreCommand(), a.statusCommand("backup-status"), a.statusCommand("restore-status"), a.redisCommand())
+	root.AddCommand(a.backupsCommand())
 	return root
 }
 

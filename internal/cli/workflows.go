@@ -30,33 +30,9 @@ func (a *app) backupCommand() *cobra.Command {
 		Short: "Back up datasets to S3: pause writes, drain, export at one cut time, resume",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			in := workflows.BackupInput{DrainTimeoutSeconds: int(drain / time.Second)}
-			if file != "" {
-				if err := readDatasetsFile(file, &in.Datasets); err != nil {
-					return err
-				}
-				for i := range in.Datasets {
-					if in.Datasets[i].EnvID == "" {
-						in.Datasets[i].EnvID = envID
-					}
-				}
-			} else {
-				if err := requireFlags(cmd, "env-id", "dataset-id", "backup-location"); err != nil {
-					return err
-				}
-				d := workflows.BackupDataset{EnvID: envID, DatasetID: datasetID, BackupLocation: location}
-				if pit != "" {
-					t, err := time.Parse(time.RFC3339Nano, pit)
-					if err != nil {
-						return usagef("--point-in-time %q: want RFC3339, e.g. 2021-01-01T00:01:00Z", pit)
-					}
-					d.PointInTime = &t
-				}
-				in.Datasets = []workflows.BackupDataset{d}
-			}
-			for _, d := range in.Datasets {
-				if err := checkRequest(d.EnvID, d.DatasetID, d.BackupLocation); err != nil {
-					return err
-				}
+			var err error
+			if in.Datasets, err = backupDatasets(cmd, envID, datasetID, location, pit, file); err != nil {
+				return err
 			}
 			c, err := a.client()
 			if err != nil {
@@ -76,6 +52,12 @@ func (a *app) backupCommand() *cobra.Command {
 			}
 			for _, d := range res.Datasets {
 				fmt.Fprintf(a.out, "%s/%s: %d items, %d bytes, cut %s -> %s\n", d.EnvID, d.DatasetID, d.ItemCount, d.Bytes, d.CutTime.Format(time.RFC3339Nano), d.ManifestURL)
+				if len(d.Pruned) > 0 {
+					fmt.Fprintf(a.out, "%s/%s: retention deleted %s\n", d.EnvID, d.DatasetID, strings.Join(d.Pruned, ", "))
+				}
+				if d.RetentionWarning != "" {
+					fmt.Fprintf(a.out, "%s/%s: warning: retention failed (the backup is good): %s\n", d.EnvID, d.DatasetID, d.RetentionWarning)
+				}
 			}
 			fmt.Fprintf(a.out, "writes paused for %d ms\n", res.PauseWindowMillis)
 			return nil
@@ -170,6 +152,42 @@ func (a *app) restoreCommand() *cobra.Command {
 	return cmd
 }
 
+// backupDatasets reads the datasets to back up from the flags: one
+// dataset (--env-id, --dataset-id, --backup-location, --point-in-time) or
+// a --datasets file whose entries default to --env-id.
+func backupDatasets(cmd *cobra.Command, envID, datasetID, location, pit, file string) ([]workflows.BackupDataset, error) {
+	var out []workflows.BackupDataset
+	if file != "" {
+		if err := readDatasetsFile(file, &out); err != nil {
+			return nil, err
+		}
+		for i := range out {
+			if out[i].EnvID == "" {
+				out[i].EnvID = envID
+			}
+		}
+	} else {
+		if err := requireFlags(cmd, "env-id", "dataset-id", "backup-location"); err != nil {
+			return nil, err
+		}
+		d := workflows.BackupDataset{EnvID: envID, DatasetID: datasetID, BackupLocation: location}
+		if pit != "" {
+			t, err := time.Parse(time.RFC3339Nano, pit)
+			if err != nil {
+				return nil, usagef("--point-in-time %q: want RFC3339, e.g. 2021-01-01T00:01:00Z", pit)
+			}
+			d.PointInTime = &t
+		}
+		out = []workflows.BackupDataset{d}
+	}
+	for _, d := range out {
+		if err := checkRequest(d.EnvID, d.DatasetID, d.BackupLocation); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
 // start runs a start call, which waits for the worker to validate the request.
 func (a *app) start(ctx context.Context, start func(context.Context) (client.Run, error)) (client.Run, error) {
 	vctx, cancel := context.WithTimeout(ctx, validateTimeout)
@@ -228,15 +246,15 @@ func (a *app) printProgress() func(workflows.Progress) {
 }
 
 func (a *app) statusCommand(name string) *cobra.Command {
-	wfType, op := workflows.DatasetBackupName, "backup"
+	op := "backup"
 	if name == "restore-status" {
-		wfType, op = workflows.DatasetRestoreName, "restore"
+		op = "restore"
 	}
 	var workflowID string
-	var limit int
+	var filter client.RunFilter
 	cmd := &cobra.Command{
-		Use:   name + " [--workflow-id W]",
-		Short: "Show recent " + op + " runs, or one run with its progress",
+		Use:   name + " [--workflow-id W | --env-id E --dataset-id D --schedule-id S]",
+		Short: "Show recent " + op + " runs (found by Lifeboat's search attributes), or one run with its progress",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := a.client()
 			if err != nil {
@@ -245,24 +263,37 @@ func (a *app) statusCommand(name string) *cobra.Command {
 			if workflowID != "" {
 				return a.showRun(cmd.Context(), c, workflowID)
 			}
-			runs, err := c.List(cmd.Context(), wfType, limit)
+			filter.Operation = op
+			if filter.Dataset != "" {
+				if filter.EnvID == "" {
+					return usagef("--dataset-id needs --env-id")
+				}
+				// Match the dataset wherever it is in a multi-dataset run.
+				filter.Dataset, filter.EnvID = filter.EnvID+"/"+filter.Dataset, ""
+			}
+			runs, err := c.ListRuns(cmd.Context(), filter)
 			if err != nil {
 				return err
 			}
 			tw := tabwriter.NewWriter(a.out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "WORKFLOW ID\tSTATUS\tSTARTED\tDURATION")
+			fmt.Fprintln(tw, "WORKFLOW ID\tSTATUS\tSTARTED\tDURATION\tDATASETS\tSCHEDULE")
 			for _, r := range runs {
 				dur := "-"
 				if !r.Close.IsZero() {
 					dur = r.Close.Sub(r.Start).Round(time.Millisecond).String()
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.WorkflowID, r.Status, r.Start.Format(time.RFC3339), dur)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.WorkflowID, r.Status, r.Start.Format(time.RFC3339), dur,
+					dash(strings.Join(r.Datasets, ",")), dash(r.ScheduleID))
 			}
 			return tw.Flush()
 		},
 	}
-	cmd.Flags().StringVar(&workflowID, "workflow-id", "", "show this run with its progress")
-	cmd.Flags().IntVar(&limit, "limit", 20, "how many runs to list")
+	fl := cmd.Flags()
+	fl.StringVar(&workflowID, "workflow-id", "", "show this run with its progress")
+	fl.StringVar(&filter.EnvID, "env-id", "", "only runs whose (first) dataset is in this environment")
+	fl.StringVar(&filter.Dataset, "dataset-id", "", "only runs covering this dataset (with --env-id)")
+	fl.StringVar(&filter.ScheduleID, "schedule-id", "", "only runs started by this schedule")
+	fl.IntVar(&filter.Limit, "limit", 20, "how many runs to list")
 	return cmd
 }
 

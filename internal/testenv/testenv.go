@@ -26,12 +26,14 @@ import (
 	"fmt"
 	"go/build"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -48,9 +50,11 @@ import (
 	"github.com/lifeboat-dev/lifeboat/internal/awsx"
 	"github.com/lifeboat-dev/lifeboat/internal/config"
 	"github.com/lifeboat-dev/lifeboat/internal/gate"
+	"github.com/lifeboat-dev/lifeboat/internal/metrics"
 	"github.com/lifeboat-dev/lifeboat/internal/registry"
 	"github.com/lifeboat-dev/lifeboat/starter/client"
 	"github.com/lifeboat-dev/lifeboat/worker/app"
+	"github.com/lifeboat-dev/lifeboat/workflows"
 )
 
 // Options tune an Env. The zero value is what tests normally want.
@@ -74,6 +78,8 @@ type Env struct {
 	Temporal tclient.Client
 	// TemporalAddress is the dev server's host:port.
 	TemporalAddress string
+	// MetricsURLs are the workers' Prometheus endpoints, one per worker.
+	MetricsURLs []string
 	// MotoURL is the moto server's endpoint.
 	MotoURL string
 	// RepoRoot is the directory holding go.mod.
@@ -87,6 +93,7 @@ type Env struct {
 	moto          *exec.Cmd
 	motoExited    chan struct{}
 	workers       []worker.Worker
+	metrics       []*metrics.Metrics
 	workerClients []tclient.Client
 	logFiles      []*os.File
 	reg           *registry.Registry
@@ -195,9 +202,17 @@ func New(ctx context.Context, opts Options) (_ *Env, err error) {
 	// Identical workers, each with its own Temporal connection and AWS
 	// clients, as separate processes would have.
 	for i := 1; i <= opts.Workers; i++ {
+		m := metrics.New()
+		e.metrics = append(e.metrics, m)
+		addr, err := m.Serve("127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		e.MetricsURLs = append(e.MetricsURLs, fmt.Sprintf("http://%s/metrics", addr))
 		c, err := tclient.Dial(tclient.Options{
 			HostPort: e.TemporalAddress, Namespace: config.DefaultNamespace, Logger: logger,
-			Identity: fmt.Sprintf("testenv-worker-%d@%s", i, prefix),
+			Identity:       fmt.Sprintf("testenv-worker-%d@%s", i, prefix),
+			MetricsHandler: m.Handler(),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("connect worker %d: %w", i, err)
@@ -224,6 +239,9 @@ func (e *Env) Close() error {
 		}
 		for _, c := range e.workerClients {
 			c.Close()
+		}
+		for _, m := range e.metrics {
+			_ = m.Close()
 		}
 		if e.Temporal != nil {
 			e.Temporal.Close()
@@ -312,7 +330,7 @@ func (e *Env) startDevServer(ctx context.Context, bin string, logger tlog.Logger
 			},
 			LogLevel:  "warn",
 			EnableUI:  false, // --headless: the UI port (port+1000) may be taken
-			ExtraArgs: []string{"--http-port", fmt.Sprint(ports[1]), "--metrics-port", fmt.Sprint(ports[2])},
+			ExtraArgs: append([]string{"--http-port", fmt.Sprint(ports[1]), "--metrics-port", fmt.Sprint(ports[2])}, searchAttributeArgs()...),
 			Stdout:    out,
 			Stderr:    out,
 		})
@@ -328,6 +346,23 @@ func (e *Env) startDevServer(ctx context.Context, bin string, logger tlog.Logger
 		}
 	}
 	return fmt.Errorf("start Temporal dev server (%s): %w", bin, errors.Join(errs...))
+}
+
+// searchAttributeArgs registers Lifeboat's search attributes on the dev
+// server as `make up` does.
+func searchAttributeArgs() []string {
+	var args []string
+	for _, name := range slices.Sorted(maps.Keys(workflows.SearchAttributes)) {
+		typ := strings.TrimPrefix(workflows.SearchAttributes[name].String(), "INDEXED_VALUE_TYPE_")
+		switch typ {
+		case "KEYWORD":
+			typ = "Keyword"
+		case "KEYWORD_LIST":
+			typ = "KeywordList"
+		}
+		args = append(args, "--search-attribute", name+"="+typ)
+	}
+	return args
 }
 
 // watchLog calls onMatch once the file contains marker. The returned

@@ -16,6 +16,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	tclient "go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/lifeboat-dev/lifeboat/activities"
@@ -247,16 +248,60 @@ type RunSummary struct {
 	Status     string
 	Start      time.Time
 	Close      time.Time
+	// Datasets and ScheduleID come from the run's search attributes.
+	Datasets   []string
+	ScheduleID string
+}
+
+// RunFilter selects runs by Lifeboat's search attributes; empty fields
+// match everything.
+type RunFilter struct {
+	// Operation is the LifeboatOperation: backup, restore, redis-backup, ...
+	Operation string
+	// Dataset is an "env/dataset" the run covers.
+	Dataset    string
+	EnvID      string
+	ScheduleID string
+	Limit      int
+}
+
+// Query is the filter as a Temporal list query, also usable with
+// `temporal workflow list --query` and in the Web UI.
+func (f RunFilter) Query(taskQueue string) string {
+	var parts []string
+	add := func(key, v string) {
+		if v != "" {
+			parts = append(parts, fmt.Sprintf("%s = '%s'", key, strings.ReplaceAll(v, "'", "")))
+		}
+	}
+	add(workflows.SAOperation.GetName(), f.Operation)
+	add(workflows.SADatasets.GetName(), f.Dataset)
+	add(workflows.SAEnvironment.GetName(), f.EnvID)
+	add(workflows.SAScheduleID.GetName(), f.ScheduleID)
+	add("TaskQueue", taskQueue)
+	return strings.Join(parts, " AND ")
 }
 
 // List lists recent runs of a workflow type, newest first.
 func (c *Client) List(ctx context.Context, workflowType string, limit int) ([]RunSummary, error) {
+	return c.list(ctx, fmt.Sprintf("WorkflowType = '%s' AND TaskQueue = '%s'", workflowType, c.TaskQueue), limit)
+}
+
+// ListRuns lists recent runs matching f by their search attributes, newest first.
+func (c *Client) ListRuns(ctx context.Context, f RunFilter) ([]RunSummary, error) {
+	if f.Limit <= 0 {
+		f.Limit = 20
+	}
+	return c.list(ctx, f.Query(c.TaskQueue), f.Limit)
+}
+
+func (c *Client) list(ctx context.Context, query string, limit int) ([]RunSummary, error) {
 	resp, err := c.Temporal.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
-		Query:    fmt.Sprintf("WorkflowType = '%s' AND TaskQueue = '%s'", workflowType, c.TaskQueue),
+		Query:    query,
 		PageSize: int32(limit),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("list %s workflows: %w", workflowType, err)
+		return nil, fmt.Errorf("list workflows (%s): %w", query, err)
 	}
 	var out []RunSummary
 	for _, e := range resp.Executions {
@@ -269,6 +314,15 @@ func (c *Client) List(ctx context.Context, workflowType string, limit int) ([]Ru
 		}
 		if e.CloseTime != nil {
 			s.Close = e.CloseTime.AsTime()
+		}
+		if sa := e.SearchAttributes; sa != nil {
+			dc := converter.GetDefaultDataConverter()
+			if p, ok := sa.IndexedFields[workflows.SADatasets.GetName()]; ok {
+				_ = dc.FromPayload(p, &s.Datasets)
+			}
+			if p, ok := sa.IndexedFields[workflows.SAScheduleID.GetName()]; ok {
+				_ = dc.FromPayload(p, &s.ScheduleID)
+			}
 		}
 		out = append(out, s)
 		if len(out) >= limit {

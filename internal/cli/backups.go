@@ -1,0 +1,268 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/lifeboat-dev/lifeboat/internal/backupstore"
+	"github.com/lifeboat-dev/lifeboat/internal/ids"
+)
+
+// backupsCommand is the `backup` group: a dataset's backups under a backup
+// root, keep markers and retention. These commands act on S3 directly with
+// the same library code the workflow's retention step runs
+// (backupstore.ApplyRetention); they need AWS credentials, not a worker.
+func (a *app) backupsCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "backup",
+		Short: "List a dataset's backups, mark them keep, and prune old ones",
+	}
+	cmd.AddCommand(a.backupListCommand(), a.backupKeepCommand(true), a.backupKeepCommand(false), a.backupPruneCommand())
+	return cmd
+}
+
+// backupTarget is the flags every `backup` subcommand takes.
+type backupTarget struct {
+	location, envID, datasetID string
+}
+
+func (t *backupTarget) flags(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&t.location, "backup-location", "", "s3://bucket/prefix: the backup root given to backup-dataset")
+	f.StringVar(&t.envID, "env-id", "", "environment id")
+	f.StringVar(&t.datasetID, "dataset-id", "", "dataset id")
+}
+
+func (t *backupTarget) parse(cmd *cobra.Command) (backupstore.Location, error) {
+	if err := requireFlags(cmd, "backup-location", "env-id", "dataset-id"); err != nil {
+		return backupstore.Location{}, err
+	}
+	if err := ids.Validate("environment", t.envID); err != nil {
+		return backupstore.Location{}, err
+	}
+	if err := ids.Validate("dataset", t.datasetID); err != nil {
+		return backupstore.Location{}, err
+	}
+	return backupstore.ParseLocation(t.location)
+}
+
+// s3Error makes a missing bucket or backup bad input (exit 2).
+func s3Error(err error) error {
+	var (
+		nb     *backupstore.NoBackupError
+		bucket *backupstore.NoBucketError
+	)
+	if errors.As(err, &nb) || errors.As(err, &bucket) {
+		return usageError{err}
+	}
+	return err
+}
+
+// cutTime prints a cut time as backup ids name it, to the millisecond.
+func cutTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
+
+func (a *app) s3(ctx context.Context) (backupstore.DeleteAPI, error) {
+	c, err := a.awsClients(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return c.S3, nil
+}
+
+func (a *app) backupListCommand() *cobra.Command {
+	var t backupTarget
+	cmd := &cobra.Command{
+		Use:   "list --backup-location s3://... --env-id E --dataset-id D",
+		Short: "List a dataset's backups in every store, newest first",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			loc, err := t.parse(cmd)
+			if err != nil {
+				return err
+			}
+			api, err := a.s3(cmd.Context())
+			if err != nil {
+				return err
+			}
+			found, err := backupstore.ListBackups(cmd.Context(), api, loc, t.envID, t.datasetID)
+			if err != nil {
+				return s3Error(err)
+			}
+			backups := found.Backups
+			backupstore.SortNewestFirst(backups)
+			tw := tabwriter.NewWriter(a.out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "BACKUP ID\tSTORE\tCUT TIME\tITEMS\tBYTES\tKEPT\tSTATUS")
+			for _, b := range backups {
+				kept := "-"
+				if b.Kept {
+					kept = "keep"
+				}
+				if !b.Complete() {
+					fmt.Fprintf(tw, "%s\t%s\t-\t-\t-\t%s\t%s\n", b.ID, b.StoreID, kept, b.Problem)
+					continue
+				}
+				m := b.Manifest
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\tcomplete\n", b.ID, b.StoreID, cutTime(m.CutTime), m.ItemCount, m.Bytes, kept)
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			if len(backups) == 0 {
+				fmt.Fprintf(a.out, "no backups of %s/%s under %s\n", t.envID, t.datasetID, loc)
+			}
+			return nil
+		},
+	}
+	t.flags(cmd)
+	return cmd
+}
+
+func (a *app) backupKeepCommand(keep bool) *cobra.Command {
+	var t backupTarget
+	var backupID, reason string
+	name, short := "keep", "Mark a backup keep: retention never deletes it"
+	if !keep {
+		name, short = "unkeep", "Remove a backup's keep mark: retention may delete it again"
+	}
+	cmd := &cobra.Command{
+		Use:   name + " --backup-location s3://... --env-id E --dataset-id D --backup-id B",
+		Short: short,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			loc, err := t.parse(cmd)
+			if err != nil {
+				return err
+			}
+			if err := requireFlags(cmd, "backup-id"); err != nil {
+				return err
+			}
+			api, err := a.s3(cmd.Context())
+			if err != nil {
+				return err
+			}
+			found, err := backupstore.FindBackups(cmd.Context(), api, loc, t.envID, t.datasetID, backupID)
+			if err != nil {
+				return s3Error(err)
+			}
+			for _, b := range found {
+				marker := "s3://" + loc.Bucket + "/" + path.Join(b.Folder, backupstore.KeepMarkerName)
+				switch {
+				case keep:
+					if err := backupstore.MarkKeep(cmd.Context(), api, loc.Bucket, b, reason, time.Now()); err != nil {
+						return err
+					}
+					fmt.Fprintf(a.out, "backup %s of %s/%s (store %s) marked keep: %s\n", b.ID, t.envID, t.datasetID, b.StoreID, marker)
+				case !b.Kept:
+					fmt.Fprintf(a.out, "backup %s of %s/%s (store %s) was not marked keep\n", b.ID, t.envID, t.datasetID, b.StoreID)
+				default:
+					if err := backupstore.Unkeep(cmd.Context(), api, loc.Bucket, b); err != nil {
+						return err
+					}
+					fmt.Fprintf(a.out, "backup %s of %s/%s (store %s) no longer marked keep\n", b.ID, t.envID, t.datasetID, b.StoreID)
+				}
+			}
+			return nil
+		},
+	}
+	t.flags(cmd)
+	cmd.Flags().StringVar(&backupID, "backup-id", "", "the backup's id, as `backup list` shows it")
+	if keep {
+		cmd.Flags().StringVar(&reason, "reason", "", "why it is kept, recorded in the marker")
+	}
+	return cmd
+}
+
+func (a *app) backupPruneCommand() *cobra.Command {
+	var t backupTarget
+	var retain, retainDays int
+	var dryRun bool
+	cmd := &cobra.Command{
+		Use:   "prune --backup-location s3://... --env-id E --dataset-id D (--retain N | --retain-days D) [--dry-run]",
+		Short: "Delete a dataset's backups that a retention policy no longer keeps",
+		Long: `Delete a dataset's backups that a retention policy no longer keeps, now: the same rules as a
+backup's retention step. Kept: the newest N complete backups (--retain), those younger than D days
+(--retain-days), the newest complete backup always, and backups marked keep. Only the objects a
+backup's manifest lists and the manifest are deleted; folders without a manifest and objects
+Lifeboat did not write are left and reported.`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			loc, err := t.parse(cmd)
+			if err != nil {
+				return err
+			}
+			policy := backupstore.Retention{Count: retain, Days: retainDays}
+			if err := policy.Validate(); err != nil {
+				return usagef("--retain / --retain-days: %v", err)
+			}
+			api, err := a.s3(cmd.Context())
+			if err != nil {
+				return err
+			}
+			run, err := backupstore.ApplyRetention(cmd.Context(), api, loc, t.envID, t.datasetID, policy, time.Now(), nil, dryRun, nil)
+			if run != nil {
+				a.printPrune(run, dryRun)
+			}
+			if err != nil {
+				return s3Error(err)
+			}
+			return nil
+		},
+	}
+	t.flags(cmd)
+	f := cmd.Flags()
+	f.IntVar(&retain, "retain", 0, "keep the newest N complete backups")
+	f.IntVar(&retainDays, "retain-days", 0, "keep backups younger than D days")
+	f.BoolVar(&dryRun, "dry-run", false, "show what would be deleted; delete nothing")
+	return cmd
+}
+
+func (a *app) printPrune(run *backupstore.RetentionRun, dryRun bool) {
+	deleted := map[string]bool{}
+	for _, v := range run.Deleted {
+		deleted[v.Backup.Name()] = true
+	}
+	tw := tabwriter.NewWriter(a.out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "BACKUP ID\tSTORE\tCUT TIME\tACTION\tWHY")
+	row := func(v backupstore.Verdict, action string) {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", v.Backup.ID, v.Backup.StoreID, cutTime(v.Backup.Manifest.CutTime), action, v.Reason)
+	}
+	all := append(append([]backupstore.Verdict{}, run.Plan.Keep...), run.Plan.Delete...)
+	byName := map[string]backupstore.Verdict{}
+	backups := make([]backupstore.Backup, 0, len(all))
+	for _, v := range all {
+		byName[v.Backup.Name()] = v
+		backups = append(backups, v.Backup)
+	}
+	backupstore.SortNewestFirst(backups)
+	kept := map[string]bool{}
+	for _, v := range run.Plan.Keep {
+		kept[v.Backup.Name()] = true
+	}
+	objects := 0
+	for _, b := range backups {
+		v := byName[b.Name()]
+		switch {
+		case kept[b.Name()]:
+			row(v, "keep")
+		case dryRun:
+			row(v, "would delete")
+			objects += len(v.Keys)
+		case deleted[b.Name()]:
+			row(v, "deleted")
+		default:
+			row(v, "not deleted")
+		}
+	}
+	_ = tw.Flush()
+	for _, l := range run.Plan.Left {
+		fmt.Fprintln(a.out, "note: "+l)
+	}
+	if dryRun {
+		fmt.Fprintf(a.out, "dry run: %d backups would be deleted (%d objects), %d kept; nothing was deleted\n", len(run.Plan.Delete), objects, len(run.Plan.Keep))
+		return
+	}
+	fmt.Fprintf(a.out, "%d backups deleted (%d objects), %d kept\n", len(run.Deleted), run.Objects, len(run.Plan.Keep))
+}
