@@ -50,13 +50,7 @@ var (
 	pruning = workflow.ActivityOptions{
 		StartToCloseTimeout: time.Hour,
 		HeartbeatTimeout:    2 * time.Minute,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:        5 * time.Second,
-			BackoffCoefficient:     2,
-			MaximumInterval:        time.Minute,
-			MaximumAttempts:        5,
-			NonRetryableErrorTypes: activities.NonRetryable,
-		},
+		RetryPolicy:         objectScan.RetryPolicy,
 	}
 	// objectScan reads every object of a backup, heartbeating per object.
 	objectScan = workflow.ActivityOptions{
