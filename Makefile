@@ -4,7 +4,7 @@ GOBIN := $(shell go env GOPATH)/bin
 TEMPORAL_VERSION := v1.5.1
 export TEMPORAL_BIN ?= $(GOBIN)/temporal
 
-.PHONY: all build tools up down status demo test unit integration bench lint clean demo-snapshots
+.PHONY: all build tools up down status demo test unit integration bench lint clean demo-snapshots e2e
 
 all: build
 
@@ -36,8 +36,19 @@ demo-snapshots: tools build
 	@scripts/stack.sh up
 	@python3 scripts/seed_ec2.py
 
+# Browser check (README, "Browser check"): the stack as make up starts it (same
+# ports; it stays up), headless Chromium (Debian package, installed if missing)
+# opens the Web UI filtered by LifeboatOperation="backup" and asserts a finished
+# backup is listed; screenshots go to docs/images/.
+e2e: tools build
+	@scripts/install-chromium.sh
+	@scripts/stack.sh up
+	TEMPORAL_ADDRESS=127.0.0.1:$${TEMPORAL_PORT:-7233} LIFEBOAT_UI_URL=http://127.0.0.1:$${TEMPORAL_UI_PORT:-8233} \
+	  AWS_ENDPOINT_URL=http://127.0.0.1:$${MOTO_PORT:-5000} go test -tags e2e -count=1 -timeout 5m -v ./internal/e2e/
+
 test: tools
 	go vet ./...
+	go vet -tags e2e ./internal/e2e/
 	go test -race -count=1 -timeout 20m ./...
 
 unit:

@@ -661,7 +661,7 @@ func TestBackupProgressQuery(t *testing.T) {
 	}
 	after := fx.progress()
 	require.Equal(t, workflows.StepDone, after.Step)
-	require.Equal(t, "backup: done, 2/2 datasets done", after.Summary())
+	require.Equal(t, "backup: done, 2 of 2 datasets done", after.Summary())
 }
 
 func TestRestoreSwitchesToNewStore(t *testing.T) {

@@ -116,7 +116,7 @@ func (p *RedisProgress) Summary() string {
 			done++
 		}
 	}
-	s := fmt.Sprintf("%s %s: %s, %d/%d nodes done", p.Operation, p.Cluster, p.Step, done, len(p.Nodes))
+	s := fmt.Sprintf("%s %s: %s, %d of %d nodes done", p.Operation, p.Cluster, p.Step, done, len(p.Nodes))
 	if p.Error != "" {
 		s += ": " + p.Error
 	}

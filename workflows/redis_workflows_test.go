@@ -492,7 +492,7 @@ func TestRedisWorkflowIDs(t *testing.T) {
 	}
 	p := workflows.RedisProgress{Operation: "redis-backup", Cluster: "c1", Step: workflows.StepBackingUp,
 		Nodes: []workflows.RedisNodeProgress{{Node: "n1", Step: workflows.StepDone}, {Node: "n2", Step: workflows.StepBackingUp}}}
-	if s := p.Summary(); s != "redis-backup c1: backing-up, 1/2 nodes done" {
+	if s := p.Summary(); s != "redis-backup c1: backing-up, 1 of 2 nodes done" {
 		t.Errorf("summary %q", s)
 	}
 }

@@ -174,7 +174,7 @@ func (p *Progress) Summary() string {
 			done++
 		}
 	}
-	s := fmt.Sprintf("%s: %s, %d/%d datasets done", p.Operation, p.Step, done, len(p.Datasets))
+	s := fmt.Sprintf("%s: %s, %d of %d datasets done", p.Operation, p.Step, done, len(p.Datasets))
 	if len(p.Warnings) > 0 {
 		s += fmt.Sprintf(", %d warnings", len(p.Warnings))
 	}

@@ -3,7 +3,6 @@ package redis
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -37,49 +36,20 @@ import (
 // started by the first test that needs them. Each test runs its own Redis
 // cluster: its own redis-server processes, data directories and sidecars,
 // and node ids no other test uses.
-var (
-	sharedOnce sync.Once
-	sharedEnv  *testenv.Env
-	sharedErr  error
-)
+var pkgEnv = testenv.Shared{Name: "redis integration"}
 
-func TestMain(m *testing.M) {
-	flag.Parse()
-	code := m.Run()
-	if sharedEnv != nil {
-		if code != 0 {
-			sharedEnv.KeepLogs = true
-			fmt.Fprintf(os.Stderr, "redis integration: logs kept in %s\n", sharedEnv.LogDir)
-		}
-		if err := sharedEnv.Close(); err != nil {
-			fmt.Fprintf(os.Stderr, "redis integration: %v\n", err)
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(pkgEnv.Main(m)) }
 
 // shared returns the package's Env, starting it on first use. It skips the
-// test in -short mode or when redis-server is not installed.
+// test in -short mode and fails it when redis-server is not installed.
 func shared(tb testing.TB) *testenv.Env {
 	tb.Helper()
-	if testing.Short() {
-		tb.Skip("integration test: skipped with -short")
-	}
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		tb.Fatalf("redis-server not found (make tools installs it): %v", err)
-	}
-	sharedOnce.Do(func() {
-		start := time.Now()
-		sharedEnv, sharedErr = testenv.New(context.Background(), testenv.Options{})
-		if sharedErr == nil {
-			tb.Logf("testenv: Temporal %s, moto %s, task queue %s, started in %s",
-				sharedEnv.TemporalAddress, sharedEnv.MotoURL, sharedEnv.Config.TaskQueue, time.Since(start).Round(time.Millisecond))
+	if !testing.Short() {
+		if _, err := exec.LookPath("redis-server"); err != nil {
+			tb.Fatalf("redis-server not found (make tools installs it): %v", err)
 		}
-	})
-	if sharedErr != nil {
-		tb.Fatalf("testenv: %v", sharedErr)
 	}
-	return sharedEnv
+	return pkgEnv.Get(tb)
 }
 
 // node is one redis-server process with its own data directory and an

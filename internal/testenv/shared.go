@@ -1,0 +1,68 @@
+package testenv
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Shared is one Env for a whole test package: started by the first test
+// that needs it, stopped after the last, its logs kept when a test failed.
+// Tests sharing it keep apart by environment id, bucket and region.
+//
+//	var pkgEnv = testenv.Shared{Name: "ebs"}
+//
+//	func TestMain(m *testing.M) { os.Exit(pkgEnv.Main(m)) }
+//
+//	func TestSomething(t *testing.T) { e := pkgEnv.Get(t); ... }
+type Shared struct {
+	// Name prefixes the package's messages ("ebs: logs kept in ...").
+	Name    string
+	Options Options
+
+	once sync.Once
+	env  *Env
+	err  error
+}
+
+// Main runs the package's tests and stops the Env, if one was started. It
+// returns the exit code for os.Exit.
+func (s *Shared) Main(m *testing.M) int {
+	flag.Parse()
+	code := m.Run()
+	if s.env != nil {
+		if code != 0 {
+			s.env.KeepLogs = true
+			fmt.Fprintf(os.Stderr, "%s: logs kept in %s\n", s.Name, s.env.LogDir)
+		}
+		if err := s.env.Close(); err != nil {
+			fmt.Fprintf(os.Stderr, "%s: %v\n", s.Name, err)
+		}
+	}
+	return code
+}
+
+// Get returns the package's Env, starting it on first use. It skips the
+// test in -short mode: these are integration tests.
+func (s *Shared) Get(tb testing.TB) *Env {
+	tb.Helper()
+	if testing.Short() {
+		tb.Skip("integration test: skipped with -short")
+	}
+	s.once.Do(func() {
+		start := time.Now()
+		s.env, s.err = New(context.Background(), s.Options)
+		if s.err == nil {
+			tb.Logf("testenv: Temporal %s, moto %s, task queue %s, started in %s",
+				s.env.TemporalAddress, s.env.MotoURL, s.env.Config.TaskQueue, time.Since(start).Round(time.Millisecond))
+		}
+	})
+	if s.err != nil {
+		tb.Fatalf("testenv: %v", s.err)
+	}
+	return s.env
+}
