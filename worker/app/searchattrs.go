@@ -22,7 +22,22 @@ import (
 // worker may not register them (Temporal Cloud, a restricted operator API),
 // the error says which to register by hand.
 func EnsureSearchAttributes(ctx context.Context, c client.Client, namespace string) error {
-	missing, err := missingSearchAttributes(ctx, c, namespace)
+	// A namespace created a moment ago (docker-compose's setup) can be
+	// "not found" for a few seconds: retry the first look briefly.
+	var missing map[string]enumspb.IndexedValueType
+	var err error
+	for start := time.Now(); ; {
+		missing, err = missingSearchAttributes(ctx, c, namespace)
+		var nsNotFound *serviceerror.NamespaceNotFound
+		if err == nil || !errors.As(err, &nsNotFound) || time.Since(start) > 30*time.Second {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
 	if err != nil || len(missing) == 0 {
 		return err
 	}
