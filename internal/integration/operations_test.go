@@ -14,10 +14,14 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/converter"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/lifeboat-dev/lifeboat/internal/testenv"
 	"github.com/lifeboat-dev/lifeboat/starter/client"
+	"github.com/lifeboat-dev/lifeboat/worker/app"
 	"github.com/lifeboat-dev/lifeboat/workflows"
 )
 
@@ -281,4 +285,42 @@ func scrape(t *testing.T, urls []string, metric, label string) float64 {
 		resp.Body.Close()
 	}
 	return sum
+}
+
+// TestIntegrationWorkerRegistersSearchAttributes runs the worker's start-up
+// registration on a namespace that has none of Lifeboat's search
+// attributes: the check refuses it, registration adds them all, and a
+// second registration is a no-op.
+func TestIntegrationWorkerRegistersSearchAttributes(t *testing.T) {
+	e := shared(t)
+	t.Parallel()
+	ctx := testenv.Context(t, 2*time.Minute)
+	ns := e.ID("ns")
+	_, err := e.Temporal.WorkflowService().RegisterNamespace(ctx, &workflowservice.RegisterNamespaceRequest{
+		Namespace: ns, WorkflowExecutionRetentionPeriod: durationpb.New(24 * time.Hour),
+	})
+	if err != nil {
+		t.Fatalf("register namespace %s: %v", ns, err)
+	}
+	err = app.CheckSearchAttributes(ctx, e.Temporal, ns)
+	if err == nil || !strings.Contains(err.Error(), "LifeboatOperation") {
+		t.Fatalf("check on a bare namespace: %v, want an error naming the missing attributes", err)
+	}
+	for range 2 {
+		if err := app.EnsureSearchAttributes(ctx, e.Temporal, ns); err != nil {
+			t.Fatalf("register search attributes on %s: %v", ns, err)
+		}
+	}
+	resp, err := e.Temporal.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: ns})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, typ := range workflows.SearchAttributes {
+		if got, ok := resp.CustomAttributes[name]; !ok || got != typ {
+			t.Errorf("namespace %s: search attribute %s = %v (present %t), want %v", ns, name, got, ok, typ)
+		}
+	}
+	if err := app.CheckSearchAttributes(ctx, e.Temporal, ns); err != nil {
+		t.Errorf("check after registering: %v", err)
+	}
 }
