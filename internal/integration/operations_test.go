@@ -1,15 +1,12 @@
 package integration
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -159,9 +156,9 @@ func TestIntegrationMetricsAndLogsAfterBackup(t *testing.T) {
 	label := fmt.Sprintf(`dataset="%s/%s"`, env, ds)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		items := scrape(t, e.MetricsURLs, "lifeboat_items_exported_total", label)
-		bytes := scrape(t, e.MetricsURLs, "lifeboat_bytes_exported_total", label)
-		pauses := scrape(t, e.MetricsURLs, "lifeboat_pause_window_seconds_count", `operation="backup"`)
+		items := e.Metric(t, "lifeboat_items_exported_total", label)
+		bytes := e.Metric(t, "lifeboat_bytes_exported_total", label)
+		pauses := e.Metric(t, "lifeboat_pause_window_seconds_count", `operation="backup"`)
 		if items == float64(r.ItemCount) && bytes == float64(r.Bytes) && pauses >= 1 {
 			break
 		}
@@ -170,7 +167,7 @@ func TestIntegrationMetricsAndLogsAfterBackup(t *testing.T) {
 		}
 		time.Sleep(300 * time.Millisecond)
 	}
-	if n := scrape(t, e.MetricsURLs, "temporal_workflow_completed_total", `workflow_type="DatasetBackup"`); n < 1 {
+	if n := e.Metric(t, "temporal_workflow_completed_total", `workflow_type="DatasetBackup"`); n < 1 {
 		t.Errorf("SDK metric temporal_workflow_completed_total for DatasetBackup: %v, want >= 1", n)
 	}
 
@@ -258,33 +255,6 @@ func searchAttributes(ctx context.Context, t *testing.T, e *testenv.Env, workflo
 		}
 	}
 	return out
-}
-
-// scrape sums a metric's samples whose labels contain label, over every
-// worker's endpoint.
-func scrape(t *testing.T, urls []string, metric, label string) float64 {
-	t.Helper()
-	var sum float64
-	for _, u := range urls {
-		resp, err := http.Get(u)
-		if err != nil {
-			t.Fatalf("scrape %s: %v", u, err)
-		}
-		sc := bufio.NewScanner(resp.Body)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			line := sc.Text()
-			if !strings.HasPrefix(line, metric+"{") || !strings.Contains(line, label) {
-				continue
-			}
-			v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
-			if err == nil {
-				sum += v
-			}
-		}
-		resp.Body.Close()
-	}
-	return sum
 }
 
 // TestIntegrationWorkerRegistersSearchAttributes runs the worker's start-up
