@@ -77,15 +77,13 @@ func sidecarTimeout(seconds int) time.Duration {
 // complete. A failed run names the nodes that failed, writes no manifest
 // and deletes what it uploaded.
 func RedisBackup(ctx workflow.Context, in RedisBackupInput) (*RedisBackupResult, error) {
-	p := &RedisProgress{Operation: "redis-backup", Cluster: in.Cluster, StartedAt: workflow.Now(ctx)}
-	if err := workflow.SetQueryHandler(ctx, ProgressQuery, func() (*RedisProgress, error) { return p, nil }); err != nil {
+	p, err := redisStart(ctx, "redis-backup", in.Cluster)
+	if err != nil {
 		return nil, err
 	}
-	tagRun(ctx, p.Operation, "", nil, nil)
-	p.setStep(ctx, StepValidating)
 	short := workflow.WithActivityOptions(ctx, shortAWSCall)
 	var plan activities.RedisBackupPlan
-	err := workflow.ExecuteActivity(short, redisClusters.PlanRedisBackup, activities.RedisBackupPlanInput{
+	err = workflow.ExecuteActivity(short, redisClusters.PlanRedisBackup, activities.RedisBackupPlanInput{
 		Cluster: in.Cluster, BackupLocation: in.BackupLocation, Format: in.Format,
 	}).Get(ctx, &plan)
 	if err != nil {
@@ -266,6 +264,18 @@ func nodeFailuresError(what, suffix string, all []*nodeFailure) error {
 	}
 	msg := fmt.Sprintf("%s failed on %s: %s%s", what, label, strings.Join(msgs, "; "), suffix)
 	return temporal.NewNonRetryableApplicationError(msg, errType, nil, nodes)
+}
+
+// redisStart registers a Redis workflow's progress query, tags the run and
+// marks it validating.
+func redisStart(ctx workflow.Context, op, cluster string) (*RedisProgress, error) {
+	p := &RedisProgress{Operation: op, Cluster: cluster, StartedAt: workflow.Now(ctx)}
+	if err := workflow.SetQueryHandler(ctx, ProgressQuery, func() (*RedisProgress, error) { return p, nil }); err != nil {
+		return nil, err
+	}
+	tagRun(ctx, op, "", nil, nil)
+	p.setStep(ctx, StepValidating)
+	return p, nil
 }
 
 func (p *RedisProgress) setStep(ctx workflow.Context, step string) {

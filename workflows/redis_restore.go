@@ -22,15 +22,13 @@ import (
 //     A node that does not come back is put back on its old data, and the
 //     restore fails naming it.
 func RedisRestore(ctx workflow.Context, in RedisRestoreInput) (*RedisRestoreResult, error) {
-	p := &RedisProgress{Operation: "redis-restore", Cluster: in.Cluster, StartedAt: workflow.Now(ctx)}
-	if err := workflow.SetQueryHandler(ctx, ProgressQuery, func() (*RedisProgress, error) { return p, nil }); err != nil {
+	p, err := redisStart(ctx, "redis-restore", in.Cluster)
+	if err != nil {
 		return nil, err
 	}
-	tagRun(ctx, p.Operation, "", nil, nil)
-	p.setStep(ctx, StepValidating)
 	short := workflow.WithActivityOptions(ctx, shortAWSCall)
 	var plan activities.RedisRestorePlan
-	err := workflow.ExecuteActivity(short, redisClusters.PlanRedisRestore, activities.RedisRestorePlanInput{
+	err = workflow.ExecuteActivity(short, redisClusters.PlanRedisRestore, activities.RedisRestorePlanInput{
 		Cluster: in.Cluster, Node: in.Node, SourceCluster: in.SourceCluster, SourceNode: in.SourceNode,
 		BackupID: in.BackupID, Date: in.Date, BackupLocation: in.BackupLocation,
 	}).Get(ctx, &plan)

@@ -6,7 +6,6 @@ package metrics
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -74,12 +73,9 @@ func (m *Metrics) Serve(addr string) (net.Addr, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", m.HTTPHandler())
 	m.server = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		if err := m.server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			// The worker goes on without its endpoint; Prometheus will show it down.
-			_ = err
-		}
-	}()
+	// Serve returns only when Close shuts the server down (or the listener
+	// breaks, which Prometheus then shows as the target being down).
+	go func() { _ = m.server.Serve(ln) }()
 	return ln.Addr(), nil
 }
 
