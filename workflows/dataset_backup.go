@@ -166,6 +166,7 @@ func pruneOlder(ctx workflow.Context, policy RetentionPolicy, targets []activiti
 			msg := "retention failed, older backups not pruned: " + err.Error()
 			results[i].RetentionWarning = msg
 			p.Warnings = append(p.Warnings, targets[i].String()+": "+msg)
+			countFailure(ctx, p.Operation, StepPruning) // the run succeeds: alert on the metric
 			workflow.GetLogger(ctx).Warn("Retention failed; the backup stands", "dataset", targets[i].String(), "error", err)
 		} else {
 			results[i].Pruned, results[i].RetentionNotes = pruned.Deleted, pruned.Left

@@ -24,7 +24,8 @@ const (
 	MetricSnapshotsCopied  = "lifeboat_snapshots_copied"
 	MetricSnapshotsDeleted = "lifeboat_snapshots_deleted"
 	// MetricFailures counts failed workflows by the step they failed in
-	// (tags operation, step).
+	// (tags operation, step), and retention steps that failed in runs that
+	// succeeded anyway (step pruning-backups).
 	MetricFailures = "lifeboat_failures"
 )
 
