@@ -1,11 +1,6 @@
 package cli
 
-import (
-	"bytes"
-	"context"
-	"strings"
-	"testing"
-)
+import "testing"
 
 func TestBackupCommandsRefuseBadInput(t *testing.T) {
 	t.Parallel()
@@ -21,14 +16,5 @@ func TestBackupCommandsRefuseBadInput(t *testing.T) {
 		append([]string{"backup", "keep"}, target...), // no backup id
 		append([]string{"backup", "unkeep"}, target...),
 	}
-	for _, args := range cases {
-		var out, errOut bytes.Buffer
-		code := Main(context.Background(), args, &out, &errOut)
-		if code != ExitInvalid {
-			t.Errorf("%v: exit %d, want %d (stderr %q)", args, code, ExitInvalid, errOut.String())
-		}
-		if lines := strings.Count(strings.TrimSpace(errOut.String()), "\n"); lines != 0 {
-			t.Errorf("%v: want one line on stderr, got %q", args, errOut.String())
-		}
-	}
+	requireRefused(t, cases)
 }

@@ -96,6 +96,14 @@ func TestBadFlagsExitTwoWithOneLine(t *testing.T) {
 		{"data", "load", "--env-id", "e", "--dataset-id", "d", "--count", "0"},
 		{"backup-dataset", "--no-such-flag"},
 	}
+	requireRefused(t, cases)
+}
+
+// requireRefused runs each command line and fails unless it exits 2 with
+// one line on stderr. The commands must be refused before anything is
+// contacted.
+func requireRefused(t *testing.T, cases [][]string) {
+	t.Helper()
 	for _, args := range cases {
 		var out, errOut bytes.Buffer
 		code := Main(context.Background(), args, &out, &errOut)

@@ -223,15 +223,18 @@ func (a *app) scheduleListCommand() *cobra.Command {
 			tw := tabwriter.NewWriter(a.out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "SCHEDULE ID\tWORKFLOW\tSPEC\tSTATE\tNEXT RUN\tLAST RUN")
 			for _, s := range list {
-				state := "active"
-				if s.Paused {
-					state = "paused"
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, s.WorkflowType, s.Spec, state, timeOrDash(s.NextRun), timeOrDash(s.LastRun))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, s.WorkflowType, s.Spec, scheduleState(s.Paused), timeOrDash(s.NextRun), timeOrDash(s.LastRun))
 			}
 			return tw.Flush()
 		},
 	}
+}
+
+func scheduleState(paused bool) string {
+	if paused {
+		return "paused"
+	}
+	return "active"
 }
 
 func timeOrDash(t time.Time) string {
@@ -258,11 +261,7 @@ func (a *app) scheduleDescribeCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			state := "active"
-			if st.Paused {
-				state = "paused"
-			}
-			fmt.Fprintf(a.out, "schedule:        %s (%s)\n", st.ID, state)
+			fmt.Fprintf(a.out, "schedule:        %s (%s)\n", st.ID, scheduleState(st.Paused))
 			if st.Note != "" {
 				fmt.Fprintf(a.out, "note:            %s\n", st.Note)
 			}

@@ -172,10 +172,7 @@ func TestIntegrationRetention(t *testing.T) {
 // environment, so it does not run in parallel.
 func TestIntegrationBackupCLIKeepListPrune(t *testing.T) {
 	e := shared(t)
-	t.Setenv("AWS_ENDPOINT_URL", e.MotoURL)
-	t.Setenv("AWS_REGION", "us-east-1")
-	t.Setenv("AWS_ACCESS_KEY_ID", "test")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+	e.UseForCLI(t, "us-east-1")
 	ctx := testenv.Context(t, 4*time.Minute)
 	env, ds := e.ID("prune"), "orders"
 	e.CreateEnvDataset(t, env, ds)

@@ -395,3 +395,15 @@ func Merge(a, b map[string]string) map[string]string {
 	}
 	return out
 }
+
+// UseForCLI points the process's AWS settings at the Env's moto (static
+// test credentials, the given region), as a user's shell would for the
+// lifeboat CLI, for the rest of the test. Tests calling it cannot run in
+// parallel.
+func (e *Env) UseForCLI(tb testing.TB, region string) {
+	tb.Helper()
+	tb.Setenv("AWS_ENDPOINT_URL", e.MotoURL)
+	tb.Setenv("AWS_REGION", region)
+	tb.Setenv("AWS_ACCESS_KEY_ID", "test")
+	tb.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+}

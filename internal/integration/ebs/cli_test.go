@@ -17,10 +17,7 @@ import (
 func TestIntegrationSnapshotsCLI(t *testing.T) {
 	e := shared(t)
 	const src, dst = "eu-central-1", "eu-north-1"
-	t.Setenv("AWS_ENDPOINT_URL", e.MotoURL)
-	t.Setenv("AWS_REGION", src)
-	t.Setenv("AWS_ACCESS_KEY_ID", "test")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+	e.UseForCLI(t, src)
 	lifeboat := func(args ...string) (int, string, string) {
 		t.Helper()
 		var out, errOut bytes.Buffer

@@ -17,10 +17,7 @@ import (
 func TestIntegrationRedisCLI(t *testing.T) {
 	e := shared(t)
 	// The CLI reads AWS settings from the environment: no t.Parallel.
-	t.Setenv("AWS_ENDPOINT_URL", e.MotoURL)
-	t.Setenv("AWS_REGION", "us-east-1")
-	t.Setenv("AWS_ACCESS_KEY_ID", "test")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+	e.UseForCLI(t, "us-east-1")
 	ctx := testenv.Context(t, 3*time.Minute)
 	c := startCluster(t, e, "cli", clusterOptions{unregistered: true})
 	name := c.name
