@@ -14,19 +14,27 @@ Two more local fixes keep long runs usable (neither changes an API's result):
   included, so memory grows by a table copy per write; the list is cleared
   after each request.
 
-Usage: moto_server.py [--host 127.0.0.1] [--port 5000]
+On top of that the emulator package (scripts/emulator/, docs/emulator.md)
+makes moto behave like AWS where Lifeboat depends on it: point-in-time
+exports, AWS's export layout, job durations, idempotency tokens, EBS
+eventual consistency, injected faults, and a control endpoint /_emulator/.
+
+Usage: moto_server.py [--host 127.0.0.1] [--port 5000] [--profile aws|fast]
+                      [--job-seconds S] [--fault-rate R] ... (--help)
 """
 import argparse
 import copy
+import json
 import os
 import signal
 import sys
-import threading
 
 from werkzeug.serving import run_simple
-from moto.core.model_instances import reset_model_data
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 import moto.dynamodb.models as dynamodb_models
+
+from emulator.app import Emulator
+from emulator.config import FIELDS, PROFILES, Config
 
 
 class _CopyOncePerTable:
@@ -56,29 +64,26 @@ def _transact_copying_once(self, transact_items):
 dynamodb_models.DynamoDBBackend.transact_write_items = _transact_copying_once
 
 
-class Serialized:
-    def __init__(self, app):
-        self.app = app
-        self.lock = threading.Lock()
-
-    def __call__(self, environ, start_response):
-        with self.lock:
-            try:
-                # Buffer the body so the lock covers the whole request.
-                return list(self.app(environ, start_response))
-            finally:
-                reset_model_data()
-
-
 def main():
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description="moto server with AWS-like behaviour (docs/emulator.md)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=5000)
+    parser.add_argument("--profile", choices=sorted(PROFILES), default=os.environ.get("EMULATOR_PROFILE") or "aws",
+                        help="aws: AWS's timings; fast: everything at once (default $EMULATOR_PROFILE, else aws)")
+    for key, (flag, typ) in FIELDS.items():
+        parser.add_argument(flag, dest=key, type=typ, default=None,
+                            help=f"{key} (aws: {PROFILES['aws'][key]}, fast: {PROFILES['fast'][key]})")
+    parser.add_argument("--fault-kinds", dest="faultKinds", default=None,
+                        help="comma-separated subset of throttle,error,lost (default all)")
     args = parser.parse_args()
+    cfg = Config(args.profile)
+    cfg.patch({k: v for k, v in vars(args).items() if k in FIELDS or k == "faultKinds" if v is not None})
     os.environ.setdefault("MOTO_PORT", str(args.port))
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    app = DomainDispatcherApplication(create_backend_app)
-    run_simple(args.host, args.port, Serialized(app), threaded=True)
+    app = Emulator(DomainDispatcherApplication(create_backend_app), cfg)
+    print(f"emulator: profile {cfg.profile} on http://{args.host}:{args.port} "
+          f"config {json.dumps(cfg.snapshot(), sort_keys=True)}", flush=True)
+    run_simple(args.host, args.port, app, threaded=True)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,281 @@
+"""The WSGI wrapper around moto server.
+
+One request at a time (each API call atomic, as on AWS; see moto_server.py),
+a bounded log of every AWS request, injected faults, the DynamoDB and EC2
+behaviours of dynamo.py and ec2.py, and the control endpoint /_emulator/.
+"""
+import collections
+import io
+import json
+import random
+import re
+import threading
+import time
+import uuid
+from urllib.parse import parse_qs
+
+from moto.core.model_instances import reset_model_data
+
+from . import dynamo as dynamo_mod
+from . import ec2 as ec2_mod
+
+LOG_MAX = 200_000
+_SCOPE = re.compile(r"Credential=[^/]*/\d{8}/([^/]+)/([^/]+)/aws4_request")
+
+ID_PARAMS = {  # EC2 action -> query parameter prefix holding ids checked for settling
+    "DescribeSnapshots": "SnapshotId.",
+    "DescribeVolumes": "VolumeId.",
+    "CreateTags": "ResourceId.",
+    "DeleteTags": "ResourceId.",
+}
+
+
+def _ec2_error(code, message, status):
+    body = ('<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error>'
+            f"<Code>{code}</Code><Message>{message}</Message></Error></Errors>"
+            f"<RequestID>{uuid.uuid4()}</RequestID></Response>")
+    return status, [("Content-Type", "text/xml")], body.encode()
+
+
+def _s3_error(code, message, status):
+    body = ('<?xml version="1.0" encoding="UTF-8"?>\n'
+            f"<Error><Code>{code}</Code><Message>{message}</Message>"
+            f"<RequestId>{uuid.uuid4().hex[:16].upper()}</RequestId></Error>")
+    return status, [("Content-Type", "application/xml")], body.encode()
+
+
+def _ddb_error(code, message, status):
+    body = json.dumps({"__type": dynamo_mod.ERR + code, "message": message}).encode()
+    return status, [("Content-Type", "application/x-amz-json-1.0"), ("x-amzn-RequestId", str(uuid.uuid4()))], body
+
+
+def fault_response(service, action, kind):
+    """The answer of an injected fault, in the service's own dialect."""
+    if kind == "throttle":
+        if service == "dynamodb":
+            if action in dynamo_mod.DATA_PLANE:
+                return _ddb_error("ProvisionedThroughputExceededException",
+                                  "The level of configured provisioned throughput for the table was exceeded. "
+                                  "Consider increasing your provisioning level with the UpdateTable API.", 400)
+            return _ddb_error("ThrottlingException", "Rate of requests exceeds the allowed throughput.", 400)
+        if service == "s3":
+            return _s3_error("SlowDown", "Please reduce your request rate.", 503)
+        return _ec2_error("RequestLimitExceeded", "Request limit exceeded.", 503)
+    # "error" and "lost": the server failed (for "lost", after applying the request)
+    if service == "dynamodb":
+        return _ddb_error("InternalServerError", "Internal server error", 500)
+    if service == "s3":
+        return _s3_error("InternalError", "We encountered an internal error. Please try again.", 500)
+    return _ec2_error("InternalError", "An internal error has occurred", 500)
+
+
+def _s3_action(method, path, qs, environ):
+    parts = path.lstrip("/").split("/", 1)
+    bucket = parts[0]
+    key = parts[1] if len(parts) > 1 else ""
+    q = parse_qs(qs, keep_blank_values=True)
+    if not bucket:
+        return "ListBuckets", ""
+    if not key:
+        if method == "GET":
+            if "uploads" in q:
+                return "ListMultipartUploads", bucket
+            return ("ListObjectsV2" if q.get("list-type") == ["2"] else
+                    "ListObjectVersions" if "versions" in q else
+                    "GetBucketLocation" if "location" in q else
+                    "ListObjects" if not q or "prefix" in q or "marker" in q else "GetBucket" + next(iter(q)).capitalize()), bucket
+        if method == "POST" and "delete" in q:
+            return "DeleteObjects", bucket
+        return {"PUT": "CreateBucket", "HEAD": "HeadBucket", "DELETE": "DeleteBucket"}.get(method, method + "Bucket"), bucket
+    if method == "PUT":
+        if "partNumber" in q:
+            return "UploadPart", bucket
+        if "tagging" in q:
+            return "PutObjectTagging", bucket
+        return ("CopyObject" if environ.get("HTTP_X_AMZ_COPY_SOURCE") else "PutObject"), bucket
+    if method == "POST":
+        return ("CreateMultipartUpload" if "uploads" in q else "CompleteMultipartUpload" if "uploadId" in q
+                else "PostObject"), bucket
+    if method == "DELETE":
+        return ("AbortMultipartUpload" if "uploadId" in q else "DeleteObject"), bucket
+    if method == "GET" and "tagging" in q:
+        return "GetObjectTagging", bucket
+    return {"GET": "GetObject", "HEAD": "HeadObject"}.get(method, method + "Object"), bucket
+
+
+class Emulator:
+    def __init__(self, app, cfg):
+        self.app, self.cfg = app, cfg
+        self.lock = threading.Lock()
+        self.log = collections.deque(maxlen=LOG_MAX)
+        self.seq = 0
+        self.rng = random.Random(cfg["faultSeed"])
+        cfg.on_seed = self._reseed
+        self.dynamo = dynamo_mod.DynamoState(cfg)
+        self.ec2 = ec2_mod.EC2State(cfg)
+        dynamo_mod.install(self.dynamo)
+        ec2_mod.install(self.ec2)
+
+    def _reseed(self, seed):
+        self.rng = random.Random(seed)
+
+    # --- WSGI ---
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/_emulator/"):
+            status, headers, body = self.control(environ, path)
+        else:
+            with self.lock:
+                try:
+                    status, headers, body = self.handle(environ, path)
+                finally:
+                    reset_model_data()
+        if not any(k.lower() == "content-length" for k, _ in headers):
+            headers = list(headers) + [("Content-Length", str(len(body)))]
+        start_response(status if isinstance(status, str) else f"{status} {_reason(status)}", headers)
+        return [body]
+
+    def moto(self, environ):
+        captured = {}
+
+        def sr(status, headers, exc_info=None):
+            captured["status"], captured["headers"] = status, headers
+            return lambda b: None
+
+        body = b"".join(self.app(environ, sr))
+        return int(captured["status"].split()[0]), captured["status"], captured["headers"], body
+
+    def handle(self, environ, path):
+        if path.startswith("/moto-api"):
+            _, status, headers, body = self.moto(environ)
+            return status, headers, body
+        self.dynamo.tick()
+        service, region, action, resource, body_json, ids = self.classify(environ, path)
+        fault = ""
+        if self.cfg["faultRate"] > 0 and self.rng.random() < self.cfg["faultRate"]:
+            fault = self.rng.choice(self.cfg.fault_kinds)
+        if fault in ("throttle", "error"):
+            status, headers, body = fault_response(service, action, fault)
+        else:
+            status, headers, body = self.dispatch(environ, service, region, action, body_json, ids)
+            if fault == "lost":
+                status, headers, body = fault_response(service, action, fault)
+        self.seq += 1
+        self.log.append({"seq": self.seq, "time": time.time(), "service": service, "action": action,
+                         "resource": resource, "region": region, "fault": fault,
+                         "status": status if isinstance(status, int) else int(status.split()[0])})
+        return status, headers, body
+
+    def classify(self, environ, path):
+        auth = environ.get("HTTP_AUTHORIZATION", "")
+        m = _SCOPE.search(auth)
+        region, service = (m.group(1), m.group(2)) if m else ("us-east-1", "")
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        body_json, ids = None, []
+        if target.startswith("DynamoDB_20120810."):
+            service, action = "dynamodb", target.split(".", 1)[1]
+            raw = self._body(environ)
+            try:
+                body_json = json.loads(raw or b"{}")
+            except ValueError:
+                body_json = {}
+            resource = dynamo_mod.resource_of(action, body_json) if isinstance(body_json, dict) else ""
+            return service, region, action, resource, body_json, ids
+        if service in ("ec2",) or (not service and environ.get("CONTENT_TYPE", "").startswith(
+                "application/x-www-form-urlencoded") and environ["REQUEST_METHOD"] == "POST" and path in ("", "/")):
+            raw = self._body(environ)
+            q = parse_qs(raw.decode("utf-8", "replace") + "&" + environ.get("QUERY_STRING", ""))
+            action = (q.get("Action") or [""])[0]
+            service = service or "ec2"
+            prefix = ID_PARAMS.get(action)
+            if prefix:
+                ids = [v[0] for k, v in sorted(q.items()) if k.startswith(prefix)]
+            return service, region, action, region, None, ids
+        if service in ("s3", "") and not target:
+            action, bucket = _s3_action(environ["REQUEST_METHOD"], path, environ.get("QUERY_STRING", ""), environ)
+            return "s3", region, action, bucket, None, ids
+        return service or "unknown", region, target.split(".")[-1] if target else environ["REQUEST_METHOD"], "", None, ids
+
+    @staticmethod
+    def _body(environ):
+        try:
+            n = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            n = 0
+        raw = environ["wsgi.input"].read(n) if n > 0 else b""
+        environ["wsgi.input"] = io.BytesIO(raw)
+        return raw
+
+    def dispatch(self, environ, service, region, action, body_json, ids):
+        if service == "dynamodb" and isinstance(body_json, dict):
+            try:
+                if action == "TransactWriteItems":
+                    hit = self.dynamo.txn_lookup(region, body_json)
+                    if hit is not None:
+                        return hit[0], [("Content-Type", "application/x-amz-json-1.0")], hit[1]
+                out = self.dynamo.before(action, region, body_json)
+            except dynamo_mod.DynamoError as e:
+                self.dynamo.pending = []
+                return _ddb_error(e.code, e.message, e.status)
+            if out is not None:
+                return 200, [("Content-Type", "application/x-amz-json-1.0"),
+                             ("x-amzn-RequestId", str(uuid.uuid4()))], json.dumps(out).encode()
+            self.dynamo.pending = []
+            code, status, headers, body = self.moto(environ)
+            self.dynamo.after(action, region, body_json, code)
+            if action == "TransactWriteItems":
+                self.dynamo.txn_store(region, body_json, code, body)
+            return status, headers, body
+        if service == "ec2":
+            if ids:
+                young = self.ec2.unknown(ids)
+                if young is not None:
+                    if young.startswith("snap-"):
+                        return _ec2_error("InvalidSnapshot.NotFound", f"The snapshot '{young}' does not exist.", 400)
+                    if young.startswith("vol-"):
+                        return _ec2_error("InvalidVolume.NotFound", f"The volume '{young}' does not exist.", 400)
+            self.ec2.action = action
+            try:
+                _, status, headers, body = self.moto(environ)
+            finally:
+                self.ec2.action = None
+            return status, headers, body
+        _, status, headers, body = self.moto(environ)
+        return status, headers, body
+
+    # --- control endpoint ---
+
+    def control(self, environ, path):
+        method = environ["REQUEST_METHOD"]
+        try:
+            if path == "/_emulator/config":
+                if method == "POST":
+                    patch = json.loads(self._body(environ) or b"{}")
+                    if not isinstance(patch, dict):
+                        raise ValueError("config patch must be a JSON object")
+                    with self.lock:
+                        out = self.cfg.patch(patch)
+                    print(f"emulator: config {json.dumps(out, sort_keys=True)}", flush=True)
+                    return _json(200, out)
+                return _json(200, self.cfg.snapshot())
+            if path == "/_emulator/requests" and method == "GET":
+                with self.lock:
+                    entries = list(self.log)
+                return _json(200, entries)
+            if path == "/_emulator/requests/reset" and method == "POST":
+                with self.lock:
+                    self.log.clear()
+                return _json(200, {"reset": True})
+        except ValueError as e:
+            return _json(400, {"error": str(e)})
+        return _json(404, {"error": f"no such emulator endpoint: {method} {path}"})
+
+
+def _json(status, obj):
+    return status, [("Content-Type", "application/json")], json.dumps(obj).encode()
+
+
+def _reason(status):
+    return {200: "OK", 400: "Bad Request", 404: "Not Found", 500: "Internal Server Error",
+            503: "Service Unavailable"}.get(status, "Status")
