@@ -28,6 +28,9 @@ type WriteManifestInput struct {
 	PausedWrites bool         `json:"pausedWrites"`
 	ExportArn    string       `json:"exportArn"`
 	ExportPrefix string       `json:"exportPrefix"`
+	// ExportManifest is the export's manifest-summary.json key, as
+	// DescribeExport gives it (found by listing when empty).
+	ExportManifest string `json:"exportManifest,omitempty"`
 	// ExportedItems is DynamoDB's own count, checked against the files.
 	ExportedItems int64 `json:"exportedItems"`
 }
@@ -40,58 +43,37 @@ type WriteManifestResult struct {
 	Objects     int    `json:"objects"`
 }
 
-// WriteManifest checksums every exported data object, checks the item count
-// against DynamoDB's, and writes the manifest beside the data, last, so that
-// only a complete backup has one.
+// WriteManifest records a finished export as a backup. It reads what
+// DynamoDB already counted and checksummed (manifest-summary.json and
+// manifest-files.json: each data file's item count and MD5) and one listing
+// of the export's folder (each file's size and S3 ETag, checked against
+// DynamoDB's), never the data itself, and writes the manifest beside the
+// export, last, so that only a complete backup has one. The deep check that
+// downloads every file is VerifyBackup.
 func (a *BackupFiles) WriteManifest(ctx context.Context, in WriteManifestInput) (*WriteManifestResult, error) {
 	loc := in.Target.Location
-	objs, err := backupstore.List(ctx, a.S3, loc.Bucket, in.ExportPrefix+"/")
+	exp, err := backupstore.ReadExport(ctx, a.S3, loc.Bucket, in.ExportPrefix, in.ExportManifest, func(listed int) {
+		activity.RecordHeartbeat(ctx, fmt.Sprintf("listed %d objects of the export", listed))
+	})
 	if err != nil {
+		if backupstore.IsBadExport(err) {
+			return nil, corrupt(fmt.Errorf("export of %s: %w", in.Target.TableName, err))
+		}
 		return nil, err
+	}
+	if exp.Items != in.ExportedItems {
+		return nil, corrupt(fmt.Errorf("export of %s: data files hold %d items, DynamoDB reported %d", in.Target.TableName, exp.Items, in.ExportedItems))
 	}
 	m := &backupstore.Manifest{
 		Format: backupstore.ManifestFormat, Tool: "lifeboat", BackupID: in.BackupID,
 		WorkflowID: activity.GetInfo(ctx).WorkflowExecution.ID, CutTime: in.CutTime.UTC(), PausedWrites: in.PausedWrites,
 		EnvironmentID: in.Target.EnvID, StoreID: in.Target.StoreID, DatasetID: in.Target.DatasetID,
-		TableName: in.Target.TableName, ExportArn: in.ExportArn, CreatedAt: time.Now().UTC(),
+		TableName: in.Target.TableName, ExportArn: in.ExportArn, ExportManifest: exp.SummaryKey,
+		ItemCount: exp.Items, Bytes: exp.Bytes, DataPrefix: exp.DataPrefix, Objects: exp.Objects, ExportFiles: exp.OwnFiles,
+		CreatedAt: time.Now().UTC(),
 	}
-	for _, o := range objs {
-		key := aws.ToString(o.Key)
-		// DynamoDB writes data under .../AWSDynamoDB/<export id>/data/ and its
-		// own manifests beside that folder; only the data is imported.
-		if path.Base(path.Dir(key)) != "data" {
-			continue
-		}
-		d, err := backupstore.Digest(ctx, a.S3, loc.Bucket, key)
-		if err != nil {
-			return nil, err
-		}
-		m.Objects = append(m.Objects, d)
-		m.ItemCount += d.Items
-		m.Bytes += d.Size
-		m.DataPrefix = path.Dir(key) + "/"
-		activity.RecordHeartbeat(ctx, fmt.Sprintf("checksummed %d objects, %d items", len(m.Objects), m.ItemCount))
-	}
-	if m.ItemCount != in.ExportedItems {
-		return nil, corrupt(fmt.Errorf("export of %s: data files hold %d items, DynamoDB reported %d", in.Target.TableName, m.ItemCount, in.ExportedItems))
-	}
-	if m.DataPrefix == "" {
-		// An empty table exports no data file; keep a prefix that exists.
-		m.DataPrefix = in.ExportPrefix + "/"
-	} else {
-		// DynamoDB's own files of this export sit beside its data folder,
-		// in a folder named after the export id.
-		exportDir := path.Dir(strings.TrimSuffix(m.DataPrefix, "/"))
-		for _, o := range objs {
-			if key := aws.ToString(o.Key); path.Dir(key) == exportDir {
-				m.ExportFiles = append(m.ExportFiles, key)
-			}
-		}
-	}
-	for _, o := range m.Objects {
-		if !strings.HasPrefix(o.Key, m.DataPrefix) {
-			return nil, corrupt(fmt.Errorf("export of %s wrote data under more than one folder (%s)", in.Target.TableName, o.Key))
-		}
+	if m.Objects == nil {
+		m.Objects = []backupstore.ObjectDigest{}
 	}
 	key := path.Join(path.Dir(in.ExportPrefix), backupstore.ManifestName)
 	if err := backupstore.WriteManifest(ctx, a.S3, loc.Bucket, key, m); err != nil {
@@ -102,30 +84,32 @@ func (a *BackupFiles) WriteManifest(ctx context.Context, in WriteManifestInput) 
 	}, nil
 }
 
-// VerifyBackupInput names a backup to check before restoring it.
+// VerifyBackupInput names a backup to check.
 type VerifyBackupInput struct {
 	Location    backupstore.Location `json:"location"`
 	ManifestKey string               `json:"manifestKey"`
 }
 
-// VerifyBackupResult is a verified backup's data.
+// VerifyBackupResult is a checked backup's data.
 type VerifyBackupResult struct {
 	DataPrefix string `json:"dataPrefix"`
 	ItemCount  int64  `json:"itemCount"`
 	Objects    int    `json:"objects"`
 	Bytes      int64  `json:"bytes,omitempty"`
+	// Deep is true when every object was downloaded, counted and
+	// checksummed (VerifyBackup), false for CheckBackup's metadata check.
+	Deep bool `json:"deep,omitempty"`
 }
 
-// VerifyBackup re-reads every data object of a backup and checks its size,
-// item count and SHA-256 against the manifest, and that the data folder
-// holds nothing else an import would pick up.
-func (a *BackupFiles) VerifyBackup(ctx context.Context, in VerifyBackupInput) (*VerifyBackupResult, error) {
-	m, err := backupstore.ReadManifest(ctx, a.S3, in.Location.Bucket, in.ManifestKey)
+// CheckBackup checks a backup before a restore without reading its data:
+// the manifest reads and adds up, and one listing of the data folder shows
+// exactly the manifest's objects, each with the recorded size and (format 2)
+// S3 ETag. Nothing else may sit in the data folder: ImportTable would load
+// it.
+func (a *BackupFiles) CheckBackup(ctx context.Context, in VerifyBackupInput) (*VerifyBackupResult, error) {
+	m, err := a.readManifest(ctx, in)
 	if err != nil {
-		if backupstore.IsNotFound(err) {
-			return nil, invalid(err)
-		}
-		return nil, corrupt(err)
+		return nil, err
 	}
 	present, err := backupstore.List(ctx, a.S3, in.Location.Bucket, m.DataPrefix)
 	if err != nil {
@@ -136,25 +120,102 @@ func (a *BackupFiles) VerifyBackup(ctx context.Context, in VerifyBackupInput) (*
 		want[o.Key] = o
 	}
 	for _, o := range present {
-		if _, ok := want[aws.ToString(o.Key)]; !ok {
-			return nil, corrupt(fmt.Errorf("backup %s: s3://%s/%s is not in the manifest", m.BackupID, in.Location.Bucket, aws.ToString(o.Key)))
+		key := aws.ToString(o.Key)
+		w, ok := want[key]
+		if !ok {
+			return nil, corrupt(fmt.Errorf("backup %s: s3://%s/%s is not in the manifest", m.BackupID, in.Location.Bucket, key))
+		}
+		delete(want, key)
+		etag := strings.Trim(aws.ToString(o.ETag), `"`)
+		switch {
+		case aws.ToInt64(o.Size) != w.Size:
+			return nil, corrupt(fmt.Errorf("backup %s: s3://%s/%s has %d bytes, the manifest says %d", m.BackupID, in.Location.Bucket, key, aws.ToInt64(o.Size), w.Size))
+		case w.ETag != "" && etag != "" && etag != w.ETag:
+			return nil, corrupt(fmt.Errorf("backup %s: s3://%s/%s was changed (ETag %s, the manifest says %s)", m.BackupID, in.Location.Bucket, key, etag, w.ETag))
 		}
 	}
-	for i, o := range m.Objects {
-		got, err := backupstore.Digest(ctx, a.S3, in.Location.Bucket, o.Key)
+	for _, o := range m.Objects {
+		if _, missing := want[o.Key]; missing {
+			return nil, corrupt(fmt.Errorf("backup %s: object missing: s3://%s/%s", m.BackupID, in.Location.Bucket, o.Key))
+		}
+	}
+	return &VerifyBackupResult{DataPrefix: m.DataPrefix, ItemCount: m.ItemCount, Objects: len(m.Objects), Bytes: m.Bytes}, nil
+}
+
+func (a *BackupFiles) readManifest(ctx context.Context, in VerifyBackupInput) (*backupstore.Manifest, error) {
+	m, err := backupstore.ReadManifest(ctx, a.S3, in.Location.Bucket, in.ManifestKey)
+	if err != nil {
+		if backupstore.IsNotFound(err) {
+			return nil, invalid(err)
+		}
+		var bad *backupstore.BadManifestError
+		if errors.As(err, &bad) {
+			return nil, corrupt(err)
+		}
+		return nil, err
+	}
+	return m, nil
+}
+
+// VerifyProgress is VerifyBackup's heartbeat: how far it got, so a retry
+// resumes after the last object checked.
+type VerifyProgress struct {
+	Done    int   `json:"done"` // objects checked
+	Objects int   `json:"objects"`
+	Items   int64 `json:"items"` // items counted in the checked objects
+	Bytes   int64 `json:"bytes"` // bytes read, this object included
+}
+
+// VerifyBackup is the deep check: CheckBackup's, then every data object is
+// downloaded, its items counted and its checksum computed and compared with
+// the manifest (MD5 as DynamoDB recorded it; SHA-256 for format 1). It
+// heartbeats as it reads and resumes after the last object it finished.
+func (a *BackupFiles) VerifyBackup(ctx context.Context, in VerifyBackupInput) (*VerifyBackupResult, error) {
+	out, err := a.CheckBackup(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	m, err := a.readManifest(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	var p VerifyProgress
+	if activity.HasHeartbeatDetails(ctx) {
+		_ = activity.GetHeartbeatDetails(ctx, &p)
+		if p.Done > len(m.Objects) {
+			p = VerifyProgress{}
+		}
+	}
+	p.Objects = len(m.Objects)
+	record, stop := keepAlive(ctx)
+	defer stop()
+	for i := p.Done; i < len(m.Objects); i++ {
+		o := m.Objects[i]
+		base := p.Bytes
+		record(p)
+		got, err := backupstore.Digest(ctx, a.S3, in.Location.Bucket, o.Key, func(n int64) {
+			cur := p
+			cur.Bytes = base + n
+			record(cur)
+		})
 		if err != nil {
 			if backupstore.IsNotFound(err) {
 				return nil, corrupt(fmt.Errorf("backup %s: object missing: %w", m.BackupID, err))
 			}
 			return nil, err
 		}
-		if got != o {
-			return nil, corrupt(fmt.Errorf("backup %s: s3://%s/%s does not match the manifest (sha256 %s, want %s)",
-				m.BackupID, in.Location.Bucket, o.Key, got.SHA256, o.SHA256))
+		if why := o.Matches(got, m.Format); why != "" {
+			return nil, corrupt(fmt.Errorf("backup %s: s3://%s/%s does not match the manifest: %s", m.BackupID, in.Location.Bucket, o.Key, why))
 		}
-		activity.RecordHeartbeat(ctx, fmt.Sprintf("verified %d/%d objects", i+1, len(m.Objects)))
+		p.Done, p.Items, p.Bytes = i+1, p.Items+got.Items, base+got.Size
+		record(p)
+		activity.RecordHeartbeat(ctx, p)
 	}
-	return &VerifyBackupResult{DataPrefix: m.DataPrefix, ItemCount: m.ItemCount, Objects: len(m.Objects), Bytes: m.Bytes}, nil
+	if p.Items != m.ItemCount {
+		return nil, corrupt(fmt.Errorf("backup %s: data files hold %d items, the manifest says %d", m.BackupID, p.Items, m.ItemCount))
+	}
+	out.Deep = true
+	return out, nil
 }
 
 // ApplyRetentionInput is one dataset's retention run under one backup root.

@@ -14,7 +14,6 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/lifeboat-dev/lifeboat/internal/gate"
 	"github.com/lifeboat-dev/lifeboat/internal/registry"
 )
 
@@ -65,22 +64,18 @@ type StartExportResult struct {
 	TableArn  string `json:"tableArn"`
 }
 
-// StartExport starts ExportTableToPointInTime, or finds the export this
-// backup already started: it looks for an export of the table to the same
-// S3 prefix first, and passes a client token derived from the workflow, so
-// a retried activity never starts a second export.
+// StartExport starts ExportTableToPointInTime at the backup's cut time.
+// The client token, derived from the workflow run and the table, makes a
+// repeated call (an SDK retry after a lost response, or an activity retry)
+// return the export already started rather than a second one: DynamoDB
+// honours a token for 8 hours (ExportTableToPointInTime API reference,
+// ClientToken). So a retry costs one call, whatever the table's history.
 func (a *DynamoDB) StartExport(ctx context.Context, in StartExportInput) (*StartExportResult, error) {
 	desc, err := a.DB.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(in.TableName)})
 	if err != nil {
 		return nil, fmt.Errorf("describe table %s: %w", in.TableName, err)
 	}
 	tableArn := aws.ToString(desc.Table.TableArn)
-	if arn, err := a.findExport(ctx, tableArn, in.Bucket, in.Prefix); err != nil {
-		return nil, err
-	} else if arn != "" {
-		activity.GetLogger(ctx).Info("Export already started", "table", in.TableName, "export", arn)
-		return &StartExportResult{ExportArn: arn, TableArn: tableArn}, nil
-	}
 	out, err := a.DB.ExportTableToPointInTime(ctx, &dynamodb.ExportTableToPointInTimeInput{
 		TableArn:     aws.String(tableArn),
 		S3Bucket:     aws.String(in.Bucket),
@@ -93,7 +88,14 @@ func (a *DynamoDB) StartExport(ctx context.Context, in StartExportInput) (*Start
 	if err != nil {
 		var pitr *types.PointInTimeRecoveryUnavailableException
 		var bad *types.InvalidExportTimeException
-		if errors.As(err, &pitr) || errors.As(err, &bad) {
+		var conflict *types.ExportConflictException
+		switch {
+		case errors.As(err, &bad) && time.Since(in.ExportTime) < exportTimeSkew:
+			// A cut a moment ago can look "in the future" to a DynamoDB
+			// whose clock is behind ours: it is valid a moment later.
+			return nil, fmt.Errorf("export %s at %s: %w (retrying: the cut is only %s old)",
+				in.TableName, in.ExportTime.Format(time.RFC3339), err, time.Since(in.ExportTime).Round(time.Millisecond))
+		case errors.As(err, &pitr), errors.As(err, &bad), errors.As(err, &conflict):
 			return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("export %s: %v", in.TableName, err), ErrExportFailed, err)
 		}
 		return nil, fmt.Errorf("export %s: %w", in.TableName, err)
@@ -103,31 +105,9 @@ func (a *DynamoDB) StartExport(ctx context.Context, in StartExportInput) (*Start
 	return &StartExportResult{ExportArn: arn, TableArn: tableArn}, nil
 }
 
-func (a *DynamoDB) findExport(ctx context.Context, tableArn, bucket, prefix string) (string, error) {
-	var token *string
-	for {
-		page, err := a.DB.ListExports(ctx, &dynamodb.ListExportsInput{TableArn: aws.String(tableArn), NextToken: token})
-		if err != nil {
-			return "", fmt.Errorf("list exports of %s: %w", tableArn, err)
-		}
-		for _, s := range page.ExportSummaries {
-			if s.ExportStatus == types.ExportStatusFailed {
-				continue
-			}
-			d, err := a.DB.DescribeExport(ctx, &dynamodb.DescribeExportInput{ExportArn: s.ExportArn})
-			if err != nil {
-				return "", fmt.Errorf("describe export %s: %w", aws.ToString(s.ExportArn), err)
-			}
-			if aws.ToString(d.ExportDescription.S3Bucket) == bucket && aws.ToString(d.ExportDescription.S3Prefix) == prefix {
-				return aws.ToString(s.ExportArn), nil
-			}
-		}
-		if page.NextToken == nil {
-			return "", nil
-		}
-		token = page.NextToken
-	}
-}
+// exportTimeSkew is how recent a cut may be for DynamoDB's "export time in
+// the future" answer to be taken as clock skew, and retried.
+const exportTimeSkew = time.Minute
 
 // WaitExportInput names an export to wait for.
 type WaitExportInput struct {
@@ -139,6 +119,8 @@ type WaitExportInput struct {
 type WaitExportResult struct {
 	ItemCount int64 `json:"itemCount"`
 	Bytes     int64 `json:"bytes"`
+	// ManifestKey is the key of the export's manifest-summary.json.
+	ManifestKey string `json:"manifestKey,omitempty"`
 }
 
 // JobProgress is the heartbeat detail of a running export or import, shown in
@@ -150,12 +132,29 @@ type JobProgress struct {
 	Items   int64  `json:"items"`
 	Polls   int    `json:"polls"`
 	Elapsed string `json:"elapsed"`
+	// Started is when the first attempt began waiting.
+	Started time.Time `json:"started"`
 }
 
-// WaitExport polls an export until it completes, heartbeating its status.
+// resumeJob reads the last heartbeat of an earlier attempt of a wait, so a
+// retry reports the job's whole wait, not just its own.
+func resumeJob(ctx context.Context) (start time.Time, polls int) {
+	start = time.Now()
+	if activity.HasHeartbeatDetails(ctx) {
+		var last JobProgress
+		if err := activity.GetHeartbeatDetails(ctx, &last); err == nil && !last.Started.IsZero() {
+			return last.Started, last.Polls
+		}
+	}
+	return start, 0
+}
+
+// WaitExport polls an export until it completes, heartbeating its status
+// at every poll. An export of a large table takes hours; a retry after a
+// lost worker goes on counting from the last heartbeat.
 func (a *DynamoDB) WaitExport(ctx context.Context, in WaitExportInput) (*WaitExportResult, error) {
-	start := time.Now()
-	for polls := 1; ; polls++ {
+	start, polls0 := resumeJob(ctx)
+	for polls := polls0 + 1; ; polls++ {
 		out, err := a.DB.DescribeExport(ctx, &dynamodb.DescribeExportInput{ExportArn: aws.String(in.ExportArn)})
 		if err != nil {
 			return nil, fmt.Errorf("describe export %s: %w", in.ExportArn, err)
@@ -163,11 +162,13 @@ func (a *DynamoDB) WaitExport(ctx context.Context, in WaitExportInput) (*WaitExp
 		d := out.ExportDescription
 		activity.RecordHeartbeat(ctx, JobProgress{
 			Arn: in.ExportArn, Table: in.TableName, Status: string(d.ExportStatus),
-			Items: aws.ToInt64(d.ItemCount), Polls: polls, Elapsed: time.Since(start).Round(time.Second).String(),
+			Items: aws.ToInt64(d.ItemCount), Polls: polls, Elapsed: time.Since(start).Round(time.Second).String(), Started: start,
 		})
 		switch d.ExportStatus {
 		case types.ExportStatusCompleted:
-			return &WaitExportResult{ItemCount: aws.ToInt64(d.ItemCount), Bytes: aws.ToInt64(d.BilledSizeBytes)}, nil
+			return &WaitExportResult{
+				ItemCount: aws.ToInt64(d.ItemCount), Bytes: aws.ToInt64(d.BilledSizeBytes), ManifestKey: aws.ToString(d.ExportManifest),
+			}, nil
 		case types.ExportStatusFailed:
 			msg := fmt.Sprintf("export of %s failed: %s: %s", in.TableName, aws.ToString(d.FailureCode), aws.ToString(d.FailureMessage))
 			return nil, temporal.NewNonRetryableApplicationError(msg, ErrExportFailed, nil)
@@ -258,29 +259,34 @@ type WaitImportInput struct {
 	ExpectedItems int64  `json:"expectedItems"`
 }
 
-// WaitImportResult is a finished, verified import.
+// WaitImportResult is a finished, checked import.
 type WaitImportResult struct {
 	ImportedItems int64 `json:"importedItems"`
-	CountedItems  int64 `json:"countedItems"`
+	// CountedItems is ImportedItems (kept for histories that recorded a
+	// scan's count here).
+	CountedItems int64 `json:"countedItems"`
 }
 
-// WaitImport polls an import until it completes, then counts the new table's
-// items and checks them against the backup's manifest, and turns on PITR.
+// WaitImport polls an import until it completes, heartbeating at every poll,
+// checks DynamoDB's own counts against the backup's manifest (never a scan
+// of the new table: DynamoDB counts what it imported), and turns on PITR,
+// retrying while DynamoDB says continuous backups are not available yet.
 func (a *DynamoDB) WaitImport(ctx context.Context, in WaitImportInput) (*WaitImportResult, error) {
-	start := time.Now()
-	var imported int64
-	for polls := 1; ; polls++ {
+	start, polls0 := resumeJob(ctx)
+	var d *types.ImportTableDescription
+	var last JobProgress
+	for polls := polls0 + 1; ; polls++ {
 		out, err := a.DB.DescribeImport(ctx, &dynamodb.DescribeImportInput{ImportArn: aws.String(in.ImportArn)})
 		if err != nil {
 			return nil, fmt.Errorf("describe import %s: %w", in.ImportArn, err)
 		}
-		d := out.ImportTableDescription
-		activity.RecordHeartbeat(ctx, JobProgress{
+		d = out.ImportTableDescription
+		last = JobProgress{
 			Arn: in.ImportArn, Table: in.TableName, Status: string(d.ImportStatus),
-			Items: d.ProcessedItemCount, Polls: polls, Elapsed: time.Since(start).Round(time.Second).String(),
-		})
+			Items: d.ProcessedItemCount, Polls: polls, Elapsed: time.Since(start).Round(time.Second).String(), Started: start,
+		}
+		activity.RecordHeartbeat(ctx, last)
 		if d.ImportStatus == types.ImportStatusCompleted {
-			imported = d.ImportedItemCount
 			break
 		}
 		if d.ImportStatus == types.ImportStatusFailed || d.ImportStatus == types.ImportStatusCancelled {
@@ -293,17 +299,33 @@ func (a *DynamoDB) WaitImport(ctx context.Context, in WaitImportInput) (*WaitImp
 		case <-time.After(a.poll()):
 		}
 	}
-	counted, err := gate.CountTable(ctx, a.DB, in.TableName)
-	if err != nil {
+	if err := checkImported(in, d); err != nil {
 		return nil, err
 	}
-	if counted != in.ExpectedItems {
-		msg := fmt.Sprintf("import into %s holds %d items, the backup's manifest says %d", in.TableName, counted, in.ExpectedItems)
-		return nil, temporal.NewNonRetryableApplicationError(msg, ErrImportFailed, nil)
-	}
+	// Enabling PITR can take a while after an import: keep beating.
+	record, stop := keepAlive(ctx)
+	defer stop()
+	record(last)
 	reg := &registry.Registry{DB: a.DB}
 	if err := reg.EnablePITR(ctx, in.TableName); err != nil {
 		return nil, err
 	}
-	return &WaitImportResult{ImportedItems: imported, CountedItems: counted}, nil
+	return &WaitImportResult{ImportedItems: d.ImportedItemCount, CountedItems: d.ImportedItemCount}, nil
+}
+
+// checkImported fails a completed import whose counts do not match the
+// backup: DynamoDB completes an import that met bad lines, counting them in
+// ErrorCount (and logging them to CloudWatch), so COMPLETED alone is not
+// proof that every item arrived.
+func checkImported(in WaitImportInput, d *types.ImportTableDescription) error {
+	if d.ErrorCount > 0 {
+		msg := fmt.Sprintf("import into %s: %d of %d items could not be imported (see the import's CloudWatch log group %s)",
+			in.TableName, d.ErrorCount, d.ProcessedItemCount, aws.ToString(d.CloudWatchLogGroupArn))
+		return temporal.NewNonRetryableApplicationError(msg, ErrImportFailed, nil)
+	}
+	if d.ImportedItemCount != in.ExpectedItems {
+		msg := fmt.Sprintf("import into %s holds %d items, the backup's manifest says %d", in.TableName, d.ImportedItemCount, in.ExpectedItems)
+		return temporal.NewNonRetryableApplicationError(msg, ErrImportFailed, nil)
+	}
+	return nil
 }

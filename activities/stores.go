@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -157,24 +158,33 @@ func (a *Datasets) findBackup(ctx context.Context, loc backupstore.Location, dat
 	if err != nil {
 		return nil, "", err
 	}
-	chosen, err := chooseBackup(refs, sourceEnv, targetEnv, backupID)
-	if err != nil {
-		if errors.Is(err, errNoBackup) {
-			return nil, "", invalid(&backupstore.NoBackupError{Location: loc, Dataset: dataset, BackupID: backupID})
+	// The newest matching folder may hold a backup still running or one
+	// that failed (no manifest): fall back to the one before it.
+	for {
+		chosen, err := chooseBackup(refs, sourceEnv, targetEnv, backupID)
+		if err != nil {
+			if errors.Is(err, errNoBackup) {
+				return nil, "", invalid(&backupstore.NoBackupError{Location: loc, Dataset: dataset, BackupID: backupID})
+			}
+			return nil, "", invalid(fmt.Errorf("backup location %s: %w", loc, err))
 		}
-		return nil, "", invalid(fmt.Errorf("backup location %s: %w", loc, err))
-	}
-	m, err := backupstore.ReadManifest(ctx, a.S3, loc.Bucket, chosen.Key)
-	if err != nil {
-		if backupstore.IsNotFound(err) {
+		m, err := backupstore.ReadManifest(ctx, a.S3, loc.Bucket, chosen.Key)
+		if err != nil {
+			if backupstore.IsNotFound(err) {
+				refs = slices.DeleteFunc(refs, func(r backupstore.ManifestRef) bool { return r.Key == chosen.Key })
+				continue
+			}
+			var bad *backupstore.BadManifestError
+			if errors.As(err, &bad) {
+				return nil, "", corrupt(err)
+			}
 			return nil, "", err
 		}
-		return nil, "", corrupt(err)
+		if m.DatasetID != dataset {
+			return nil, "", corrupt(fmt.Errorf("manifest s3://%s/%s is for dataset %q, not %q", loc.Bucket, chosen.Key, m.DatasetID, dataset))
+		}
+		return m, chosen.Key, nil
 	}
-	if m.DatasetID != dataset {
-		return nil, "", corrupt(fmt.Errorf("manifest s3://%s/%s is for dataset %q, not %q", loc.Bucket, chosen.Key, m.DatasetID, dataset))
-	}
-	return m, chosen.Key, nil
 }
 
 // StoreInput names a store of an environment.
@@ -222,7 +232,10 @@ type TableInput struct {
 }
 
 // CreateEmptyTable creates an empty dataset table with PITR on (idempotent).
+// It heartbeats while DynamoDB creates the table and makes PITR available.
 func (a *Datasets) CreateEmptyTable(ctx context.Context, in TableInput) (*HoldResult, error) {
+	_, stop := keepAlive(ctx)
+	defer stop()
 	if err := a.Registry.EnsureDataTable(ctx, in.TableName); err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"fmt"
+	"path"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -18,11 +19,15 @@ var (
 )
 
 // DatasetBackup backs up one or many datasets: validate everything, pause
-// writes to every dataset, wait for in-flight writes to drain, export each
-// table at one shared cut time, check the exported files and write a
-// manifest beside them, and resume writes. Datasets given a point in time
-// are exported from PITR at that moment without pausing writes. Writes are
-// resumed on every exit path, including failure and cancellation.
+// writes to every dataset, wait for in-flight writes to drain, fix one cut
+// time for all of them (the next whole second after the drain, plus a
+// margin), wait until the cut has passed and resume writes; then export each
+// table from PITR at the cut, record DynamoDB's own counts and checksums in
+// a manifest beside the export, and optionally verify every file. Writes are
+// paused for the drain plus at most about 1.6 s, whatever the data size:
+// the export runs after writes are back. Datasets given a point in time are
+// exported at that moment without pausing writes. Writes are resumed on
+// every exit path, including failure and cancellation.
 func DatasetBackup(ctx workflow.Context, in BackupInput) (*BackupResult, error) {
 	refs := make([]activities.DatasetRef, len(in.Datasets))
 	for i, d := range in.Datasets {
@@ -59,7 +64,11 @@ func DatasetBackup(ctx workflow.Context, in BackupInput) (*BackupResult, error) 
 			toPause = append(toPause, t.DatasetRef)
 		}
 	}
+	// Version 1 resumes writes once the cut has passed, before exporting;
+	// histories from before export with writes paused.
+	exportAfterResume := workflow.GetVersion(ctx, "export-after-resume", workflow.DefaultVersion, 1) >= 1
 	cut := workflow.Now(ctx)
+	var window time.Duration
 	if len(toPause) > 0 {
 		setStep(ctx, p, StepPausing)
 		if err := h.pauseAndDrain(ctx, toPause, drainTimeout(in.DrainTimeoutSeconds), p); err != nil {
@@ -67,6 +76,18 @@ func DatasetBackup(ctx workflow.Context, in BackupInput) (*BackupResult, error) 
 		}
 		// Every paused dataset is quiet from here on: one cut time for all.
 		cut = workflow.Now(ctx)
+		if exportAfterResume {
+			cut = CutTime(cut)
+			setStep(ctx, p, StepCutting)
+			// DynamoDB counts ExportTime in whole seconds: every write
+			// acknowledged before the pause is older than the cut, and every
+			// write after the resume newer, once the cut has passed.
+			if err := workflow.Sleep(ctx, cut.Add(CutMargin).Sub(workflow.Now(ctx))); err != nil {
+				return nil, fail(ctx, p, err)
+			}
+			setStep(ctx, p, StepResuming)
+			window = h.resume(ctx)
+		}
 	}
 
 	setStep(ctx, p, StepExporting)
@@ -85,8 +106,16 @@ func DatasetBackup(ctx workflow.Context, in BackupInput) (*BackupResult, error) 
 		return nil, fail(ctx, p, err)
 	}
 
-	setStep(ctx, p, StepResuming)
-	window := h.resume(ctx)
+	if !exportAfterResume {
+		setStep(ctx, p, StepResuming)
+		window = h.resume(ctx)
+	}
+	if in.Verify {
+		setStep(ctx, p, StepVerifying)
+		if err := verifyAll(ctx, plan.Targets, results, p); err != nil {
+			return nil, fail(ctx, p, err)
+		}
+	}
 	if in.Retention != nil {
 		// Only after writes resumed: pruning never lengthens the pause.
 		setStep(ctx, p, StepPruning)
@@ -116,7 +145,7 @@ func backupOne(ctx workflow.Context, t activities.BackupTarget, cut time.Time, p
 		dp.Step = StepFailed
 		return DatasetBackupResult{}, err
 	}
-	dp.Detail = "export " + started.ExportArn
+	dp.Detail = fmt.Sprintf("export %s at %s", started.ExportArn, exportTime.UTC().Format(time.RFC3339))
 	var exported activities.WaitExportResult
 	err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, longJob), dynamo.WaitExport, activities.WaitExportInput{
 		ExportArn: started.ExportArn, TableName: t.TableName,
@@ -127,9 +156,9 @@ func backupOne(ctx workflow.Context, t activities.BackupTarget, cut time.Time, p
 	}
 	dp.Step, dp.Items = StepManifest, exported.ItemCount
 	var written activities.WriteManifestResult
-	err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, objectScan), files.WriteManifest, activities.WriteManifestInput{
+	err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, manifestWrite), files.WriteManifest, activities.WriteManifestInput{
 		Target: t, BackupID: backupID, CutTime: exportTime, PausedWrites: t.PointInTime == nil,
-		ExportArn: started.ExportArn, ExportPrefix: exportPrefix, ExportedItems: exported.ItemCount,
+		ExportArn: started.ExportArn, ExportPrefix: exportPrefix, ExportManifest: exported.ManifestKey, ExportedItems: exported.ItemCount,
 	}).Get(ctx, &written)
 	if err != nil {
 		dp.Step = StepFailed
@@ -142,7 +171,55 @@ func backupOne(ctx workflow.Context, t activities.BackupTarget, cut time.Time, p
 	return DatasetBackupResult{
 		EnvID: t.EnvID, DatasetID: t.DatasetID, StoreID: t.StoreID, BackupID: backupID, CutTime: exportTime,
 		PausedWrites: t.PointInTime == nil, ManifestURL: written.ManifestURL, ItemCount: written.ItemCount, Bytes: written.Bytes,
+		manifestKey: path.Join(path.Dir(exportPrefix), backupstore.ManifestName),
 	}, nil
+}
+
+// verifyAll runs the deep check (download, count and checksum every file)
+// of each new backup, all at once.
+func verifyAll(ctx workflow.Context, targets []activities.BackupTarget, results []DatasetBackupResult, p *Progress) error {
+	vctx := workflow.WithActivityOptions(ctx, objectScan)
+	futures := make([]workflow.Future, len(targets))
+	for i, t := range targets {
+		p.dataset(t.EnvID, t.DatasetID).Step = StepVerifying
+		futures[i] = workflow.ExecuteActivity(vctx, files.VerifyBackup, activities.VerifyBackupInput{
+			Location: t.Location, ManifestKey: results[i].manifestKey,
+		})
+	}
+	var firstErr error
+	for i, f := range futures {
+		dp := p.dataset(targets[i].EnvID, targets[i].DatasetID)
+		var v activities.VerifyBackupResult
+		if err := f.Get(ctx, &v); err != nil {
+			dp.Step = StepFailed
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		results[i].Verified = true
+		dp.Step, dp.Detail = StepDone, fmt.Sprintf("%s; verified %d objects, %d items", dp.Detail, v.Objects, v.ItemCount)
+	}
+	return firstErr
+}
+
+// CutMargin separates the cut from the pause on one side and the resume on
+// the other: the cut is the first whole second at least CutMargin after the
+// drain, and writes resume CutMargin after the cut. It covers clock skew
+// between Temporal and DynamoDB and the propagation of the last transaction
+// acknowledged before the pause.
+const CutMargin = 300 * time.Millisecond
+
+// CutTime is the cut for a backup whose writes drained at drained: the next
+// whole second at least CutMargin later (DynamoDB counts ExportTime in whole
+// seconds, so a cut with a fraction would be rounded down, before writes
+// acknowledged before the pause).
+func CutTime(drained time.Time) time.Time {
+	t := drained.Add(CutMargin)
+	if r := t.Truncate(time.Second); !r.Equal(t) {
+		return r.Add(time.Second)
+	}
+	return t
 }
 
 // pruneOlder runs retention for each backed-up dataset, all at once. A

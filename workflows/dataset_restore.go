@@ -9,10 +9,12 @@ import (
 )
 
 // DatasetRestore restores one or many datasets from their backups into a new
-// store: validate the request and each backup's manifest and checksums, create
+// store: validate the request and check each backup's files against its
+// manifest (sizes and ETags, from one listing), create
 // the new store, pause writes to every dataset of the environment, populate
 // the store's tables from the backups (ImportTable, item counts checked
-// against the manifests), switch the environment to the new store in one
+// against the manifests by DynamoDB's own counts, at most
+// MaxConcurrentImports at once), switch the environment to the new store in one
 // conditional update, and resume writes. On any failure the environment
 // keeps its old store, the new store is marked FAILED and writes resume.
 func DatasetRestore(ctx workflow.Context, in RestoreInput) (*RestoreResult, error) {
@@ -42,19 +44,25 @@ func DatasetRestore(ctx workflow.Context, in RestoreInput) (*RestoreResult, erro
 		return nil, fail(ctx, p, err)
 	}
 
-	// Check every backup's objects against its manifest before changing anything.
+	// Check every backup's objects against its manifest before changing
+	// anything. Version 1 checks the listing; histories from before
+	// downloaded every object here (now `lifeboat backup verify`).
 	setStep(ctx, p, StepVerifying)
 	verified := make([]activities.VerifyBackupResult, len(plan.Targets))
-	scan := workflow.WithActivityOptions(ctx, objectScan)
+	check, checkOpts := files.CheckBackup, backupCheck
+	if workflow.GetVersion(ctx, "check-not-download", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		check, checkOpts = files.VerifyBackup, objectScan
+	}
+	scan := workflow.WithActivityOptions(ctx, checkOpts)
 	futures := make([]workflow.Future, len(plan.Targets))
 	for i, t := range plan.Targets {
-		futures[i] = workflow.ExecuteActivity(scan, files.VerifyBackup, activities.VerifyBackupInput{Location: t.Location, ManifestKey: t.ManifestKey})
+		futures[i] = workflow.ExecuteActivity(scan, check, activities.VerifyBackupInput{Location: t.Location, ManifestKey: t.ManifestKey})
 	}
 	for i, f := range futures {
 		if err := f.Get(ctx, &verified[i]); err != nil {
 			return nil, fail(ctx, p, err)
 		}
-		p.dataset(plan.Targets[i].EnvID, plan.Targets[i].DatasetID).Detail = "backup " + plan.Targets[i].BackupID + " verified"
+		p.dataset(plan.Targets[i].EnvID, plan.Targets[i].DatasetID).Detail = "backup " + plan.Targets[i].BackupID + " checked"
 	}
 	p.Validated = true
 
@@ -100,10 +108,17 @@ func DatasetRestore(ctx workflow.Context, in RestoreInput) (*RestoreResult, erro
 	results := make([]DatasetRestoreResult, len(plan.Targets))
 	errs := make([]error, len(plan.Targets))
 	wg := workflow.NewWaitGroup(ctx)
+	q := newImportQuota(ctx, in)
 	for i, t := range plan.Targets {
 		wg.Add(1)
 		workflow.Go(ctx, func(gctx workflow.Context) {
 			defer wg.Done()
+			release, err := q.acquire(gctx, verified[i].Bytes, p.dataset(t.EnvID, t.DatasetID))
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			defer release()
 			results[i], errs[i] = restoreOne(gctx, t, verified[i], p)
 		})
 	}
@@ -111,9 +126,10 @@ func DatasetRestore(ctx workflow.Context, in RestoreInput) (*RestoreResult, erro
 	if err := firstError(errs); err != nil {
 		return nil, fail(ctx, p, err)
 	}
+	setup := workflow.WithActivityOptions(ctx, tableSetup)
 	for _, e := range plan.Environments {
 		for _, table := range e.EmptyTables {
-			if err := workflow.ExecuteActivity(short, datasets.CreateEmptyTable, activities.TableInput{TableName: table}).Get(ctx, nil); err != nil {
+			if err := workflow.ExecuteActivity(setup, datasets.CreateEmptyTable, activities.TableInput{TableName: table}).Get(ctx, nil); err != nil {
 				return nil, fail(ctx, p, err)
 			}
 		}
@@ -148,7 +164,7 @@ func restoreOne(ctx workflow.Context, t activities.RestoreTarget, v activities.V
 	}
 	if v.ItemCount == 0 || v.Objects == 0 {
 		// An empty backup has nothing to import: an empty table is the restore.
-		err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, shortAWSCall), datasets.CreateEmptyTable,
+		err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, tableSetup), datasets.CreateEmptyTable,
 			activities.TableInput{TableName: t.TableName}).Get(ctx, nil)
 		if err != nil {
 			dp.Step = StepFailed
@@ -174,10 +190,56 @@ func restoreOne(ctx workflow.Context, t activities.RestoreTarget, v activities.V
 		dp.Step = StepFailed
 		return res, err
 	}
-	dp.Step, dp.Items, dp.Detail = StepDone, done.CountedItems, fmt.Sprintf("%d items imported into %s", done.CountedItems, t.TableName)
+	dp.Step, dp.Items, dp.Detail = StepDone, done.CountedItems, fmt.Sprintf("%d items imported into %s (DynamoDB's count)", done.CountedItems, t.TableName)
 	res.ItemCount = done.CountedItems
 	tags := map[string]string{"operation": p.Operation, "dataset": t.DatasetRef.String()}
 	count(ctx, MetricItemsImported, done.CountedItems, tags)
 	count(ctx, MetricBytesImported, v.Bytes, tags)
 	return res, nil
+}
+
+// Default import quotas, after DynamoDB's: at most 50 import tasks at once
+// per account and region, with at most 1 TB of source data in flight in most
+// regions (15 TB in us-east-1, us-west-2 and eu-west-1). See "Service,
+// account, and table quotas in Amazon DynamoDB", Import from S3.
+const (
+	DefaultMaxConcurrentImports   = 50
+	DefaultMaxImportBytesInFlight = int64(1) << 40
+)
+
+// importQuota holds a restore's imports within DynamoDB's import quotas: a
+// dataset waits (StepQueued) until a slot and its bytes are free. An import
+// larger than the byte quota alone runs once nothing else is in flight.
+type importQuota struct {
+	slots, bytes workflow.Semaphore
+	maxBytes     int64
+}
+
+func newImportQuota(ctx workflow.Context, in RestoreInput) *importQuota {
+	n, b := int64(in.MaxConcurrentImports), in.MaxImportBytesInFlight
+	if n <= 0 {
+		n = DefaultMaxConcurrentImports
+	}
+	if b <= 0 {
+		b = DefaultMaxImportBytesInFlight
+	}
+	return &importQuota{slots: workflow.NewSemaphore(ctx, n), bytes: workflow.NewSemaphore(ctx, b), maxBytes: b}
+}
+
+func (q *importQuota) acquire(ctx workflow.Context, size int64, dp *DatasetProgress) (release func(), err error) {
+	size = max(min(size, q.maxBytes), 1)
+	if !q.slots.TryAcquire(ctx, 1) {
+		dp.Step, dp.Detail = StepQueued, "waiting for an import slot (DynamoDB's import quota)"
+		if err := q.slots.Acquire(ctx, 1); err != nil {
+			return nil, err
+		}
+	}
+	if !q.bytes.TryAcquire(ctx, size) {
+		dp.Step, dp.Detail = StepQueued, "waiting for imports in flight to finish (DynamoDB's import size quota)"
+		if err := q.bytes.Acquire(ctx, size); err != nil {
+			q.slots.Release(1)
+			return nil, err
+		}
+	}
+	return func() { q.bytes.Release(size); q.slots.Release(1) }, nil
 }

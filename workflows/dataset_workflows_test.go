@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
@@ -77,6 +78,7 @@ type controlTable struct {
 	manifests  map[activities.DatasetRef]string // manifest URL WriteManifest returned
 	imports    []activities.StartImportInput
 	importWait []activities.WaitImportInput
+	resumedAt  time.Time // workflow time of the first Resume
 }
 
 // newControlTable holds environment e1 on its initial store, with datasets
@@ -110,6 +112,7 @@ func (c *controlTable) handlers() map[string]any {
 		"WriteManifest":    c.writeManifest,
 		"ValidateRestore":  c.validateRestore,
 		"VerifyBackup":     c.verifyBackup,
+		"CheckBackup":      c.verifyBackup,
 		"CreateStore":      c.createStore,
 		"StartImport":      c.startImport,
 		"WaitImport":       c.waitImport,
@@ -178,11 +181,14 @@ func (c *controlTable) waitForDrain(_ context.Context, in activities.DrainInput)
 	return &activities.HoldResult{Changed: true}, nil
 }
 
-func (c *controlTable) resume(_ context.Context, in activities.HoldInput) (*activities.HoldResult, error) {
+func (c *controlTable) resume(ctx context.Context, in activities.HoldInput) (*activities.HoldResult, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := c.record("Resume", in.DatasetRef.String()); err != nil {
 		return nil, err
+	}
+	if c.resumedAt.IsZero() {
+		c.resumedAt = activity.GetInfo(ctx).ScheduledTime
 	}
 	d := c.datasets[in.DatasetRef]
 	if d.holder != in.Holder {
@@ -532,11 +538,17 @@ func TestBackupPausesExportsAtOneCutAndResumes(t *testing.T) {
 		require.True(t, cut.Equal(e.ExportTime), "table %s exported at %s, not the cut %s", e.TableName, e.ExportTime, cut)
 	}
 	fx.requireRunning("ds-a", "ds-b")
-	fx.requireAllBefore("Pause", "StartExport")
-	fx.requireAllBefore("WaitForDrain", "StartExport")
-	fx.requireAllBefore("WriteManifest", "Resume")
-	// Writes stayed paused for the whole export.
-	require.GreaterOrEqual(t, res.PauseWindowMillis, (5 * time.Minute).Milliseconds())
+	fx.requireAllBefore("Pause", "WaitForDrain")
+	fx.requireAllBefore("WaitForDrain", "Resume")
+	// The export runs with writes back, at a cut that has passed.
+	fx.requireAllBefore("Resume", "StartExport")
+	require.Equal(t, cut, cut.Truncate(time.Second), "DynamoDB counts ExportTime in whole seconds")
+	require.False(t, cut.Before(start.Add(2*time.Second+workflows.CutMargin)), "cut %s too close to the drain", cut)
+	require.True(t, fx.ctl.resumedAt.After(cut), "writes resumed at %s, before the cut %s", fx.ctl.resumedAt, cut)
+	// Writes were paused for the drain and the wait for the cut, not for
+	// the 5-minute export.
+	require.GreaterOrEqual(t, res.PauseWindowMillis, (2 * time.Second).Milliseconds())
+	require.LessOrEqual(t, res.PauseWindowMillis, (2*time.Second + time.Second + 2*workflows.CutMargin).Milliseconds())
 	require.Equal(t, workflows.StepDone, fx.progress().Step)
 }
 
@@ -605,12 +617,12 @@ func TestBackupInvalidInputPausesNothing(t *testing.T) {
 	require.False(t, fx.progress().Validated)
 }
 
-func TestBackupCancelledDuringExportResumesWrites(t *testing.T) {
+func TestBackupCancelledDuringExportLeavesWritesRunning(t *testing.T) {
 	t.Parallel()
 	fx := newFixture(t)
 	fx.slow("WaitExport", time.Hour, mock.Anything)
 	fx.env.RegisterDelayedCallback(func() {
-		assert.Equal(t, registry.StatusPaused, fx.ctl.status("ds-a").status, "ds-a paused during the export")
+		assert.Equal(t, registry.StatusRunning, fx.ctl.status("ds-a").status, "ds-a paused during the export")
 		fx.env.CancelWorkflow()
 	}, 10*time.Minute)
 	fx.run(workflows.DatasetBackupName, backupInput("ds-a", "ds-b"))
@@ -618,6 +630,37 @@ func TestBackupCancelledDuringExportResumesWrites(t *testing.T) {
 	fx.requireCanceled()
 	fx.requireRunning("ds-a", "ds-b")
 	fx.requireNotCalled("WriteManifest")
+}
+
+// Cancelled while writes are paused and the cut has not passed yet: writes
+// resume and nothing is exported.
+func TestBackupCancelledWaitingForCutResumesWrites(t *testing.T) {
+	t.Parallel()
+	fx := newFixture(t)
+	fx.env.RegisterDelayedCallback(func() {
+		assert.Equal(t, registry.StatusPaused, fx.ctl.status("ds-a").status, "ds-a not paused while waiting for the cut")
+		assert.Equal(t, workflows.StepCutting, fx.progress().Step)
+		fx.env.CancelWorkflow()
+	}, 500*time.Millisecond)
+	fx.run(workflows.DatasetBackupName, backupInput("ds-a", "ds-b"))
+
+	fx.requireCanceled()
+	fx.requireRunning("ds-a", "ds-b")
+	fx.requireNotCalled("StartExport")
+}
+
+func TestCutTime(t *testing.T) {
+	t.Parallel()
+	base := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	for _, c := range []struct{ drained, cut time.Duration }{
+		{0, time.Second},
+		{700 * time.Millisecond, time.Second},
+		{701 * time.Millisecond, 2 * time.Second},
+		{999 * time.Millisecond, 2 * time.Second},
+	} {
+		got := workflows.CutTime(base.Add(c.drained))
+		require.Equal(t, base.Add(c.cut), got, "drained at +%s", c.drained)
+	}
 }
 
 // A dataset taken by another workflow between validation and pause fails the
@@ -766,4 +809,34 @@ func TestRestoreDefaultStoreID(t *testing.T) {
 	require.Equal(t, "20210901T120000Z", res.StoreID, "named after the start time")
 	require.Equal(t, res.StoreID, fx.ctl.activeStore())
 	require.Len(t, fx.ctl.positions("ValidateRestore", res.StoreID), 1, "validated with the default id")
+}
+
+// Beyond the import quota datasets queue: with one slot, the second import
+// starts only after the first finished.
+func TestRestoreHoldsImportsWithinQuota(t *testing.T) {
+	t.Parallel()
+	fx := newFixture(t)
+	fx.slow("WaitImport", time.Hour, mock.Anything)
+	in := restoreInput("r1", "ds-a", "ds-b")
+	in.MaxConcurrentImports = 1
+	fx.run(workflows.DatasetRestoreName, in)
+
+	fx.restoreResult()
+	starts, waits := fx.ctl.positions("StartImport"), fx.ctl.positions("WaitImport")
+	require.Len(t, starts, 2)
+	require.Len(t, waits, 2)
+	require.Less(t, waits[0], starts[1], "second import started while the first ran: %v", fx.ctl.calls)
+	fx.requireRunning("ds-a", "ds-b", "ds-c")
+}
+
+// Without a quota set, DynamoDB's default (50) lets both run at once.
+func TestRestoreImportsRunTogetherUnderQuota(t *testing.T) {
+	t.Parallel()
+	fx := newFixture(t)
+	fx.slow("WaitImport", time.Hour, mock.Anything)
+	fx.run(workflows.DatasetRestoreName, restoreInput("r1", "ds-a", "ds-b"))
+
+	fx.restoreResult()
+	starts, waits := fx.ctl.positions("StartImport"), fx.ctl.positions("WaitImport")
+	require.Less(t, starts[1], waits[0], "imports did not overlap: %v", fx.ctl.calls)
 }

@@ -33,10 +33,13 @@ var (
 		},
 		ScheduleToCloseTimeout: 24 * time.Hour,
 	}
-	// longJob waits for a DynamoDB export or import, heartbeating as it polls.
+	// longJob waits for a DynamoDB export or import, heartbeating at every
+	// poll (5 s): an export or import of a large table takes hours (DynamoDB
+	// documents no upper bound), so the limit is generous and a dead
+	// worker is noticed by the heartbeat, in a minute.
 	longJob = workflow.ActivityOptions{
-		StartToCloseTimeout: 24 * time.Hour,
-		HeartbeatTimeout:    2 * time.Minute,
+		StartToCloseTimeout: 72 * time.Hour,
+		HeartbeatTimeout:    time.Minute,
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval:        5 * time.Second,
 			BackoffCoefficient:     2,
@@ -52,10 +55,33 @@ var (
 		HeartbeatTimeout:    2 * time.Minute,
 		RetryPolicy:         objectScan.RetryPolicy,
 	}
-	// objectScan reads every object of a backup, heartbeating per object.
+	// manifestWrite reads DynamoDB's manifests of an export and lists its
+	// folder (a page per 1,000 files, heartbeating per page), then writes
+	// the backup's manifest. No data is read.
+	manifestWrite = workflow.ActivityOptions{
+		StartToCloseTimeout: 30 * time.Minute,
+		HeartbeatTimeout:    time.Minute,
+		RetryPolicy:         shortAWSCall.RetryPolicy,
+	}
+	// backupCheck compares a backup's data folder listing with its manifest
+	// before a restore (one listing, no data read).
+	backupCheck = workflow.ActivityOptions{
+		StartToCloseTimeout: 10 * time.Minute,
+		RetryPolicy:         shortAWSCall.RetryPolicy,
+	}
+	// tableSetup creates a table and turns on PITR, which DynamoDB refuses
+	// for a while after a create; the activity retries inside, heartbeating.
+	tableSetup = workflow.ActivityOptions{
+		StartToCloseTimeout: 15 * time.Minute,
+		HeartbeatTimeout:    time.Minute,
+		RetryPolicy:         shortAWSCall.RetryPolicy,
+	}
+	// objectScan downloads every object of a backup (the deep check), a
+	// terabyte in hours, heartbeating as it reads and resuming after the
+	// last object checked.
 	objectScan = workflow.ActivityOptions{
-		StartToCloseTimeout: 6 * time.Hour,
-		HeartbeatTimeout:    5 * time.Minute,
+		StartToCloseTimeout: 24 * time.Hour,
+		HeartbeatTimeout:    time.Minute,
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval:        5 * time.Second,
 			BackoffCoefficient:     2,

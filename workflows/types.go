@@ -26,10 +26,12 @@ const (
 	StepValidating = "validating"
 	StepPausing    = "pausing"
 	StepDraining   = "draining"
+	StepCutting    = "waiting-for-cut"
 	StepExporting  = "exporting"
 	StepManifest   = "writing-manifest"
 	StepVerifying  = "verifying-backup"
 	StepCreating   = "creating-store"
+	StepQueued     = "queued"
 	StepImporting  = "importing"
 	StepSwitching  = "switching-store"
 	StepResuming   = "resuming"
@@ -58,6 +60,10 @@ type BackupInput struct {
 	// Retention, when set, prunes each dataset's older backups under its
 	// backup location after the backup succeeds (scheduled backups set it).
 	Retention *RetentionPolicy `json:"retention,omitempty"`
+	// Verify, when set, downloads every file of each new backup after it is
+	// written and checks its item count and checksum against the manifest
+	// (as `lifeboat backup verify` does), with writes already resumed.
+	Verify bool `json:"verify,omitempty"`
 }
 
 // RetentionPolicy says which of a dataset's backups to keep: the newest
@@ -92,6 +98,10 @@ type DatasetBackupResult struct {
 	// RetentionWarning says why the retention step failed, if it did; the
 	// backup itself succeeded all the same.
 	RetentionWarning string `json:"retentionWarning,omitempty"`
+	// Verified is true when the backup's files were downloaded and checked.
+	Verified bool `json:"verified,omitempty"`
+
+	manifestKey string // for the verify step
 }
 
 // BackupResult is the DatasetBackup workflow's result.
@@ -121,6 +131,12 @@ type RestoreInput struct {
 	// NewStoreID names the store created; a timestamp id when empty.
 	NewStoreID          string `json:"newStoreId,omitempty"`
 	DrainTimeoutSeconds int    `json:"drainTimeoutSeconds,omitempty"`
+	// MaxConcurrentImports bounds the imports running at once
+	// (DefaultMaxConcurrentImports when 0); datasets beyond it queue.
+	MaxConcurrentImports int `json:"maxConcurrentImports,omitempty"`
+	// MaxImportBytesInFlight bounds the backup bytes being imported at once
+	// (DefaultMaxImportBytesInFlight when 0).
+	MaxImportBytesInFlight int64 `json:"maxImportBytesInFlight,omitempty"`
 }
 
 // DatasetRestoreResult is one dataset's finished restore.

@@ -124,7 +124,7 @@ func putBackup(t *testing.T, api *memS3, loc Location, store string, daysAgo int
 	for _, name := range []string{"a.json.gz", "b.json.gz"} {
 		key := m.DataPrefix + name
 		api.objects[key] = []byte("x")
-		m.Objects = append(m.Objects, ObjectDigest{Key: key, Size: 1, Items: 1})
+		m.Objects = append(m.Objects, ObjectDigest{Key: key, Size: 1, Items: 1, MD5: "nZ8qBVo7ZcuT5JR8SDo7mw==", ETag: "9dd4e461268c8034f5c8564e155c67a6"})
 		m.ItemCount++
 		m.Bytes++
 	}

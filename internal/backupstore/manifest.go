@@ -5,8 +5,11 @@ import (
 	"time"
 )
 
-// ManifestFormat is bumped when the manifest changes incompatibly.
-const ManifestFormat = 1
+// ManifestFormat is bumped when the manifest changes incompatibly. Format 2
+// records DynamoDB's own per-file MD5 and S3 ETag (from the export's
+// manifest-files.json) instead of a SHA-256 Lifeboat computed by downloading
+// the export; format 1 manifests are still read, checked and restored.
+const ManifestFormat = 2
 
 // Manifest describes one dataset's backup. It is written last, after the data
 // has been checked, so a folder without one is not a complete backup.
@@ -22,8 +25,11 @@ type Manifest struct {
 	DatasetID     string    `json:"datasetId"`
 	TableName     string    `json:"tableName"`
 	ExportArn     string    `json:"exportArn"`
-	ItemCount     int64     `json:"itemCount"`
-	Bytes         int64     `json:"bytes"`
+	// ExportManifest is the key of DynamoDB's manifest-summary.json for the
+	// export (format 2).
+	ExportManifest string `json:"exportManifest,omitempty"`
+	ItemCount      int64  `json:"itemCount"`
+	Bytes          int64  `json:"bytes"`
 	// DataPrefix holds exactly the data objects below, ready for ImportTable.
 	DataPrefix string         `json:"dataPrefix"`
 	Objects    []ObjectDigest `json:"objects"`
@@ -35,18 +41,23 @@ type Manifest struct {
 	CreatedAt   time.Time `json:"createdAt"`
 }
 
-// ObjectDigest is one exported data object with its size, item count and SHA-256.
+// ObjectDigest is one exported data object: its size and item count, and
+// the checksums that identify its content. Format 2 manifests carry MD5 (the
+// base64 MD5 DynamoDB lists in manifest-files.json) and ETag (S3's); format
+// 1 manifests carry SHA256 (hex, computed by Lifeboat).
 type ObjectDigest struct {
 	Key    string `json:"key"`
 	Size   int64  `json:"size"`
 	Items  int64  `json:"items"`
-	SHA256 string `json:"sha256"`
+	MD5    string `json:"md5,omitempty"`
+	ETag   string `json:"etag,omitempty"`
+	SHA256 string `json:"sha256,omitempty"`
 }
 
 // Check reports the first inconsistency inside a manifest.
 func (m *Manifest) Check() error {
-	if m.Format != ManifestFormat {
-		return fmt.Errorf("manifest format %d is not supported (want %d)", m.Format, ManifestFormat)
+	if m.Format != 1 && m.Format != ManifestFormat {
+		return fmt.Errorf("manifest format %d is not supported (want 1 or %d)", m.Format, ManifestFormat)
 	}
 	if m.DatasetID == "" || m.DataPrefix == "" {
 		return fmt.Errorf("manifest lacks dataset id or data prefix")
@@ -55,6 +66,12 @@ func (m *Manifest) Check() error {
 	for _, o := range m.Objects {
 		items += o.Items
 		size += o.Size
+		switch {
+		case m.Format == 1 && len(o.SHA256) != 64:
+			return fmt.Errorf("manifest object %s has no SHA-256", o.Key)
+		case m.Format >= 2 && o.MD5 == "":
+			return fmt.Errorf("manifest object %s has no MD5", o.Key)
+		}
 	}
 	if items != m.ItemCount {
 		return fmt.Errorf("manifest objects hold %d items, manifest says %d", items, m.ItemCount)

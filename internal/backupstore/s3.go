@@ -5,12 +5,16 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/md5"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"path"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -56,25 +60,96 @@ func List(ctx context.Context, api API, bucket, prefix string) ([]types.Object, 
 	return out, nil
 }
 
-// FindManifests lists the manifests of a dataset's backups under a location,
-// oldest first. The location may be the backup root or any folder below it.
+// backupIDPattern matches backup folder names (ids.BackupID).
+var backupIDPattern = regexp.MustCompile(`^\d{8}T\d{6}\.\d{3}Z$`)
+
+// maxFindDepth bounds how far below a location FindManifests looks: a
+// location may be the backup root (<env>/<store>/<dataset>/<backup id>
+// below it) or any folder on the way down.
+const maxFindDepth = 4
+
+// FindManifests finds a dataset's backups under a location, oldest first,
+// reading one folder level at a time (S3 listings with a delimiter): it
+// never lists a backup's data. The location may be the backup root or any
+// folder below it. A returned ref names where the backup's manifest would
+// be; a folder whose backup is in progress or failed has none, which the
+// caller learns when it reads the manifest.
 func FindManifests(ctx context.Context, api API, loc Location, dataset string) ([]ManifestRef, error) {
-	prefix := loc.Prefix
-	if prefix != "" {
-		prefix += "/"
-	}
-	objs, err := List(ctx, api, loc.Bucket, prefix)
-	if err != nil {
-		return nil, err
+	start := loc.Prefix
+	if start != "" {
+		start += "/"
 	}
 	var refs []ManifestRef
-	for _, o := range objs {
-		if ref, ok := ParseManifestKey(aws.ToString(o.Key)); ok && ref.Dataset == dataset {
-			refs = append(refs, ref)
+	var walk func(prefix string, depth int) error
+	walk = func(prefix string, depth int) error {
+		folders, hasManifest, err := listLevel(ctx, api, loc.Bucket, prefix)
+		if err != nil {
+			return err
 		}
+		if hasManifest { // the location is a backup folder itself
+			if ref, ok := ParseManifestKey(prefix + ManifestName); ok && ref.Dataset == dataset {
+				refs = append(refs, ref)
+			}
+			return nil
+		}
+		var ids []string
+		for _, f := range folders {
+			if backupIDPattern.MatchString(f) {
+				ids = append(ids, f)
+			}
+		}
+		if len(ids) > 0 { // a dataset folder
+			if path.Base(prefix) == dataset {
+				for _, id := range ids {
+					if ref, ok := ParseManifestKey(prefix + id + "/" + ManifestName); ok {
+						refs = append(refs, ref)
+					}
+				}
+			}
+			return nil
+		}
+		if depth >= maxFindDepth {
+			return nil
+		}
+		for _, f := range folders {
+			if f == "export" || f == "AWSDynamoDB" {
+				continue
+			}
+			if err := walk(prefix+f+"/", depth+1); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := walk(start, 0); err != nil {
+		return nil, err
 	}
 	sort.SliceStable(refs, func(i, j int) bool { return refs[i].BackupID < refs[j].BackupID })
 	return refs, nil
+}
+
+// listLevel lists the folders directly under prefix and whether a manifest
+// sits directly in it.
+func listLevel(ctx context.Context, api API, bucket, prefix string) (folders []string, hasManifest bool, err error) {
+	p := s3.NewListObjectsV2Paginator(api, &s3.ListObjectsV2Input{
+		Bucket: aws.String(bucket), Prefix: aws.String(prefix), Delimiter: aws.String("/"),
+	})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, false, fmt.Errorf("list s3://%s/%s: %w", bucket, prefix, err)
+		}
+		for _, cp := range page.CommonPrefixes {
+			if name := strings.TrimSuffix(strings.TrimPrefix(aws.ToString(cp.Prefix), prefix), "/"); name != "" {
+				folders = append(folders, name)
+			}
+		}
+		for _, o := range page.Contents {
+			hasManifest = hasManifest || aws.ToString(o.Key) == prefix+ManifestName
+		}
+	}
+	sort.Strings(folders)
+	return folders, hasManifest, nil
 }
 
 // ReadManifest reads and checks one manifest.
@@ -117,18 +192,21 @@ func WriteManifest(ctx context.Context, api API, bucket, key string, m *Manifest
 	return nil
 }
 
-// Digest reads one exported data object and returns its size, SHA-256 and
-// number of items (lines of DynamoDB JSON, gzip-compressed or not).
-func Digest(ctx context.Context, api API, bucket, key string) (ObjectDigest, error) {
+// Digest reads one exported data object and returns its size, SHA-256, MD5
+// (base64, as DynamoDB's manifest-files.json and S3's Content-MD5 give it)
+// and number of items (lines of DynamoDB JSON, gzip-compressed or not).
+// onBytes, if set, is called with the bytes read so far as the object
+// streams, so a caller can heartbeat inside a large object.
+func Digest(ctx context.Context, api API, bucket, key string, onBytes func(int64)) (ObjectDigest, error) {
 	out, err := api.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
 	if err != nil {
 		return ObjectDigest{}, fmt.Errorf("read s3://%s/%s: %w", bucket, key, err)
 	}
 	defer out.Body.Close()
-	h := sha256.New()
-	counter := &countingWriter{}
+	h, m := sha256.New(), md5.New()
+	counter := &countingWriter{onBytes: onBytes}
 	// Stream: hash and size the stored bytes while counting the lines inside.
-	tee := io.TeeReader(out.Body, io.MultiWriter(h, counter))
+	tee := io.TeeReader(out.Body, io.MultiWriter(h, m, counter))
 	items, err := countItems(tee, strings.HasSuffix(key, ".gz"))
 	if err != nil {
 		return ObjectDigest{}, fmt.Errorf("count items in s3://%s/%s: %w", bucket, key, err)
@@ -136,12 +214,41 @@ func Digest(ctx context.Context, api API, bucket, key string) (ObjectDigest, err
 	if _, err := io.Copy(io.Discard, tee); err != nil {
 		return ObjectDigest{}, fmt.Errorf("read s3://%s/%s: %w", bucket, key, err)
 	}
-	return ObjectDigest{Key: key, Size: counter.n, Items: items, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
+	return ObjectDigest{
+		Key: key, Size: counter.n, Items: items,
+		SHA256: hex.EncodeToString(h.Sum(nil)), MD5: base64.StdEncoding.EncodeToString(m.Sum(nil)),
+	}, nil
 }
 
-type countingWriter struct{ n int64 }
+// Matches reports how a downloaded object differs from what a manifest of
+// the given format recorded for it ("" when it matches): size, item count
+// and the format's checksum (MD5 for format 2, SHA-256 for format 1).
+func (want ObjectDigest) Matches(got ObjectDigest, format int) string {
+	switch {
+	case got.Size != want.Size:
+		return fmt.Sprintf("size %d, manifest says %d", got.Size, want.Size)
+	case got.Items != want.Items:
+		return fmt.Sprintf("%d items, manifest says %d", got.Items, want.Items)
+	case format == 1 && got.SHA256 != want.SHA256:
+		return fmt.Sprintf("sha256 %s, manifest says %s", got.SHA256, want.SHA256)
+	case format >= 2 && got.MD5 != want.MD5:
+		return fmt.Sprintf("md5 %s, manifest says %s", got.MD5, want.MD5)
+	}
+	return ""
+}
 
-func (c *countingWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
+type countingWriter struct {
+	n       int64
+	onBytes func(int64)
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	c.n += int64(len(p))
+	if c.onBytes != nil {
+		c.onBytes(c.n)
+	}
+	return len(p), nil
+}
 
 func countItems(r io.Reader, gz bool) (int64, error) {
 	if gz {

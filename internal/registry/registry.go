@@ -343,18 +343,39 @@ func (r *Registry) EnsureDataTable(ctx context.Context, table string) error {
 	return r.EnablePITR(ctx, table)
 }
 
-// EnablePITR turns on point-in-time recovery for a table (idempotent).
+// PITRWait bounds how long EnablePITR retries while DynamoDB answers that
+// continuous backups are not available yet.
+var PITRWait = 10 * time.Minute
+
+// EnablePITR turns on point-in-time recovery for a table (idempotent). Right
+// after CreateTable or an import DynamoDB answers
+// ContinuousBackupsUnavailableException for a while ("Backups are being
+// enabled for the table"): that answer is retried with backoff, for at most
+// PITRWait or until ctx ends.
 func (r *Registry) EnablePITR(ctx context.Context, table string) error {
-	_, err := r.DB.UpdateContinuousBackups(ctx, &dynamodb.UpdateContinuousBackupsInput{
-		TableName: aws.String(table),
-		PointInTimeRecoverySpecification: &types.PointInTimeRecoverySpecification{
-			PointInTimeRecoveryEnabled: aws.Bool(true),
-		},
-	})
-	if err != nil {
-		return fmt.Errorf("enable point-in-time recovery on %s: %w", table, err)
+	deadline := time.Now().Add(PITRWait)
+	pause := 500 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		_, err := r.DB.UpdateContinuousBackups(ctx, &dynamodb.UpdateContinuousBackupsInput{
+			TableName: aws.String(table),
+			PointInTimeRecoverySpecification: &types.PointInTimeRecoverySpecification{
+				PointInTimeRecoveryEnabled: aws.Bool(true),
+			},
+		})
+		var unavailable *types.ContinuousBackupsUnavailableException
+		if err == nil {
+			return nil
+		}
+		if !errors.As(err, &unavailable) || time.Now().Add(pause).After(deadline) {
+			return fmt.Errorf("enable point-in-time recovery on %s (attempt %d): %w", table, attempt, err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("enable point-in-time recovery on %s: %w (last answer: %v)", table, ctx.Err(), err)
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, 10*time.Second)
 	}
-	return nil
 }
 
 // PITRWindow is the range of times a table can be exported from.
