@@ -45,6 +45,20 @@ type EBS struct {
 	Now func() time.Time
 	// PollInterval is how often snapshots, copies and volumes are polled.
 	PollInterval time.Duration
+	// Backoff is the first pause of an in-activity retry (throttling, a
+	// create whose answer was lost, a just-created id EC2 does not know yet);
+	// it doubles up to 20 s. Default 1 s.
+	Backoff time.Duration
+	// RetryFor bounds the in-activity retries of one call, and how long a
+	// just-created id may answer NotFound (EC2 is eventually consistent).
+	// Past it the activity fails retryably and its next attempt looks
+	// again. Default 3 minutes.
+	RetryFor time.Duration
+	// Settle is how long, after a create whose outcome is unknown (a 5xx or
+	// a lost response: EC2 may have acted), the activity keeps looking for
+	// what it may have made before creating again: a new snapshot can take
+	// a moment to be listed. Default 15 s.
+	Settle time.Duration
 }
 
 // Error types of the EBS activities. None is retried.
@@ -88,11 +102,117 @@ func (a *EBS) sleep(ctx context.Context) error {
 	}
 }
 
-// keepAliveEvery is how often a long EBS activity heartbeats, whatever it
-// is doing: one slow DescribeSnapshots page (or a slow emulator) can outlast
-// the heartbeat timeout, and heartbeats are how Temporal learns that a
-// worker died.
-const keepAliveEvery = 20 * time.Second
+func (a *EBS) backoffBase() time.Duration {
+	if a.Backoff > 0 {
+		return a.Backoff
+	}
+	return time.Second
+}
+
+func (a *EBS) retryFor() time.Duration {
+	if a.RetryFor > 0 {
+		return a.RetryFor
+	}
+	return 3 * time.Minute
+}
+
+func (a *EBS) settle() time.Duration {
+	if a.Settle > 0 {
+		return a.Settle
+	}
+	return 15 * time.Second
+}
+
+// maxBackoff caps the pauses of in-activity retries.
+const maxBackoff = 20 * time.Second
+
+// ec2Backoff paces the in-activity retries of one call: pauses from
+// EBS.Backoff, doubling, at most maxBackoff, for at most EBS.RetryFor. The
+// activity's keepAlive heartbeats while it sleeps.
+type ec2Backoff struct {
+	a     *EBS
+	next  time.Duration
+	start time.Time
+	tries int
+}
+
+func (a *EBS) newBackoff() *ec2Backoff {
+	return &ec2Backoff{a: a, next: a.backoffBase(), start: a.now()}
+}
+
+// wait sleeps the next pause. It returns false when the retries are used up
+// (the pause would end past RetryFor), and ctx's error if it ended.
+func (b *ec2Backoff) wait(ctx context.Context) (bool, error) {
+	if b.a.now().Add(b.next).Sub(b.start) > b.a.retryFor() {
+		return false, nil
+	}
+	b.tries++
+	select {
+	case <-ctx.Done():
+		return false, ctx.Err()
+	case <-time.After(b.next):
+	}
+	b.next = min(2*b.next, maxBackoff)
+	return true, nil
+}
+
+func (b *ec2Backoff) elapsed() time.Duration { return b.a.now().Sub(b.start).Round(time.Millisecond) }
+
+// ec2Once is the per-call option of EC2's creates that take no client token
+// (CreateSnapshots, CopySnapshot), and of CreateVolume: the SDK must not
+// retry them on its own, since a retry after a response lost once EC2 has
+// acted makes a second snapshot, copy or volume. Lifeboat retries them
+// itself, looking for what the earlier try may have made first.
+func ec2Once(o *ec2.Options) { o.RetryMaxAttempts = 1 }
+
+// ec2Throttled reports whether EC2 refused a request for the request rate
+// (it did nothing: retrying after a pause is safe).
+func ec2Throttled(code string) bool {
+	switch code {
+	case "RequestLimitExceeded", "Throttling", "ThrottlingException", "RequestThrottled", "RequestThrottledException",
+		"TooManyRequestsException", "SlowDown", "EC2ThrottledException":
+		return true
+	}
+	return false
+}
+
+// errStillNotFound marks a new id EC2 kept answering NotFound for.
+var errStillNotFound = errors.New("still not found")
+
+// retryNotFound calls fn, which acts on ids EC2 has just made (tags a new
+// snapshot, attaches a new volume), until it succeeds: EC2 is eventually
+// consistent, so a new id can answer NotFound for a while (see "Eventual
+// consistency in the Amazon EC2 API"). NotFound is retried with backoff for
+// at most RetryFor, then returned as a retryable error (the activity's next
+// attempt starts over from what EC2 lists); every other error is
+// classified as usual. The SDK's own retries handle throttling inside fn.
+func (a *EBS) retryNotFound(ctx context.Context, fn func() error, format string, args ...any) error {
+	b := a.newBackoff()
+	for {
+		err := fn()
+		if err == nil || !ec2NotFound(err) {
+			return classifyEC2(err, format, args...)
+		}
+		more, werr := b.wait(ctx)
+		if werr != nil {
+			return werr
+		}
+		if !more {
+			return fmt.Errorf("%s: %w %s after it was created (EC2 eventual consistency): %w",
+				fmt.Sprintf(format, args...), errStillNotFound, b.elapsed(), err)
+		}
+		ebsLog(ctx, "EC2 does not know a new id yet: retrying", "what", fmt.Sprintf(format, args...), "tries", b.tries)
+	}
+}
+
+// EBSHeartbeatEvery is how often every EBS activity heartbeats, whatever it
+// is doing: one slow DescribeSnapshots page (or a slow emulator), a retry's
+// backoff or a poll can outlast a heartbeat timeout, and heartbeats are how
+// Temporal learns that a worker died. Heartbeat timeouts must be a few of
+// these.
+const EBSHeartbeatEvery = 20 * time.Second
+
+const keepAliveEvery = EBSHeartbeatEvery
 
 // keepAlive heartbeats while an activity runs, every keepAliveEvery, with
 // the latest progress given to record. Outside an activity (the CLI) both

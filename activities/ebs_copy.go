@@ -231,30 +231,95 @@ func (a *EBS) CopySnapshotsToRegion(ctx context.Context, in CopySnapshotsToRegio
 		if desc == "" {
 			desc = aws.ToString(s.Description)
 		}
-		out, err := dst.CopySnapshot(ctx, &ec2.CopySnapshotInput{
+		params := &ec2.CopySnapshotInput{
 			SourceRegion:      aws.String(in.SourceRegion),
 			SourceSnapshotId:  aws.String(id),
 			Description:       aws.String(desc),
 			TagSpecifications: ec2TagSpec(types.ResourceTypeSnapshot, ebstags.CopyTags(tags, id, in.SourceRegion)),
-		})
-		if err != nil {
-			code := ec2Code(err)
-			if copyLimitCodes[code] {
-				res.Deferred = append(res.Deferred, in.SnapshotIDs[i:]...)
-				ebsLog(ctx, "Destination copy limit reached", "destination", in.Destination, "deferred", len(in.SnapshotIDs)-i)
-				return res, nil
-			}
-			if ec2Rejected(code) {
-				res.Failed = append(res.Failed, snapshotFailure(s, in.SourceRegion, fmt.Sprintf("copy to %s: %v", in.Destination, err)))
-				continue
-			}
-			return nil, fmt.Errorf("copy %s to %s: %w", id, in.Destination, err)
 		}
-		copyID := aws.ToString(out.SnapshotId)
-		ebsLog(ctx, "Snapshot copy started", "source", id, "destination", in.Destination, "copy", copyID)
-		res.Started = append(res.Started, CopyStarted{SourceSnapshotID: id, CopySnapshotID: copyID, State: string(types.SnapshotStatePending)})
+		c, err := a.copyOnce(ctx, dst, in, params)
+		switch {
+		case err != nil:
+			return nil, err
+		case c.deferred:
+			res.Deferred = append(res.Deferred, in.SnapshotIDs[i:]...)
+			ebsLog(ctx, "Destination refuses copies for now", "destination", in.Destination, "deferred", len(in.SnapshotIDs)-i, "why", c.why)
+			return res, nil
+		case c.failed != "":
+			res.Failed = append(res.Failed, snapshotFailure(s, in.SourceRegion, c.failed))
+		default:
+			ebsLog(ctx, "Snapshot copy started", "source", id, "destination", in.Destination, "copy", c.id)
+			res.Started = append(res.Started, CopyStarted{SourceSnapshotID: id, CopySnapshotID: c.id, State: c.state})
+		}
 	}
 	return res, nil
+}
+
+// copyOutcome is what became of one CopySnapshot.
+type copyOutcome struct {
+	id, state string
+	deferred  bool   // the destination refuses for now: try later
+	why       string // why deferred
+	failed    string // EC2 refused this copy for good
+}
+
+// copyOnce starts one copy, exactly once. CopySnapshot takes no client
+// token, so the SDK must not retry it (ec2Once): it is retried here, after
+// a pause when EC2 refused for the rate (throttling), and, after an error with which EC2 may have acted (a 5xx,
+// a lost response), only once a look in the destination (by the
+// Source_SnapshotId tag CopySnapshot sets) has found no copy for Settle.
+// At the destination's limit of concurrent copies (ResourceLimitExceeded:
+// 20 per destination), or when the retries run out, the copy is deferred:
+// the destination workflow tries again later, looking first.
+func (a *EBS) copyOnce(ctx context.Context, dst EC2API, in CopySnapshotsToRegionInput, params *ec2.CopySnapshotInput) (copyOutcome, error) {
+	id := aws.ToString(params.SourceSnapshotId)
+	b := a.newBackoff()
+	var unsure time.Time
+	var lastCode string
+	for {
+		if !unsure.IsZero() {
+			copies, err := copiesOf(ctx, dst, []string{id})
+			if err != nil {
+				return copyOutcome{}, fmt.Errorf("look for copies in %s: %w", in.Destination, err)
+			}
+			if c := usableCopy(copies[id]); c != nil {
+				return copyOutcome{id: aws.ToString(c.SnapshotId), state: string(c.State)}, nil
+			}
+		}
+		if unsure.IsZero() || a.now().Sub(unsure) >= a.settle() {
+			out, err := dst.CopySnapshot(ctx, params, ec2Once)
+			if err == nil {
+				return copyOutcome{id: aws.ToString(out.SnapshotId), state: string(types.SnapshotStatePending)}, nil
+			}
+			code := ec2Code(err)
+			switch {
+			case ctx.Err() != nil:
+				return copyOutcome{}, ctx.Err()
+			case copyLimitCodes[code]:
+				// The destination's limit of copies in progress: the
+				// destination workflow waits for a slot (a copy of its own
+				// finishing, or a pause) and tries again, looking first.
+				return copyOutcome{deferred: true, why: code}, nil
+			case ec2Throttled(code):
+				// Refused for the rate: nothing was started.
+			case ec2Rejected(code):
+				return copyOutcome{failed: fmt.Sprintf("copy to %s: %v", in.Destination, err)}, nil
+			default:
+				unsure = a.now()
+			}
+			lastCode = code
+			if lastCode == "" {
+				lastCode = err.Error()
+			}
+		}
+		more, err := b.wait(ctx)
+		if err != nil {
+			return copyOutcome{}, err
+		}
+		if !more {
+			return copyOutcome{deferred: true, why: lastCode}, nil
+		}
+	}
 }
 
 // WaitSnapshotCopiesInput names copies in progress in a destination.
@@ -284,7 +349,7 @@ func (a *EBS) WaitSnapshotCopies(ctx context.Context, in WaitSnapshotCopiesInput
 		minDone = len(in.CopyIDs)
 	}
 	deadline := a.now().Add(time.Duration(in.MaxWaitSeconds) * time.Second)
-	missing := map[string]int{}
+	missing := map[string]time.Time{} // since when a copy is not listed
 	for polls := 1; ; polls++ {
 		found, err := snapshotsByID(ctx, api, in.CopyIDs)
 		if err != nil {
@@ -295,10 +360,12 @@ func (a *EBS) WaitSnapshotCopies(ctx context.Context, in WaitSnapshotCopiesInput
 			s, ok := found[id]
 			switch {
 			case !ok:
-				// A new copy can take a moment to be listed; one that stays
-				// missing was deleted.
-				missing[id]++
-				if missing[id] > 3 {
+				// A new copy can take a while to be listed (EC2 is
+				// eventually consistent); one that stays missing was deleted.
+				if _, seen := missing[id]; !seen {
+					missing[id] = a.now()
+				}
+				if a.now().Sub(missing[id]) > a.retryFor() {
 					res.Errored = append(res.Errored, SnapshotFailure{SnapshotID: id, Region: in.Destination, Message: "copy no longer exists"})
 				} else {
 					res.Pending = append(res.Pending, id)

@@ -68,6 +68,8 @@ type FindBackupInstancesResult struct {
 // value are reported (Backup=yes is probably a typo), as are bad Retention
 // and Copy_Dest values, for which the defaults are used.
 func (a *EBS) FindBackupInstances(ctx context.Context, in FindBackupInstancesInput) (*FindBackupInstancesResult, error) {
+	_, stop := keepAlive(ctx)
+	defer stop()
 	limit := in.Limit
 	if limit <= 0 {
 		limit = 100
@@ -157,6 +159,8 @@ type FindInstanceGroupsResult struct {
 // DescribeSnapshots (per 100 instances) instead of one per instance:
 // DescribeSnapshots is among EC2's most throttled calls.
 func (a *EBS) FindInstanceGroups(ctx context.Context, in FindInstanceGroupsInput) (*FindInstanceGroupsResult, error) {
+	_, stop := keepAlive(ctx)
+	defer stop()
 	found, err := findGroups(ctx, a.EC2(in.Region), in.InstanceIDs, ebstags.Day(in.Date))
 	if err != nil {
 		return nil, err
@@ -273,7 +277,16 @@ type CreateInstanceSnapshotsResult struct {
 // of the day (its id derives from the instance and date) and returns it if
 // found, finishing its tags, so a second run or a retried activity never
 // takes a second group.
+//
+// CreateSnapshots takes no client token, so it is called without the SDK's
+// retries (ec2Once) and retried here: throttling after a pause, and an
+// error after which EC2 may have acted (a 5xx, a lost response) only after
+// looking for the group again, for up to Settle, since EC2 can take a moment
+// to list new snapshots. The group's tags (TagSpecifications) are what the
+// look finds: one call, one group, whatever the network does.
 func (a *EBS) CreateInstanceSnapshots(ctx context.Context, in CreateInstanceSnapshotsInput) (*CreateInstanceSnapshotsResult, error) {
+	_, stop := keepAlive(ctx)
+	defer stop()
 	api := a.EC2(in.Region)
 	inst := in.Instance
 	day := ebstags.Day(in.Date)
@@ -282,51 +295,89 @@ func (a *EBS) CreateInstanceSnapshots(ctx context.Context, in CreateInstanceSnap
 		GroupID:    ebstags.GroupIDFor(inst.InstanceID, day),
 		DeleteOn:   ebstags.DeleteOnDate(day, inst.RetentionDays),
 	}
-	var members []types.Snapshot
-	firstAttempt := !activity.IsActivity(ctx) || activity.GetInfo(ctx).Attempt <= 1
-	if in.Known != nil && !in.Known.Exists && firstAttempt {
-		res.Generation = in.Known.Generation
-	} else {
-		found, err := findGroups(ctx, api, []string{inst.InstanceID}, day)
-		if err != nil {
-			return nil, err
-		}
-		if g := found[inst.InstanceID]; g != nil {
-			members = g.members
-			res.Generation = ebstags.NextGeneration(g.generations)
-		}
-	}
 	devices := map[string]string{}
 	for _, v := range inst.Volumes {
 		devices[v.VolumeID] = v.Device
 	}
-
-	if len(members) > 0 {
-		t := TagMap(members[0].Tags)
-		res.Generation, _ = ebstags.ParseGeneration(t[ebstags.Generation])
-		if d := t[ebstags.DeleteOn]; d != "" {
-			res.DeleteOn = d
-		}
-		infos := make([]types.SnapshotInfo, len(members))
-		for i, s := range members {
-			infos[i] = types.SnapshotInfo{SnapshotId: s.SnapshotId, VolumeId: s.VolumeId, StartTime: s.StartTime, State: s.State, Tags: s.Tags}
-		}
-		res.Existing = true
-		var err error
-		res.Snapshots, err = a.tagGroupMembers(ctx, api, in, infos, devices, !in.DryRun)
-		if err != nil {
-			return nil, err
-		}
-		ebsLog(ctx, "Snapshot group exists", "instance", inst.InstanceID, "group", res.GroupID, "snapshots", len(members))
-		return res, nil
+	firstAttempt := !activity.IsActivity(ctx) || activity.GetInfo(ctx).Attempt <= 1
+	trustKnown := in.Known != nil && !in.Known.Exists && firstAttempt
+	if trustKnown {
+		res.Generation = in.Known.Generation
 	}
-
-	if in.DryRun {
-		for _, v := range inst.Volumes {
-			res.Snapshots = append(res.Snapshots, GroupSnapshot{VolumeID: v.VolumeID, Device: v.Device, State: "would be created"})
+	b := a.newBackoff()
+	var unsure time.Time // when a create whose outcome is unknown failed
+	for {
+		if !trustKnown {
+			found, err := findGroups(ctx, api, []string{inst.InstanceID}, day)
+			if err != nil {
+				return nil, err
+			}
+			if g := found[inst.InstanceID]; g != nil {
+				res.Generation = ebstags.NextGeneration(g.generations)
+				if len(g.members) > 0 {
+					return a.existingGroup(ctx, api, in, res, g.members, devices, !unsure.IsZero())
+				}
+			}
+			if !unsure.IsZero() && a.now().Sub(unsure) < a.settle() {
+				// The failed create may have acted and EC2 not list it yet.
+				more, err := b.wait(ctx)
+				if err != nil {
+					return nil, err
+				}
+				if more {
+					continue
+				}
+			}
 		}
-		return res, nil
+		trustKnown = false
+
+		if in.DryRun {
+			for _, v := range inst.Volumes {
+				res.Snapshots = append(res.Snapshots, GroupSnapshot{VolumeID: v.VolumeID, Device: v.Device, State: "would be created"})
+			}
+			return res, nil
+		}
+		out, err := api.CreateSnapshots(ctx, a.createSnapshotsInput(in, res), ec2Once)
+		if err == nil {
+			ebsLog(ctx, "Snapshot group created", "instance", inst.InstanceID, "group", res.GroupID, "snapshots", len(out.Snapshots), "generation", res.Generation)
+			res.Created = true
+			res.Snapshots, err = a.tagGroupMembers(ctx, api, in, out.Snapshots, devices, true)
+			if err != nil {
+				return nil, err
+			}
+			return res, nil
+		}
+		code := ec2Code(err)
+		switch {
+		case ctx.Err() != nil:
+			return nil, ctx.Err()
+		case code == "InvalidInstanceID.NotFound" && unsure.IsZero():
+			res.Skipped = "instance no longer exists"
+			return res, nil
+		case ec2Rejected(code):
+			return nil, classifyEC2(err, "create snapshots of %s", inst.InstanceID)
+		case ec2Throttled(code):
+			// Refused for the rate: nothing was made.
+		default:
+			unsure = a.now()
+		}
+		more, werr := b.wait(ctx)
+		if werr != nil {
+			return nil, werr
+		}
+		if !more {
+			// Retryable: the next attempt looks for the group first.
+			return nil, fmt.Errorf("create snapshots of %s: still failing after %d tries in %s: %w", inst.InstanceID, b.tries+1, b.elapsed(), err)
+		}
+		ebsLog(ctx, "CreateSnapshots failed: retrying", "instance", inst.InstanceID, "code", code, "lookFirst", !unsure.IsZero(), "tries", b.tries)
 	}
+}
+
+// createSnapshotsInput is the one CreateSnapshots call of an instance's
+// group. The group's tags are applied by the call itself, atomically: a
+// retry after a lost response finds the group by its id.
+func (a *EBS) createSnapshotsInput(in CreateInstanceSnapshotsInput, res *CreateInstanceSnapshotsResult) *ec2.CreateSnapshotsInput {
+	inst := in.Instance
 	common := map[string]string{
 		ebstags.Type:             ebstags.TypeAutomated,
 		ebstags.DeleteOn:         res.DeleteOn,
@@ -334,7 +385,7 @@ func (a *EBS) CreateInstanceSnapshots(ctx context.Context, in CreateInstanceSnap
 		ebstags.GroupID:          res.GroupID,
 		ebstags.Generation:       strconv.Itoa(res.Generation),
 		ebstags.SourceInstanceID: inst.InstanceID,
-		ebstags.CreatedOn:        ebstags.FormatDate(day),
+		ebstags.CreatedOn:        ebstags.FormatDate(ebstags.Day(in.Date)),
 	}
 	if len(inst.CopyDest) > 0 {
 		// The copier reads its configuration from the snapshots themselves.
@@ -344,26 +395,34 @@ func (a *EBS) CreateInstanceSnapshots(ctx context.Context, in CreateInstanceSnap
 	if name == "" {
 		name = inst.InstanceID
 	}
-	// The group's tags are applied by CreateSnapshots itself, atomically:
-	// a retry after a lost response finds the group by its id.
-	out, err := api.CreateSnapshots(ctx, &ec2.CreateSnapshotsInput{
+	return &ec2.CreateSnapshotsInput{
 		InstanceSpecification: &types.InstanceSpecification{InstanceId: aws.String(inst.InstanceID), ExcludeBootVolume: aws.Bool(false)},
 		Description:           aws.String(fmt.Sprintf("Lifeboat %s of %s (%s)", res.GroupID, name, inst.InstanceID)),
 		TagSpecifications:     ec2TagSpec(types.ResourceTypeSnapshot, common),
-	})
-	if err != nil {
-		if ec2Code(err) == "InvalidInstanceID.NotFound" {
-			res.Skipped = "instance no longer exists"
-			return res, nil
-		}
-		return nil, classifyEC2(err, "create snapshots of %s", inst.InstanceID)
 	}
-	ebsLog(ctx, "Snapshot group created", "instance", inst.InstanceID, "group", res.GroupID, "snapshots", len(out.Snapshots), "generation", res.Generation)
-	res.Created = true
-	res.Snapshots, err = a.tagGroupMembers(ctx, api, in, out.Snapshots, devices, true)
+}
+
+// existingGroup returns the day's group found in EC2, finishing its
+// members' tags. madeHere says this activity made it (a create whose
+// answer was lost): it then counts as created, not as found.
+func (a *EBS) existingGroup(ctx context.Context, api EC2API, in CreateInstanceSnapshotsInput, res *CreateInstanceSnapshotsResult,
+	members []types.Snapshot, devices map[string]string, madeHere bool) (*CreateInstanceSnapshotsResult, error) {
+	t := TagMap(members[0].Tags)
+	res.Generation, _ = ebstags.ParseGeneration(t[ebstags.Generation])
+	if d := t[ebstags.DeleteOn]; d != "" {
+		res.DeleteOn = d
+	}
+	infos := make([]types.SnapshotInfo, len(members))
+	for i, s := range members {
+		infos[i] = types.SnapshotInfo{SnapshotId: s.SnapshotId, VolumeId: s.VolumeId, StartTime: s.StartTime, State: s.State, Tags: s.Tags}
+	}
+	res.Created, res.Existing = madeHere, !madeHere
+	var err error
+	res.Snapshots, err = a.tagGroupMembers(ctx, api, in, infos, devices, !in.DryRun)
 	if err != nil {
 		return nil, err
 	}
+	ebsLog(ctx, "Snapshot group exists", "instance", in.Instance.InstanceID, "group", res.GroupID, "snapshots", len(members), "madeHere", madeHere)
 	return res, nil
 }
 
@@ -424,9 +483,13 @@ func (a *EBS) tagGroupMembers(ctx context.Context, api EC2API, in CreateInstance
 		}
 		id := aws.ToString(s.SnapshotId)
 		if len(missing) > 0 && write {
-			_, err := api.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{id}, Tags: ec2Tags(missing)})
+			// The snapshot is new: EC2 may not know its id everywhere yet.
+			err := a.retryNotFound(ctx, func() error {
+				_, err := api.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{id}, Tags: ec2Tags(missing)})
+				return err
+			}, "tag snapshot %s", id)
 			if err != nil {
-				return nil, classifyEC2(err, "tag snapshot %s", id)
+				return nil, err
 			}
 		}
 		state := string(s.State)
@@ -447,6 +510,13 @@ type WaitSnapshotsCompletedInput struct {
 	// MaxWaitSeconds bounds the wait; what is still pending then is reported
 	// (and copied by a later run once completed).
 	MaxWaitSeconds int `json:"maxWaitSeconds"`
+	// Deadline, when set, ends the wait instead (the workflow's start plus
+	// the wait), so a retried attempt does not wait all over again.
+	Deadline *time.Time `json:"deadline,omitempty"`
+	// Expect is how many snapshots the create step made: EC2 may take a
+	// while to list new ones, so fewer listed count as pending (for up to
+	// RetryFor), and the wait does not end before they are seen.
+	Expect int `json:"expect,omitempty"`
 }
 
 // WaitSnapshotsCompletedResult is the state of the day's snapshots when the
@@ -476,6 +546,9 @@ func (a *EBS) WaitSnapshotsCompleted(ctx context.Context, in WaitSnapshotsComple
 	api := a.EC2(in.Region)
 	start := a.now()
 	deadline := start.Add(time.Duration(in.MaxWaitSeconds) * time.Second)
+	if in.Deadline != nil {
+		deadline = *in.Deadline
+	}
 	for polls := 1; ; polls++ {
 		res := &WaitSnapshotsCompletedResult{}
 		pending := 0
@@ -497,6 +570,9 @@ func (a *EBS) WaitSnapshotsCompleted(ctx context.Context, in WaitSnapshotsComple
 		})
 		if err != nil {
 			return nil, err
+		}
+		if listed := res.Completed + pending + len(res.Errored); listed < in.Expect && a.now().Sub(start) < a.retryFor() {
+			pending += in.Expect - listed // made, not listed yet
 		}
 		beat(SnapshotWaitProgress{Completed: res.Completed, Pending: pending, Errored: len(res.Errored), Polls: polls,
 			Elapsed: a.now().Sub(start).Round(time.Second).String()})

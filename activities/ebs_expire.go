@@ -2,6 +2,7 @@ package activities
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -27,6 +28,8 @@ type FindCopyDestinationsResult struct {
 // to: the Copy_Dest tags of its instances and of its primary snapshots (an
 // instance may have changed its tag, or be gone, while copies remain).
 func (a *EBS) FindCopyDestinations(ctx context.Context, in FindCopyDestinationsInput) (*FindCopyDestinationsResult, error) {
+	_, stop := keepAlive(ctx)
+	defer stop()
 	api := a.EC2(in.Region)
 	set := map[string]bool{}
 	add := func(v string) {
@@ -73,6 +76,8 @@ type CarryKeepForeverResult struct {
 // a source-region snapshot that has KeepForever (set by an operator after
 // the copy was made), so the copy is kept as well.
 func (a *EBS) CarryKeepForever(ctx context.Context, in CarryKeepForeverInput) (*CarryKeepForeverResult, error) {
+	_, stop := keepAlive(ctx)
+	defer stop()
 	keep, err := keepForeverPrimaries(ctx, a.EC2(in.SourceRegion))
 	if err != nil {
 		return nil, err
@@ -95,11 +100,19 @@ func (a *EBS) CarryKeepForever(ctx context.Context, in CarryKeepForeverInput) (*
 			}
 			cid := aws.ToString(c.SnapshotId)
 			if !in.DryRun {
-				_, err := dst.CreateTags(ctx, &ec2.CreateTagsInput{
-					Resources: []string{cid}, Tags: ec2Tags(map[string]string{ebstags.KeepForever: keep[id]}),
-				})
-				if err != nil && !ec2NotFound(err) {
-					return nil, classifyEC2(err, "tag copy %s in %s with KeepForever", cid, in.Destination)
+				// A copy just listed may be new: NotFound is retried for a
+				// while; a copy that stays unknown was deleted meanwhile.
+				err := a.retryNotFound(ctx, func() error {
+					_, err := dst.CreateTags(ctx, &ec2.CreateTagsInput{
+						Resources: []string{cid}, Tags: ec2Tags(map[string]string{ebstags.KeepForever: keep[id]}),
+					})
+					return err
+				}, "tag copy %s in %s with KeepForever", cid, in.Destination)
+				if err != nil && errors.Is(err, errStillNotFound) {
+					continue
+				}
+				if err != nil {
+					return nil, err
 				}
 			}
 			res.Carried = ebsCapAppend(res.Carried, cid)

@@ -135,6 +135,8 @@ type ListSnapshotGroupsResult struct {
 // and copies made from other regions) with their generation, state,
 // DeleteOn and, for primaries, their copies in each destination.
 func (a *EBS) ListSnapshotGroups(ctx context.Context, in ListSnapshotGroupsInput) (*ListSnapshotGroupsResult, error) {
+	_, stop := keepAlive(ctx)
+	defer stop()
 	var filters []types.Filter
 	if in.InstanceID != "" {
 		filters = append(filters, ec2TagFilter(ebstags.SourceInstanceID, in.InstanceID))

@@ -58,6 +58,8 @@ func ebsInvalidf(format string, args ...any) error {
 // the target instance exists in the availability zone, and that none of the
 // group's device names is taken on it. Every refusal is an InvalidInput error.
 func (a *EBS) PlanVolumeRestore(ctx context.Context, in PlanVolumeRestoreInput) (*PlanVolumeRestoreResult, error) {
+	_, stop := keepAlive(ctx)
+	defer stop()
 	api := a.EC2(in.Region)
 	var g *snapshotGroup
 	switch {
@@ -220,22 +222,15 @@ type CreateRestoreVolumeResult struct {
 // CreateRestoreVolume creates a volume from a snapshot in the availability
 // zone, tagged with the restore and its source. It looks for the volume this
 // restore already made from the snapshot first, and passes a client token
-// derived from both, so a retry never makes a second volume.
+// derived from both, so a retry never makes a second volume. The SDK does
+// not retry the call (ec2Once): it is retried here with the same token,
+// after looking again for the volume (for up to Settle) when EC2 may have
+// acted, so not even an endpoint that ignored the token could make two.
 func (a *EBS) CreateRestoreVolume(ctx context.Context, in CreateRestoreVolumeInput) (*CreateRestoreVolumeResult, error) {
+	_, stop := keepAlive(ctx)
+	defer stop()
 	api := a.EC2(in.Region)
-	var found string
-	err := eachVolume(ctx, api, []types.Filter{ec2TagFilter(ebstags.RestoreID, in.RestoreID), ec2TagFilter(ebstags.RestoredFrom, in.SnapshotID)}, func(v types.Volume) {
-		if v.State != types.VolumeStateDeleting && v.State != types.VolumeStateDeleted && v.State != types.VolumeStateError {
-			found = aws.ToString(v.VolumeId)
-		}
-	})
-	if err != nil {
-		return nil, err
-	}
-	if found != "" {
-		return &CreateRestoreVolumeResult{VolumeID: found}, nil
-	}
-	out, err := api.CreateVolume(ctx, &ec2.CreateVolumeInput{
+	params := &ec2.CreateVolumeInput{
 		AvailabilityZone: aws.String(in.AvailabilityZone),
 		SnapshotId:       aws.String(in.SnapshotID),
 		ClientToken:      aws.String(ec2Token(in.RestoreID, in.SnapshotID)),
@@ -243,13 +238,56 @@ func (a *EBS) CreateRestoreVolume(ctx context.Context, in CreateRestoreVolumeInp
 			ebstags.ManagedBy: ebstags.ManagedByLifeboat, ebstags.RestoreID: in.RestoreID, ebstags.RestoredFrom: in.SnapshotID,
 			ebstags.GroupID: in.GroupID, ebstags.Device: in.Device,
 		}),
-	})
-	if err != nil {
-		return nil, classifyEC2(err, "create volume from %s in %s", in.SnapshotID, in.AvailabilityZone)
 	}
-	id := aws.ToString(out.VolumeId)
-	ebsLog(ctx, "Volume created", "snapshot", in.SnapshotID, "volume", id, "zone", in.AvailabilityZone)
-	return &CreateRestoreVolumeResult{VolumeID: id, Created: true}, nil
+	b := a.newBackoff()
+	var unsure time.Time
+	for attempt := 0; ; attempt++ {
+		if attempt == 0 || !unsure.IsZero() {
+			var found string
+			err := eachVolume(ctx, api, []types.Filter{ec2TagFilter(ebstags.RestoreID, in.RestoreID), ec2TagFilter(ebstags.RestoredFrom, in.SnapshotID)}, func(v types.Volume) {
+				if v.State != types.VolumeStateDeleting && v.State != types.VolumeStateDeleted && v.State != types.VolumeStateError {
+					found = aws.ToString(v.VolumeId)
+				}
+			})
+			if err != nil {
+				return nil, err
+			}
+			if found != "" {
+				return &CreateRestoreVolumeResult{VolumeID: found, Created: !unsure.IsZero()}, nil
+			}
+		}
+		if unsure.IsZero() || a.now().Sub(unsure) >= a.settle() {
+			out, err := api.CreateVolume(ctx, params, ec2Once)
+			if err == nil {
+				id := aws.ToString(out.VolumeId)
+				ebsLog(ctx, "Volume created", "snapshot", in.SnapshotID, "volume", id, "zone", in.AvailabilityZone)
+				return &CreateRestoreVolumeResult{VolumeID: id, Created: true}, nil
+			}
+			code := ec2Code(err)
+			switch {
+			case ctx.Err() != nil:
+				return nil, ctx.Err()
+			case ec2Rejected(code):
+				// The snapshot is the user's choice, checked by the plan:
+				// InvalidSnapshot.NotFound here is for good.
+				return nil, classifyEC2(err, "create volume from %s in %s", in.SnapshotID, in.AvailabilityZone)
+			case ec2Throttled(code):
+			default:
+				unsure = a.now()
+			}
+			more, werr := b.wait(ctx)
+			if werr != nil {
+				return nil, werr
+			}
+			if !more {
+				return nil, fmt.Errorf("create volume from %s in %s: still failing after %s: %w", in.SnapshotID, in.AvailabilityZone, b.elapsed(), err)
+			}
+			continue
+		}
+		if _, err := b.wait(ctx); err != nil {
+			return nil, err
+		}
+	}
 }
 
 // WaitRestoreVolumesInput names new volumes.
@@ -268,10 +306,12 @@ func (a *EBS) WaitRestoreVolumes(ctx context.Context, in WaitRestoreVolumesInput
 	beat, stop := keepAlive(ctx)
 	defer stop()
 	api := a.EC2(in.Region)
+	start := a.now()
 	for polls := 1; ; polls++ {
-		ready := 0
+		ready, listed := 0, 0
 		var failed []string
 		err := eachVolume(ctx, api, []types.Filter{ec2Filter("volume-id", in.VolumeIDs...)}, func(v types.Volume) {
+			listed++
 			switch v.State {
 			case types.VolumeStateAvailable, types.VolumeStateInUse:
 				ready++
@@ -284,6 +324,10 @@ func (a *EBS) WaitRestoreVolumes(ctx context.Context, in WaitRestoreVolumesInput
 		}
 		if len(failed) > 0 {
 			return nil, temporal.NewNonRetryableApplicationError("restored volume "+strings.Join(failed, ", ")+" went to the error state", ErrRestoreFailed, nil)
+		}
+		if listed < len(in.VolumeIDs) && a.now().Sub(start) > a.retryFor() {
+			// New volumes can take a while to be listed; these stay missing.
+			return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("%d of the restored volumes no longer exist", len(in.VolumeIDs)-listed), ErrRestoreFailed, nil)
 		}
 		beat(map[string]int{"available": ready, "volumes": len(in.VolumeIDs), "polls": polls})
 		if ready == len(in.VolumeIDs) {
@@ -314,6 +358,8 @@ func (a *EBS) AttachRestoreVolume(ctx context.Context, in AttachRestoreVolumeInp
 	defer stop()
 	api := a.EC2(in.Region)
 	requested := false
+	b := a.newBackoff()
+	start := a.now()
 	for polls := 1; ; polls++ {
 		var vol *types.Volume
 		err := eachVolume(ctx, api, []types.Filter{ec2Filter("volume-id", in.VolumeID)}, func(v types.Volume) { vol = &v })
@@ -321,7 +367,14 @@ func (a *EBS) AttachRestoreVolume(ctx context.Context, in AttachRestoreVolumeInp
 			return nil, err
 		}
 		if vol == nil {
-			return nil, temporal.NewNonRetryableApplicationError("volume "+in.VolumeID+" no longer exists", ErrRestoreFailed, nil)
+			// The volume is new: it may not be listed yet.
+			if a.now().Sub(start) > a.retryFor() {
+				return nil, temporal.NewNonRetryableApplicationError("volume "+in.VolumeID+" no longer exists", ErrRestoreFailed, nil)
+			}
+			if err := a.sleep(ctx); err != nil {
+				return nil, err
+			}
+			continue
 		}
 		for _, at := range vol.Attachments {
 			if aws.ToString(at.InstanceId) != in.InstanceID || aws.ToString(at.Device) != in.Device {
@@ -338,10 +391,28 @@ func (a *EBS) AttachRestoreVolume(ctx context.Context, in AttachRestoreVolumeInp
 			_, err := api.AttachVolume(ctx, &ec2.AttachVolumeInput{
 				VolumeId: aws.String(in.VolumeID), InstanceId: aws.String(in.InstanceID), Device: aws.String(in.Device),
 			})
-			if err != nil {
+			code := ec2Code(err)
+			switch {
+			case err == nil:
+				requested = true
+				continue
+			case ctx.Err() != nil:
+				return nil, ctx.Err()
+			case code == "InvalidVolume.NotFound":
+				// The volume is new: EC2 may not know it everywhere yet.
+			case ec2Rejected(code):
+				// Another refusal (the target instance is gone, ...): for good.
 				return nil, classifyEC2(err, "attach %s to %s at %s", in.VolumeID, in.InstanceID, in.Device)
 			}
-			requested = true
+			// NotFound of the new volume, throttling, or an error after
+			// which EC2 may have attached it: look again after a pause.
+			more, werr := b.wait(ctx)
+			if werr != nil {
+				return nil, werr
+			}
+			if !more {
+				return nil, fmt.Errorf("attach %s to %s at %s: still failing after %s: %w", in.VolumeID, in.InstanceID, in.Device, b.elapsed(), err)
+			}
 			continue
 		}
 		beat(polls)
@@ -367,6 +438,8 @@ type DeleteRestoreVolumesResult struct {
 // DeleteRestoreVolumes deletes the volumes of a failed restore that are not
 // attached (the snapshots remain; a new restore can make them again).
 func (a *EBS) DeleteRestoreVolumes(ctx context.Context, in DeleteRestoreVolumesInput) (*DeleteRestoreVolumesResult, error) {
+	_, stop := keepAlive(ctx)
+	defer stop()
 	api := a.EC2(in.Region)
 	res := &DeleteRestoreVolumesResult{}
 	var vols []types.Volume

@@ -45,7 +45,8 @@ func newFakeWorld(regions ...string) map[string]*fakeEC2 {
 }
 
 func fakeEBS(w map[string]*fakeEC2) *EBS {
-	return &EBS{EC2: func(r string) EC2API { return w[r] }, PollInterval: time.Millisecond}
+	return &EBS{EC2: func(r string) EC2API { return w[r] }, PollInterval: time.Millisecond,
+		Backoff: time.Millisecond, RetryFor: 300 * time.Millisecond, Settle: 20 * time.Millisecond}
 }
 
 func (f *fakeEC2) call(op string) error {

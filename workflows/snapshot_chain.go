@@ -137,8 +137,11 @@ func SnapshotChain(ctx workflow.Context, in SnapshotChainInput) (*SnapshotChainR
 		p.step(ctx, SnapStepWaiting)
 		wait := time.Duration(opts.waitTimeout()) * time.Second
 		var waited activities.WaitSnapshotsCompletedResult
+		// The deadline is fixed here, so a retried wait does not start over;
+		// Expect makes it wait for snapshots EC2 does not list yet.
+		deadline := workflow.Now(ctx).Add(wait)
 		err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ec2Poll(wait)), ebs.WaitSnapshotsCompleted, activities.WaitSnapshotsCompletedInput{
-			Region: in.Region, CreatedOn: opts.AsOf, MaxWaitSeconds: opts.waitTimeout(),
+			Region: in.Region, CreatedOn: opts.AsOf, MaxWaitSeconds: opts.waitTimeout(), Deadline: &deadline, Expect: created.Snapshots,
 		}).Get(ctx, &waited)
 		if err == nil {
 			res.Wait = &waited

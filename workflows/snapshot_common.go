@@ -15,13 +15,25 @@ import (
 
 var ebs *activities.EBS
 
+// ec2Heartbeat is the heartbeat timeout of every EBS activity: each
+// heartbeats at least every 20 s (activities.EBSHeartbeatEvery) whatever it
+// is doing (a slow page, a backoff, a poll), so a worker that died is
+// noticed within two minutes, however long the activity may run.
+const ec2Heartbeat = 2 * time.Minute
+
 // Activity options of the EBS activities, named by purpose. Throttling and
-// other transient errors are retried with backoff; EC2's validation errors
-// (EC2Rejected) and InvalidInput are not.
+// other transient errors are retried with backoff (inside the activity
+// first, then by these policies); EC2's validation errors (EC2Rejected) and
+// InvalidInput are not. How long a snapshot or a copy takes (hours for a
+// terabyte) never counts against a start-to-close timeout: the waits are
+// bounded by their own MaxWait, and their timeouts derive from it.
 var (
-	// ec2Call is a few EC2 calls (a page of instances, one instance's group).
+	// ec2Call is a few EC2 calls (a page of instances, one instance's
+	// group), with in-activity retries of throttling, lost responses and
+	// new ids not found yet (EBS.RetryFor, 3 min, per call).
 	ec2Call = workflow.ActivityOptions{
-		StartToCloseTimeout: 5 * time.Minute,
+		StartToCloseTimeout: 15 * time.Minute,
+		HeartbeatTimeout:    ec2Heartbeat,
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval:        time.Second,
 			BackoffCoefficient:     2,
@@ -34,12 +46,13 @@ var (
 	// expiry), heartbeating per snapshot.
 	ec2Sweep = workflow.ActivityOptions{
 		StartToCloseTimeout: 2 * time.Hour,
-		HeartbeatTimeout:    2 * time.Minute,
+		HeartbeatTimeout:    ec2Heartbeat,
 		RetryPolicy:         ec2Call.RetryPolicy,
 	}
 	// ec2Cleanup removes what a failed restore made: it must get through.
 	ec2Cleanup = workflow.ActivityOptions{
 		StartToCloseTimeout:    5 * time.Minute,
+		HeartbeatTimeout:       ec2Heartbeat,
 		ScheduleToCloseTimeout: 24 * time.Hour,
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval:        time.Second,

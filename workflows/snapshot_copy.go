@@ -113,6 +113,13 @@ func SnapshotCopyDestination(ctx workflow.Context, in SnapshotCopyDestinationInp
 		others[id] = true
 	}
 	pending := res.Pending // deferred by the plan: never queued here
+	// Snapshots handed back by CopySnapshotsToRegion (the destination's
+	// copy limit, or retries used up after a lost response): the next try
+	// looks in the destination before copying, whatever the plan said.
+	recheck := map[string]bool{}
+	for _, id := range in.Recheck {
+		recheck[id] = true
+	}
 	fail := func(f activities.SnapshotFailure) {
 		res.Failed = snapCapAppend(res.Failed, f)
 		res.FailedCount++
@@ -131,9 +138,15 @@ func SnapshotCopyDestination(ctx workflow.Context, in SnapshotCopyDestinationInp
 			n := min(limit-len(inflight), len(queue), copyBatchMax)
 			batch := queue[:n]
 			queue = queue[n:]
+			planned := !in.Unplanned
+			for _, id := range batch {
+				if recheck[id] {
+					planned = false
+				}
+			}
 			var out activities.CopySnapshotsToRegionResult
 			err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ec2Sweep), ebs.CopySnapshotsToRegion, activities.CopySnapshotsToRegionInput{
-				SourceRegion: in.SourceRegion, Destination: in.Destination, SnapshotIDs: batch, Planned: !in.Unplanned,
+				SourceRegion: in.SourceRegion, Destination: in.Destination, SnapshotIDs: batch, Planned: planned,
 			}).Get(ctx, &out)
 			if err != nil {
 				// The batch failed after its retries: report it, go on with the rest.
@@ -160,6 +173,9 @@ func SnapshotCopyDestination(ctx workflow.Context, in SnapshotCopyDestinationInp
 				// The destination's copy limit is reached (copies we do not
 				// track, from other runs, count too): wait for slots.
 				queue = append(append([]string(nil), out.Deferred...), queue...)
+				for _, id := range out.Deferred {
+					recheck[id] = true
+				}
 				refused = true
 			}
 			show(SnapStepCopying)
@@ -214,7 +230,12 @@ func SnapshotCopyDestination(ctx workflow.Context, in SnapshotCopyDestinationInp
 		show(SnapStepCopying)
 		if snapHistoryFull(ctx, in.HistoryLimit) {
 			next := in
-			next.Queue, next.InFlight, next.Others, next.Result = queue, nil, nil, res
+			next.Queue, next.InFlight, next.Others, next.Result, next.Recheck = queue, nil, nil, res, nil
+			for _, id := range queue {
+				if recheck[id] {
+					next.Recheck = append(next.Recheck, id)
+				}
+			}
 			for _, id := range inflight {
 				if others[id] {
 					next.Others = append(next.Others, id)

@@ -155,6 +155,9 @@ type SnapshotCopyDestinationInput struct {
 	// Unplanned: the queue was not checked for existing copies by a plan of
 	// this run, so every batch looks in the destination first.
 	Unplanned bool `json:"unplanned,omitempty"`
+	// Recheck are queued snapshots handed back by an earlier copy batch
+	// (deferred): their batch looks in the destination first.
+	Recheck []string `json:"recheck,omitempty"`
 }
 
 // SnapshotExpireInput is the SnapshotExpire workflow's input.
