@@ -36,11 +36,9 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"go.temporal.io/api/workflowservice/v1"
 	tclient "go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
@@ -65,6 +63,9 @@ type Options struct {
 	PollInterval time.Duration
 	// StartTimeout bounds the start of the servers and workers (default 2m).
 	StartTimeout time.Duration
+	// Emulator sets up the AWS emulator (profile, job times, faults; see
+	// EmulatorOptions and docs/emulator.md).
+	Emulator EmulatorOptions
 }
 
 // Env is a running Temporal dev server, moto server and Lifeboat workers.
@@ -90,8 +91,7 @@ type Env struct {
 	KeepLogs bool
 
 	dev           *testsuite.DevServer
-	moto          *exec.Cmd
-	motoExited    chan struct{}
+	emu           *Emulator
 	workers       []worker.Worker
 	metrics       []*metrics.Metrics
 	workerClients []tclient.Client
@@ -166,7 +166,7 @@ func New(ctx context.Context, opts Options) (_ *Env, err error) {
 	logger := tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(sdkLog, &slog.HandlerOptions{Level: slog.LevelInfo})))
 
 	// moto first, up and bound before the dev server picks its own ports.
-	if err := e.startMoto(ctx); err != nil {
+	if err := e.startMoto(ctx, opts.Emulator); err != nil {
 		return nil, err
 	}
 
@@ -178,13 +178,7 @@ func New(ctx context.Context, opts Options) (_ *Env, err error) {
 		return nil, err
 	}
 
-	awsCfg := aws.Config{
-		Region: "us-east-1",
-		Credentials: aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
-			return aws.Credentials{AccessKeyID: "test", SecretAccessKey: "test", Source: "testenv"}, nil
-		}),
-		BaseEndpoint: aws.String(e.MotoURL),
-	}
+	awsCfg := awsConfig(e.MotoURL)
 	e.AWS = awsx.New(awsCfg)
 	e.Config = config.Config{
 		TemporalAddress: e.TemporalAddress,
@@ -258,14 +252,8 @@ func (e *Env) Close() error {
 				errs = append(errs, errors.New("stop Temporal dev server: still running after 30s"))
 			}
 		}
-		if e.moto != nil && e.moto.Process != nil {
-			_ = e.moto.Process.Signal(syscall.SIGTERM)
-			select {
-			case <-e.motoExited:
-			case <-time.After(10 * time.Second):
-				_ = e.moto.Process.Kill()
-				<-e.motoExited
-			}
+		if e.emu != nil {
+			_ = e.emu.Close()
 		}
 		for _, f := range e.logFiles {
 			_ = f.Close()
@@ -386,69 +374,14 @@ func watchLog(path, marker string, onMatch func()) (stop func()) {
 	return func() { once.Do(func() { close(done) }) }
 }
 
-// startMoto launches scripts/moto_server.py on a free port and waits until
-// it answers HTTP, retrying on another port if it exits (port taken).
-func (e *Env) startMoto(ctx context.Context) error {
-	python := os.Getenv("LIFEBOAT_PYTHON")
-	if python == "" {
-		python = "python3"
+// startMoto launches scripts/moto_server.py (see launchEmulator).
+func (e *Env) startMoto(ctx context.Context, opts EmulatorOptions) error {
+	m, err := launchEmulator(ctx, e.RepoRoot, e.logFile, opts)
+	if err != nil {
+		return err
 	}
-	script := filepath.Join(e.RepoRoot, "scripts", "moto_server.py")
-	if _, err := os.Stat(script); err != nil {
-		return fmt.Errorf("moto launcher: %w", err)
-	}
-	var errs []error
-	for attempt := 1; attempt <= 3; attempt++ {
-		ports, err := FreePorts(1)
-		if err != nil {
-			return err
-		}
-		name := "moto.log"
-		if attempt > 1 {
-			name = fmt.Sprintf("moto-%d.log", attempt)
-		}
-		out, err := e.logFile(name)
-		if err != nil {
-			return err
-		}
-		cmd := exec.Command(python, script, "--host", "127.0.0.1", "--port", fmt.Sprint(ports[0]))
-		cmd.Dir = e.RepoRoot
-		cmd.Stdout, cmd.Stderr = out, out
-		cmd.SysProcAttr = motoProcAttr()
-		started := make(chan error, 1)
-		exited := make(chan struct{})
-		go func() {
-			// The parent-death signal is tied to the thread that forked:
-			// keep that thread, and only it, alive while moto runs.
-			runtime.LockOSThread()
-			defer runtime.UnlockOSThread()
-			if err := cmd.Start(); err != nil {
-				started <- err
-				close(exited)
-				return
-			}
-			started <- nil
-			_ = cmd.Wait()
-			close(exited)
-		}()
-		if err := <-started; err != nil {
-			return fmt.Errorf("start moto (%s %s): %w", python, script, err)
-		}
-		e.moto, e.motoExited = cmd, exited
-		e.MotoURL = fmt.Sprintf("http://127.0.0.1:%d", ports[0])
-		err = waitHTTP(ctx, e.MotoURL+"/moto-api/", exited)
-		if err == nil {
-			return nil
-		}
-		errs = append(errs, fmt.Errorf("attempt %d on %s: %w (see %s)", attempt, e.MotoURL, err, out.Name()))
-		_ = cmd.Process.Kill()
-		<-exited
-		e.moto = nil
-		if ctx.Err() != nil {
-			break
-		}
-	}
-	return fmt.Errorf("start moto server (is moto installed? %s -c 'import moto'): %w", python, errors.Join(errs...))
+	e.emu, e.MotoURL = m, m.URL
+	return nil
 }
 
 // waitHTTP waits until url answers HTTP at all, or exited closes.
