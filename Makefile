@@ -3,6 +3,11 @@ SHELL := /bin/bash
 GOBIN := $(shell go env GOPATH)/bin
 TEMPORAL_VERSION := v1.5.1
 export TEMPORAL_BIN ?= $(GOBIN)/temporal
+# The AWS emulator's profile for up, demo, demo-snapshots, e2e, bench and the
+# tests' own launchers: aws (AWS's timings: jobs take time, PITR and EBS
+# eventual-consistency windows) or fast (everything at once). Extra launcher
+# flags for the stack: EMULATOR_ARGS="--fault-rate 0.05". See docs/emulator.md.
+export EMULATOR_PROFILE ?= aws
 
 .PHONY: all build tools up down status demo test unit integration bench lint clean demo-snapshots e2e
 

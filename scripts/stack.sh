@@ -8,6 +8,9 @@
 # Ports: TEMPORAL_PORT (7233), TEMPORAL_UI_PORT (8233), MOTO_PORT (5000),
 # worker N serves Prometheus metrics on METRICS_PORT_BASE+N (9090+N).
 # Lifeboat's search attributes are registered on the dev server at start.
+# The AWS emulator runs with EMULATOR_PROFILE (aws: AWS's timings, the
+# default; fast: everything at once) plus any EMULATOR_ARGS, e.g.
+# EMULATOR_ARGS="--job-seconds 2 --fault-rate 0.05" (docs/emulator.md).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -17,6 +20,8 @@ ui_port=${TEMPORAL_UI_PORT:-8233}
 moto_port=${MOTO_PORT:-5000}
 workers=${LIFEBOAT_WORKERS:-2}
 metrics_base=${METRICS_PORT_BASE:-9090}
+emulator_profile=${EMULATOR_PROFILE:-aws}
+read -r -a emulator_args <<<"${EMULATOR_ARGS:-}"
 # Keep in step with workflows/searchattrs.go (workers also register them).
 search_attributes=(LifeboatOperation=Keyword LifeboatEnvironment=Keyword LifeboatDatasets=KeywordList
   LifeboatRegions=KeywordList LifeboatScheduleId=Keyword)
@@ -48,7 +53,8 @@ up() {
   start temporal "$temporal_bin" server start-dev --ip 127.0.0.1 --port "$temporal_port" --ui-port "$ui_port" \
     --db-filename "$state/temporal.db" --log-level warn \
     "${search_attributes[@]/#/--search-attribute=}"
-  start moto python3 "$root/scripts/moto_server.py" --port "$moto_port"
+  start moto python3 "$root/scripts/moto_server.py" --port "$moto_port" --profile "$emulator_profile" \
+    ${emulator_args[@]+"${emulator_args[@]}"}
   wait_port temporal "$temporal_port"
   wait_port moto "$moto_port"
   # The dev server opens its port before the default namespace is ready.
@@ -69,7 +75,7 @@ up() {
     running "worker$i" || { echo "stack: worker$i exited; see $state/logs/worker$i.log" >&2; tail -n 20 "$state/logs/worker$i.log" >&2; exit 1; }
   done
   cat <<MSG
-stack up: Temporal 127.0.0.1:$temporal_port, Web UI http://127.0.0.1:$ui_port, moto http://127.0.0.1:$moto_port, $workers workers
+stack up: Temporal 127.0.0.1:$temporal_port, Web UI http://127.0.0.1:$ui_port, moto http://127.0.0.1:$moto_port (profile $emulator_profile), $workers workers
 metrics: http://127.0.0.1:$((metrics_base + 1))/metrics ... http://127.0.0.1:$((metrics_base + workers))/metrics
 logs: $state/logs
 to use the CLI against it:
