@@ -13,7 +13,7 @@ import (
 // whoever started them (the lifeboat CLI, the Go client, a Schedule or
 // `temporal workflow start`):
 //
-//	LifeboatOperation = 'backup' | 'restore' | 'redis-backup' | 'redis-restore' | 'snapshots-run' | ...
+//	LifeboatOperation = 'backup' | 'restore' | 'verify' | 'redis-backup' | 'redis-restore' | 'snapshots-run' | ...
 //	LifeboatEnvironment = 'prod'            (dataset workflows: the first dataset's environment)
 //	LifeboatDatasets IN ('prod/orders')     (dataset workflows: every env/dataset)
 //	LifeboatRegions IN ('us-east-1')        (snapshot workflows)

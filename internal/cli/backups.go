@@ -18,12 +18,13 @@ import (
 // root, keep markers and retention. These commands act on S3 directly with
 // the same library code the workflow's retention step runs
 // (backupstore.ApplyRetention); they need AWS credentials, not a worker.
+// `backup verify` is the exception: it runs the DatasetVerify workflow.
 func (a *app) backupsCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "backup",
-		Short: "List a dataset's backups, mark them keep, and prune old ones",
+		Short: "List a dataset's backups, mark them keep, prune old ones, and verify one",
 	}
-	cmd.AddCommand(a.backupListCommand(), a.backupKeepCommand(true), a.backupKeepCommand(false), a.backupPruneCommand())
+	cmd.AddCommand(a.backupListCommand(), a.backupKeepCommand(true), a.backupKeepCommand(false), a.backupPruneCommand(), a.backupVerifyCommand())
 	return cmd
 }
 

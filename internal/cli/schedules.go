@@ -72,15 +72,16 @@ func (a *app) scheduleBackupCommand() *cobra.Command {
 	var envID, datasetID, location, file string
 	var retain, retainDays int
 	var drain time.Duration
+	var verify bool
 	cmd := &cobra.Command{
-		Use:   "backup --schedule-id S (--env-id E --dataset-id D --backup-location s3://... | --datasets FILE) (--cron EXPR | --every DURATION) [--retain N] [--retain-days D]",
+		Use:   "backup --schedule-id S (--env-id E --dataset-id D --backup-location s3://... | --datasets FILE) (--cron EXPR | --every DURATION) [--retain N] [--retain-days D] [--verify]",
 		Short: "Back up datasets on a schedule, pruning older backups after each successful run",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			s, err := f.schedule(cmd)
 			if err != nil {
 				return err
 			}
-			in := workflows.BackupInput{DrainTimeoutSeconds: int(drain / time.Second)}
+			in := workflows.BackupInput{DrainTimeoutSeconds: int(drain / time.Second), Verify: verify}
 			if in.Datasets, err = backupDatasets(cmd, envID, datasetID, location, "", file); err != nil {
 				return err
 			}
@@ -117,6 +118,7 @@ func (a *app) scheduleBackupCommand() *cobra.Command {
 	fl.IntVar(&retain, "retain", 0, "after each successful run keep each dataset's newest N backups (0: no count rule)")
 	fl.IntVar(&retainDays, "retain-days", 0, "after each successful run keep backups younger than D days (0: no age rule)")
 	fl.DurationVar(&drain, "drain-timeout", time.Duration(workflows.DefaultDrainTimeoutSeconds)*time.Second, "how long each run waits for in-flight writes")
+	verifyFlag(cmd, &verify)
 	return cmd
 }
 

@@ -25,11 +25,12 @@ func (a *app) backupCommand() *cobra.Command {
 	var envID, datasetID, location, pit, file string
 	var wait bool
 	var drain time.Duration
+	var verify bool
 	cmd := &cobra.Command{
-		Use:   "backup-dataset (--env-id E --dataset-id D --backup-location s3://bucket/prefix [--point-in-time T] | --datasets FILE)",
+		Use:   "backup-dataset (--env-id E --dataset-id D --backup-location s3://bucket/prefix [--point-in-time T] | --datasets FILE) [--verify]",
 		Short: "Back up datasets to S3: pause writes, drain, export at one cut time, resume",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			in := workflows.BackupInput{DrainTimeoutSeconds: int(drain / time.Second)}
+			in := workflows.BackupInput{DrainTimeoutSeconds: int(drain / time.Second), Verify: verify}
 			var err error
 			if in.Datasets, err = backupDatasets(cmd, envID, datasetID, location, pit, file); err != nil {
 				return err
@@ -52,6 +53,9 @@ func (a *app) backupCommand() *cobra.Command {
 			}
 			for _, d := range res.Datasets {
 				fmt.Fprintf(a.out, "%s/%s: %d items, %d bytes, cut %s -> %s\n", d.EnvID, d.DatasetID, d.ItemCount, d.Bytes, d.CutTime.Format(time.RFC3339Nano), d.ManifestURL)
+				if d.Verified {
+					fmt.Fprintf(a.out, "%s/%s: verified: every file downloaded and checked against the manifest\n", d.EnvID, d.DatasetID)
+				}
 				if len(d.Pruned) > 0 {
 					fmt.Fprintf(a.out, "%s/%s: retention deleted %s\n", d.EnvID, d.DatasetID, strings.Join(d.Pruned, ", "))
 				}
@@ -71,6 +75,7 @@ func (a *app) backupCommand() *cobra.Command {
 	f.StringVar(&file, "datasets", "", "JSON file: array of {envId, datasetId, backupLocation, pointInTime}")
 	f.BoolVar(&wait, "wait", false, "wait for the backup, showing progress; exit non-zero if it fails")
 	f.DurationVar(&drain, "drain-timeout", time.Duration(workflows.DefaultDrainTimeoutSeconds)*time.Second, "how long to wait for in-flight writes before giving up")
+	verifyFlag(cmd, &verify)
 	return cmd
 }
 

@@ -24,6 +24,7 @@ import (
 func RegisterWorkflows(r worker.WorkflowRegistry) {
 	r.RegisterWorkflowWithOptions(workflows.DatasetBackup, workflow.RegisterOptions{Name: workflows.DatasetBackupName})
 	r.RegisterWorkflowWithOptions(workflows.DatasetRestore, workflow.RegisterOptions{Name: workflows.DatasetRestoreName})
+	r.RegisterWorkflowWithOptions(workflows.DatasetVerify, workflow.RegisterOptions{Name: workflows.DatasetVerifyName})
 	r.RegisterWorkflowWithOptions(workflows.RedisBackup, workflow.RegisterOptions{Name: workflows.RedisBackupName})
 	r.RegisterWorkflowWithOptions(workflows.RedisRestore, workflow.RegisterOptions{Name: workflows.RedisRestoreName})
 	registerSnapshotWorkflows(r)
