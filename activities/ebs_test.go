@@ -16,6 +16,7 @@ import (
 	"github.com/aws/smithy-go"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/lifeboat-dev/lifeboat/internal/awsx"
 	"github.com/lifeboat-dev/lifeboat/internal/ebstags"
 )
 
@@ -34,12 +35,35 @@ type fakeEC2 struct {
 	fail map[string]error
 	// instances maps instance ids to their volumes by device.
 	instances map[string]map[string]string
+
+	// AWS as it behaves, not as moto does:
+	// failFirst makes the next n calls of an operation fail with err
+	// without acting (throttling, a 5xx before EC2 acted).
+	failFirst map[string]fakeFault
+	// lost makes the next n calls of an operation act, then answer 500: the
+	// response was lost after EC2 acted.
+	lost map[string]int
+	// youngFor: a new snapshot or volume id answers NotFound to the next
+	// youngFor calls that name it (CreateTags, AttachVolume); young counts down.
+	youngFor int
+	young    map[string]int
+	// hideFor: a new snapshot or volume is not listed by the next hideFor
+	// Describe calls; hidden counts down.
+	hideFor int
+	hidden  map[string]int
+	volumes map[string]*types.Volume
+}
+
+type fakeFault struct {
+	n   int
+	err error
 }
 
 func newFakeWorld(regions ...string) map[string]*fakeEC2 {
 	w := map[string]*fakeEC2{}
 	for _, r := range regions {
-		w[r] = &fakeEC2{region: r, world: w, snaps: map[string]*types.Snapshot{}, calls: map[string]int{}, fail: map[string]error{}, instances: map[string]map[string]string{}}
+		w[r] = &fakeEC2{region: r, world: w, snaps: map[string]*types.Snapshot{}, calls: map[string]int{}, fail: map[string]error{}, instances: map[string]map[string]string{},
+			failFirst: map[string]fakeFault{}, lost: map[string]int{}, young: map[string]int{}, hidden: map[string]int{}, volumes: map[string]*types.Volume{}}
 	}
 	return w
 }
@@ -52,6 +76,82 @@ func fakeEBS(w map[string]*fakeEC2) *EBS {
 func (f *fakeEC2) call(op string) error {
 	f.calls[op]++
 	return f.fail[op]
+}
+
+// sdkAttempts is how many times the SDK would send a call with these
+// per-call options, on a client built as awsx builds it.
+func sdkAttempts(optFns []func(*ec2.Options)) int {
+	o := ec2.Options{RetryMaxAttempts: awsx.EC2RetryMaxAttempts}
+	for _, fn := range optFns {
+		fn(&o)
+	}
+	return max(o.RetryMaxAttempts, 1)
+}
+
+// sdkRetries reports whether the SDK's standard retryer retries an error code.
+func sdkRetries(code string) bool {
+	switch code {
+	case "InternalError", "InternalFailure", "ServiceUnavailable", "Unavailable", "RequestLimitExceeded", "Throttling", "ThrottlingException":
+		return true
+	}
+	return false
+}
+
+// do runs an operation as the SDK would send it: up to sdkAttempts times
+// while it fails retryably, each try subject to fail, failFirst and lost.
+// Caller holds the lock.
+func (f *fakeEC2) do(op string, optFns []func(*ec2.Options), act func() error) error {
+	var err error
+	for range sdkAttempts(optFns) {
+		if err = f.call(op); err == nil {
+			if ff := f.failFirst[op]; ff.n > 0 {
+				ff.n--
+				f.failFirst[op] = ff
+				err = ff.err
+			} else if err = act(); err == nil && f.lost[op] > 0 {
+				f.lost[op]--
+				err = ec2APIErr("InternalError")
+			}
+		}
+		if err == nil || !sdkRetries(ec2Code(err)) {
+			return err
+		}
+	}
+	return err
+}
+
+// born marks a new id: young and hidden for a while.
+func (f *fakeEC2) born(id string) {
+	f.young[id], f.hidden[id] = f.youngFor, f.hideFor
+}
+
+// tooYoung answers NotFound for an id EC2 does not know everywhere yet.
+func (f *fakeEC2) tooYoung(id, code string) error {
+	if f.young[id] > 0 {
+		f.young[id]--
+		return ec2APIErr(code)
+	}
+	return nil
+}
+
+// listed reports whether a Describe lists the id yet (counting down).
+func (f *fakeEC2) listed(id string) bool {
+	if f.hidden[id] > 0 {
+		f.hidden[id]--
+		return false
+	}
+	return true
+}
+
+// groupSnapshots counts the snapshots of a group in the region.
+func (f *fakeEC2) groupSnapshots(groupID string) int {
+	n := 0
+	for _, s := range f.snaps {
+		if TagMap(s.Tags)[ebstags.GroupID] == groupID {
+			n++
+		}
+	}
+	return n
 }
 
 func (f *fakeEC2) add(tags map[string]string, state types.SnapshotState) string {
@@ -118,59 +218,161 @@ func (f *fakeEC2) DescribeSnapshots(_ context.Context, in *ec2.DescribeSnapshots
 	}
 	sort.Strings(ids)
 	for _, id := range ids {
-		if fakeMatches(f.snaps[id], in.Filters) {
+		if f.listed(id) && fakeMatches(f.snaps[id], in.Filters) {
 			out.Snapshots = append(out.Snapshots, *f.snaps[id])
 		}
 	}
 	return out, nil
 }
 
-func (f *fakeEC2) CreateSnapshots(_ context.Context, in *ec2.CreateSnapshotsInput, _ ...func(*ec2.Options)) (*ec2.CreateSnapshotsOutput, error) {
+func (f *fakeEC2) CreateSnapshots(_ context.Context, in *ec2.CreateSnapshotsInput, optFns ...func(*ec2.Options)) (*ec2.CreateSnapshotsOutput, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if err := f.call("CreateSnapshots"); err != nil {
+	var out *ec2.CreateSnapshotsOutput
+	err := f.do("CreateSnapshots", optFns, func() error {
+		vols := f.instances[aws.ToString(in.InstanceSpecification.InstanceId)]
+		devs := make([]string, 0, len(vols))
+		for d := range vols {
+			devs = append(devs, d)
+		}
+		sort.Strings(devs)
+		out = &ec2.CreateSnapshotsOutput{}
+		for _, d := range devs {
+			id := f.add(TagMap(in.TagSpecifications[0].Tags), types.SnapshotStatePending)
+			f.snaps[id].VolumeId = aws.String(vols[d])
+			f.born(id)
+			s := f.snaps[id]
+			out.Snapshots = append(out.Snapshots, types.SnapshotInfo{SnapshotId: s.SnapshotId, VolumeId: s.VolumeId, StartTime: s.StartTime, Tags: s.Tags})
+		}
+		return nil
+	})
+	if err != nil {
 		return nil, err
-	}
-	vols := f.instances[aws.ToString(in.InstanceSpecification.InstanceId)]
-	devs := make([]string, 0, len(vols))
-	for d := range vols {
-		devs = append(devs, d)
-	}
-	sort.Strings(devs)
-	out := &ec2.CreateSnapshotsOutput{}
-	for _, d := range devs {
-		id := f.add(TagMap(in.TagSpecifications[0].Tags), types.SnapshotStatePending)
-		f.snaps[id].VolumeId = aws.String(vols[d])
-		s := f.snaps[id]
-		out.Snapshots = append(out.Snapshots, types.SnapshotInfo{SnapshotId: s.SnapshotId, VolumeId: s.VolumeId, StartTime: s.StartTime, Tags: s.Tags})
 	}
 	return out, nil
 }
 
-func (f *fakeEC2) CreateTags(_ context.Context, in *ec2.CreateTagsInput, _ ...func(*ec2.Options)) (*ec2.CreateTagsOutput, error) {
+func (f *fakeEC2) CreateTags(_ context.Context, in *ec2.CreateTagsInput, optFns ...func(*ec2.Options)) (*ec2.CreateTagsOutput, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if err := f.call("CreateTags"); err != nil {
-		return nil, err
-	}
-	for _, id := range in.Resources {
-		t := f.tags(id)
-		for k, v := range TagMap(in.Tags) {
-			t[k] = v
+	err := f.do("CreateTags", optFns, func() error {
+		for _, id := range in.Resources {
+			if err := f.tooYoung(id, "InvalidSnapshot.NotFound"); err != nil {
+				return err
+			}
+			if f.snaps[id] == nil {
+				return ec2APIErr("InvalidSnapshot.NotFound")
+			}
 		}
-		f.snaps[id].Tags = ec2Tags(t)
+		for _, id := range in.Resources {
+			t := f.tags(id)
+			for k, v := range TagMap(in.Tags) {
+				t[k] = v
+			}
+			f.snaps[id].Tags = ec2Tags(t)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return &ec2.CreateTagsOutput{}, nil
 }
 
-func (f *fakeEC2) CopySnapshot(_ context.Context, in *ec2.CopySnapshotInput, _ ...func(*ec2.Options)) (*ec2.CopySnapshotOutput, error) {
+func (f *fakeEC2) CopySnapshot(_ context.Context, in *ec2.CopySnapshotInput, optFns ...func(*ec2.Options)) (*ec2.CopySnapshotOutput, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if err := f.call("CopySnapshot"); err != nil {
+	var id string
+	err := f.do("CopySnapshot", optFns, func() error {
+		id = f.add(TagMap(in.TagSpecifications[0].Tags), types.SnapshotStatePending)
+		f.born(id)
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
-	id := f.add(TagMap(in.TagSpecifications[0].Tags), types.SnapshotStatePending)
 	return &ec2.CopySnapshotOutput{SnapshotId: aws.String(id)}, nil
+}
+
+// CreateVolume ignores ClientToken, as an emulator may.
+func (f *fakeEC2) CreateVolume(_ context.Context, in *ec2.CreateVolumeInput, optFns ...func(*ec2.Options)) (*ec2.CreateVolumeOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var id string
+	err := f.do("CreateVolume", optFns, func() error {
+		if f.snaps[aws.ToString(in.SnapshotId)] == nil {
+			return ec2APIErr("InvalidSnapshot.NotFound")
+		}
+		f.next++
+		id = fmt.Sprintf("vol-%s-%03d", f.region, f.next)
+		f.volumes[id] = &types.Volume{VolumeId: aws.String(id), SnapshotId: in.SnapshotId, AvailabilityZone: in.AvailabilityZone,
+			State: types.VolumeStateAvailable, Tags: in.TagSpecifications[0].Tags}
+		f.born(id)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &ec2.CreateVolumeOutput{VolumeId: aws.String(id)}, nil
+}
+
+func (f *fakeEC2) DescribeVolumes(_ context.Context, in *ec2.DescribeVolumesInput, _ ...func(*ec2.Options)) (*ec2.DescribeVolumesOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.call("DescribeVolumes"); err != nil {
+		return nil, err
+	}
+	out := &ec2.DescribeVolumesOutput{}
+	ids := make([]string, 0, len(f.volumes))
+	for id := range f.volumes {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		v := f.volumes[id]
+		t := TagMap(v.Tags)
+		ok := f.listed(id)
+		for _, fl := range in.Filters {
+			name := aws.ToString(fl.Name)
+			switch {
+			case name == "volume-id":
+				ok = ok && fakeContains(fl.Values, id)
+			case strings.HasPrefix(name, "tag:"):
+				ok = ok && fakeContains(fl.Values, t[strings.TrimPrefix(name, "tag:")])
+			default:
+				panic("filter " + name)
+			}
+		}
+		if ok {
+			out.Volumes = append(out.Volumes, *v)
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeEC2) AttachVolume(_ context.Context, in *ec2.AttachVolumeInput, optFns ...func(*ec2.Options)) (*ec2.AttachVolumeOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	err := f.do("AttachVolume", optFns, func() error {
+		id := aws.ToString(in.VolumeId)
+		if err := f.tooYoung(id, "InvalidVolume.NotFound"); err != nil {
+			return err
+		}
+		v := f.volumes[id]
+		if v == nil {
+			return ec2APIErr("InvalidVolume.NotFound")
+		}
+		if len(v.Attachments) > 0 {
+			return ec2APIErr("VolumeInUse")
+		}
+		v.State = types.VolumeStateInUse
+		v.Attachments = []types.VolumeAttachment{{InstanceId: in.InstanceId, Device: in.Device, State: types.VolumeAttachmentStateAttached, VolumeId: in.VolumeId}}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &ec2.AttachVolumeOutput{}, nil
 }
 
 func (f *fakeEC2) DeleteSnapshot(_ context.Context, in *ec2.DeleteSnapshotInput, _ ...func(*ec2.Options)) (*ec2.DeleteSnapshotOutput, error) {
