@@ -846,3 +846,61 @@ func TestSnapshotProgressQuery(t *testing.T) {
 	assert.Equal(t, 3, p.GroupsCreated)
 	assert.Equal(t, "create us-east-1 2026-11-22: done, 3 instances, 3 groups created, 6 snapshots", p.Summary())
 }
+
+// A copy batch handed back by CopySnapshotsToRegion (its first copy's
+// answer was lost, then the destination refused) is tried again looking in
+// the destination first (Planned=false), so the copy made is found, not
+// made twice.
+func TestSnapshotCopyDeferredBatchLooksBeforeCopyingAgain(t *testing.T) {
+	fx := newSnapFixture(t)
+	fx.world.addSources(east, west, 3)
+	var planned []bool
+	made := map[string]int{}
+	fx.env.OnActivity("CopySnapshotsToRegion", mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.CopySnapshotsToRegionInput) (*activities.CopySnapshotsToRegionResult, error) {
+			planned = append(planned, in.Planned)
+			res := &activities.CopySnapshotsToRegionResult{}
+			for i, id := range in.SnapshotIDs {
+				if !in.Planned && made[id] > 0 {
+					res.Existing = append(res.Existing, activities.CopyStarted{SourceSnapshotID: id, CopySnapshotID: "copy-" + id, State: "pending"})
+					continue
+				}
+				made[id]++
+				if len(planned) == 1 {
+					res.Deferred = in.SnapshotIDs[i:]
+					return res, nil
+				}
+				res.Started = append(res.Started, activities.CopyStarted{SourceSnapshotID: id, CopySnapshotID: "copy-" + id, State: "pending"})
+			}
+			return res, nil
+		})
+	fx.run(workflows.SnapshotCopyName, workflows.SnapshotCopyInput{Region: east})
+	res := result[workflows.SnapshotCopyResult](fx)
+	require.GreaterOrEqual(t, len(planned), 2)
+	assert.True(t, planned[0], "the first batch trusts the plan")
+	assert.False(t, planned[1], "a batch of handed-back snapshots looks first")
+	for id, n := range made {
+		assert.Equal(t, 1, n, "copies of %s", id)
+	}
+	assert.Equal(t, 0, res.Destinations[0].FailedCount)
+	assert.Equal(t, 0, res.Destinations[0].Pending)
+}
+
+// The wait gets a deadline fixed by the workflow (a retried attempt does not
+// wait all over again) and how many snapshots were just made (EC2 may not
+// list them yet).
+func TestSnapshotChainWaitGetsDeadlineAndExpect(t *testing.T) {
+	fx := newSnapFixture(t)
+	fx.world.addInstances(east, 3)
+	var got activities.WaitSnapshotsCompletedInput
+	fx.env.OnActivity("WaitSnapshotsCompleted", mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.WaitSnapshotsCompletedInput) (*activities.WaitSnapshotsCompletedResult, error) {
+			got = in
+			return &activities.WaitSnapshotsCompletedResult{Completed: in.Expect}, nil
+		})
+	fx.run(workflows.SnapshotChainName, workflows.SnapshotChainInput{Region: east, SnapshotOptions: workflows.SnapshotOptions{WaitTimeoutSeconds: 8 * 3600}})
+	result[workflows.SnapshotChainResult](fx)
+	assert.Equal(t, 6, got.Expect, "3 instances, 2 volumes each")
+	require.NotNil(t, got.Deadline)
+	assert.Equal(t, snapDay.Add(8*time.Hour), got.Deadline.UTC().Truncate(time.Second))
+}
