@@ -3,6 +3,8 @@ package backupstore
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
+	"encoding/hex"
 	"errors"
 	"io"
 	"path"
@@ -27,6 +29,7 @@ type memS3 struct {
 	objects   map[string][]byte
 	deletes   int
 	failAfter int
+	lists     []string // "<prefix>|<delimiter>" of every listing
 }
 
 func newMemS3() *memS3 { return &memS3{objects: map[string][]byte{}} }
@@ -39,6 +42,7 @@ func (m *memS3) ListObjectsV2(_ context.Context, in *s3.ListObjectsV2Input, _ ..
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	prefix, delim := aws.ToString(in.Prefix), aws.ToString(in.Delimiter)
+	m.lists = append(m.lists, prefix+"|"+delim)
 	out := &s3.ListObjectsV2Output{}
 	seen := map[string]bool{}
 	keys := make([]string, 0, len(m.objects))
@@ -60,7 +64,10 @@ func (m *memS3) ListObjectsV2(_ context.Context, in *s3.ListObjectsV2Input, _ ..
 				continue
 			}
 		}
-		out.Contents = append(out.Contents, types.Object{Key: aws.String(k), Size: aws.Int64(int64(len(m.objects[k])))})
+		sum := md5.Sum(m.objects[k])
+		out.Contents = append(out.Contents, types.Object{
+			Key: aws.String(k), Size: aws.Int64(int64(len(m.objects[k]))), ETag: aws.String(`"` + hex.EncodeToString(sum[:]) + `"`),
+		})
 	}
 	return out, nil
 }
