@@ -324,9 +324,11 @@ func (a *EBS) CreateInstanceSnapshots(ctx context.Context, in CreateInstanceSnap
 				if err != nil {
 					return nil, err
 				}
-				if more {
-					continue
+				if !more {
+					// Retryable: the next attempt looks for the group first.
+					return nil, fmt.Errorf("create snapshots of %s: the answer of a create was lost and no group is listed yet after %s", inst.InstanceID, b.elapsed())
 				}
+				continue
 			}
 		}
 		trustKnown = false

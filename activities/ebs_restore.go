@@ -284,8 +284,13 @@ func (a *EBS) CreateRestoreVolume(ctx context.Context, in CreateRestoreVolumeInp
 			}
 			continue
 		}
-		if _, err := b.wait(ctx); err != nil {
+		more, err := b.wait(ctx)
+		if err != nil {
 			return nil, err
+		}
+		if !more {
+			// Retryable: the next attempt looks for the volume first.
+			return nil, fmt.Errorf("create volume from %s: the answer of a create was lost and no volume is listed yet after %s", in.SnapshotID, b.elapsed())
 		}
 	}
 }
