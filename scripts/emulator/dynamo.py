@@ -69,18 +69,25 @@ def job_id(t):
 
 
 class Pitr:
-    __slots__ = ("enabled_at", "history")
+    __slots__ = ("enabled_at", "history", "existed")
 
-    def __init__(self, t):
+    def __init__(self, t, existed):
         self.enabled_at = t
-        self.history = {}  # (hash DynamoType, range DynamoType|None) -> [(t, attrs|None)]
+        self.history = {}       # plain key -> [(commit time, attrs|None)], first entry as at enabled_at
+        self.existed = existed  # plain keys of the items the table held at enabled_at
 
 
 def _image(item):
     return None if item is None else item.to_json()["Attributes"]
 
 
+def _plain(dt):
+    # A key attribute as a cheap, hashable tuple (moto's DynamoType hashes slowly).
+    return None if dt is None else (dt.type, dt.value)
+
+
 def _key_of(table, attrs):
+    """The plain key of an item or key given as request JSON, or None."""
     try:
         h = attrs.get(table.hash_key_attr)
         if h is None:
@@ -90,10 +97,17 @@ def _key_of(table, attrs):
             r = attrs.get(table.range_key_attr)
             if r is None:
                 return None
-            r = DynamoType(r)
-        return (DynamoType(h), r)
+            r = next(iter(r.items()))
+        key = (next(iter(h.items())), r)
+        hash(key)
+        return key
     except Exception:  # malformed: moto will refuse the write itself
         return None
+
+
+def _dynamo_key(key):
+    h, r = key
+    return DynamoType({h[0]: h[1]}), (DynamoType({r[0]: r[1]}) if r is not None else None)
 
 
 def _at(hist, t):
@@ -127,16 +141,24 @@ class DynamoState:
     # --- write recording (called from the patched model methods) ---
 
     def touch(self, table, key):
+        """Before a write to key: keep the key's image as at PITR's start."""
         p = self.pitr.get((table.account_id, table.region_name, table.name))
-        if p is None or key is None:
+        if p is None or key is None or key in p.history:
             return
-        if key not in p.history:
+        pre = None
+        if key in p.existed:
             try:
-                cur = table.get_item(*key)
+                pre = _image(table.get_item(*_dynamo_key(key)))
             except Exception:
                 return
-            p.history[key] = [(p.enabled_at, _image(cur))]
-        self.pending.append((p, table.account_id, table.region_name, table.name, key))
+        p.history[key] = [(p.enabled_at, pre)]
+
+    def record(self, table, key, image):
+        """After a write to key: its new image (None: deleted), kept until
+        the request's outcome is known (commit)."""
+        p = self.pitr.get((table.account_id, table.region_name, table.name))
+        if p is not None and key is not None and key in p.history:
+            self.pending.append((p, table.account_id, table.region_name, table.name, key, image))
 
     def commit(self, ok):
         """After a request: its writes become history if it succeeded."""
@@ -144,24 +166,14 @@ class DynamoState:
         if not ok or not pend:
             return
         now = time.time()
-        seen = set()
-        for p, acct, region, name, key in pend:
-            if (id(p), key) in seen:
-                continue
-            seen.add((id(p), key))
-            if self.pitr.get((acct, region, name)) is not p:
-                continue
-            table = dynamodb_backends[acct][region].tables.get(name)
-            if table is None:
-                continue
-            try:
-                cur = table.get_item(*key)
-            except Exception:
-                continue
+        last = {}
+        for p, acct, region, name, key, image in pend:
+            if self.pitr.get((acct, region, name)) is p:
+                last[(id(p), key)] = (p, key, image)
+        for p, key, image in last.values():
             hist = p.history[key]
-            img = _image(cur)
-            if hist[-1][1] != img:
-                hist.append((now, img))
+            if hist[-1][1] != image:
+                hist.append((now, image))
 
     # --- helpers ---
 
@@ -261,7 +273,8 @@ class DynamoState:
         self.backend(region).update_continuous_backups(t.name, spec)
         if spec.get("PointInTimeRecoveryEnabled"):
             if k not in self.pitr:
-                self.pitr[k] = Pitr(time.time())
+                existed = {(_plain(i.hash_key), _plain(i.range_key)) for i in t.all_items()}
+                self.pitr[k] = Pitr(time.time(), existed)
         else:
             self.pitr.pop(k, None)
         return {"ContinuousBackupsDescription": self._cb_description(t)}
@@ -342,7 +355,7 @@ class DynamoState:
         out = []
         seen = set() if hist else None
         for item in table.all_items():
-            k = (item.hash_key, item.range_key)
+            k = (_plain(item.hash_key), _plain(item.range_key))
             h = hist.get(k) if hist else None
             if h is None:
                 img = item.to_json()["Attributes"]
@@ -666,21 +679,32 @@ def install(state):
     orig_describe = Table.describe
 
     def put_item(self, item_attrs, *a, **kw):
-        if STATE.pitr:
-            STATE.touch(self, _key_of(self, item_attrs))
-        return orig_put(self, item_attrs, *a, **kw)
+        if not STATE.pitr:
+            return orig_put(self, item_attrs, *a, **kw)
+        key = _key_of(self, item_attrs)
+        STATE.touch(self, key)
+        item = orig_put(self, item_attrs, *a, **kw)
+        STATE.record(self, key, _image(item))
+        return item
 
     def delete_item(self, hash_key, range_key, *a, **kw):
-        if STATE.pitr:
-            STATE.touch(self, (hash_key, range_key))
-        return orig_delete(self, hash_key, range_key, *a, **kw)
+        if not STATE.pitr:
+            return orig_delete(self, hash_key, range_key, *a, **kw)
+        key = (_plain(hash_key), _plain(range_key))
+        STATE.touch(self, key)
+        out = orig_delete(self, hash_key, range_key, *a, **kw)
+        STATE.record(self, key, None)
+        return out
 
     def update_item(self, table_name, key, *a, **kw):
-        if STATE.pitr:
-            table = self.tables.get(table_name)
-            if table is not None:
-                STATE.touch(table, _key_of(table, key))
-        return orig_update(self, table_name, key, *a, **kw)
+        table = self.tables.get(table_name) if STATE.pitr else None
+        if table is None:
+            return orig_update(self, table_name, key, *a, **kw)
+        k = _key_of(table, key)
+        STATE.touch(table, k)
+        item = orig_update(self, table_name, key, *a, **kw)
+        STATE.record(table, k, _image(item))
+        return item
 
     def describe(self, base_key="TableDescription"):
         out = orig_describe(self, base_key)
