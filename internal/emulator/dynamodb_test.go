@@ -17,7 +17,8 @@ import (
 )
 
 // An export at a past second holds the table as it stood then: writes,
-// overwrites and deletes after it are not in it. Without ExportTime it holds
+// overwrites, updates and deletes after it are not in it, also for items
+// the table held before PITR was enabled. Without ExportTime it holds
 // the table now. Both in AWS's layout.
 func TestExportAtPointInTime(t *testing.T) {
 	m := emu(t)
@@ -25,17 +26,35 @@ func TestExportAtPointInTime(t *testing.T) {
 	table, bucket := name(t, "pitr"), name(t, "bkt")
 	arn := createTable(t, db, table)
 	createBucket(t, s3c, bucket)
+	put(t, db, table, "pre", "p0") // before PITR: the baseline
+	put(t, db, table, "pre2", "q0")
 	enablePITR(t, db, table)
 	put(t, db, table, "a", "a1")
 	put(t, db, table, "c", "c1")
 	at := nextSecond()
 	put(t, db, table, "b", "b1")
 	put(t, db, table, "a", "a2")
-	if _, err := db.DeleteItem(ctxT(t), &dynamodb.DeleteItemInput{TableName: aws.String(table),
-		Key: map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: "c"}}}); err != nil {
+	for _, k := range []string{"c", "pre2"} {
+		if _, err := db.DeleteItem(ctxT(t), &dynamodb.DeleteItemInput{TableName: aws.String(table),
+			Key: map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: k}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.UpdateItem(ctxT(t), &dynamodb.UpdateItemInput{TableName: aws.String(table),
+		Key: map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: "pre"}}, UpdateExpression: aws.String("SET v = :v"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":v": &types.AttributeValueMemberS{Value: "p1"}}}); err != nil {
 		t.Fatal(err)
 	}
-	// A transaction's writes are recorded too.
+	// Batches, PartiQL and transactions are recorded too.
+	if _, err := db.BatchWriteItem(ctxT(t), &dynamodb.BatchWriteItemInput{RequestItems: map[string][]types.WriteRequest{table: {
+		{PutRequest: &types.PutRequest{Item: map[string]types.AttributeValue{
+			"pk": &types.AttributeValueMemberS{Value: "f"}, "v": &types.AttributeValueMemberS{Value: "f1"}}}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecuteStatement(ctxT(t), &dynamodb.ExecuteStatementInput{
+		Statement: aws.String(fmt.Sprintf(`INSERT INTO "%s" VALUE {'pk': 'e', 'v': 'e1'}`, table))}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := db.TransactWriteItems(ctxT(t), &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{{
 		Put: &types.Put{TableName: aws.String(table), Item: map[string]types.AttributeValue{
 			"pk": &types.AttributeValueMemberS{Value: "d"}, "v": &types.AttributeValueMemberS{Value: "d1"}}},
@@ -61,8 +80,8 @@ func TestExportAtPointInTime(t *testing.T) {
 		want map[string]string
 		time time.Time
 	}{
-		{past.ExportDescription.ExportArn, map[string]string{"a": "a1", "c": "c1"}, at},
-		{now.ExportDescription.ExportArn, map[string]string{"a": "a2", "b": "b1", "d": "d1"}, time.Time{}},
+		{past.ExportDescription.ExportArn, map[string]string{"a": "a1", "c": "c1", "pre": "p0", "pre2": "q0"}, at},
+		{now.ExportDescription.ExportArn, map[string]string{"a": "a2", "b": "b1", "d": "d1", "e": "e1", "f": "f1", "pre": "p1"}, time.Time{}},
 	} {
 		d := waitExport(t, db, aws.ToString(c.arn))
 		if d.ExportStatus != types.ExportStatusCompleted {
