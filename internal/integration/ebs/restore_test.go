@@ -127,7 +127,11 @@ func requireAttached(t *testing.T, e *testenv.Env, region, instance string, res 
 		if v.SnapshotID != snapshotByDevice[v.Device] {
 			t.Errorf("%s restored from %s, want %s", v.Device, v.SnapshotID, snapshotByDevice[v.Device])
 		}
-		out, err := e.EC2(region).DescribeVolumes(context.Background(), &ec2.DescribeVolumesInput{VolumeIds: []string{v.VolumeID}})
+		// By filter: a new volume answers NotFound by id for a while (EC2's
+		// eventual consistency, as the emulator's aws profile plays it).
+		out, err := e.EC2(region).DescribeVolumes(context.Background(), &ec2.DescribeVolumesInput{
+			Filters: []ec2types.Filter{{Name: aws.String("volume-id"), Values: []string{v.VolumeID}}},
+		})
 		if err != nil || len(out.Volumes) != 1 {
 			t.Fatalf("describe %s: %v", v.VolumeID, err)
 		}
