@@ -11,6 +11,7 @@ import (
 	"github.com/lifeboat-dev/lifeboat/internal/gate"
 	"github.com/lifeboat-dev/lifeboat/internal/registry"
 	"github.com/lifeboat-dev/lifeboat/internal/testenv"
+	"github.com/lifeboat-dev/lifeboat/starter/client"
 	"github.com/lifeboat-dev/lifeboat/workflows"
 )
 
@@ -28,6 +29,27 @@ type writerResult struct {
 func TestIntegrationBackupWithConcurrentWriters(t *testing.T) {
 	e := shared(t)
 	t.Parallel()
+	backupUnderWriters(t, e)
+}
+
+// writersBackup is a backup taken under concurrent writers, and exactly the
+// items it must hold.
+type writersBackup struct {
+	env, ds string
+	run     client.Run
+	res     *workflows.BackupResult
+	want    map[string]string
+	// refusedFor is the longest stretch the persistent writer saw its
+	// writes refused: from its first refusal to its first write accepted
+	// after the resume.
+	refusedFor time.Duration
+}
+
+// backupUnderWriters backs up a dataset while 4 writers write through the
+// gate until their first refusal and a fifth keeps writing through the
+// pause, and checks the backup holds exactly the writes acknowledged before
+// the pause, none acknowledged after the resume.
+func backupUnderWriters(t *testing.T, e *testenv.Env) writersBackup {
 	ctx := testenv.Context(t, 4*time.Minute)
 	env, ds := e.ID("writers"), "orders"
 	e.CreateEnvDataset(t, env, ds)
@@ -81,6 +103,8 @@ func TestIntegrationBackupWithConcurrentWriters(t *testing.T) {
 		refusals      int
 		err           error
 		afterCount    atomic.Int32 // len(after), for the test goroutine to watch
+		refusedAt     time.Time    // first refusal
+		refusedFor    time.Duration
 	}
 	persistent.before, persistent.after = map[string]string{}, map[string]string{}
 	warmedUp.Add(1)
@@ -105,9 +129,15 @@ func TestIntegrationBackupWithConcurrentWriters(t *testing.T) {
 					once.Do(warmedUp.Done)
 				}
 			case err == nil:
+				if len(persistent.after) == 0 {
+					persistent.refusedFor = time.Since(persistent.refusedAt)
+				}
 				persistent.after[it.Key] = it.Value
 				persistent.afterCount.Add(1)
 			case errors.As(err, &paused):
+				if persistent.refusals == 0 {
+					persistent.refusedAt = time.Now()
+				}
 				persistent.refusals++
 				time.Sleep(10 * time.Millisecond)
 			default:
@@ -197,4 +227,5 @@ func TestIntegrationBackupWithConcurrentWriters(t *testing.T) {
 	if it, ok, err := e.Gate().Get(ctx, env, ds, "after-backup"); err != nil || !ok || it.Value != "yes" {
 		t.Errorf("read back the write after the backup: %+v, %v, %v", it, ok, err)
 	}
+	return writersBackup{env: env, ds: ds, run: run, res: res, want: want, refusedFor: persistent.refusedFor}
 }

@@ -17,7 +17,16 @@ import (
 // the first test that needs them; tests keep apart by environment id.
 var pkgEnv = testenv.Shared{Name: "integration"}
 
-func TestMain(m *testing.M) { os.Exit(pkgEnv.Main(m)) }
+// longEnv is a second stack whose emulator keeps every export and import
+// running for at least 10 s, as AWS does (minutes there): for the tests that
+// prove behaviour under long jobs (aws_test.go).
+var longEnv = testenv.Shared{Name: "integration (10 s jobs)", Options: testenv.Options{
+	Emulator: testenv.EmulatorOptions{JobSeconds: longJobSeconds},
+}}
+
+const longJobSeconds = 10
+
+func TestMain(m *testing.M) { os.Exit(testenv.MainAll(m, &pkgEnv, &longEnv)) }
 
 // shared returns the package's Env, starting it on first use. It skips the
 // test in -short mode.

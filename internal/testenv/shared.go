@@ -66,3 +66,28 @@ func (s *Shared) Get(tb testing.TB) *Env {
 	}
 	return s.env
 }
+
+// MainAll is Main for a package with several shared Envs (say, one with
+// AWS-length jobs beside the quick one): it runs the tests once and stops
+// every Env that was started.
+func MainAll(m *testing.M, envs ...*Shared) int {
+	flag.Parse()
+	code := m.Run()
+	for _, s := range envs {
+		s.stop(code)
+	}
+	return code
+}
+
+func (s *Shared) stop(code int) {
+	if s.env == nil {
+		return
+	}
+	if code != 0 {
+		s.env.KeepLogs = true
+		fmt.Fprintf(os.Stderr, "%s: logs kept in %s\n", s.Name, s.env.LogDir)
+	}
+	if err := s.env.Close(); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", s.Name, err)
+	}
+}
