@@ -199,8 +199,12 @@ func (a *BackupFiles) VerifyBackup(ctx context.Context, in VerifyBackupInput) (*
 			record(cur)
 		})
 		if err != nil {
-			if backupstore.IsNotFound(err) {
+			var bad *backupstore.BadDataError
+			switch {
+			case backupstore.IsNotFound(err):
 				return nil, corrupt(fmt.Errorf("backup %s: object missing: %w", m.BackupID, err))
+			case errors.As(err, &bad):
+				return nil, corrupt(fmt.Errorf("backup %s: s3://%s/%s", m.BackupID, in.Location.Bucket, err))
 			}
 			return nil, err
 		}

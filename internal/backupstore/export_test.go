@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -151,5 +152,20 @@ func TestFindManifestsReadsOneLevelAtATime(t *testing.T) {
 				t.Errorf("from %s: listed %q (a listing without delimiter, or inside a backup)", start, l)
 			}
 		}
+	}
+}
+
+func TestDigestTellsCorruptDataFromAFailedRead(t *testing.T) {
+	t.Parallel()
+	api := newMemS3()
+	api.objects["d/broken.json.gz"] = []byte("not gzip at all")
+	_, err := Digest(context.Background(), api, "b", "d/broken.json.gz", nil)
+	var bad *BadDataError
+	if !errors.As(err, &bad) || bad.Key != "d/broken.json.gz" {
+		t.Fatalf("got %v, want a BadDataError", err)
+	}
+	_, err = Digest(context.Background(), api, "b", "d/missing.json.gz", nil)
+	if errors.As(err, &bad) || !IsNotFound(err) {
+		t.Fatalf("missing object: got %v, want a not-found error", err)
 	}
 }

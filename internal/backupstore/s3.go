@@ -206,9 +206,12 @@ func Digest(ctx context.Context, api API, bucket, key string, onBytes func(int64
 	h, m := sha256.New(), md5.New()
 	counter := &countingWriter{onBytes: onBytes}
 	// Stream: hash and size the stored bytes while counting the lines inside.
-	tee := io.TeeReader(out.Body, io.MultiWriter(h, m, counter))
+	tee := io.TeeReader(bodyReader{out.Body}, io.MultiWriter(h, m, counter))
 	items, err := countItems(tee, strings.HasSuffix(key, ".gz"))
 	if err != nil {
+		if ctx.Err() == nil && !isReadError(err) {
+			return ObjectDigest{}, &BadDataError{Key: key, Err: err}
+		}
 		return ObjectDigest{}, fmt.Errorf("count items in s3://%s/%s: %w", bucket, key, err)
 	}
 	if _, err := io.Copy(io.Discard, tee); err != nil {
@@ -235,6 +238,40 @@ func (want ObjectDigest) Matches(got ObjectDigest, format int) string {
 		return fmt.Sprintf("md5 %s, manifest says %s", got.MD5, want.MD5)
 	}
 	return ""
+}
+
+// BadDataError says a data object was read whole but does not decode (a
+// broken gzip stream, a line longer than any DynamoDB item): its content is
+// corrupt, which reading it again will not change.
+type BadDataError struct {
+	Key string
+	Err error
+}
+
+func (e *BadDataError) Error() string { return fmt.Sprintf("%s does not decode: %v", e.Key, e.Err) }
+func (e *BadDataError) Unwrap() error { return e.Err }
+
+// readError marks an error of the S3 body itself (a connection reset
+// mid-object), as opposed to the bytes not decoding.
+type readError struct{ error }
+
+func (e readError) Unwrap() error { return e.error }
+
+func isReadError(err error) bool {
+	var r readError
+	return errors.As(err, &r)
+}
+
+// bodyReader tags the errors of the object's body, so Digest can tell a
+// failed download (retry) from bytes that do not decode (corrupt).
+type bodyReader struct{ r io.Reader }
+
+func (b bodyReader) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err != nil && err != io.EOF {
+		err = readError{err}
+	}
+	return n, err
 }
 
 type countingWriter struct {
