@@ -24,7 +24,7 @@ var (
 // margin), wait until the cut has passed and resume writes; then export each
 // table from PITR at the cut, record DynamoDB's own counts and checksums in
 // a manifest beside the export, and optionally verify every file. Writes are
-// paused for the drain plus at most about 1.6 s, whatever the data size:
+// paused for the drain plus at most about 1.4 s, whatever the data size:
 // the export runs after writes are back. Datasets given a point in time are
 // exported at that moment without pausing writes. Writes are resumed on
 // every exit path, including failure and cancellation.
@@ -208,7 +208,7 @@ func verifyAll(ctx workflow.Context, targets []activities.BackupTarget, results 
 // drain, and writes resume CutMargin after the cut. It covers clock skew
 // between Temporal and DynamoDB and the propagation of the last transaction
 // acknowledged before the pause.
-const CutMargin = 300 * time.Millisecond
+const CutMargin = 200 * time.Millisecond
 
 // CutTime is the cut for a backup whose writes drained at drained: the next
 // whole second at least CutMargin later (DynamoDB counts ExportTime in whole

@@ -654,8 +654,8 @@ func TestCutTime(t *testing.T) {
 	base := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
 	for _, c := range []struct{ drained, cut time.Duration }{
 		{0, time.Second},
-		{700 * time.Millisecond, time.Second},
-		{701 * time.Millisecond, 2 * time.Second},
+		{time.Second - workflows.CutMargin, time.Second},
+		{time.Second - workflows.CutMargin + time.Millisecond, 2 * time.Second},
 		{999 * time.Millisecond, 2 * time.Second},
 	} {
 		got := workflows.CutTime(base.Add(c.drained))
