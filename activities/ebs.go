@@ -159,9 +159,9 @@ func (b *ec2Backoff) wait(ctx context.Context) (bool, error) {
 func (b *ec2Backoff) elapsed() time.Duration { return b.a.now().Sub(b.start).Round(time.Millisecond) }
 
 // ec2Once is the per-call option of EC2's creates that take no client token
-// (CreateSnapshots, CopySnapshot), and of CreateVolume: the SDK must not
+// (CreateSnapshots, CopySnapshot): the SDK must not
 // retry them on its own, since a retry after a response lost once EC2 has
-// acted makes a second snapshot, copy or volume. Lifeboat retries them
+// acted makes a second snapshot or copy. Lifeboat retries them
 // itself, looking for what the earlier try may have made first.
 func ec2Once(o *ec2.Options) { o.RetryMaxAttempts = 1 }
 

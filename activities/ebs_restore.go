@@ -222,15 +222,26 @@ type CreateRestoreVolumeResult struct {
 // CreateRestoreVolume creates a volume from a snapshot in the availability
 // zone, tagged with the restore and its source. It looks for the volume this
 // restore already made from the snapshot first, and passes a client token
-// derived from both, so a retry never makes a second volume. The SDK does
-// not retry the call (ec2Once): it is retried here with the same token,
-// after looking again for the volume (for up to Settle) when EC2 may have
-// acted, so not even an endpoint that ignored the token could make two.
+// derived from both (the same on every try: the SDK's retries, the
+// activity's, a replayed workflow's), so EC2 answers a retry with the
+// volume it made, even when a response was lost after it acted.
 func (a *EBS) CreateRestoreVolume(ctx context.Context, in CreateRestoreVolumeInput) (*CreateRestoreVolumeResult, error) {
 	_, stop := keepAlive(ctx)
 	defer stop()
 	api := a.EC2(in.Region)
-	params := &ec2.CreateVolumeInput{
+	var found string
+	err := eachVolume(ctx, api, []types.Filter{ec2TagFilter(ebstags.RestoreID, in.RestoreID), ec2TagFilter(ebstags.RestoredFrom, in.SnapshotID)}, func(v types.Volume) {
+		if v.State != types.VolumeStateDeleting && v.State != types.VolumeStateDeleted && v.State != types.VolumeStateError {
+			found = aws.ToString(v.VolumeId)
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	if found != "" {
+		return &CreateRestoreVolumeResult{VolumeID: found}, nil
+	}
+	out, err := api.CreateVolume(ctx, &ec2.CreateVolumeInput{
 		AvailabilityZone: aws.String(in.AvailabilityZone),
 		SnapshotId:       aws.String(in.SnapshotID),
 		ClientToken:      aws.String(ec2Token(in.RestoreID, in.SnapshotID)),
@@ -238,61 +249,15 @@ func (a *EBS) CreateRestoreVolume(ctx context.Context, in CreateRestoreVolumeInp
 			ebstags.ManagedBy: ebstags.ManagedByLifeboat, ebstags.RestoreID: in.RestoreID, ebstags.RestoredFrom: in.SnapshotID,
 			ebstags.GroupID: in.GroupID, ebstags.Device: in.Device,
 		}),
+	})
+	if err != nil {
+		// The snapshot is the user's choice, checked by the plan:
+		// InvalidSnapshot.NotFound here is for good.
+		return nil, classifyEC2(err, "create volume from %s in %s", in.SnapshotID, in.AvailabilityZone)
 	}
-	b := a.newBackoff()
-	var unsure time.Time
-	for attempt := 0; ; attempt++ {
-		if attempt == 0 || !unsure.IsZero() {
-			var found string
-			err := eachVolume(ctx, api, []types.Filter{ec2TagFilter(ebstags.RestoreID, in.RestoreID), ec2TagFilter(ebstags.RestoredFrom, in.SnapshotID)}, func(v types.Volume) {
-				if v.State != types.VolumeStateDeleting && v.State != types.VolumeStateDeleted && v.State != types.VolumeStateError {
-					found = aws.ToString(v.VolumeId)
-				}
-			})
-			if err != nil {
-				return nil, err
-			}
-			if found != "" {
-				return &CreateRestoreVolumeResult{VolumeID: found, Created: !unsure.IsZero()}, nil
-			}
-		}
-		if unsure.IsZero() || a.now().Sub(unsure) >= a.settle() {
-			out, err := api.CreateVolume(ctx, params, ec2Once)
-			if err == nil {
-				id := aws.ToString(out.VolumeId)
-				ebsLog(ctx, "Volume created", "snapshot", in.SnapshotID, "volume", id, "zone", in.AvailabilityZone)
-				return &CreateRestoreVolumeResult{VolumeID: id, Created: true}, nil
-			}
-			code := ec2Code(err)
-			switch {
-			case ctx.Err() != nil:
-				return nil, ctx.Err()
-			case ec2Rejected(code):
-				// The snapshot is the user's choice, checked by the plan:
-				// InvalidSnapshot.NotFound here is for good.
-				return nil, classifyEC2(err, "create volume from %s in %s", in.SnapshotID, in.AvailabilityZone)
-			case ec2Throttled(code):
-			default:
-				unsure = a.now()
-			}
-			more, werr := b.wait(ctx)
-			if werr != nil {
-				return nil, werr
-			}
-			if !more {
-				return nil, fmt.Errorf("create volume from %s in %s: still failing after %s: %w", in.SnapshotID, in.AvailabilityZone, b.elapsed(), err)
-			}
-			continue
-		}
-		more, err := b.wait(ctx)
-		if err != nil {
-			return nil, err
-		}
-		if !more {
-			// Retryable: the next attempt looks for the volume first.
-			return nil, fmt.Errorf("create volume from %s: the answer of a create was lost and no volume is listed yet after %s", in.SnapshotID, b.elapsed())
-		}
-	}
+	id := aws.ToString(out.VolumeId)
+	ebsLog(ctx, "Volume created", "snapshot", in.SnapshotID, "volume", id, "zone", in.AvailabilityZone)
+	return &CreateRestoreVolumeResult{VolumeID: id, Created: true}, nil
 }
 
 // WaitRestoreVolumesInput names new volumes.

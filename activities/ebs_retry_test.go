@@ -229,9 +229,10 @@ func restoreWorld() (map[string]*fakeEC2, *fakeEC2, CreateRestoreVolumeInput) {
 	return w, r, CreateRestoreVolumeInput{Region: "us-east-1", AvailabilityZone: "us-east-1a", SnapshotID: snap, Device: "/dev/sdf", GroupID: "g", RestoreID: "restore-1"}
 }
 
-// CreateVolume acts, then its response is lost: one volume, even where the
-// client token is ignored; the new volume is attached though EC2 answers
-// InvalidVolume.NotFound to AttachVolume at first.
+// CreateVolume acts, then its response is lost and the SDK sends it again:
+// one volume, by the deterministic client token; an activity retry that
+// does not list the volume yet gets it by the token too. The new volume is
+// attached though EC2 answers InvalidVolume.NotFound to AttachVolume at first.
 func TestRestoreVolumeLostResponseAndNewVolumeNotFound(t *testing.T) {
 	t.Parallel()
 	w, r, in := restoreWorld()
@@ -243,6 +244,11 @@ func TestRestoreVolumeLostResponseAndNewVolumeNotFound(t *testing.T) {
 	}
 	if len(r.volumes) != 1 || !v.Created {
 		t.Fatalf("%d volumes (CreateVolume sent %d times), result %+v: want one", len(r.volumes), r.calls["CreateVolume"], v)
+	}
+	r.hidden[v.VolumeID] = 1
+	again, err := a.CreateRestoreVolume(context.Background(), in)
+	if err != nil || again.VolumeID != v.VolumeID || len(r.volumes) != 1 {
+		t.Fatalf("a retry before the volume is listed: %+v %v, %d volumes", again, err, len(r.volumes))
 	}
 	if _, err := a.AttachRestoreVolume(context.Background(), AttachRestoreVolumeInput{Region: "us-east-1", VolumeID: v.VolumeID, InstanceID: "i-target", Device: "/dev/sdf"}); err != nil {
 		t.Fatalf("attach a new volume: %v", err)

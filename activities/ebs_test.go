@@ -52,6 +52,7 @@ type fakeEC2 struct {
 	hideFor int
 	hidden  map[string]int
 	volumes map[string]*types.Volume
+	tokens  map[string]string // CreateVolume's client tokens -> volume
 }
 
 type fakeFault struct {
@@ -63,7 +64,8 @@ func newFakeWorld(regions ...string) map[string]*fakeEC2 {
 	w := map[string]*fakeEC2{}
 	for _, r := range regions {
 		w[r] = &fakeEC2{region: r, world: w, snaps: map[string]*types.Snapshot{}, calls: map[string]int{}, fail: map[string]error{}, instances: map[string]map[string]string{},
-			failFirst: map[string]fakeFault{}, lost: map[string]int{}, young: map[string]int{}, hidden: map[string]int{}, volumes: map[string]*types.Volume{}}
+			failFirst: map[string]fakeFault{}, lost: map[string]int{}, young: map[string]int{}, hidden: map[string]int{}, volumes: map[string]*types.Volume{},
+			tokens: map[string]string{}}
 	}
 	return w
 }
@@ -294,7 +296,8 @@ func (f *fakeEC2) CopySnapshot(_ context.Context, in *ec2.CopySnapshotInput, opt
 	return &ec2.CopySnapshotOutput{SnapshotId: aws.String(id)}, nil
 }
 
-// CreateVolume ignores ClientToken, as an emulator may.
+// CreateVolume honours ClientToken as AWS does: a second call with a token
+// answers the volume the first made.
 func (f *fakeEC2) CreateVolume(_ context.Context, in *ec2.CreateVolumeInput, optFns ...func(*ec2.Options)) (*ec2.CreateVolumeOutput, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -303,6 +306,15 @@ func (f *fakeEC2) CreateVolume(_ context.Context, in *ec2.CreateVolumeInput, opt
 		if f.snaps[aws.ToString(in.SnapshotId)] == nil {
 			return ec2APIErr("InvalidSnapshot.NotFound")
 		}
+		tok := aws.ToString(in.ClientToken)
+		if tok == "" {
+			tok = fmt.Sprintf("sdk-random-%d", f.next) // the SDK fills in a random one
+		}
+		if v, ok := f.tokens[tok]; ok {
+			id = v
+			return nil
+		}
+		defer func() { f.tokens[tok] = id }()
 		f.next++
 		id = fmt.Sprintf("vol-%s-%03d", f.region, f.next)
 		f.volumes[id] = &types.Volume{VolumeId: aws.String(id), SnapshotId: in.SnapshotId, AvailabilityZone: in.AvailabilityZone,

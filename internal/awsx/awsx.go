@@ -57,10 +57,11 @@ func New(cfg aws.Config) *Clients {
 // EC2RetryMaxAttempts is how many times the EC2 client tries a call: the SDK
 // retries throttling (RequestLimitExceeded) and transient errors with
 // exponential backoff before an activity retry takes over. That is safe for
-// reads, tags, deletes and attaches only: the creates without a client
-// token (CreateSnapshots, CopySnapshot), and CreateVolume, are sent with
-// RetryMaxAttempts 1 per call and retried by the EBS activities, which look
-// for what a lost response may have made before sending again.
+// reads, tags, deletes, attaches and CreateVolume (which gets a
+// deterministic client token) only: the creates without a client token
+// (CreateSnapshots, CopySnapshot) are sent with RetryMaxAttempts 1 per call
+// and retried by the EBS activities, which look for what a lost response
+// may have made before sending again.
 const EC2RetryMaxAttempts = 8
 
 // EC2 returns the EC2 client for a region, built once and shared. EBS
