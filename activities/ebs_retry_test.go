@@ -233,7 +233,7 @@ func restoreWorld() (map[string]*fakeEC2, *fakeEC2, CreateRestoreVolumeInput) {
 // one volume, by the deterministic client token; an activity retry that
 // does not list the volume yet gets it by the token too. The new volume is
 // attached though EC2 answers InvalidVolume.NotFound to AttachVolume at first.
-func TestRestoreVolumeLostResponseAndNewVolumeNotFound(t *testing.T) {
+func TestEBSRestoreVolumeLostResponseAndNewVolumeNotFound(t *testing.T) {
 	t.Parallel()
 	w, r, in := restoreWorld()
 	r.lost["CreateVolume"], r.hideFor, r.youngFor = 1, 2, 3
@@ -259,7 +259,7 @@ func TestRestoreVolumeLostResponseAndNewVolumeNotFound(t *testing.T) {
 }
 
 // A NotFound of an id the user chose stays a clear, permanent error.
-func TestNotFoundOfAGivenIDIsPermanent(t *testing.T) {
+func TestEBSNotFoundOfAGivenIDIsPermanent(t *testing.T) {
 	t.Parallel()
 	w, r, in := restoreWorld()
 	in.SnapshotID = "snap-missing"

@@ -406,7 +406,7 @@ func ec2APIErr(code string) error {
 
 var ebsTestDay = time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)
 
-func TestClassifyEC2(t *testing.T) {
+func TestEBSClassifyEC2(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct {
 		code      string
