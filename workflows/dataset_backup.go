@@ -78,6 +78,9 @@ func DatasetBackup(ctx workflow.Context, in BackupInput) (*BackupResult, error) 
 		cut = workflow.Now(ctx)
 		if exportAfterResume {
 			cut = CutTime(cut)
+			for _, r := range toPause {
+				p.dataset(r.EnvID, r.DatasetID).Step = StepCutting
+			}
 			setStep(ctx, p, StepCutting)
 			// DynamoDB counts ExportTime in whole seconds: every write
 			// acknowledged before the pause is older than the cut, and every

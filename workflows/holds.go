@@ -44,7 +44,8 @@ func (h *holds) pauseAndDrain(ctx workflow.Context, refs []activities.DatasetRef
 			}
 			continue
 		}
-		p.dataset(refs[i].EnvID, refs[i].DatasetID).Detail = "writes paused"
+		dp := p.dataset(refs[i].EnvID, refs[i].DatasetID)
+		dp.Step, dp.Detail = StepPausing, "writes paused"
 	}
 	if pauseErr != nil {
 		return pauseErr
