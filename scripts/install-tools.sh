@@ -12,9 +12,14 @@ if [ ! -x "$bin" ] && ! command -v temporal >/dev/null 2>&1; then
   GOBIN=$(dirname "$bin") go install "github.com/temporalio/cli/cmd/temporal@$TEMPORAL_VERSION"
 fi
 
+# The emulator (scripts/emulator/) patches moto's internals: it is written
+# against this version.
+MOTO_VERSION=${MOTO_VERSION:-5.2.1}
 if ! python3 -c 'import moto.server, werkzeug' >/dev/null 2>&1; then
-  echo "installing moto server..." >&2
-  python3 -m pip install --quiet 'moto[server]'
+  echo "installing moto server $MOTO_VERSION..." >&2
+  python3 -m pip install --quiet "moto[server]==$MOTO_VERSION"
+elif [ "$(python3 -c 'import moto; print(moto.__version__)')" != "$MOTO_VERSION" ]; then
+  echo "warning: moto $(python3 -c 'import moto; print(moto.__version__)') is installed; the emulator is made for $MOTO_VERSION (pip install 'moto[server]==$MOTO_VERSION')" >&2
 fi
 
 if ! command -v redis-server >/dev/null 2>&1; then
