@@ -63,6 +63,7 @@ lint:
 	go vet -tags e2e ./internal/e2e/
 	$(STATICCHECK) ./...
 	go mod tidy -diff
+	@scripts/check-imports.sh
 
 test: tools lint
 	go test -race -count=1 -timeout 20m ./...

@@ -18,6 +18,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/lifeboat-dev/lifeboat/internal/ebsgroups"
 	"github.com/lifeboat-dev/lifeboat/internal/ebstags"
 )
 
@@ -297,16 +298,22 @@ func classifyEC2(err error, format string, args ...any) error {
 	return fmt.Errorf("%s: %w", msg, err)
 }
 
+// classifyEC2Err is classifyEC2 for an error whose message already says
+// what failed.
+func classifyEC2Err(err error) error {
+	if err == nil {
+		return nil
+	}
+	if code := ec2Code(err); ec2Rejected(code) {
+		return temporal.NewNonRetryableApplicationError(err.Error(), ErrEC2Rejected, err)
+	}
+	return err
+}
+
 func ec2NotFound(err error) bool { return strings.HasSuffix(ec2Code(err), ".NotFound") }
 
 // TagMap turns EC2 tags into a map.
-func TagMap(tags []types.Tag) map[string]string {
-	m := make(map[string]string, len(tags))
-	for _, t := range tags {
-		m[aws.ToString(t.Key)] = aws.ToString(t.Value)
-	}
-	return m
-}
+func TagMap(tags []types.Tag) map[string]string { return ebsgroups.TagMap(tags) }
 
 // ec2Tags turns a map into EC2 tags, in key order.
 func ec2Tags(m map[string]string) []types.Tag {

@@ -247,14 +247,6 @@ type CreateInstanceSnapshotsInput struct {
 	Known *InstanceGroups `json:"known,omitempty"`
 }
 
-// GroupSnapshot is one snapshot of a group.
-type GroupSnapshot struct {
-	SnapshotID string `json:"snapshotId"`
-	VolumeID   string `json:"volumeId"`
-	Device     string `json:"device"`
-	State      string `json:"state"`
-}
-
 // CreateInstanceSnapshotsResult is the instance's group.
 type CreateInstanceSnapshotsResult struct {
 	InstanceID string `json:"instanceId"`

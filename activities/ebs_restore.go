@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/lifeboat-dev/lifeboat/internal/ebsgroups"
 	"github.com/lifeboat-dev/lifeboat/internal/ebstags"
 )
 
@@ -61,7 +62,7 @@ func (a *EBS) PlanVolumeRestore(ctx context.Context, in PlanVolumeRestoreInput) 
 	_, stop := keepAlive(ctx)
 	defer stop()
 	api := a.EC2(in.Region)
-	var g *snapshotGroup
+	var g *ebsgroups.Group
 	switch {
 	case in.GroupID != "":
 		groups, err := loadGroups(ctx, api, []types.Filter{ec2TagFilter(ebstags.GroupID, in.GroupID)})
@@ -77,10 +78,10 @@ func (a *EBS) PlanVolumeRestore(ctx context.Context, in PlanVolumeRestoreInput) 
 			return nil, err
 		}
 		for _, c := range groups {
-			if c.createdAt.After(*in.At) {
+			if c.CreatedAt.After(*in.At) {
 				continue
 			}
-			if g == nil || c.createdAt.After(g.createdAt) || (c.createdAt.Equal(g.createdAt) && c.id > g.id) {
+			if g == nil || c.CreatedAt.After(g.CreatedAt) || (c.CreatedAt.Equal(g.CreatedAt) && c.ID > g.ID) {
 				g = c
 			}
 		}
@@ -91,21 +92,21 @@ func (a *EBS) PlanVolumeRestore(ctx context.Context, in PlanVolumeRestoreInput) 
 		return nil, ebsInvalidf("give a group id, or a source instance and a time")
 	}
 
-	devs := g.byDevice()
-	if g.size == 0 {
-		return nil, ebsInvalidf("snapshot group %s has no %s tag: cannot tell whether it is whole", g.id, ebstags.GroupSize)
+	devs := g.ByDevice()
+	if g.Size == 0 {
+		return nil, ebsInvalidf("snapshot group %s has no %s tag: cannot tell whether it is whole", g.ID, ebstags.GroupSize)
 	}
-	if len(devs) != g.size {
-		return nil, ebsInvalidf("snapshot group %s is incomplete in %s: %d of %d snapshots", g.id, in.Region, len(devs), g.size)
+	if len(devs) != g.Size {
+		return nil, ebsInvalidf("snapshot group %s is incomplete in %s: %d of %d snapshots", g.ID, in.Region, len(devs), g.Size)
 	}
-	res := &PlanVolumeRestoreResult{GroupID: g.id, InstanceID: g.instanceID, Generation: g.generation, CreatedAt: g.createdAt, GroupSize: g.size}
+	res := &PlanVolumeRestoreResult{GroupID: g.ID, InstanceID: g.InstanceID, Generation: g.Generation, CreatedAt: g.CreatedAt, GroupSize: g.Size}
 	for dev, s := range devs {
 		id := aws.ToString(s.SnapshotId)
 		if dev == "" {
-			return nil, ebsInvalidf("snapshot %s of group %s has no %s tag", id, g.id, ebstags.Device)
+			return nil, ebsInvalidf("snapshot %s of group %s has no %s tag", id, g.ID, ebstags.Device)
 		}
 		if s.State != types.SnapshotStateCompleted {
-			return nil, ebsInvalidf("snapshot %s (%s) of group %s is %s, not completed", id, dev, g.id, s.State)
+			return nil, ebsInvalidf("snapshot %s (%s) of group %s is %s, not completed", id, dev, g.ID, s.State)
 		}
 		res.Snapshots = append(res.Snapshots, RestoreSnapshot{
 			SnapshotID: id, Device: dev, SourceVolumeID: TagMap(s.Tags)[ebstags.SourceVolumeID], SizeGiB: aws.ToInt32(s.VolumeSize),
@@ -116,7 +117,7 @@ func (a *EBS) PlanVolumeRestore(ctx context.Context, in PlanVolumeRestoreInput) 
 		want := map[string]bool{}
 		for _, d := range in.Devices {
 			if _, ok := devs[d]; !ok {
-				return nil, ebsInvalidf("snapshot group %s has no device %s (it has %s)", g.id, d, strings.Join(deviceNames(res.Snapshots), ", "))
+				return nil, ebsInvalidf("snapshot group %s has no device %s (it has %s)", g.ID, d, strings.Join(deviceNames(res.Snapshots), ", "))
 			}
 			want[d] = true
 		}

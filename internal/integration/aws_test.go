@@ -12,7 +12,7 @@ import (
 	dbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	enumspb "go.temporal.io/api/enums/v1"
 
-	"github.com/lifeboat-dev/lifeboat/internal/cli"
+	"github.com/lifeboat-dev/lifeboat/starter/cli"
 	"github.com/lifeboat-dev/lifeboat/internal/testenv"
 	"github.com/lifeboat-dev/lifeboat/workflows"
 )

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lifeboat-dev/lifeboat/internal/cli"
+	"github.com/lifeboat-dev/lifeboat/starter/cli"
 	"github.com/lifeboat-dev/lifeboat/internal/testenv"
 )
 

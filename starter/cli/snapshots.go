@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lifeboat-dev/lifeboat/activities"
+	"github.com/lifeboat-dev/lifeboat/internal/ebsgroups"
 	"github.com/lifeboat-dev/lifeboat/internal/ebstags"
 	"github.com/lifeboat-dev/lifeboat/starter/client"
 	"github.com/lifeboat-dev/lifeboat/workflows"
@@ -218,8 +219,7 @@ func (a *app) snapshotsListCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			e := &activities.EBS{EC2: func(r string) activities.EC2API { return aws.EC2(r) }}
-			res, err := e.ListSnapshotGroups(cmd.Context(), activities.ListSnapshotGroupsInput{Region: region, InstanceID: instanceID, GroupID: groupID})
+			res, err := ebsgroups.List(cmd.Context(), func(r string) ebsgroups.API { return aws.EC2(r) }, ebsgroups.ListInput{Region: region, InstanceID: instanceID, GroupID: groupID})
 			if err != nil {
 				return fmt.Errorf("list snapshot groups in %s: %w", region, err)
 			}
@@ -480,7 +480,7 @@ func sortedKept(m map[string]int) []string {
 	return out
 }
 
-func printGroups(w io.Writer, groups []activities.SnapshotGroupInfo) {
+func printGroups(w io.Writer, groups []ebsgroups.Info) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "GROUP\tINSTANCE\tGEN\tCREATED\tSNAPSHOTS\tSTATE\tDELETEON\tKEEP\tCOPIES")
 	for _, g := range groups {

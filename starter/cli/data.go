@@ -1,9 +1,7 @@
 package cli
 
 import (
-	"context"
 	"fmt"
-	"sync"
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
@@ -102,7 +100,7 @@ func (a *app) dataCommand() *cobra.Command {
 				progressbar.OptionSetWriter(a.err), progressbar.OptionSetDescription("loading "+envID+"/"+datasetID),
 				progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionThrottle(100_000_000),
 				progressbar.OptionOnCompletion(func() { fmt.Fprintln(a.err) }))
-			written, err := Load(cmd.Context(), g, envID, datasetID, prefix, count, batch, parallel, func(n int) { _ = bar.Add(n) })
+			written, err := g.Load(cmd.Context(), envID, datasetID, prefix, count, batch, parallel, func(n int) { _ = bar.Add(n) })
 			if err != nil {
 				return fmt.Errorf("after %d items: %w", written, err)
 			}
@@ -117,63 +115,4 @@ func (a *app) dataCommand() *cobra.Command {
 	load.Flags().IntVar(&parallel, "parallel", 4, "concurrent writers")
 	cmd.AddCommand(put, get, cnt, load)
 	return cmd
-}
-
-// ItemKey is the key of the i-th generated item.
-func ItemKey(prefix string, i int) string { return fmt.Sprintf("%s-%06d", prefix, i) }
-
-// ItemValue is the value of the i-th generated item.
-func ItemValue(prefix string, i int) string { return fmt.Sprintf("value of %s #%d", prefix, i) }
-
-// Load writes count generated items through the gate in batches, with
-// parallel writers, and returns how many were acknowledged.
-func Load(ctx context.Context, g *gate.Gate, env, dataset, prefix string, count, batch, parallel int, progress func(int)) (int, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	batches := make(chan []gate.Item)
-	go func() {
-		defer close(batches)
-		for start := 1; start <= count; start += batch {
-			var items []gate.Item
-			for i := start; i < start+batch && i <= count; i++ {
-				items = append(items, gate.Item{Key: ItemKey(prefix, i), Value: ItemValue(prefix, i)})
-			}
-			select {
-			case batches <- items:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-	var (
-		mu       sync.Mutex
-		written  int
-		firstErr error
-		wg       sync.WaitGroup
-	)
-	for w := 0; w < parallel; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for items := range batches {
-				if err := g.Put(ctx, env, dataset, items...); err != nil {
-					mu.Lock()
-					if firstErr == nil {
-						firstErr = err
-					}
-					mu.Unlock()
-					cancel()
-					return
-				}
-				mu.Lock()
-				written += len(items)
-				mu.Unlock()
-				if progress != nil {
-					progress(len(items))
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	return written, firstErr
 }
