@@ -12,8 +12,8 @@ import (
 	dbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	enumspb "go.temporal.io/api/enums/v1"
 
-	"github.com/lifeboat-dev/lifeboat/starter/cli"
 	"github.com/lifeboat-dev/lifeboat/internal/testenv"
+	"github.com/lifeboat-dev/lifeboat/starter/cli"
 	"github.com/lifeboat-dev/lifeboat/workflows"
 )
 
