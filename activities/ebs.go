@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -61,18 +61,6 @@ type EBS struct {
 	// a moment to be listed. Default 15 s.
 	Settle time.Duration
 }
-
-// Error types of the EBS activities. None is retried.
-const (
-	ErrEC2Rejected    = "EC2Rejected"    // EC2 refused the request as invalid: retrying cannot help
-	ErrSnapshotFailed = "SnapshotFailed" // a snapshot went to the error state
-	ErrRestoreFailed  = "RestoreFailed"  // a restored volume failed or a device is taken
-)
-
-// EBSNonRetryable lists the error types EBS activity retry policies must not
-// retry. Throttling (RequestLimitExceeded) is retried: the SDK backs off
-// first, then the activity's retry policy.
-var EBSNonRetryable = append(append([]string{}, NonRetryable...), ErrEC2Rejected, ErrSnapshotFailed, ErrRestoreFailed)
 
 // ListCap bounds the item lists (snapshot ids, failures) activities and
 // workflows return, so a large run's results stay small in history. Counts
@@ -213,50 +201,17 @@ func (a *EBS) retryNotFound(ctx context.Context, fn func() error, format string,
 // these.
 const EBSHeartbeatEvery = 20 * time.Second
 
-const keepAliveEvery = EBSHeartbeatEvery
-
-// keepAlive heartbeats while an activity runs, every keepAliveEvery, with
-// the latest progress given to record. Outside an activity (the CLI) both
-// functions do nothing.
+// keepAlive heartbeats while an activity runs, every EBSHeartbeatEvery,
+// with the latest progress given to record (which also heartbeats at once).
 func keepAlive(ctx context.Context) (record func(details any), stop func()) {
-	if !activity.IsActivity(ctx) {
-		return func(any) {}, func() {}
-	}
-	var mu sync.Mutex
-	var last any
-	beat := func() {
-		mu.Lock()
-		d := last
-		mu.Unlock()
-		if d == nil {
-			activity.RecordHeartbeat(ctx)
-		} else {
-			activity.RecordHeartbeat(ctx, d)
+	var last atomic.Pointer[any]
+	hb := KeepAlive(ctx, EBSHeartbeatEvery, func() any {
+		if d := last.Load(); d != nil {
+			return *d
 		}
-	}
-	done := make(chan struct{})
-	go func() {
-		t := time.NewTicker(keepAliveEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				beat()
-			}
-		}
-	}()
-	var once sync.Once
-	record = func(d any) {
-		mu.Lock()
-		last = d
-		mu.Unlock()
-		beat()
-	}
-	return record, func() { once.Do(func() { close(done) }) }
+		return nil
+	})
+	return func(d any) { last.Store(&d); hb.Beat() }, hb.Stop
 }
 
 func ebsLog(ctx context.Context, msg string, kv ...any) {

@@ -26,13 +26,20 @@ const (
 	ErrChecksumMismatch  = "ChecksumMismatch"  // a downloaded backup file does not match the cluster manifest
 	ErrNoStartCommand    = "NoStartCommand"    // the node's sidecar cannot stop and start Redis
 	ErrSidecarNotRunning = "SidecarNotRunning" // no sidecar polls a node's task queue
+
+	ErrEC2Rejected    = "EC2Rejected"    // EC2 refused the request as invalid: retrying cannot help
+	ErrSnapshotFailed = "SnapshotFailed" // a snapshot went to the error state
+	ErrRestoreFailed  = "RestoreFailed"  // a restored volume failed or a device is taken
 )
 
-// NonRetryable lists the error types activity retry policies must not retry.
+// NonRetryable lists the error types activity retry policies must not retry,
+// the one list for every domain. Throttling (EC2's RequestLimitExceeded) is
+// not in it: the SDK backs off first, then the activity's retry policy.
 var NonRetryable = []string{
 	ErrInvalidInput, ErrDatasetHeld, ErrDrainTimeout, ErrExportFailed,
 	ErrImportFailed, ErrBackupCorrupt, ErrStoreConflict,
 	ErrRedisNodeFailed, ErrRedisClusterHeld, ErrChecksumMismatch, ErrNoStartCommand, ErrSidecarNotRunning,
+	ErrEC2Rejected, ErrSnapshotFailed, ErrRestoreFailed,
 }
 
 func invalid(err error) error {

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -320,7 +321,7 @@ func (a *RedisNode) BackupNode(ctx context.Context, in RedisNodeBackupInput) (*R
 			return nil, permanent(ErrInvalidInput, a.errorf("runs with appendonly no: an AOF backup needs appendonly yes (or back up in RDB format)"))
 		}
 	}
-	step := &atomicString{}
+	step := new(atomic.Pointer[string])
 	defer keepHeartbeating(ctx, a.NodeID, step)()
 	var snap *redisCut
 	for attempt := 1; ; attempt++ {
@@ -410,7 +411,7 @@ func keyRange(before, after redisbackup.Keyspace) (lo, hi int64) {
 }
 
 // waitIdle waits until no fork child (BGSAVE, AOF rewrite, module fork) runs.
-func (a *RedisNode) waitIdle(ctx context.Context, rc *redis.Client, what string, step *atomicString) error {
+func (a *RedisNode) waitIdle(ctx context.Context, rc *redis.Client, what string, step *atomic.Pointer[string]) error {
 	for start := time.Now(); ; {
 		p, err := redisInfo(ctx, rc, "persistence")
 		if err != nil {
@@ -419,7 +420,7 @@ func (a *RedisNode) waitIdle(ctx context.Context, rc *redis.Client, what string,
 		if p["rdb_bgsave_in_progress"] != "1" && p["aof_rewrite_in_progress"] != "1" && p["module_fork_in_progress"] != "1" {
 			return nil
 		}
-		step.set(fmt.Sprintf("waiting %s for a running save to finish before %s", time.Since(start).Round(time.Second), what))
+		setStep(step, fmt.Sprintf("waiting %s for a running save to finish before %s", time.Since(start).Round(time.Second), what))
 		if err := sleepCtx(ctx, a.poll()); err != nil {
 			return err
 		}
@@ -430,7 +431,7 @@ func (a *RedisNode) waitIdle(ctx context.Context, rc *redis.Client, what string,
 // sent in the same pipeline right before and after BGSAVE, which forks
 // while handling the command: Redis runs one client's pipelined commands
 // back to back, so both counts are the dump's.
-func (a *RedisNode) snapshotRDB(ctx context.Context, rc *redis.Client, l *RedisLayout, step *atomicString) (*redisCut, error) {
+func (a *RedisNode) snapshotRDB(ctx context.Context, rc *redis.Client, l *RedisLayout, step *atomic.Pointer[string]) (*redisCut, error) {
 	var p0, k1, k2 *redis.StringCmd
 	var save *redis.StatusCmd
 	for {
@@ -466,7 +467,7 @@ func (a *RedisNode) snapshotRDB(ctx context.Context, rc *redis.Client, l *RedisL
 			done = p
 			break
 		}
-		step.set(fmt.Sprintf("BGSAVE running for %s (%s/%s keys)",
+		setStep(step, fmt.Sprintf("BGSAVE running for %s (%s/%s keys)",
 			time.Since(start).Round(time.Second), p["current_save_keys_processed"], p["current_save_keys_total"]))
 		if err := sleepCtx(ctx, a.poll()); err != nil {
 			return nil, err
@@ -523,7 +524,7 @@ func lastSave(p map[string]string) time.Time {
 // snapshotAOF runs BGREWRITEAOF, then opens every live part of the
 // multi-part AOF. The incremental file keeps growing after the rewrite; it
 // is uploaded up to the size it had when opened, between two key counts.
-func (a *RedisNode) snapshotAOF(ctx context.Context, rc *redis.Client, l *RedisLayout, step *atomicString) (*redisCut, error) {
+func (a *RedisNode) snapshotAOF(ctx context.Context, rc *redis.Client, l *RedisLayout, step *atomic.Pointer[string]) (*redisCut, error) {
 	var p0 map[string]string
 	for {
 		if err := a.waitIdle(ctx, rc, "BGREWRITEAOF", step); err != nil {
@@ -559,7 +560,7 @@ func (a *RedisNode) snapshotAOF(ctx context.Context, rc *redis.Client, l *RedisL
 			done = p
 			break
 		}
-		step.set(fmt.Sprintf("BGREWRITEAOF running for %s", time.Since(start).Round(time.Second)))
+		setStep(step, fmt.Sprintf("BGREWRITEAOF running for %s", time.Since(start).Round(time.Second)))
 		if err := sleepCtx(ctx, a.poll()); err != nil {
 			return nil, err
 		}
@@ -656,7 +657,7 @@ func (c *countingReader) Read(p []byte) (int, error) {
 
 // transferProgress reports a node's transfer in its heartbeats.
 type transferProgress struct {
-	step        *atomicString
+	step        *atomic.Pointer[string]
 	verb        string
 	done, total int64
 	last        time.Time
@@ -668,5 +669,5 @@ func (p *transferProgress) add(n int64) {
 		return
 	}
 	p.last = time.Now()
-	p.step.set(fmt.Sprintf("%s %d of %d bytes", p.verb, p.done, p.total))
+	setStep(p.step, fmt.Sprintf("%s %d of %d bytes", p.verb, p.done, p.total))
 }

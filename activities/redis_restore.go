@@ -14,7 +14,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -90,7 +90,7 @@ func (a *RedisNode) StageNodeRestore(ctx context.Context, in RedisNodeStageInput
 	for _, f := range in.Files {
 		total += f.Size
 	}
-	step := &atomicString{}
+	step := new(atomic.Pointer[string])
 	defer keepHeartbeating(ctx, a.NodeID, step)()
 	progress := &transferProgress{step: step, verb: "downloaded", total: total}
 	for _, f := range in.Files {
@@ -300,11 +300,11 @@ func (a *RedisNode) RestoreNode(ctx context.Context, in RedisNodeRestoreInput) (
 	}
 
 	work := context.WithoutCancel(ctx)
-	step := &atomicString{}
+	step := new(atomic.Pointer[string])
 	defer keepHeartbeating(ctx, a.NodeID, step)()
 	rc := a.client()
 	defer rc.Close()
-	step.set("stopping Redis")
+	setStep(step, "stopping Redis")
 	if err := a.stop(work); err != nil {
 		if j.State == stateStaged {
 			return nil, err // Redis did not stop: nothing was changed
@@ -321,7 +321,7 @@ func (a *RedisNode) RestoreNode(ctx context.Context, in RedisNodeRestoreInput) (
 			return nil, a.rollback(work, rc, in, target, aside, j, step, err)
 		}
 	}
-	step.set("starting Redis on backup " + in.BackupID)
+	setStep(step, "starting Redis on backup "+in.BackupID)
 	ready, err := a.start(work, rc, step)
 	if err == nil && !keysMatch(ready.keys.Keys, in.MinKeys, in.MaxKeys) {
 		err = fmt.Errorf("it holds %d keys, the backup %s", ready.keys.Keys, keysWanted(in.MinKeys, in.MaxKeys))
@@ -373,10 +373,10 @@ func swapIn(staged, target, aside string) error {
 
 // rollback puts a node that did not come back on the restored data back on
 // its old data, and reports the failure either way.
-func (a *RedisNode) rollback(ctx context.Context, rc *redis.Client, in RedisNodeRestoreInput, target, aside string, j *restoreJournal, step *atomicString, cause error) error {
+func (a *RedisNode) rollback(ctx context.Context, rc *redis.Client, in RedisNodeRestoreInput, target, aside string, j *restoreJournal, step *atomic.Pointer[string], cause error) error {
 	msg := a.errorf("did not come back on backup %s (of node %s): %v", in.BackupID, in.SourceNode, cause).Error()
 	activity.GetLogger(ctx).Error("Redis node restore failed, putting the old data back", "node", a.NodeID, "error", cause)
-	step.set("putting the old data back")
+	setStep(step, "putting the old data back")
 	ready, err := func() (*started, error) {
 		if err := a.stop(ctx); err != nil {
 			return nil, err
@@ -454,37 +454,20 @@ func writeJournal(dir string, j *restoreJournal) error {
 	return os.Rename(tmp, filepath.Join(dir, journalName))
 }
 
-// atomicString is the step a long activity is at, for its heartbeats.
-type atomicString struct {
-	mu sync.Mutex
-	s  string
-}
-
-func (a *atomicString) set(s string) { a.mu.Lock(); a.s = s; a.mu.Unlock() }
-
-func (a *atomicString) get() string { a.mu.Lock(); defer a.mu.Unlock(); return a.s }
-
-// keepHeartbeating heartbeats every few seconds until stopped, so that
-// waits on commands (stopping Redis) never look like a lost worker: a
-// retry must not start while this attempt still works on the node.
-func keepHeartbeating(ctx context.Context, node string, step *atomicString) (stop func()) {
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		t := time.NewTicker(5 * time.Second)
-		defer t.Stop()
-		for {
-			activity.RecordHeartbeat(ctx, "node "+node+": "+step.get())
-			select {
-			case <-done:
-				return
-			case <-t.C:
-			}
+// keepHeartbeating heartbeats at once and then every 5 s until stopped,
+// with the step the node is at, so that waits on commands (stopping Redis)
+// never look like a lost worker: a retry must not start while this attempt
+// still works on the node.
+func keepHeartbeating(ctx context.Context, node string, step *atomic.Pointer[string]) (stop func()) {
+	hb := KeepAlive(ctx, 5*time.Second, func() any {
+		s := ""
+		if p := step.Load(); p != nil {
+			s = *p
 		}
-	}()
-	return func() { close(done); wg.Wait() }
+		return "node " + node + ": " + s
+	})
+	hb.Beat()
+	return hb.Stop
 }
 
 // stop runs the stop command if Redis answers, and waits until it does not.
@@ -522,7 +505,7 @@ type started struct {
 // finished loading its data. The command may keep running (a foreground
 // redis-server) or exit once Redis is launched; if it fails before Redis
 // answers, its output (kept in StartLog) is reported.
-func (a *RedisNode) start(ctx context.Context, rc *redis.Client, step *atomicString) (*started, error) {
+func (a *RedisNode) start(ctx context.Context, rc *redis.Client, step *atomic.Pointer[string]) (*started, error) {
 	if a.answers() {
 		return nil, a.errorf("something already answers on %s before Redis was started", a.Addr)
 	}
@@ -549,7 +532,7 @@ func (a *RedisNode) start(ctx context.Context, rc *redis.Client, step *atomicStr
 		case err == nil:
 			// Loading: no deadline but the activity's, and heartbeats show progress.
 			deadline = time.Now().Add(a.startTimeout())
-			step.set(fmt.Sprintf("Redis loading, %s%%", p["loading_loaded_perc"]))
+			setStep(step, fmt.Sprintf("Redis loading, %s%%", p["loading_loaded_perc"]))
 		case isLoading(err):
 			deadline = time.Now().Add(a.startTimeout())
 		default:
@@ -659,3 +642,6 @@ func (a *RedisNode) DiscardNodeRestore(ctx context.Context, in RedisNodeDiscardI
 	}
 	return out, nil
 }
+
+// setStep records the step a long activity is at, for its heartbeats.
+func setStep(step *atomic.Pointer[string], s string) { step.Store(&s) }

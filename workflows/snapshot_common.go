@@ -39,7 +39,7 @@ var (
 			BackoffCoefficient:     2,
 			MaximumInterval:        time.Minute,
 			MaximumAttempts:        10,
-			NonRetryableErrorTypes: activities.EBSNonRetryable,
+			NonRetryableErrorTypes: activities.NonRetryable,
 		},
 	}
 	// ec2Sweep lists and acts on many snapshots (a copy batch, a region's
@@ -58,7 +58,7 @@ var (
 			InitialInterval:        time.Second,
 			BackoffCoefficient:     2,
 			MaximumInterval:        5 * time.Minute,
-			NonRetryableErrorTypes: activities.EBSNonRetryable,
+			NonRetryableErrorTypes: activities.NonRetryable,
 		},
 	}
 )

@@ -1,0 +1,74 @@
+package activities
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+)
+
+// Heartbeat keeps a long activity alive: it heartbeats on a ticker, so that
+// no wait, poll or backoff outlasts the heartbeat timeout, and heartbeats
+// are how Temporal learns that a worker died.
+type Heartbeat struct {
+	ctx     context.Context
+	details func() any
+	done    chan struct{}
+	wg      sync.WaitGroup
+	once    sync.Once
+}
+
+// KeepAlive heartbeats every interval until Stop, each time with details()
+// (no details when details is nil or returns nil). Heartbeat timeouts must
+// be a few intervals. Outside an activity (the CLI, plain tests) it does
+// nothing.
+func KeepAlive(ctx context.Context, every time.Duration, details func() any) *Heartbeat {
+	if !activity.IsActivity(ctx) {
+		return &Heartbeat{}
+	}
+	h := &Heartbeat{ctx: ctx, details: details, done: make(chan struct{})}
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-h.done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				h.Beat()
+			}
+		}
+	}()
+	return h
+}
+
+// Beat heartbeats now.
+func (h *Heartbeat) Beat() {
+	if h.ctx == nil {
+		return
+	}
+	var d any
+	if h.details != nil {
+		d = h.details()
+	}
+	if d == nil {
+		activity.RecordHeartbeat(h.ctx)
+	} else {
+		activity.RecordHeartbeat(h.ctx, d)
+	}
+}
+
+// Stop ends the heartbeats and waits for the ticker to stop; it may be
+// called more than once.
+func (h *Heartbeat) Stop() {
+	if h.done == nil {
+		return
+	}
+	h.once.Do(func() { close(h.done) })
+	h.wg.Wait()
+}
