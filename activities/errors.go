@@ -1,3 +1,7 @@
+// Package activities holds Lifeboat's Temporal activities, one package per
+// domain (dataset, redis, ebs), and what they share: the error types with
+// the one non-retryable list (errors.go) and the heartbeat helper
+// (heartbeat.go).
 package activities
 
 import (
@@ -42,13 +46,14 @@ var NonRetryable = []string{
 	ErrEC2Rejected, ErrSnapshotFailed, ErrRestoreFailed,
 }
 
-func invalid(err error) error {
+// Invalid marks err as bad input: non-retryable, nothing was changed.
+func Invalid(err error) error {
 	return temporal.NewNonRetryableApplicationError(err.Error(), ErrInvalidInput, err)
 }
 
-// classify turns the registry's typed errors into non-retryable application
+// Classify turns the registry's typed errors into non-retryable application
 // errors; anything else (throttling, network) stays retryable.
-func classify(err error) error {
+func Classify(err error) error {
 	if err == nil {
 		return nil
 	}
@@ -67,7 +72,7 @@ func classify(err error) error {
 	switch {
 	case errors.As(err, &nf), errors.As(err, &ae), errors.As(err, &iid), errors.As(err, &loc),
 		errors.As(err, &rnf), errors.As(err, &rex):
-		return invalid(err)
+		return Invalid(err)
 	case errors.As(err, &held), errors.As(err, &nh):
 		return temporal.NewNonRetryableApplicationError(err.Error(), ErrDatasetHeld, err)
 	case errors.As(err, &rh):
@@ -78,6 +83,7 @@ func classify(err error) error {
 	return err
 }
 
-func corrupt(err error) error {
+// Corrupt marks err as a backup not matching its manifest: non-retryable.
+func Corrupt(err error) error {
 	return temporal.NewNonRetryableApplicationError(err.Error(), ErrBackupCorrupt, err)
 }

@@ -3,6 +3,7 @@ package activities
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -14,13 +15,19 @@ import (
 type Heartbeat struct {
 	ctx     context.Context
 	details func() any
+	last    atomic.Pointer[any]
 	done    chan struct{}
 	wg      sync.WaitGroup
 	once    sync.Once
 }
 
-// KeepAlive heartbeats every interval until Stop, each time with details()
-// (no details when details is nil or returns nil). Heartbeat timeouts must
+// HeartbeatEvery is the interval of the EBS and DynamoDB activities: no
+// backoff or poll outlasts a heartbeat timeout of a few of these.
+const HeartbeatEvery = 20 * time.Second
+
+// KeepAlive heartbeats every interval until Stop, each time with details(),
+// or when details is nil with the latest details given to Record (none
+// before the first). Heartbeat timeouts must
 // be a few intervals. Outside an activity (the CLI, plain tests) it does
 // nothing.
 func KeepAlive(ctx context.Context, every time.Duration, details func() any) *Heartbeat {
@@ -55,12 +62,20 @@ func (h *Heartbeat) Beat() {
 	var d any
 	if h.details != nil {
 		d = h.details()
+	} else if p := h.last.Load(); p != nil {
+		d = *p
 	}
 	if d == nil {
 		activity.RecordHeartbeat(h.ctx)
 	} else {
 		activity.RecordHeartbeat(h.ctx, d)
 	}
+}
+
+// Record keeps details for the following beats and heartbeats now.
+func (h *Heartbeat) Record(details any) {
+	h.last.Store(&details)
+	h.Beat()
 }
 
 // Stop ends the heartbeats and waits for the ticker to stop; it may be

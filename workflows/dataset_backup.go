@@ -9,13 +9,14 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/lifeboat-dev/lifeboat/activities"
+	datasetact "github.com/lifeboat-dev/lifeboat/activities/dataset"
 	"github.com/lifeboat-dev/lifeboat/internal/backupstore"
 	"github.com/lifeboat-dev/lifeboat/internal/ids"
 )
 
 var (
-	dynamo *activities.DynamoDB
-	files  *activities.BackupFiles
+	dynamo *datasetact.DynamoDB
+	files  *datasetact.BackupFiles
 )
 
 // DatasetBackup backs up one or many datasets: validate everything, pause
@@ -29,9 +30,9 @@ var (
 // exported at that moment without pausing writes. Writes are resumed on
 // every exit path, including failure and cancellation.
 func DatasetBackup(ctx workflow.Context, in BackupInput) (*BackupResult, error) {
-	refs := make([]activities.DatasetRef, len(in.Datasets))
+	refs := make([]datasetact.DatasetRef, len(in.Datasets))
 	for i, d := range in.Datasets {
-		refs[i] = activities.DatasetRef{EnvID: d.EnvID, DatasetID: d.DatasetID}
+		refs[i] = datasetact.DatasetRef{EnvID: d.EnvID, DatasetID: d.DatasetID}
 	}
 	p, err := trackProgress(ctx, "backup", refs)
 	if err != nil {
@@ -43,13 +44,13 @@ func DatasetBackup(ctx workflow.Context, in BackupInput) (*BackupResult, error) 
 		}
 	}
 
-	items := make([]activities.BackupRequestItem, len(in.Datasets))
+	items := make([]datasetact.BackupRequestItem, len(in.Datasets))
 	for i, d := range in.Datasets {
-		items[i] = activities.BackupRequestItem(d)
+		items[i] = datasetact.BackupRequestItem(d)
 	}
-	var plan activities.ValidateBackupResult
+	var plan datasetact.ValidateBackupResult
 	err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, shortAWSCall), datasets.ValidateBackup,
-		activities.ValidateBackupInput{Targets: items}).Get(ctx, &plan)
+		datasetact.ValidateBackupInput{Targets: items}).Get(ctx, &plan)
 	if err != nil {
 		return nil, fail(ctx, p, err)
 	}
@@ -58,7 +59,7 @@ func DatasetBackup(ctx workflow.Context, in BackupInput) (*BackupResult, error) 
 	h := &holds{holder: workflow.GetInfo(ctx).WorkflowExecution.ID, op: p.Operation}
 	defer h.resume(ctx)
 
-	var toPause []activities.DatasetRef
+	var toPause []datasetact.DatasetRef
 	for _, t := range plan.Targets {
 		if t.PointInTime == nil {
 			toPause = append(toPause, t.DatasetRef)
@@ -129,7 +130,7 @@ func DatasetBackup(ctx workflow.Context, in BackupInput) (*BackupResult, error) 
 }
 
 // backupOne exports one table and records it with a manifest.
-func backupOne(ctx workflow.Context, t activities.BackupTarget, cut time.Time, p *Progress) (DatasetBackupResult, error) {
+func backupOne(ctx workflow.Context, t datasetact.BackupTarget, cut time.Time, p *Progress) (DatasetBackupResult, error) {
 	dp := p.dataset(t.EnvID, t.DatasetID)
 	exportTime := cut
 	if t.PointInTime != nil {
@@ -140,8 +141,8 @@ func backupOne(ctx workflow.Context, t activities.BackupTarget, cut time.Time, p
 	exportPrefix := backupstore.ExportFolder(folder)
 
 	dp.Step = StepExporting
-	var started activities.StartExportResult
-	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, shortAWSCall), dynamo.StartExport, activities.StartExportInput{
+	var started datasetact.StartExportResult
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, shortAWSCall), dynamo.StartExport, datasetact.StartExportInput{
 		TableName: t.TableName, ExportTime: exportTime, Bucket: t.Location.Bucket, Prefix: exportPrefix,
 	}).Get(ctx, &started)
 	if err != nil {
@@ -149,8 +150,8 @@ func backupOne(ctx workflow.Context, t activities.BackupTarget, cut time.Time, p
 		return DatasetBackupResult{}, err
 	}
 	dp.Detail = fmt.Sprintf("export %s at %s", started.ExportArn, exportTime.UTC().Format(time.RFC3339))
-	var exported activities.WaitExportResult
-	err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, longJob), dynamo.WaitExport, activities.WaitExportInput{
+	var exported datasetact.WaitExportResult
+	err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, longJob), dynamo.WaitExport, datasetact.WaitExportInput{
 		ExportArn: started.ExportArn, TableName: t.TableName,
 	}).Get(ctx, &exported)
 	if err != nil {
@@ -158,8 +159,8 @@ func backupOne(ctx workflow.Context, t activities.BackupTarget, cut time.Time, p
 		return DatasetBackupResult{}, err
 	}
 	dp.Step, dp.Items = StepManifest, exported.ItemCount
-	var written activities.WriteManifestResult
-	err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, manifestWrite), files.WriteManifest, activities.WriteManifestInput{
+	var written datasetact.WriteManifestResult
+	err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, manifestWrite), files.WriteManifest, datasetact.WriteManifestInput{
 		Target: t, BackupID: backupID, CutTime: exportTime, PausedWrites: t.PointInTime == nil,
 		ExportArn: started.ExportArn, ExportPrefix: exportPrefix, ExportManifest: exported.ManifestKey, ExportedItems: exported.ItemCount,
 	}).Get(ctx, &written)
@@ -180,19 +181,19 @@ func backupOne(ctx workflow.Context, t activities.BackupTarget, cut time.Time, p
 
 // verifyAll runs the deep check (download, count and checksum every file)
 // of each new backup, all at once.
-func verifyAll(ctx workflow.Context, targets []activities.BackupTarget, results []DatasetBackupResult, p *Progress) error {
+func verifyAll(ctx workflow.Context, targets []datasetact.BackupTarget, results []DatasetBackupResult, p *Progress) error {
 	vctx := workflow.WithActivityOptions(ctx, objectScan)
 	futures := make([]workflow.Future, len(targets))
 	for i, t := range targets {
 		p.dataset(t.EnvID, t.DatasetID).Step = StepVerifying
-		futures[i] = workflow.ExecuteActivity(vctx, files.VerifyBackup, activities.VerifyBackupInput{
+		futures[i] = workflow.ExecuteActivity(vctx, files.VerifyBackup, datasetact.VerifyBackupInput{
 			Location: t.Location, ManifestKey: results[i].manifestKey,
 		})
 	}
 	var firstErr error
 	for i, f := range futures {
 		dp := p.dataset(targets[i].EnvID, targets[i].DatasetID)
-		var v activities.VerifyBackupResult
+		var v datasetact.VerifyBackupResult
 		if err := f.Get(ctx, &v); err != nil {
 			dp.Step = StepFailed
 			if firstErr == nil {
@@ -228,20 +229,20 @@ func CutTime(drained time.Time) time.Time {
 // pruneOlder runs retention for each backed-up dataset, all at once. A
 // dataset whose retention fails keeps a warning in its result and in the
 // progress: the backup has succeeded and stays so.
-func pruneOlder(ctx workflow.Context, policy RetentionPolicy, targets []activities.BackupTarget, results []DatasetBackupResult, p *Progress) {
+func pruneOlder(ctx workflow.Context, policy RetentionPolicy, targets []datasetact.BackupTarget, results []DatasetBackupResult, p *Progress) {
 	actx := workflow.WithActivityOptions(ctx, pruning)
 	now := workflow.Now(ctx)
 	futures := make([]workflow.Future, len(targets))
 	for i, t := range targets {
 		p.dataset(t.EnvID, t.DatasetID).Step = StepPruning
-		futures[i] = workflow.ExecuteActivity(actx, files.ApplyRetention, activities.ApplyRetentionInput{
+		futures[i] = workflow.ExecuteActivity(actx, files.ApplyRetention, datasetact.ApplyRetentionInput{
 			Location: t.Location, EnvID: t.EnvID, DatasetID: t.DatasetID, Policy: policy.rules(), Now: now,
 			Protect: []string{results[i].BackupID},
 		})
 	}
 	for i, f := range futures {
 		dp := p.dataset(targets[i].EnvID, targets[i].DatasetID)
-		var pruned activities.ApplyRetentionResult
+		var pruned datasetact.ApplyRetentionResult
 		if err := f.Get(ctx, &pruned); err != nil {
 			msg := "retention failed, older backups not pruned: " + err.Error()
 			results[i].RetentionWarning = msg

@@ -5,7 +5,7 @@ import (
 
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/lifeboat-dev/lifeboat/activities"
+	datasetact "github.com/lifeboat-dev/lifeboat/activities/dataset"
 )
 
 // DatasetRestore restores one or many datasets from their backups into a new
@@ -18,9 +18,9 @@ import (
 // conditional update, and resume writes. On any failure the environment
 // keeps its old store, the new store is marked FAILED and writes resume.
 func DatasetRestore(ctx workflow.Context, in RestoreInput) (*RestoreResult, error) {
-	refs := make([]activities.DatasetRef, len(in.Datasets))
+	refs := make([]datasetact.DatasetRef, len(in.Datasets))
 	for i, d := range in.Datasets {
-		refs[i] = activities.DatasetRef{EnvID: d.EnvID, DatasetID: d.DatasetID}
+		refs[i] = datasetact.DatasetRef{EnvID: d.EnvID, DatasetID: d.DatasetID}
 	}
 	p, err := trackProgress(ctx, "restore", refs)
 	if err != nil {
@@ -32,13 +32,13 @@ func DatasetRestore(ctx workflow.Context, in RestoreInput) (*RestoreResult, erro
 		storeID = DefaultStoreID(workflow.Now(ctx))
 	}
 	p.StoreID = storeID
-	items := make([]activities.RestoreRequestItem, len(in.Datasets))
+	items := make([]datasetact.RestoreRequestItem, len(in.Datasets))
 	for i, d := range in.Datasets {
-		items[i] = activities.RestoreRequestItem(d)
+		items[i] = datasetact.RestoreRequestItem(d)
 	}
 	short := workflow.WithActivityOptions(ctx, shortAWSCall)
-	var plan activities.ValidateRestoreResult
-	if err := workflow.ExecuteActivity(short, datasets.ValidateRestore, activities.ValidateRestoreInput{
+	var plan datasetact.ValidateRestoreResult
+	if err := workflow.ExecuteActivity(short, datasets.ValidateRestore, datasetact.ValidateRestoreInput{
 		Targets: items, NewStoreID: storeID,
 	}).Get(ctx, &plan); err != nil {
 		return nil, fail(ctx, p, err)
@@ -48,7 +48,7 @@ func DatasetRestore(ctx workflow.Context, in RestoreInput) (*RestoreResult, erro
 	// anything. Version 1 checks the listing; histories from before
 	// downloaded every object here (now `lifeboat backup verify`).
 	setStep(ctx, p, StepVerifying)
-	verified := make([]activities.VerifyBackupResult, len(plan.Targets))
+	verified := make([]datasetact.VerifyBackupResult, len(plan.Targets))
 	check, checkOpts := files.CheckBackup, backupCheck
 	if workflow.GetVersion(ctx, "check-not-download", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
 		check, checkOpts = files.VerifyBackup, objectScan
@@ -56,7 +56,7 @@ func DatasetRestore(ctx workflow.Context, in RestoreInput) (*RestoreResult, erro
 	scan := workflow.WithActivityOptions(ctx, checkOpts)
 	futures := make([]workflow.Future, len(plan.Targets))
 	for i, t := range plan.Targets {
-		futures[i] = workflow.ExecuteActivity(scan, check, activities.VerifyBackupInput{Location: t.Location, ManifestKey: t.ManifestKey})
+		futures[i] = workflow.ExecuteActivity(scan, check, datasetact.VerifyBackupInput{Location: t.Location, ManifestKey: t.ManifestKey})
 	}
 	for i, f := range futures {
 		if err := f.Get(ctx, &verified[i]); err != nil {
@@ -77,14 +77,14 @@ func DatasetRestore(ctx workflow.Context, in RestoreInput) (*RestoreResult, erro
 		dctx, _ := workflow.NewDisconnectedContext(ctx)
 		dctx = workflow.WithActivityOptions(dctx, compensation)
 		for _, env := range created {
-			if err := workflow.ExecuteActivity(dctx, datasets.FailStore, activities.StoreInput{EnvID: env, StoreID: storeID}).Get(dctx, nil); err != nil {
+			if err := workflow.ExecuteActivity(dctx, datasets.FailStore, datasetact.StoreInput{EnvID: env, StoreID: storeID}).Get(dctx, nil); err != nil {
 				workflow.GetLogger(ctx).Error("Could not mark store failed", "env", env, "store", storeID, "error", err)
 			}
 		}
 	}()
 	for _, e := range plan.Environments {
 		created = append(created, e.EnvID)
-		if err := workflow.ExecuteActivity(short, datasets.CreateStore, activities.StoreInput{
+		if err := workflow.ExecuteActivity(short, datasets.CreateStore, datasetact.StoreInput{
 			EnvID: e.EnvID, StoreID: storeID, WorkflowID: workflowID,
 		}).Get(ctx, nil); err != nil {
 			return nil, fail(ctx, p, err)
@@ -93,10 +93,10 @@ func DatasetRestore(ctx workflow.Context, in RestoreInput) (*RestoreResult, erro
 
 	h := &holds{holder: workflowID, op: p.Operation}
 	defer h.resume(ctx)
-	var toPause []activities.DatasetRef
+	var toPause []datasetact.DatasetRef
 	for _, e := range plan.Environments {
 		for _, d := range e.Datasets {
-			toPause = append(toPause, activities.DatasetRef{EnvID: e.EnvID, DatasetID: d})
+			toPause = append(toPause, datasetact.DatasetRef{EnvID: e.EnvID, DatasetID: d})
 		}
 	}
 	setStep(ctx, p, StepPausing)
@@ -129,7 +129,7 @@ func DatasetRestore(ctx workflow.Context, in RestoreInput) (*RestoreResult, erro
 	setup := workflow.WithActivityOptions(ctx, tableSetup)
 	for _, e := range plan.Environments {
 		for _, table := range e.EmptyTables {
-			if err := workflow.ExecuteActivity(setup, datasets.CreateEmptyTable, activities.TableInput{TableName: table}).Get(ctx, nil); err != nil {
+			if err := workflow.ExecuteActivity(setup, datasets.CreateEmptyTable, datasetact.TableInput{TableName: table}).Get(ctx, nil); err != nil {
 				return nil, fail(ctx, p, err)
 			}
 		}
@@ -138,7 +138,7 @@ func DatasetRestore(ctx workflow.Context, in RestoreInput) (*RestoreResult, erro
 	setStep(ctx, p, StepSwitching)
 	result := &RestoreResult{StoreID: storeID, Datasets: results}
 	for _, e := range plan.Environments {
-		if err := workflow.ExecuteActivity(short, datasets.SwitchStore, activities.SwitchStoreInput{
+		if err := workflow.ExecuteActivity(short, datasets.SwitchStore, datasetact.SwitchStoreInput{
 			EnvID: e.EnvID, FromStore: e.FromStore, ToStore: storeID,
 		}).Get(ctx, nil); err != nil {
 			// Environments already switched stay switched; their stores are complete.
@@ -155,7 +155,7 @@ func DatasetRestore(ctx workflow.Context, in RestoreInput) (*RestoreResult, erro
 }
 
 // restoreOne populates one dataset's table in the new store from its backup.
-func restoreOne(ctx workflow.Context, t activities.RestoreTarget, v activities.VerifyBackupResult, p *Progress) (DatasetRestoreResult, error) {
+func restoreOne(ctx workflow.Context, t datasetact.RestoreTarget, v datasetact.VerifyBackupResult, p *Progress) (DatasetRestoreResult, error) {
 	dp := p.dataset(t.EnvID, t.DatasetID)
 	dp.Step = StepImporting
 	res := DatasetRestoreResult{
@@ -165,7 +165,7 @@ func restoreOne(ctx workflow.Context, t activities.RestoreTarget, v activities.V
 	if v.ItemCount == 0 || v.Objects == 0 {
 		// An empty backup has nothing to import: an empty table is the restore.
 		err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, tableSetup), datasets.CreateEmptyTable,
-			activities.TableInput{TableName: t.TableName}).Get(ctx, nil)
+			datasetact.TableInput{TableName: t.TableName}).Get(ctx, nil)
 		if err != nil {
 			dp.Step = StepFailed
 			return res, err
@@ -173,8 +173,8 @@ func restoreOne(ctx workflow.Context, t activities.RestoreTarget, v activities.V
 		dp.Step = StepDone
 		return res, nil
 	}
-	var started activities.StartImportResult
-	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, shortAWSCall), dynamo.StartImport, activities.StartImportInput{
+	var started datasetact.StartImportResult
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, shortAWSCall), dynamo.StartImport, datasetact.StartImportInput{
 		TableName: t.TableName, Bucket: t.Location.Bucket, DataPrefix: v.DataPrefix,
 	}).Get(ctx, &started)
 	if err != nil {
@@ -182,8 +182,8 @@ func restoreOne(ctx workflow.Context, t activities.RestoreTarget, v activities.V
 		return res, err
 	}
 	dp.Detail = "import " + started.ImportArn
-	var done activities.WaitImportResult
-	err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, longJob), dynamo.WaitImport, activities.WaitImportInput{
+	var done datasetact.WaitImportResult
+	err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, longJob), dynamo.WaitImport, datasetact.WaitImportInput{
 		ImportArn: started.ImportArn, TableName: t.TableName, ExpectedItems: v.ItemCount,
 	}).Get(ctx, &done)
 	if err != nil {

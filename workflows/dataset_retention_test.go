@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/lifeboat-dev/lifeboat/activities"
+	datasetact "github.com/lifeboat-dev/lifeboat/activities/dataset"
 	"github.com/lifeboat-dev/lifeboat/internal/backupstore"
 	"github.com/lifeboat-dev/lifeboat/workflows"
 )
@@ -17,10 +18,10 @@ import (
 // onRetention mocks ApplyRetention with fn, recording each call in the
 // control table's call log (so order against Resume can be checked) and
 // each input.
-func (fx *fixture) onRetention(fn func(activities.ApplyRetentionInput) (*activities.ApplyRetentionResult, error)) *[]activities.ApplyRetentionInput {
-	var inputs []activities.ApplyRetentionInput
+func (fx *fixture) onRetention(fn func(datasetact.ApplyRetentionInput) (*datasetact.ApplyRetentionResult, error)) *[]datasetact.ApplyRetentionInput {
+	var inputs []datasetact.ApplyRetentionInput
 	fx.env.OnActivity("ApplyRetention", mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.ApplyRetentionInput) (*activities.ApplyRetentionResult, error) {
+		func(_ context.Context, in datasetact.ApplyRetentionInput) (*datasetact.ApplyRetentionResult, error) {
 			fx.ctl.mu.Lock()
 			_ = fx.ctl.record("ApplyRetention", in.EnvID+"/"+in.DatasetID)
 			inputs = append(inputs, in)
@@ -38,8 +39,8 @@ func withRetention(in workflows.BackupInput, count, days int) workflows.BackupIn
 func TestBackupRetentionRunsAfterResumeAndReportsPruned(t *testing.T) {
 	t.Parallel()
 	fx := newFixture(t)
-	inputs := fx.onRetention(func(in activities.ApplyRetentionInput) (*activities.ApplyRetentionResult, error) {
-		return &activities.ApplyRetentionResult{Deleted: []string{"old-1-" + in.DatasetID, "old-2"}, Objects: 6, Kept: 2,
+	inputs := fx.onRetention(func(in datasetact.ApplyRetentionInput) (*datasetact.ApplyRetentionResult, error) {
+		return &datasetact.ApplyRetentionResult{Deleted: []string{"old-1-" + in.DatasetID, "old-2"}, Objects: 6, Kept: 2,
 			Left: []string{"initial/x: no manifest.json (in progress or failed): left alone (1 objects)"}}, nil
 	})
 	fx.run(workflows.DatasetBackupName, withRetention(backupInput("ds-a", "ds-b"), 2, 7))
@@ -74,9 +75,9 @@ func TestBackupRetentionFailureLeavesBackupSuccessful(t *testing.T) {
 	t.Parallel()
 	fx := newFixture(t)
 	var attempts atomic.Int32
-	fx.onRetention(func(in activities.ApplyRetentionInput) (*activities.ApplyRetentionResult, error) {
+	fx.onRetention(func(in datasetact.ApplyRetentionInput) (*datasetact.ApplyRetentionResult, error) {
 		if in.DatasetID == "ds-b" {
-			return &activities.ApplyRetentionResult{Deleted: []string{"old"}}, nil
+			return &datasetact.ApplyRetentionResult{Deleted: []string{"old"}}, nil
 		}
 		attempts.Add(1)
 		return nil, errors.New("s3: service unavailable") // retryable
@@ -107,8 +108,8 @@ func TestBackupRetentionFailureLeavesBackupSuccessful(t *testing.T) {
 func TestBackupWithoutRetentionPrunesNothing(t *testing.T) {
 	t.Parallel()
 	fx := newFixture(t)
-	inputs := fx.onRetention(func(activities.ApplyRetentionInput) (*activities.ApplyRetentionResult, error) {
-		return &activities.ApplyRetentionResult{}, nil
+	inputs := fx.onRetention(func(datasetact.ApplyRetentionInput) (*datasetact.ApplyRetentionResult, error) {
+		return &datasetact.ApplyRetentionResult{}, nil
 	})
 	fx.run(workflows.DatasetBackupName, backupInput("ds-a"))
 	res := fx.backupResult()
@@ -120,8 +121,8 @@ func TestBackupRetentionExportFailureNeverPrunes(t *testing.T) {
 	t.Parallel()
 	fx := newFixture(t)
 	fx.ctl.fail("WaitExport", appError("export failed", activities.ErrExportFailed))
-	inputs := fx.onRetention(func(activities.ApplyRetentionInput) (*activities.ApplyRetentionResult, error) {
-		return &activities.ApplyRetentionResult{}, nil
+	inputs := fx.onRetention(func(datasetact.ApplyRetentionInput) (*datasetact.ApplyRetentionResult, error) {
+		return &datasetact.ApplyRetentionResult{}, nil
 	})
 	fx.run(workflows.DatasetBackupName, withRetention(backupInput("ds-a"), 1, 0))
 	fx.requireFailed(activities.ErrExportFailed)

@@ -6,7 +6,7 @@ import (
 
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/lifeboat-dev/lifeboat/activities"
+	datasetact "github.com/lifeboat-dev/lifeboat/activities/dataset"
 )
 
 // DatasetVerifyName is the DatasetVerify workflow's type name, as given to
@@ -49,7 +49,7 @@ type VerifyResult struct {
 
 // VerifyWorkflowID names a verify run after its dataset and start time.
 func VerifyWorkflowID(in VerifyInput, now time.Time) string {
-	return workflowID(OpVerify, []activities.DatasetRef{{EnvID: in.EnvID, DatasetID: in.DatasetID}}, now)
+	return workflowID(OpVerify, []datasetact.DatasetRef{{EnvID: in.EnvID, DatasetID: in.DatasetID}}, now)
 }
 
 // DatasetVerify checks one backup deeply, without touching the dataset:
@@ -60,15 +60,15 @@ func VerifyWorkflowID(in VerifyInput, now time.Time) string {
 // BackupCorrupt naming the object and what differs; a missing bucket or
 // backup fails it with InvalidInput before anything is read.
 func DatasetVerify(ctx workflow.Context, in VerifyInput) (*VerifyResult, error) {
-	p, err := trackProgress(ctx, OpVerify, []activities.DatasetRef{{EnvID: in.EnvID, DatasetID: in.DatasetID}})
+	p, err := trackProgress(ctx, OpVerify, []datasetact.DatasetRef{{EnvID: in.EnvID, DatasetID: in.DatasetID}})
 	if err != nil {
 		return nil, err
 	}
 	dp := p.dataset(in.EnvID, in.DatasetID)
 
-	var found activities.FindBackupToVerifyResult
+	var found datasetact.FindBackupToVerifyResult
 	err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, shortAWSCall), datasets.FindBackupToVerify,
-		activities.FindBackupToVerifyInput(in)).Get(ctx, &found)
+		datasetact.FindBackupToVerifyInput(in)).Get(ctx, &found)
 	if err != nil {
 		dp.Step = StepFailed
 		return nil, fail(ctx, p, err)
@@ -79,8 +79,8 @@ func DatasetVerify(ctx workflow.Context, in VerifyInput) (*VerifyResult, error) 
 
 	setStep(ctx, p, StepVerifying)
 	dp.Step = StepVerifying
-	var checked activities.VerifyBackupResult
-	err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, objectScan), files.VerifyBackup, activities.VerifyBackupInput{
+	var checked datasetact.VerifyBackupResult
+	err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, objectScan), files.VerifyBackup, datasetact.VerifyBackupInput{
 		Location: found.Location, ManifestKey: found.ManifestKey,
 	}).Get(ctx, &checked)
 	if err != nil {

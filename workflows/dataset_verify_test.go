@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/lifeboat-dev/lifeboat/activities"
+	datasetact "github.com/lifeboat-dev/lifeboat/activities/dataset"
 	"github.com/lifeboat-dev/lifeboat/internal/backupstore"
 	"github.com/lifeboat-dev/lifeboat/workflows"
 )
@@ -29,7 +30,7 @@ type verifyFixture struct {
 
 	mu        sync.Mutex
 	calls     []string
-	verified  []activities.VerifyBackupInput
+	verified  []datasetact.VerifyBackupInput
 	heartbeat time.Duration // VerifyBackup's heartbeat timeout
 	tags      map[string]any
 }
@@ -40,8 +41,8 @@ func newVerifyFixture(t *testing.T) *verifyFixture {
 	env := suite.NewTestWorkflowEnvironment()
 	env.SetStartTime(start)
 	env.RegisterWorkflowWithOptions(workflows.DatasetVerify, workflow.RegisterOptions{Name: workflows.DatasetVerifyName})
-	env.RegisterActivity(&activities.Datasets{})
-	env.RegisterActivity(&activities.BackupFiles{})
+	env.RegisterActivity(&datasetact.Datasets{})
+	env.RegisterActivity(&datasetact.BackupFiles{})
 	fx := &verifyFixture{t: t, env: env, tags: map[string]any{}}
 	env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(args mock.Arguments) {
 		sa := args.Get(0).(temporal.SearchAttributes)
@@ -79,9 +80,9 @@ func (fx *verifyFixture) count(call string) int {
 }
 
 // found is what FindBackupToVerify resolves every request to.
-func found() *activities.FindBackupToVerifyResult {
+func found() *datasetact.FindBackupToVerifyResult {
 	loc, _ := backupstore.ParseLocation(backupLocation)
-	return &activities.FindBackupToVerifyResult{
+	return &datasetact.FindBackupToVerifyResult{
 		Location: loc, ManifestKey: verifyManifestKey, ManifestURL: "s3://backups/" + verifyManifestKey,
 		BackupID: sourceBackupID, EnvID: envID, StoreID: "initial", DatasetID: "ds-a",
 		CutTime: start.Add(-36 * time.Hour), Format: backupstore.ManifestFormat, ItemCount: 120, Bytes: 4096, Objects: 3,
@@ -94,9 +95,9 @@ func found() *activities.FindBackupToVerifyResult {
 func (fx *verifyFixture) run(in workflows.VerifyInput, findErr error, scan time.Duration, verifyErr error) {
 	fx.t.Helper()
 	fx.env.OnActivity("FindBackupToVerify", mock.Anything, mock.Anything).Return(
-		func(_ context.Context, got activities.FindBackupToVerifyInput) (*activities.FindBackupToVerifyResult, error) {
+		func(_ context.Context, got datasetact.FindBackupToVerifyInput) (*datasetact.FindBackupToVerifyResult, error) {
 			fx.record("FindBackupToVerify")
-			require.Equal(fx.t, activities.FindBackupToVerifyInput{
+			require.Equal(fx.t, datasetact.FindBackupToVerifyInput{
 				BackupLocation: in.BackupLocation, EnvID: in.EnvID, DatasetID: in.DatasetID, SourceEnvID: in.SourceEnvID, BackupID: in.BackupID,
 			}, got)
 			if findErr != nil {
@@ -105,7 +106,7 @@ func (fx *verifyFixture) run(in workflows.VerifyInput, findErr error, scan time.
 			return found(), nil
 		})
 	fx.env.OnActivity("VerifyBackup", mock.Anything, mock.Anything).After(scan).Return(
-		func(ctx context.Context, got activities.VerifyBackupInput) (*activities.VerifyBackupResult, error) {
+		func(ctx context.Context, got datasetact.VerifyBackupInput) (*datasetact.VerifyBackupResult, error) {
 			fx.record("VerifyBackup")
 			fx.mu.Lock()
 			fx.verified = append(fx.verified, got)
@@ -114,12 +115,12 @@ func (fx *verifyFixture) run(in workflows.VerifyInput, findErr error, scan time.
 			if verifyErr != nil {
 				return nil, verifyErr
 			}
-			return &activities.VerifyBackupResult{DataPrefix: "x/data/", ItemCount: 120, Objects: 3, Bytes: 4096, Deep: true}, nil
+			return &datasetact.VerifyBackupResult{DataPrefix: "x/data/", ItemCount: 120, Objects: 3, Bytes: 4096, Deep: true}, nil
 		})
 	fx.env.OnActivity("CheckBackup", mock.Anything, mock.Anything).Return(
-		func(context.Context, activities.VerifyBackupInput) (*activities.VerifyBackupResult, error) {
+		func(context.Context, datasetact.VerifyBackupInput) (*datasetact.VerifyBackupResult, error) {
 			fx.record("CheckBackup")
-			return &activities.VerifyBackupResult{ItemCount: 120, Objects: 3, Bytes: 4096}, nil
+			return &datasetact.VerifyBackupResult{ItemCount: 120, Objects: 3, Bytes: 4096}, nil
 		})
 	fx.env.ExecuteWorkflow(workflows.DatasetVerifyName, in)
 	require.True(fx.t, fx.env.IsWorkflowCompleted())
@@ -166,7 +167,7 @@ func TestVerifyChecksTheBackupFoundDeeply(t *testing.T) {
 		EnvID: envID, StoreID: "initial", DatasetID: "ds-a", BackupID: sourceBackupID, CutTime: f.CutTime,
 		ManifestURL: f.ManifestURL, Objects: 3, ItemCount: 120, Bytes: 4096,
 	}, res)
-	require.Equal(t, []activities.VerifyBackupInput{{Location: f.Location, ManifestKey: verifyManifestKey}}, fx.verified)
+	require.Equal(t, []datasetact.VerifyBackupInput{{Location: f.Location, ManifestKey: verifyManifestKey}}, fx.verified)
 	require.Zero(t, fx.count("CheckBackup"), "a metadata check is not a verify")
 	require.Equal(t, time.Minute, fx.heartbeat, "VerifyBackup runs with objectScan's options")
 
@@ -227,12 +228,12 @@ func TestVerifyRetriesATransientFailure(t *testing.T) {
 	fx := newVerifyFixture(t)
 	fails := 2
 	fx.env.OnActivity("VerifyBackup", mock.Anything, mock.Anything).Return(
-		func(context.Context, activities.VerifyBackupInput) (*activities.VerifyBackupResult, error) {
+		func(context.Context, datasetact.VerifyBackupInput) (*datasetact.VerifyBackupResult, error) {
 			fx.record("VerifyBackup")
 			if fx.count("VerifyBackup") <= fails {
 				return nil, errors.New("connection reset")
 			}
-			return &activities.VerifyBackupResult{ItemCount: 120, Objects: 3, Bytes: 4096, Deep: true}, nil
+			return &datasetact.VerifyBackupResult{ItemCount: 120, Objects: 3, Bytes: 4096, Deep: true}, nil
 		})
 	fx.run(verifyInput(), nil, 0, nil)
 	require.NoError(t, fx.env.GetWorkflowError())

@@ -21,6 +21,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/lifeboat-dev/lifeboat/activities"
+	datasetact "github.com/lifeboat-dev/lifeboat/activities/dataset"
 	"github.com/lifeboat-dev/lifeboat/internal/backupstore"
 	"github.com/lifeboat-dev/lifeboat/internal/ids"
 	"github.com/lifeboat-dev/lifeboat/internal/registry"
@@ -42,8 +43,8 @@ const (
 	sourceBackupID = "20210831T000000.000Z"
 )
 
-func ref(dataset string) activities.DatasetRef {
-	return activities.DatasetRef{EnvID: envID, DatasetID: dataset}
+func ref(dataset string) datasetact.DatasetRef {
+	return datasetact.DatasetRef{EnvID: envID, DatasetID: dataset}
 }
 
 func tableName(store, dataset string) string { return ids.TableName("lb", envID, store, dataset) }
@@ -62,22 +63,22 @@ type datasetState struct {
 // has finished.
 type controlTable struct {
 	mu       sync.Mutex
-	datasets map[activities.DatasetRef]*datasetState
+	datasets map[datasetact.DatasetRef]*datasetState
 	active   map[string]string            // env -> active store
 	stores   map[string]map[string]string // env -> store -> status
 	tables   map[string]bool              // tables created by imports and CreateEmptyTable
 	// backupItems is each dataset's item count in the backup a restore reads.
 	backupItems map[string]int64
 	// backups is what VerifyBackup finds, by manifest key; ValidateRestore fills it.
-	backups map[string]activities.VerifyBackupResult
+	backups map[string]datasetact.VerifyBackupResult
 	// failing makes every call of an activity, by name, fail with the error.
 	failing map[string]error
 
 	calls      []string // "<activity> <subject>", in the order the calls completed
-	exports    []activities.StartExportInput
-	manifests  map[activities.DatasetRef]string // manifest URL WriteManifest returned
-	imports    []activities.StartImportInput
-	importWait []activities.WaitImportInput
+	exports    []datasetact.StartExportInput
+	manifests  map[datasetact.DatasetRef]string // manifest URL WriteManifest returned
+	imports    []datasetact.StartImportInput
+	importWait []datasetact.WaitImportInput
 	resumedAt  time.Time // workflow time of the first Resume
 }
 
@@ -85,14 +86,14 @@ type controlTable struct {
 // ds-a, ds-b and ds-c, all RUNNING.
 func newControlTable() *controlTable {
 	c := &controlTable{
-		datasets:    map[activities.DatasetRef]*datasetState{},
+		datasets:    map[datasetact.DatasetRef]*datasetState{},
 		active:      map[string]string{envID: registry.InitialStoreID},
 		stores:      map[string]map[string]string{envID: {registry.InitialStoreID: registry.StoreActive}},
 		tables:      map[string]bool{},
 		backupItems: map[string]int64{"ds-a": 120, "ds-b": 7, "ds-c": 0},
-		backups:     map[string]activities.VerifyBackupResult{},
+		backups:     map[string]datasetact.VerifyBackupResult{},
 		failing:     map[string]error{},
-		manifests:   map[activities.DatasetRef]string{},
+		manifests:   map[datasetact.DatasetRef]string{},
 	}
 	for _, d := range []string{"ds-a", "ds-b", "ds-c"} {
 		c.datasets[ref(d)] = &datasetState{status: registry.StatusRunning}
@@ -129,15 +130,15 @@ func (c *controlTable) record(activity, subject string) error {
 	return c.failing[activity]
 }
 
-func (c *controlTable) validateBackup(_ context.Context, in activities.ValidateBackupInput) (*activities.ValidateBackupResult, error) {
+func (c *controlTable) validateBackup(_ context.Context, in datasetact.ValidateBackupInput) (*datasetact.ValidateBackupResult, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := c.record("ValidateBackup", ""); err != nil {
 		return nil, err
 	}
-	out := &activities.ValidateBackupResult{}
+	out := &datasetact.ValidateBackupResult{}
 	for _, t := range in.Targets {
-		r := activities.DatasetRef{EnvID: t.EnvID, DatasetID: t.DatasetID}
+		r := datasetact.DatasetRef{EnvID: t.EnvID, DatasetID: t.DatasetID}
 		if c.datasets[r] == nil {
 			return nil, appError("dataset "+r.String()+" not found", activities.ErrInvalidInput)
 		}
@@ -146,14 +147,14 @@ func (c *controlTable) validateBackup(_ context.Context, in activities.ValidateB
 			return nil, appError(err.Error(), activities.ErrInvalidInput)
 		}
 		store := c.active[t.EnvID]
-		out.Targets = append(out.Targets, activities.BackupTarget{
+		out.Targets = append(out.Targets, datasetact.BackupTarget{
 			DatasetRef: r, StoreID: store, TableName: tableName(store, t.DatasetID), Location: loc, PointInTime: t.PointInTime,
 		})
 	}
 	return out, nil
 }
 
-func (c *controlTable) pause(_ context.Context, in activities.HoldInput) (*activities.HoldResult, error) {
+func (c *controlTable) pause(_ context.Context, in datasetact.HoldInput) (*datasetact.HoldResult, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := c.record("Pause", in.DatasetRef.String()); err != nil {
@@ -164,10 +165,10 @@ func (c *controlTable) pause(_ context.Context, in activities.HoldInput) (*activ
 		return nil, appError(in.DatasetRef.String()+" is held by "+d.holder, activities.ErrDatasetHeld)
 	}
 	d.status, d.holder = registry.StatusPausing, in.Holder
-	return &activities.HoldResult{Changed: true}, nil
+	return &datasetact.HoldResult{Changed: true}, nil
 }
 
-func (c *controlTable) waitForDrain(_ context.Context, in activities.DrainInput) (*activities.HoldResult, error) {
+func (c *controlTable) waitForDrain(_ context.Context, in datasetact.DrainInput) (*datasetact.HoldResult, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := c.record("WaitForDrain", in.DatasetRef.String()); err != nil {
@@ -178,10 +179,10 @@ func (c *controlTable) waitForDrain(_ context.Context, in activities.DrainInput)
 		return nil, appError(in.DatasetRef.String()+" is not held by "+in.Holder, activities.ErrDatasetHeld)
 	}
 	d.status = registry.StatusPaused
-	return &activities.HoldResult{Changed: true}, nil
+	return &datasetact.HoldResult{Changed: true}, nil
 }
 
-func (c *controlTable) resume(ctx context.Context, in activities.HoldInput) (*activities.HoldResult, error) {
+func (c *controlTable) resume(ctx context.Context, in datasetact.HoldInput) (*datasetact.HoldResult, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := c.record("Resume", in.DatasetRef.String()); err != nil {
@@ -192,32 +193,32 @@ func (c *controlTable) resume(ctx context.Context, in activities.HoldInput) (*ac
 	}
 	d := c.datasets[in.DatasetRef]
 	if d.holder != in.Holder {
-		return &activities.HoldResult{}, nil
+		return &datasetact.HoldResult{}, nil
 	}
 	d.status, d.holder = registry.StatusRunning, ""
-	return &activities.HoldResult{Changed: true}, nil
+	return &datasetact.HoldResult{Changed: true}, nil
 }
 
-func (c *controlTable) startExport(_ context.Context, in activities.StartExportInput) (*activities.StartExportResult, error) {
+func (c *controlTable) startExport(_ context.Context, in datasetact.StartExportInput) (*datasetact.StartExportResult, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := c.record("StartExport", in.TableName); err != nil {
 		return nil, err
 	}
 	c.exports = append(c.exports, in)
-	return &activities.StartExportResult{ExportArn: "arn:export/" + in.TableName}, nil
+	return &datasetact.StartExportResult{ExportArn: "arn:export/" + in.TableName}, nil
 }
 
-func (c *controlTable) waitExport(_ context.Context, in activities.WaitExportInput) (*activities.WaitExportResult, error) {
+func (c *controlTable) waitExport(_ context.Context, in datasetact.WaitExportInput) (*datasetact.WaitExportResult, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := c.record("WaitExport", in.TableName); err != nil {
 		return nil, err
 	}
-	return &activities.WaitExportResult{ItemCount: 10, Bytes: 1000}, nil
+	return &datasetact.WaitExportResult{ItemCount: 10, Bytes: 1000}, nil
 }
 
-func (c *controlTable) writeManifest(_ context.Context, in activities.WriteManifestInput) (*activities.WriteManifestResult, error) {
+func (c *controlTable) writeManifest(_ context.Context, in datasetact.WriteManifestInput) (*datasetact.WriteManifestResult, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := c.record("WriteManifest", in.Target.DatasetRef.String()); err != nil {
@@ -225,19 +226,19 @@ func (c *controlTable) writeManifest(_ context.Context, in activities.WriteManif
 	}
 	url := "s3://" + in.Target.Location.Bucket + "/" + path.Join(path.Dir(in.ExportPrefix), backupstore.ManifestName)
 	c.manifests[in.Target.DatasetRef] = url
-	return &activities.WriteManifestResult{ManifestURL: url, ItemCount: in.ExportedItems, Bytes: 1000, Objects: 1}, nil
+	return &datasetact.WriteManifestResult{ManifestURL: url, ItemCount: in.ExportedItems, Bytes: 1000, Objects: 1}, nil
 }
 
-func (c *controlTable) validateRestore(_ context.Context, in activities.ValidateRestoreInput) (*activities.ValidateRestoreResult, error) {
+func (c *controlTable) validateRestore(_ context.Context, in datasetact.ValidateRestoreInput) (*datasetact.ValidateRestoreResult, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := c.record("ValidateRestore", in.NewStoreID); err != nil {
 		return nil, err
 	}
-	out := &activities.ValidateRestoreResult{}
-	restored := map[activities.DatasetRef]bool{}
+	out := &datasetact.ValidateRestoreResult{}
+	restored := map[datasetact.DatasetRef]bool{}
 	for _, t := range in.Targets {
-		r := activities.DatasetRef{EnvID: t.EnvID, DatasetID: t.DatasetID}
+		r := datasetact.DatasetRef{EnvID: t.EnvID, DatasetID: t.DatasetID}
 		if c.datasets[r] == nil {
 			return nil, appError("dataset "+r.String()+" not found", activities.ErrInvalidInput)
 		}
@@ -248,15 +249,15 @@ func (c *controlTable) validateRestore(_ context.Context, in activities.Validate
 		}
 		folder := loc.BackupFolder(t.EnvID, registry.InitialStoreID, t.DatasetID, sourceBackupID)
 		key := path.Join(folder, backupstore.ManifestName)
-		c.backups[key] = activities.VerifyBackupResult{
+		c.backups[key] = datasetact.VerifyBackupResult{
 			DataPrefix: backupstore.ExportFolder(folder) + "/AWSDynamoDB/0001/data/", ItemCount: c.backupItems[t.DatasetID], Objects: 1,
 		}
-		out.Targets = append(out.Targets, activities.RestoreTarget{
+		out.Targets = append(out.Targets, datasetact.RestoreTarget{
 			DatasetRef: r, SourceDatasetID: t.DatasetID, Location: loc, ManifestKey: key, BackupID: sourceBackupID,
 			ItemCount: c.backupItems[t.DatasetID], TableName: tableName(in.NewStoreID, t.DatasetID),
 		})
 	}
-	re := activities.RestoreEnvironment{EnvID: envID, FromStore: c.active[envID]}
+	re := datasetact.RestoreEnvironment{EnvID: envID, FromStore: c.active[envID]}
 	for r := range c.datasets {
 		re.Datasets = append(re.Datasets, r.DatasetID)
 	}
@@ -266,11 +267,11 @@ func (c *controlTable) validateRestore(_ context.Context, in activities.Validate
 			re.EmptyTables = append(re.EmptyTables, tableName(in.NewStoreID, d))
 		}
 	}
-	out.Environments = []activities.RestoreEnvironment{re}
+	out.Environments = []datasetact.RestoreEnvironment{re}
 	return out, nil
 }
 
-func (c *controlTable) verifyBackup(_ context.Context, in activities.VerifyBackupInput) (*activities.VerifyBackupResult, error) {
+func (c *controlTable) verifyBackup(_ context.Context, in datasetact.VerifyBackupInput) (*datasetact.VerifyBackupResult, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := c.record("VerifyBackup", in.ManifestKey); err != nil {
@@ -280,7 +281,7 @@ func (c *controlTable) verifyBackup(_ context.Context, in activities.VerifyBacku
 	return &v, nil
 }
 
-func (c *controlTable) createStore(_ context.Context, in activities.StoreInput) (*activities.HoldResult, error) {
+func (c *controlTable) createStore(_ context.Context, in datasetact.StoreInput) (*datasetact.HoldResult, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := c.record("CreateStore", in.EnvID+"/"+in.StoreID); err != nil {
@@ -290,10 +291,10 @@ func (c *controlTable) createStore(_ context.Context, in activities.StoreInput) 
 		return nil, appError("store "+in.StoreID+" exists", activities.ErrInvalidInput)
 	}
 	c.stores[in.EnvID][in.StoreID] = registry.StoreCreating
-	return &activities.HoldResult{Changed: true}, nil
+	return &datasetact.HoldResult{Changed: true}, nil
 }
 
-func (c *controlTable) startImport(_ context.Context, in activities.StartImportInput) (*activities.StartImportResult, error) {
+func (c *controlTable) startImport(_ context.Context, in datasetact.StartImportInput) (*datasetact.StartImportResult, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := c.record("StartImport", in.TableName); err != nil {
@@ -301,30 +302,30 @@ func (c *controlTable) startImport(_ context.Context, in activities.StartImportI
 	}
 	c.imports = append(c.imports, in)
 	c.tables[in.TableName] = true
-	return &activities.StartImportResult{ImportArn: "arn:import/" + in.TableName}, nil
+	return &datasetact.StartImportResult{ImportArn: "arn:import/" + in.TableName}, nil
 }
 
-func (c *controlTable) waitImport(_ context.Context, in activities.WaitImportInput) (*activities.WaitImportResult, error) {
+func (c *controlTable) waitImport(_ context.Context, in datasetact.WaitImportInput) (*datasetact.WaitImportResult, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := c.record("WaitImport", in.TableName); err != nil {
 		return nil, err
 	}
 	c.importWait = append(c.importWait, in)
-	return &activities.WaitImportResult{ImportedItems: in.ExpectedItems, CountedItems: in.ExpectedItems}, nil
+	return &datasetact.WaitImportResult{ImportedItems: in.ExpectedItems, CountedItems: in.ExpectedItems}, nil
 }
 
-func (c *controlTable) createEmptyTable(_ context.Context, in activities.TableInput) (*activities.HoldResult, error) {
+func (c *controlTable) createEmptyTable(_ context.Context, in datasetact.TableInput) (*datasetact.HoldResult, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := c.record("CreateEmptyTable", in.TableName); err != nil {
 		return nil, err
 	}
 	c.tables[in.TableName] = true
-	return &activities.HoldResult{Changed: true}, nil
+	return &datasetact.HoldResult{Changed: true}, nil
 }
 
-func (c *controlTable) switchStore(_ context.Context, in activities.SwitchStoreInput) (*activities.HoldResult, error) {
+func (c *controlTable) switchStore(_ context.Context, in datasetact.SwitchStoreInput) (*datasetact.HoldResult, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := c.record("SwitchStore", in.EnvID+"/"+in.ToStore); err != nil {
@@ -336,10 +337,10 @@ func (c *controlTable) switchStore(_ context.Context, in activities.SwitchStoreI
 	}
 	c.active[in.EnvID] = in.ToStore
 	stores[in.FromStore], stores[in.ToStore] = registry.StoreInactive, registry.StoreActive
-	return &activities.HoldResult{Changed: true}, nil
+	return &datasetact.HoldResult{Changed: true}, nil
 }
 
-func (c *controlTable) failStore(_ context.Context, in activities.StoreInput) (*activities.HoldResult, error) {
+func (c *controlTable) failStore(_ context.Context, in datasetact.StoreInput) (*datasetact.HoldResult, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := c.record("FailStore", in.EnvID+"/"+in.StoreID); err != nil {
@@ -348,7 +349,7 @@ func (c *controlTable) failStore(_ context.Context, in activities.StoreInput) (*
 	if c.stores[in.EnvID][in.StoreID] == registry.StoreCreating {
 		c.stores[in.EnvID][in.StoreID] = registry.StoreFailed
 	}
-	return &activities.HoldResult{Changed: true}, nil
+	return &datasetact.HoldResult{Changed: true}, nil
 }
 
 // hold marks a dataset as paused by another workflow.
@@ -411,9 +412,9 @@ func newFixture(t *testing.T) *fixture {
 	env.SetStartTime(start)
 	env.RegisterWorkflowWithOptions(workflows.DatasetBackup, workflow.RegisterOptions{Name: workflows.DatasetBackupName})
 	env.RegisterWorkflowWithOptions(workflows.DatasetRestore, workflow.RegisterOptions{Name: workflows.DatasetRestoreName})
-	env.RegisterActivity(&activities.Datasets{})
-	env.RegisterActivity(&activities.DynamoDB{})
-	env.RegisterActivity(&activities.BackupFiles{})
+	env.RegisterActivity(&datasetact.Datasets{})
+	env.RegisterActivity(&datasetact.DynamoDB{})
+	env.RegisterActivity(&datasetact.BackupFiles{})
 	return &fixture{t: t, env: env, ctl: newControlTable()}
 }
 
@@ -672,7 +673,7 @@ func TestBackupPauseRefusedResumesPausedDatasets(t *testing.T) {
 	t.Parallel()
 	fx := newFixture(t)
 	fx.ctl.hold("ds-a")
-	fx.slow("Pause", time.Minute, mock.MatchedBy(func(in activities.HoldInput) bool { return in.DatasetID == "ds-b" }))
+	fx.slow("Pause", time.Minute, mock.MatchedBy(func(in datasetact.HoldInput) bool { return in.DatasetID == "ds-b" }))
 	fx.run(workflows.DatasetBackupName, backupInput("ds-a", "ds-b"))
 
 	fx.requireFailed(activities.ErrDatasetHeld)

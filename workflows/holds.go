@@ -5,24 +5,24 @@ import (
 
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/lifeboat-dev/lifeboat/activities"
+	datasetact "github.com/lifeboat-dev/lifeboat/activities/dataset"
 )
 
 // holds pauses datasets for one workflow and guarantees they are resumed.
 type holds struct {
 	holder   string
 	op       string // for the pause window metric
-	refs     []activities.DatasetRef
+	refs     []datasetact.DatasetRef
 	pausedAt time.Time
 	resumed  bool
 }
 
-var datasets *activities.Datasets
+var datasets *datasetact.Datasets
 
 // pauseAndDrain pauses every dataset, then waits for each to drain. Datasets
 // are recorded before their pause is attempted, so resume covers a pause
 // whose result was lost.
-func (h *holds) pauseAndDrain(ctx workflow.Context, refs []activities.DatasetRef, timeout time.Duration, p *Progress) error {
+func (h *holds) pauseAndDrain(ctx workflow.Context, refs []datasetact.DatasetRef, timeout time.Duration, p *Progress) error {
 	h.pausedAt = workflow.Now(ctx)
 	h.refs = append(h.refs, refs...)
 	// On cancellation, wait for a pause in flight to finish before resuming:
@@ -32,7 +32,7 @@ func (h *holds) pauseAndDrain(ctx workflow.Context, refs []activities.DatasetRef
 	pctx := workflow.WithActivityOptions(ctx, pauseCall)
 	futures := make([]workflow.Future, len(refs))
 	for i, r := range refs {
-		futures[i] = workflow.ExecuteActivity(pctx, datasets.Pause, activities.HoldInput{DatasetRef: r, Holder: h.holder})
+		futures[i] = workflow.ExecuteActivity(pctx, datasets.Pause, datasetact.HoldInput{DatasetRef: r, Holder: h.holder})
 	}
 	// Wait for every pause before failing: a pause still in flight could
 	// otherwise commit after resume and leave its dataset paused.
@@ -54,8 +54,8 @@ func (h *holds) pauseAndDrain(ctx workflow.Context, refs []activities.DatasetRef
 	deadline := workflow.Now(ctx).Add(timeout)
 	dctx := workflow.WithActivityOptions(ctx, drainOptions(timeout))
 	for i, r := range refs {
-		futures[i] = workflow.ExecuteActivity(dctx, datasets.WaitForDrain, activities.DrainInput{
-			HoldInput: activities.HoldInput{DatasetRef: r, Holder: h.holder}, Deadline: deadline,
+		futures[i] = workflow.ExecuteActivity(dctx, datasets.WaitForDrain, datasetact.DrainInput{
+			HoldInput: datasetact.HoldInput{DatasetRef: r, Holder: h.holder}, Deadline: deadline,
 		})
 	}
 	for i, f := range futures {
@@ -78,7 +78,7 @@ func (h *holds) resume(ctx workflow.Context) time.Duration {
 	dctx = workflow.WithActivityOptions(dctx, compensation)
 	futures := make([]workflow.Future, len(h.refs))
 	for i, r := range h.refs {
-		futures[i] = workflow.ExecuteActivity(dctx, datasets.Resume, activities.HoldInput{DatasetRef: r, Holder: h.holder})
+		futures[i] = workflow.ExecuteActivity(dctx, datasets.Resume, datasetact.HoldInput{DatasetRef: r, Holder: h.holder})
 	}
 	for i, f := range futures {
 		if err := f.Get(dctx, nil); err != nil {
@@ -92,7 +92,7 @@ func (h *holds) resume(ctx workflow.Context) time.Duration {
 }
 
 // trackProgress starts a workflow's Progress, answering the progress query.
-func trackProgress(ctx workflow.Context, op string, refs []activities.DatasetRef) (*Progress, error) {
+func trackProgress(ctx workflow.Context, op string, refs []datasetact.DatasetRef) (*Progress, error) {
 	p := &Progress{Operation: op, StartedAt: workflow.Now(ctx)}
 	for _, r := range refs {
 		p.dataset(r.EnvID, r.DatasetID).Step = StepValidating

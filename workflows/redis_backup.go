@@ -11,13 +11,14 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/lifeboat-dev/lifeboat/activities"
+	redisact "github.com/lifeboat-dev/lifeboat/activities/redis"
 	"github.com/lifeboat-dev/lifeboat/internal/redisbackup"
 	"github.com/lifeboat-dev/lifeboat/internal/registry"
 )
 
 var (
-	redisNode     *activities.RedisNode
-	redisClusters *activities.RedisClusters
+	redisNode     *redisact.RedisNode
+	redisClusters *redisact.RedisClusters
 )
 
 // Activity options of the steps that run on a node's sidecar. onNode adds
@@ -82,8 +83,8 @@ func RedisBackup(ctx workflow.Context, in RedisBackupInput) (*RedisBackupResult,
 		return nil, err
 	}
 	short := workflow.WithActivityOptions(ctx, shortAWSCall)
-	var plan activities.RedisBackupPlan
-	err = workflow.ExecuteActivity(short, redisClusters.PlanRedisBackup, activities.RedisBackupPlanInput{
+	var plan redisact.RedisBackupPlan
+	err = workflow.ExecuteActivity(short, redisClusters.PlanRedisBackup, redisact.RedisBackupPlanInput{
 		Cluster: in.Cluster, BackupLocation: in.BackupLocation, Format: in.Format,
 	}).Get(ctx, &plan)
 	if err != nil {
@@ -103,7 +104,7 @@ func RedisBackup(ctx workflow.Context, in RedisBackupInput) (*RedisBackupResult,
 	complete := false
 	defer func() {
 		if !complete {
-			discardRedisBackup(ctx, activities.DiscardRedisBackupInput{Location: plan.Location, Cluster: plan.Cluster, BackupID: backupID})
+			discardRedisBackup(ctx, redisact.DiscardRedisBackupInput{Location: plan.Location, Cluster: plan.Cluster, BackupID: backupID})
 		}
 	}()
 
@@ -118,8 +119,8 @@ func RedisBackup(ctx workflow.Context, in RedisBackupInput) (*RedisBackupResult,
 			defer wg.Done()
 			np := p.node(n.ID)
 			np.Step = StepBackingUp
-			var r activities.RedisNodeBackupResult
-			err := workflow.ExecuteActivity(onNode(gctx, n, redisNodeJob, timeout), redisNode.BackupNode, activities.RedisNodeBackupInput{
+			var r redisact.RedisNodeBackupResult
+			err := workflow.ExecuteActivity(onNode(gctx, n, redisNodeJob, timeout), redisNode.BackupNode, redisact.RedisNodeBackupInput{
 				Cluster: plan.Cluster, Node: n.ID, Format: plan.Format, Bucket: plan.Location.Bucket,
 				Folder: redisbackup.NodeFolder(plan.Location, plan.Cluster, backupID, n.ID),
 			}).Get(gctx, &r)
@@ -141,8 +142,8 @@ func RedisBackup(ctx workflow.Context, in RedisBackupInput) (*RedisBackupResult,
 	}
 
 	p.setStep(ctx, StepManifest)
-	var written activities.WriteRedisManifestResult
-	err = workflow.ExecuteActivity(short, redisClusters.WriteRedisManifest, activities.WriteRedisManifestInput{
+	var written redisact.WriteRedisManifestResult
+	err = workflow.ExecuteActivity(short, redisClusters.WriteRedisManifest, redisact.WriteRedisManifestInput{
 		Location: plan.Location, Cluster: plan.Cluster, BackupID: backupID, Format: plan.Format, StartedAt: p.StartedAt, Nodes: nodes,
 	}).Get(ctx, &written)
 	if err != nil {
@@ -167,7 +168,7 @@ func RedisBackup(ctx workflow.Context, in RedisBackupInput) (*RedisBackupResult,
 func holdRedisCluster(ctx workflow.Context, cluster string) error {
 	o := shortAWSCall
 	o.WaitForCancellation = true
-	return workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, o), redisClusters.HoldRedisCluster, activities.RedisHoldInput{
+	return workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, o), redisClusters.HoldRedisCluster, redisact.RedisHoldInput{
 		Cluster: cluster, Holder: workflow.GetInfo(ctx).WorkflowExecution.ID,
 	}).Get(ctx, nil)
 }
@@ -177,7 +178,7 @@ func holdRedisCluster(ctx workflow.Context, cluster string) error {
 func releaseRedisCluster(ctx workflow.Context, cluster string) {
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
 	dctx = workflow.WithActivityOptions(dctx, compensation)
-	err := workflow.ExecuteActivity(dctx, redisClusters.ReleaseRedisCluster, activities.RedisHoldInput{
+	err := workflow.ExecuteActivity(dctx, redisClusters.ReleaseRedisCluster, redisact.RedisHoldInput{
 		Cluster: cluster, Holder: workflow.GetInfo(ctx).WorkflowExecution.ID,
 	}).Get(dctx, nil)
 	if err != nil {
@@ -187,7 +188,7 @@ func releaseRedisCluster(ctx workflow.Context, cluster string) {
 
 // discardRedisBackup deletes a failed backup's files (best effort: without a
 // manifest they are not a backup anyway).
-func discardRedisBackup(ctx workflow.Context, in activities.DiscardRedisBackupInput) {
+func discardRedisBackup(ctx workflow.Context, in redisact.DiscardRedisBackupInput) {
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
 	o := shortAWSCall
 	o.RetryPolicy = &temporal.RetryPolicy{InitialInterval: time.Second, MaximumAttempts: 3}

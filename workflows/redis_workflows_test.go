@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/lifeboat-dev/lifeboat/activities"
+	redisact "github.com/lifeboat-dev/lifeboat/activities/redis"
 	"github.com/lifeboat-dev/lifeboat/internal/backupstore"
 	"github.com/lifeboat-dev/lifeboat/internal/redisbackup"
 	"github.com/lifeboat-dev/lifeboat/internal/registry"
@@ -42,7 +43,7 @@ type redisFake struct {
 	queues   map[string]string
 	heldBy   string
 	failing  map[string]error // by "<activity>" or "<activity> <node>"
-	manifest *activities.WriteRedisManifestInput
+	manifest *redisact.WriteRedisManifestInput
 	restored []string // nodes RestoreNode succeeded on
 }
 
@@ -89,26 +90,26 @@ func (f *redisFake) handlers() map[string]any {
 			Files: []redisbackup.File{{Name: "dump.rdb", Role: redisbackup.RoleRDB, Key: "redis/c1/x/" + n + "/dump.rdb", Size: 1000}}}
 	}
 	return map[string]any{
-		"PlanRedisBackup": func(ctx context.Context, in activities.RedisBackupPlanInput) (*activities.RedisBackupPlan, error) {
+		"PlanRedisBackup": func(ctx context.Context, in redisact.RedisBackupPlanInput) (*redisact.RedisBackupPlan, error) {
 			if err := f.record(ctx, "PlanRedisBackup", in.Cluster); err != nil {
 				return nil, err
 			}
-			return &activities.RedisBackupPlan{Cluster: in.Cluster, Nodes: redisNodes, Location: loc, Format: in.Format}, nil
+			return &redisact.RedisBackupPlan{Cluster: in.Cluster, Nodes: redisNodes, Location: loc, Format: in.Format}, nil
 		},
-		"PlanRedisRestore": func(ctx context.Context, in activities.RedisRestorePlanInput) (*activities.RedisRestorePlan, error) {
+		"PlanRedisRestore": func(ctx context.Context, in redisact.RedisRestorePlanInput) (*redisact.RedisRestorePlan, error) {
 			if err := f.record(ctx, "PlanRedisRestore", in.Cluster); err != nil {
 				return nil, err
 			}
-			plan := &activities.RedisRestorePlan{Cluster: in.Cluster, SourceCluster: in.Cluster, BackupID: "20210901T030000.000Z",
+			plan := &redisact.RedisRestorePlan{Cluster: in.Cluster, SourceCluster: in.Cluster, BackupID: "20210901T030000.000Z",
 				Persistence: redisbackup.FormatRDB, Location: loc}
 			for _, n := range redisNodes {
 				if in.Node == "" || in.Node == n.ID {
-					plan.Targets = append(plan.Targets, activities.RedisRestoreTarget{Node: n, Source: source(n.ID)})
+					plan.Targets = append(plan.Targets, redisact.RedisRestoreTarget{Node: n, Source: source(n.ID)})
 				}
 			}
 			return plan, nil
 		},
-		"HoldRedisCluster": func(ctx context.Context, in activities.RedisHoldInput) (*activities.RedisHoldResult, error) {
+		"HoldRedisCluster": func(ctx context.Context, in redisact.RedisHoldInput) (*redisact.RedisHoldResult, error) {
 			if err := f.record(ctx, "HoldRedisCluster", in.Cluster); err != nil {
 				return nil, err
 			}
@@ -118,58 +119,58 @@ func (f *redisFake) handlers() map[string]any {
 				return nil, temporal.NewNonRetryableApplicationError("held by "+f.heldBy, activities.ErrRedisClusterHeld, nil)
 			}
 			f.heldBy = in.Holder
-			return &activities.RedisHoldResult{Changed: true}, nil
+			return &redisact.RedisHoldResult{Changed: true}, nil
 		},
-		"ReleaseRedisCluster": func(ctx context.Context, in activities.RedisHoldInput) (*activities.RedisHoldResult, error) {
+		"ReleaseRedisCluster": func(ctx context.Context, in redisact.RedisHoldInput) (*redisact.RedisHoldResult, error) {
 			if err := f.record(ctx, "ReleaseRedisCluster", in.Cluster); err != nil {
 				return nil, err
 			}
 			f.mu.Lock()
 			defer f.mu.Unlock()
 			if f.heldBy != in.Holder {
-				return &activities.RedisHoldResult{}, nil
+				return &redisact.RedisHoldResult{}, nil
 			}
 			f.heldBy = ""
-			return &activities.RedisHoldResult{Changed: true}, nil
+			return &redisact.RedisHoldResult{Changed: true}, nil
 		},
-		"BackupNode": func(ctx context.Context, in activities.RedisNodeBackupInput) (*activities.RedisNodeBackupResult, error) {
+		"BackupNode": func(ctx context.Context, in redisact.RedisNodeBackupInput) (*redisact.RedisNodeBackupResult, error) {
 			if err := f.record(ctx, "BackupNode", in.Node); err != nil {
 				return nil, err
 			}
 			n := source(in.Node)
 			n.Files[0].Key = in.Folder + "/dump.rdb"
-			return &activities.RedisNodeBackupResult{Node: n}, nil
+			return &redisact.RedisNodeBackupResult{Node: n}, nil
 		},
-		"WriteRedisManifest": func(ctx context.Context, in activities.WriteRedisManifestInput) (*activities.WriteRedisManifestResult, error) {
+		"WriteRedisManifest": func(ctx context.Context, in redisact.WriteRedisManifestInput) (*redisact.WriteRedisManifestResult, error) {
 			if err := f.record(ctx, "WriteRedisManifest", in.Cluster); err != nil {
 				return nil, err
 			}
 			f.mu.Lock()
 			defer f.mu.Unlock()
 			f.manifest = &in
-			return &activities.WriteRedisManifestResult{ManifestURL: "s3://backups/" + redisbackup.ManifestKey(in.Location, in.Cluster, in.BackupID),
+			return &redisact.WriteRedisManifestResult{ManifestURL: "s3://backups/" + redisbackup.ManifestKey(in.Location, in.Cluster, in.BackupID),
 				Keys: int64(100 * len(in.Nodes)), Bytes: int64(1000 * len(in.Nodes))}, nil
 		},
-		"DiscardRedisBackup": func(ctx context.Context, in activities.DiscardRedisBackupInput) (*activities.DiscardRedisBackupResult, error) {
-			return &activities.DiscardRedisBackupResult{}, f.record(ctx, "DiscardRedisBackup", in.BackupID)
+		"DiscardRedisBackup": func(ctx context.Context, in redisact.DiscardRedisBackupInput) (*redisact.DiscardRedisBackupResult, error) {
+			return &redisact.DiscardRedisBackupResult{}, f.record(ctx, "DiscardRedisBackup", in.BackupID)
 		},
-		"StageNodeRestore": func(ctx context.Context, in activities.RedisNodeStageInput) (*activities.RedisNodeStageResult, error) {
+		"StageNodeRestore": func(ctx context.Context, in redisact.RedisNodeStageInput) (*redisact.RedisNodeStageResult, error) {
 			if err := f.record(ctx, "StageNodeRestore", in.Node); err != nil {
 				return nil, err
 			}
-			return &activities.RedisNodeStageResult{StagingDir: "/data/.lifeboat-restore-x", Target: "dump.rdb", Bytes: 1000}, nil
+			return &redisact.RedisNodeStageResult{StagingDir: "/data/.lifeboat-restore-x", Target: "dump.rdb", Bytes: 1000}, nil
 		},
-		"RestoreNode": func(ctx context.Context, in activities.RedisNodeRestoreInput) (*activities.RedisNodeRestoreResult, error) {
+		"RestoreNode": func(ctx context.Context, in redisact.RedisNodeRestoreInput) (*redisact.RedisNodeRestoreResult, error) {
 			if err := f.record(ctx, "RestoreNode", in.Node); err != nil {
 				return nil, err
 			}
 			f.mu.Lock()
 			f.restored = append(f.restored, in.Node)
 			f.mu.Unlock()
-			return &activities.RedisNodeRestoreResult{Node: in.Node, Keys: in.MaxKeys, DownMillis: 500}, nil
+			return &redisact.RedisNodeRestoreResult{Node: in.Node, Keys: in.MaxKeys, DownMillis: 500}, nil
 		},
-		"DiscardNodeRestore": func(ctx context.Context, in activities.RedisNodeDiscardInput) (*activities.RedisNodeDiscardResult, error) {
-			return &activities.RedisNodeDiscardResult{Removed: true}, f.record(ctx, "DiscardNodeRestore", in.Node)
+		"DiscardNodeRestore": func(ctx context.Context, in redisact.RedisNodeDiscardInput) (*redisact.RedisNodeDiscardResult, error) {
+			return &redisact.RedisNodeDiscardResult{Removed: true}, f.record(ctx, "DiscardNodeRestore", in.Node)
 		},
 	}
 }
@@ -189,8 +190,8 @@ func newRedisFixture(t *testing.T, slow ...string) *redisFixture {
 	env.SetStartTime(time.Date(2021, 9, 1, 3, 0, 0, 0, time.UTC))
 	env.RegisterWorkflowWithOptions(workflows.RedisBackup, workflow.RegisterOptions{Name: workflows.RedisBackupName})
 	env.RegisterWorkflowWithOptions(workflows.RedisRestore, workflow.RegisterOptions{Name: workflows.RedisRestoreName})
-	env.RegisterActivity(&activities.RedisNode{})
-	env.RegisterActivity(&activities.RedisClusters{})
+	env.RegisterActivity(&redisact.RedisNode{})
+	env.RegisterActivity(&redisact.RedisClusters{})
 	fx := &redisFixture{t: t, env: env, fake: newRedisFake()}
 	for name, fn := range fx.fake.handlers() {
 		call := env.OnActivity(name, mock.Anything, mock.Anything).Return(fn).Maybe()

@@ -8,7 +8,7 @@ import (
 
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/lifeboat-dev/lifeboat/activities"
+	ebsact "github.com/lifeboat-dev/lifeboat/activities/ebs"
 	"github.com/lifeboat-dev/lifeboat/internal/ebstags"
 )
 
@@ -136,11 +136,11 @@ func SnapshotChain(ctx workflow.Context, in SnapshotChainInput) (*SnapshotChainR
 	} else {
 		p.step(ctx, SnapStepWaiting)
 		wait := time.Duration(opts.waitTimeout()) * time.Second
-		var waited activities.WaitSnapshotsCompletedResult
+		var waited ebsact.WaitSnapshotsCompletedResult
 		// The deadline is fixed here, so a retried wait does not start over;
 		// Expect makes it wait for snapshots EC2 does not list yet.
 		deadline := workflow.Now(ctx).Add(wait)
-		err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ec2Poll(wait)), ebs.WaitSnapshotsCompleted, activities.WaitSnapshotsCompletedInput{
+		err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ec2Poll(wait)), ebs.WaitSnapshotsCompleted, ebsact.WaitSnapshotsCompletedInput{
 			Region: in.Region, CreatedOn: opts.AsOf, MaxWaitSeconds: opts.waitTimeout(), Deadline: &deadline, Expect: created.Snapshots,
 		}).Get(ctx, &waited)
 		if err == nil {

@@ -10,13 +10,14 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/lifeboat-dev/lifeboat/activities"
+	ebsact "github.com/lifeboat-dev/lifeboat/activities/ebs"
 	"github.com/lifeboat-dev/lifeboat/internal/ebstags"
 )
 
-var ebs *activities.EBS
+var ebs *ebsact.EBS
 
 // ec2Heartbeat is the heartbeat timeout of every EBS activity: each
-// heartbeats at least every 20 s (activities.EBSHeartbeatEvery) whatever it
+// heartbeats at least every 20 s (activities.HeartbeatEvery) whatever it
 // is doing (a slow page, a backoff, a poll), so a worker that died is
 // noticed within two minutes, however long the activity may run.
 const ec2Heartbeat = 2 * time.Minute
@@ -177,7 +178,7 @@ func snapHistoryFull(ctx workflow.Context, limit int) bool {
 }
 
 func snapCapAppend[T any](list []T, v ...T) []T {
-	room := activities.ListCap - len(list)
+	room := ebsact.ListCap - len(list)
 	if room <= 0 {
 		return list
 	}

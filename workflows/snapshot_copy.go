@@ -7,7 +7,7 @@ import (
 
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/lifeboat-dev/lifeboat/activities"
+	ebsact "github.com/lifeboat-dev/lifeboat/activities/ebs"
 )
 
 const (
@@ -37,9 +37,9 @@ func SnapshotCopy(ctx workflow.Context, in SnapshotCopyInput) (*SnapshotCopyResu
 	}
 	p.Validated = true
 	p.step(ctx, SnapStepPlanning)
-	var plan activities.PlanSnapshotCopiesResult
+	var plan ebsact.PlanSnapshotCopiesResult
 	err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ec2Sweep), ebs.PlanSnapshotCopies,
-		activities.PlanSnapshotCopiesInput{Region: in.Region}).Get(ctx, &plan)
+		ebsact.PlanSnapshotCopiesInput{Region: in.Region}).Get(ctx, &plan)
 	if err != nil {
 		return nil, p.fail(ctx, err)
 	}
@@ -48,7 +48,7 @@ func SnapshotCopy(ctx workflow.Context, in SnapshotCopyInput) (*SnapshotCopyResu
 		for _, d := range plan.Destinations {
 			r := CopyDestinationResult{Destination: d.Destination, AlreadyCopied: d.AlreadyCopied, Pending: len(d.ToCopy) + d.Deferred, InFlight: d.InFlight}
 			for _, id := range d.ToCopy {
-				r.Copies = snapCapAppend(r.Copies, activities.CopyStarted{SourceSnapshotID: id, State: "would be copied"})
+				r.Copies = snapCapAppend(r.Copies, ebsact.CopyStarted{SourceSnapshotID: id, State: "would be copied"})
 			}
 			res.Destinations = append(res.Destinations, r)
 			p.CopiesPending += r.Pending
@@ -120,7 +120,7 @@ func SnapshotCopyDestination(ctx workflow.Context, in SnapshotCopyDestinationInp
 	for _, id := range in.Recheck {
 		recheck[id] = true
 	}
-	fail := func(f activities.SnapshotFailure) {
+	fail := func(f ebsact.SnapshotFailure) {
 		res.Failed = snapCapAppend(res.Failed, f)
 		res.FailedCount++
 	}
@@ -144,14 +144,14 @@ func SnapshotCopyDestination(ctx workflow.Context, in SnapshotCopyDestinationInp
 					planned = false
 				}
 			}
-			var out activities.CopySnapshotsToRegionResult
-			err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ec2Sweep), ebs.CopySnapshotsToRegion, activities.CopySnapshotsToRegionInput{
+			var out ebsact.CopySnapshotsToRegionResult
+			err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ec2Sweep), ebs.CopySnapshotsToRegion, ebsact.CopySnapshotsToRegionInput{
 				SourceRegion: in.SourceRegion, Destination: in.Destination, SnapshotIDs: batch, Planned: planned,
 			}).Get(ctx, &out)
 			if err != nil {
 				// The batch failed after its retries: report it, go on with the rest.
 				for _, id := range batch {
-					fail(activities.SnapshotFailure{SnapshotID: id, Region: in.SourceRegion, Message: "copy to " + in.Destination + ": " + snapErrMessage(err)})
+					fail(ebsact.SnapshotFailure{SnapshotID: id, Region: in.SourceRegion, Message: "copy to " + in.Destination + ": " + snapErrMessage(err)})
 				}
 				continue
 			}
@@ -198,8 +198,8 @@ func SnapshotCopyDestination(ctx workflow.Context, in SnapshotCopyDestinationInp
 		if len(queue) > 0 {
 			minDone, wait = 1, min(copyWaitSlice, remaining)
 		}
-		var w activities.WaitSnapshotCopiesResult
-		err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ec2Poll(wait)), ebs.WaitSnapshotCopies, activities.WaitSnapshotCopiesInput{
+		var w ebsact.WaitSnapshotCopiesResult
+		err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ec2Poll(wait)), ebs.WaitSnapshotCopies, ebsact.WaitSnapshotCopiesInput{
 			Destination: in.Destination, CopyIDs: inflight, MinDone: minDone, MaxWaitSeconds: int(wait / time.Second),
 		}).Get(ctx, &w)
 		if err != nil {

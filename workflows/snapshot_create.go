@@ -5,7 +5,7 @@ import (
 
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/lifeboat-dev/lifeboat/activities"
+	ebsact "github.com/lifeboat-dev/lifeboat/activities/ebs"
 	"github.com/lifeboat-dev/lifeboat/internal/ebstags"
 )
 
@@ -68,8 +68,8 @@ func SnapshotCreate(ctx workflow.Context, in SnapshotCreateInput) (*SnapshotCrea
 
 	cursor := carry.Cursor
 	for {
-		var page activities.FindBackupInstancesResult
-		err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ec2Call), ebs.FindBackupInstances, activities.FindBackupInstancesInput{
+		var page ebsact.FindBackupInstancesResult
+		err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ec2Call), ebs.FindBackupInstances, ebsact.FindBackupInstancesInput{
 			Region: in.Region, Cursor: cursor, Limit: in.batchSize(),
 		}).Get(ctx, &page)
 		if err != nil {
@@ -118,7 +118,7 @@ func SnapshotCreate(ctx workflow.Context, in SnapshotCreateInput) (*SnapshotCrea
 
 type snapBatch struct {
 	future    workflow.ChildWorkflowFuture
-	instances []activities.BackupInstance
+	instances []ebsact.BackupInstance
 }
 
 func snapFirstFailure(f []InstanceFailure) string {
@@ -138,13 +138,13 @@ func SnapshotCreateBatch(ctx workflow.Context, in SnapshotCreateBatchInput) (*Sn
 	for i, inst := range in.Instances {
 		ids[i] = inst.InstanceID
 	}
-	var found activities.FindInstanceGroupsResult
-	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ec2Call), ebs.FindInstanceGroups, activities.FindInstanceGroupsInput{
+	var found ebsact.FindInstanceGroupsResult
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ec2Call), ebs.FindInstanceGroups, ebsact.FindInstanceGroupsInput{
 		Region: in.Region, InstanceIDs: ids, Date: in.Date,
 	}).Get(ctx, &found)
 	if err != nil || len(found.Instances) != len(in.Instances) {
 		// Each instance then looks for its own group.
-		found.Instances = make([]activities.InstanceGroups, len(in.Instances))
+		found.Instances = make([]ebsact.InstanceGroups, len(in.Instances))
 	}
 	var todo []int
 	for i, g := range found.Instances {
@@ -166,7 +166,7 @@ func SnapshotCreateBatch(ctx workflow.Context, in SnapshotCreateBatchInput) (*Sn
 		if known.InstanceID == "" {
 			known = nil
 		}
-		futures[k] = workflow.ExecuteActivity(actx, ebs.CreateInstanceSnapshots, activities.CreateInstanceSnapshotsInput{
+		futures[k] = workflow.ExecuteActivity(actx, ebs.CreateInstanceSnapshots, ebsact.CreateInstanceSnapshotsInput{
 			Region: in.Region, Instance: in.Instances[i], Date: in.Date, DryRun: in.DryRun, Known: known,
 		})
 	}
@@ -175,7 +175,7 @@ func SnapshotCreateBatch(ctx workflow.Context, in SnapshotCreateBatchInput) (*Sn
 	}
 	for k, i := range todo {
 		inst := in.Instances[i]
-		var out activities.CreateInstanceSnapshotsResult
+		var out ebsact.CreateInstanceSnapshotsResult
 		err := futures[k].Get(ctx, &out)
 		if k+n < len(todo) {
 			start(k + n)
@@ -184,7 +184,7 @@ func SnapshotCreateBatch(ctx workflow.Context, in SnapshotCreateBatchInput) (*Sn
 		case err != nil:
 			res.Failed = append(res.Failed, InstanceFailure{InstanceID: inst.InstanceID, Message: snapErrMessage(err)})
 		case out.Skipped != "":
-			res.Skipped = append(res.Skipped, activities.InstanceProblem{InstanceID: inst.InstanceID, Problem: out.Skipped})
+			res.Skipped = append(res.Skipped, ebsact.InstanceProblem{InstanceID: inst.InstanceID, Problem: out.Skipped})
 		default:
 			if out.Created && !in.DryRun {
 				count(ctx, MetricSnapshotsCreated, int64(len(out.Snapshots)), map[string]string{"region": in.Region})

@@ -6,7 +6,7 @@ import (
 
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/lifeboat-dev/lifeboat/activities"
+	ebsact "github.com/lifeboat-dev/lifeboat/activities/ebs"
 	"github.com/lifeboat-dev/lifeboat/internal/ebstags"
 )
 
@@ -34,8 +34,8 @@ func SnapshotExpire(ctx workflow.Context, in SnapshotExpireInput) (*SnapshotExpi
 	actx := workflow.WithActivityOptions(ctx, ec2Call)
 	sctx := workflow.WithActivityOptions(ctx, ec2Sweep)
 
-	var found activities.FindCopyDestinationsResult
-	if err := workflow.ExecuteActivity(actx, ebs.FindCopyDestinations, activities.FindCopyDestinationsInput{Region: in.Region}).Get(ctx, &found); err != nil {
+	var found ebsact.FindCopyDestinationsResult
+	if err := workflow.ExecuteActivity(actx, ebs.FindCopyDestinations, ebsact.FindCopyDestinationsInput{Region: in.Region}).Get(ctx, &found); err != nil {
 		// The source region is still expired; its copies wait for a run
 		// that can tell where they are.
 		res.Error = "find copy destinations: " + snapErrMessage(err)
@@ -53,8 +53,8 @@ func SnapshotExpire(ctx workflow.Context, in SnapshotExpireInput) (*SnapshotExpi
 			out := &res.Regions[i]
 			out.Region = region
 			if region != in.Region {
-				var carried activities.CarryKeepForeverResult
-				err := workflow.ExecuteActivity(actx, ebs.CarryKeepForever, activities.CarryKeepForeverInput{
+				var carried ebsact.CarryKeepForeverResult
+				err := workflow.ExecuteActivity(actx, ebs.CarryKeepForever, ebsact.CarryKeepForeverInput{
 					SourceRegion: in.Region, Destination: region, DryRun: in.DryRun,
 				}).Get(gctx, &carried)
 				if err != nil {
@@ -63,8 +63,8 @@ func SnapshotExpire(ctx workflow.Context, in SnapshotExpireInput) (*SnapshotExpi
 				}
 				res.Carried = snapCapAppend(res.Carried, carried.Carried...)
 			}
-			var r activities.ExpireSnapshotsResult
-			err := workflow.ExecuteActivity(sctx, ebs.ExpireSnapshots, activities.ExpireSnapshotsInput{
+			var r ebsact.ExpireSnapshotsResult
+			err := workflow.ExecuteActivity(sctx, ebs.ExpireSnapshots, ebsact.ExpireSnapshotsInput{
 				Region: region, Owner: in.Region, Today: day, DryRun: in.DryRun,
 			}).Get(gctx, &r)
 			if err != nil {

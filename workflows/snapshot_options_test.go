@@ -9,7 +9,7 @@ import (
 	"github.com/lifeboat-dev/lifeboat/activities"
 )
 
-// Every EBS activity heartbeats (at least every activities.EBSHeartbeatEvery)
+// Every EBS activity heartbeats (at least every activities.HeartbeatEvery)
 // and has a heartbeat timeout a few of those long, so a dead worker is
 // noticed in minutes; no start-to-close is shorter than the work it
 // bounds, however long a snapshot or a copy takes.
@@ -21,8 +21,8 @@ func TestSnapshotActivityTimeoutsOutlastTheirWork(t *testing.T) {
 		"ec2Poll(window)": ec2Poll(DefaultCopyWindowSeconds * time.Second), "ec2Poll(day)": ec2Poll(24 * time.Hour),
 	}
 	for name, o := range opts {
-		if o.HeartbeatTimeout < 3*activities.EBSHeartbeatEvery {
-			t.Errorf("%s: heartbeat timeout %s, want at least 3 heartbeats of %s", name, o.HeartbeatTimeout, activities.EBSHeartbeatEvery)
+		if o.HeartbeatTimeout < 3*activities.HeartbeatEvery {
+			t.Errorf("%s: heartbeat timeout %s, want at least 3 heartbeats of %s", name, o.HeartbeatTimeout, activities.HeartbeatEvery)
 		}
 		if o.StartToCloseTimeout <= o.HeartbeatTimeout {
 			t.Errorf("%s: start-to-close %s not above the heartbeat timeout", name, o.StartToCloseTimeout)

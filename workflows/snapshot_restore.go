@@ -5,7 +5,7 @@ import (
 
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/lifeboat-dev/lifeboat/activities"
+	ebsact "github.com/lifeboat-dev/lifeboat/activities/ebs"
 )
 
 // SnapshotRestore makes volumes from a snapshot group and attaches them to
@@ -26,8 +26,8 @@ func SnapshotRestore(ctx workflow.Context, in SnapshotRestoreInput) (*SnapshotRe
 	}
 	restoreID := workflow.GetInfo(ctx).WorkflowExecution.ID
 	p.step(ctx, SnapStepPlanning)
-	var plan activities.PlanVolumeRestoreResult
-	err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ec2Call), ebs.PlanVolumeRestore, activities.PlanVolumeRestoreInput{
+	var plan ebsact.PlanVolumeRestoreResult
+	err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ec2Call), ebs.PlanVolumeRestore, ebsact.PlanVolumeRestoreInput{
 		Region: in.Region, GroupID: in.GroupID, SourceInstanceID: in.SourceInstanceID, At: in.At,
 		TargetInstanceID: in.TargetInstanceID, AvailabilityZone: in.AvailabilityZone, Devices: in.Devices, RestoreID: restoreID,
 	}).Get(ctx, &plan)
@@ -51,9 +51,9 @@ func SnapshotRestore(ctx workflow.Context, in SnapshotRestoreInput) (*SnapshotRe
 		}
 		dctx, _ := workflow.NewDisconnectedContext(ctx)
 		p.step(dctx, SnapStepCleaningUp)
-		var out activities.DeleteRestoreVolumesResult
+		var out ebsact.DeleteRestoreVolumesResult
 		err := workflow.ExecuteActivity(workflow.WithActivityOptions(dctx, ec2Cleanup), ebs.DeleteRestoreVolumes,
-			activities.DeleteRestoreVolumesInput{Region: in.Region, VolumeIDs: created}).Get(dctx, &out)
+			ebsact.DeleteRestoreVolumesInput{Region: in.Region, VolumeIDs: created}).Get(dctx, &out)
 		if err != nil {
 			workflow.GetLogger(ctx).Error("Cleanup failed: restored volumes left behind", "volumes", created, "error", err)
 			return
@@ -68,14 +68,14 @@ func SnapshotRestore(ctx workflow.Context, in SnapshotRestoreInput) (*SnapshotRe
 	cctx = workflow.WithWaitForCancellation(cctx, true)
 	creating := make([]workflow.Future, 0, len(plan.Snapshots))
 	for _, s := range plan.Snapshots {
-		creating = append(creating, workflow.ExecuteActivity(cctx, ebs.CreateRestoreVolume, activities.CreateRestoreVolumeInput{
+		creating = append(creating, workflow.ExecuteActivity(cctx, ebs.CreateRestoreVolume, ebsact.CreateRestoreVolumeInput{
 			Region: in.Region, AvailabilityZone: in.AvailabilityZone, SnapshotID: s.SnapshotID, Device: s.Device,
 			GroupID: plan.GroupID, RestoreID: restoreID,
 		}))
 	}
 	var firstErr error
 	for i, f := range creating {
-		var v activities.CreateRestoreVolumeResult
+		var v ebsact.CreateRestoreVolumeResult
 		if err := f.Get(ctx, &v); err != nil {
 			if firstErr == nil {
 				firstErr = err
@@ -92,7 +92,7 @@ func SnapshotRestore(ctx workflow.Context, in SnapshotRestoreInput) (*SnapshotRe
 		return nil, p.fail(ctx, firstErr)
 	}
 	err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ec2Poll(time.Hour)), ebs.WaitRestoreVolumes,
-		activities.WaitRestoreVolumesInput{Region: in.Region, VolumeIDs: created}).Get(ctx, nil)
+		ebsact.WaitRestoreVolumesInput{Region: in.Region, VolumeIDs: created}).Get(ctx, nil)
 	if err != nil {
 		return nil, p.fail(ctx, err)
 	}
@@ -100,7 +100,7 @@ func SnapshotRestore(ctx workflow.Context, in SnapshotRestoreInput) (*SnapshotRe
 	p.step(ctx, SnapStepAttaching)
 	actx := workflow.WithActivityOptions(ctx, ec2Poll(30*time.Minute))
 	for _, v := range res.Volumes {
-		err := workflow.ExecuteActivity(actx, ebs.AttachRestoreVolume, activities.AttachRestoreVolumeInput{
+		err := workflow.ExecuteActivity(actx, ebs.AttachRestoreVolume, ebsact.AttachRestoreVolumeInput{
 			Region: in.Region, VolumeID: v.VolumeID, InstanceID: in.TargetInstanceID, Device: v.Device,
 		}).Get(ctx, nil)
 		if err != nil {

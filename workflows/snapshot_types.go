@@ -5,7 +5,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/lifeboat-dev/lifeboat/activities"
+	ebsact "github.com/lifeboat-dev/lifeboat/activities/ebs"
 )
 
 // Workflow type names of the EBS snapshot lifecycle.
@@ -117,18 +117,18 @@ type SnapshotCreateInput struct {
 
 // SnapshotCreateCarry is where a continued SnapshotCreate resumes.
 type SnapshotCreateCarry struct {
-	Cursor  activities.InstanceCursor `json:"cursor"`
-	Batches int                       `json:"batches"`
-	Result  SnapshotCreateResult      `json:"result"`
+	Cursor  ebsact.InstanceCursor `json:"cursor"`
+	Batches int                   `json:"batches"`
+	Result  SnapshotCreateResult  `json:"result"`
 }
 
 // SnapshotCreateBatchInput is one batch of instances to snapshot.
 type SnapshotCreateBatchInput struct {
-	Region      string                      `json:"region"`
-	Date        time.Time                   `json:"date"`
-	DryRun      bool                        `json:"dryRun,omitempty"`
-	Instances   []activities.BackupInstance `json:"instances"`
-	Parallelism int                         `json:"parallelism,omitempty"`
+	Region      string                  `json:"region"`
+	Date        time.Time               `json:"date"`
+	DryRun      bool                    `json:"dryRun,omitempty"`
+	Instances   []ebsact.BackupInstance `json:"instances"`
+	Parallelism int                     `json:"parallelism,omitempty"`
 }
 
 // SnapshotCopyInput is the SnapshotCopy workflow's input.
@@ -201,27 +201,27 @@ type InstanceFailure struct {
 
 // SnapshotCreateBatchResult is one batch's groups.
 type SnapshotCreateBatchResult struct {
-	Groups  []GroupSummary               `json:"groups,omitempty"`
-	Failed  []InstanceFailure            `json:"failed,omitempty"`
-	Skipped []activities.InstanceProblem `json:"skipped,omitempty"`
+	Groups  []GroupSummary           `json:"groups,omitempty"`
+	Failed  []InstanceFailure        `json:"failed,omitempty"`
+	Skipped []ebsact.InstanceProblem `json:"skipped,omitempty"`
 }
 
 // SnapshotCreateResult is the SnapshotCreate workflow's result. Lists are
-// capped at activities.ListCap entries; counts are exact.
+// capped at ebsact.ListCap entries; counts are exact.
 type SnapshotCreateResult struct {
-	Region         string                       `json:"region"`
-	Date           string                       `json:"date"`
-	DryRun         bool                         `json:"dryRun,omitempty"`
-	Instances      int                          `json:"instances"` // instances with Backup=Yes and EBS volumes
-	GroupsCreated  int                          `json:"groupsCreated"`
-	GroupsExisting int                          `json:"groupsExisting"`
-	GroupsToCreate int                          `json:"groupsToCreate,omitempty"` // dry run: groups a real run would take
-	Snapshots      int                          `json:"snapshots"`                // in the groups created (to create, in a dry run)
-	Batches        int                          `json:"batches"`
-	Groups         []GroupSummary               `json:"groups,omitempty"`
-	Failed         []InstanceFailure            `json:"failed,omitempty"`
-	FailedCount    int                          `json:"failedCount"`
-	Problems       []activities.InstanceProblem `json:"problems,omitempty"`
+	Region         string                   `json:"region"`
+	Date           string                   `json:"date"`
+	DryRun         bool                     `json:"dryRun,omitempty"`
+	Instances      int                      `json:"instances"` // instances with Backup=Yes and EBS volumes
+	GroupsCreated  int                      `json:"groupsCreated"`
+	GroupsExisting int                      `json:"groupsExisting"`
+	GroupsToCreate int                      `json:"groupsToCreate,omitempty"` // dry run: groups a real run would take
+	Snapshots      int                      `json:"snapshots"`                // in the groups created (to create, in a dry run)
+	Batches        int                      `json:"batches"`
+	Groups         []GroupSummary           `json:"groups,omitempty"`
+	Failed         []InstanceFailure        `json:"failed,omitempty"`
+	FailedCount    int                      `json:"failedCount"`
+	Problems       []ebsact.InstanceProblem `json:"problems,omitempty"`
 }
 
 // CopyDestinationResult is what a run copied into one destination.
@@ -235,11 +235,11 @@ type CopyDestinationResult struct {
 	InFlight []string `json:"inFlight,omitempty"`
 	// Pending counts sources not started (the copy window closed, or the
 	// plan's cap): the next run copies them.
-	Pending     int                          `json:"pending"`
-	Copies      []activities.CopyStarted     `json:"copies,omitempty"`
-	Failed      []activities.SnapshotFailure `json:"failed,omitempty"`
-	FailedCount int                          `json:"failedCount"`
-	Error       string                       `json:"error,omitempty"`
+	Pending     int                      `json:"pending"`
+	Copies      []ebsact.CopyStarted     `json:"copies,omitempty"`
+	Failed      []ebsact.SnapshotFailure `json:"failed,omitempty"`
+	FailedCount int                      `json:"failedCount"`
+	Error       string                   `json:"error,omitempty"`
 }
 
 // SnapshotCopyResult is the SnapshotCopy workflow's result.
@@ -254,7 +254,7 @@ type SnapshotCopyResult struct {
 
 // ExpiryOutcome is one region's expiry, or why it did not run.
 type ExpiryOutcome struct {
-	activities.ExpireSnapshotsResult
+	ebsact.ExpireSnapshotsResult
 	Error string `json:"error,omitempty"`
 }
 
@@ -281,14 +281,14 @@ type StepOutcome struct {
 // SnapshotChainResult is the SnapshotChain workflow's result: each step's
 // outcome and result (nil when a step produced none).
 type SnapshotChainResult struct {
-	Region string                                   `json:"region"`
-	Date   string                                   `json:"date"`
-	DryRun bool                                     `json:"dryRun,omitempty"`
-	Steps  []StepOutcome                            `json:"steps"`
-	Create *SnapshotCreateResult                    `json:"create,omitempty"`
-	Wait   *activities.WaitSnapshotsCompletedResult `json:"wait,omitempty"`
-	Copy   *SnapshotCopyResult                      `json:"copy,omitempty"`
-	Expire *SnapshotExpireResult                    `json:"expire,omitempty"`
+	Region string                               `json:"region"`
+	Date   string                               `json:"date"`
+	DryRun bool                                 `json:"dryRun,omitempty"`
+	Steps  []StepOutcome                        `json:"steps"`
+	Create *SnapshotCreateResult                `json:"create,omitempty"`
+	Wait   *ebsact.WaitSnapshotsCompletedResult `json:"wait,omitempty"`
+	Copy   *SnapshotCopyResult                  `json:"copy,omitempty"`
+	Expire *SnapshotExpireResult                `json:"expire,omitempty"`
 }
 
 // Failed reports whether any step failed.

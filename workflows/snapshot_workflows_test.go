@@ -18,6 +18,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/lifeboat-dev/lifeboat/activities"
+	ebsact "github.com/lifeboat-dev/lifeboat/activities/ebs"
 	"github.com/lifeboat-dev/lifeboat/workflows"
 )
 
@@ -36,7 +37,7 @@ const (
 type ec2World struct {
 	mu sync.Mutex
 	// instances per region, with Backup=Yes.
-	instances map[string][]activities.BackupInstance
+	instances map[string][]ebsact.BackupInstance
 	// sources per region: completed primaries to copy, per destination.
 	sources map[string]map[string][]string
 	// failing makes every call of an activity fail, by activity name and
@@ -59,7 +60,7 @@ type ec2World struct {
 	copies   map[string]string // "destination/copy id" -> source id
 	inflight map[string]map[string]bool
 	maxIn    map[string]int // destination -> most copies in flight at once
-	expired  map[string]activities.ExpireSnapshotsInput
+	expired  map[string]ebsact.ExpireSnapshotsInput
 	carried  []string
 	volumes  []string // volumes created by restores
 	deleted  []string // volumes deleted by restore cleanup
@@ -67,10 +68,10 @@ type ec2World struct {
 
 func newWorld() *ec2World {
 	return &ec2World{
-		instances: map[string][]activities.BackupInstance{}, sources: map[string]map[string][]string{},
+		instances: map[string][]ebsact.BackupInstance{}, sources: map[string]map[string][]string{},
 		failing: map[string]map[string]error{}, errored: map[string][]string{},
 		groups: map[string]bool{}, copies: map[string]string{}, inflight: map[string]map[string]bool{},
-		maxIn: map[string]int{}, expired: map[string]activities.ExpireSnapshotsInput{}, others: map[string][]string{},
+		maxIn: map[string]int{}, expired: map[string]ebsact.ExpireSnapshotsInput{}, others: map[string][]string{},
 	}
 }
 
@@ -78,9 +79,9 @@ func newWorld() *ec2World {
 func (w *ec2World) addInstances(region string, n int) {
 	for i := 1; i <= n; i++ {
 		id := fmt.Sprintf("i-%s-%02d", region, i)
-		w.instances[region] = append(w.instances[region], activities.BackupInstance{
+		w.instances[region] = append(w.instances[region], ebsact.BackupInstance{
 			InstanceID: id, RetentionDays: 7, CopyDest: []string{west},
-			Volumes: []activities.AttachedVolume{{VolumeID: "vol-a-" + id, Device: "/dev/sda1"}, {VolumeID: "vol-b-" + id, Device: "/dev/sdf"}},
+			Volumes: []ebsact.AttachedVolume{{VolumeID: "vol-a-" + id, Device: "/dev/sda1"}, {VolumeID: "vol-b-" + id, Device: "/dev/sdf"}},
 		})
 	}
 }
@@ -156,7 +157,7 @@ func (w *ec2World) handlers() map[string]any {
 	}
 }
 
-func (w *ec2World) findBackupInstances(_ context.Context, in activities.FindBackupInstancesInput) (*activities.FindBackupInstancesResult, error) {
+func (w *ec2World) findBackupInstances(_ context.Context, in ebsact.FindBackupInstancesInput) (*ebsact.FindBackupInstancesResult, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if err := w.record("FindBackupInstances", in.Region); err != nil {
@@ -165,9 +166,9 @@ func (w *ec2World) findBackupInstances(_ context.Context, in activities.FindBack
 	all := w.instances[in.Region]
 	from := in.Cursor.Offset
 	to := min(from+in.Limit, len(all))
-	out := &activities.FindBackupInstancesResult{Instances: all[from:to]}
+	out := &ebsact.FindBackupInstancesResult{Instances: all[from:to]}
 	if to < len(all) {
-		out.Next = &activities.InstanceCursor{Offset: to}
+		out.Next = &ebsact.InstanceCursor{Offset: to}
 	}
 	return out, nil
 }
@@ -176,15 +177,15 @@ func groupID(instance string, date time.Time) string {
 	return "lbg-" + instance + "-" + date.Format("20060102")
 }
 
-func (w *ec2World) findInstanceGroups(_ context.Context, in activities.FindInstanceGroupsInput) (*activities.FindInstanceGroupsResult, error) {
+func (w *ec2World) findInstanceGroups(_ context.Context, in ebsact.FindInstanceGroupsInput) (*ebsact.FindInstanceGroupsResult, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if err := w.record("FindInstanceGroups", in.Region); err != nil {
 		return nil, err
 	}
-	res := &activities.FindInstanceGroupsResult{}
+	res := &ebsact.FindInstanceGroupsResult{}
 	for _, id := range in.InstanceIDs {
-		g := activities.InstanceGroups{InstanceID: id, GroupID: groupID(id, in.Date)}
+		g := ebsact.InstanceGroups{InstanceID: id, GroupID: groupID(id, in.Date)}
 		if w.groups[g.GroupID] {
 			g.Exists, g.Complete, g.Snapshots = true, true, 2
 		}
@@ -193,16 +194,16 @@ func (w *ec2World) findInstanceGroups(_ context.Context, in activities.FindInsta
 	return res, nil
 }
 
-func (w *ec2World) createInstanceSnapshots(_ context.Context, in activities.CreateInstanceSnapshotsInput) (*activities.CreateInstanceSnapshotsResult, error) {
+func (w *ec2World) createInstanceSnapshots(_ context.Context, in ebsact.CreateInstanceSnapshotsInput) (*ebsact.CreateInstanceSnapshotsResult, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if err := w.record("CreateInstanceSnapshots", in.Region, in.Instance.InstanceID); err != nil {
 		return nil, err
 	}
 	group := groupID(in.Instance.InstanceID, in.Date)
-	res := &activities.CreateInstanceSnapshotsResult{InstanceID: in.Instance.InstanceID, GroupID: group, DeleteOn: in.Date.AddDate(0, 0, 7).Format("2006-01-02")}
+	res := &ebsact.CreateInstanceSnapshotsResult{InstanceID: in.Instance.InstanceID, GroupID: group, DeleteOn: in.Date.AddDate(0, 0, 7).Format("2006-01-02")}
 	for _, v := range in.Instance.Volumes {
-		res.Snapshots = append(res.Snapshots, activities.GroupSnapshot{SnapshotID: "snap-" + v.VolumeID, VolumeID: v.VolumeID, Device: v.Device, State: "pending"})
+		res.Snapshots = append(res.Snapshots, ebsact.GroupSnapshot{SnapshotID: "snap-" + v.VolumeID, VolumeID: v.VolumeID, Device: v.Device, State: "pending"})
 	}
 	switch {
 	case w.groups[group]:
@@ -214,34 +215,34 @@ func (w *ec2World) createInstanceSnapshots(_ context.Context, in activities.Crea
 	return res, nil
 }
 
-func (w *ec2World) waitSnapshotsCompleted(_ context.Context, in activities.WaitSnapshotsCompletedInput) (*activities.WaitSnapshotsCompletedResult, error) {
+func (w *ec2World) waitSnapshotsCompleted(_ context.Context, in ebsact.WaitSnapshotsCompletedInput) (*ebsact.WaitSnapshotsCompletedResult, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if err := w.record("WaitSnapshotsCompleted", in.Region); err != nil {
 		return nil, err
 	}
-	res := &activities.WaitSnapshotsCompletedResult{Completed: 2 * len(w.instances[in.Region])}
+	res := &ebsact.WaitSnapshotsCompletedResult{Completed: 2 * len(w.instances[in.Region])}
 	for _, id := range w.errored[in.Region] {
-		res.Errored = append(res.Errored, activities.SnapshotFailure{SnapshotID: id, Region: in.Region, Message: "snapshot failed: internal error"})
+		res.Errored = append(res.Errored, ebsact.SnapshotFailure{SnapshotID: id, Region: in.Region, Message: "snapshot failed: internal error"})
 		res.Completed--
 	}
 	return res, nil
 }
 
-func (w *ec2World) planSnapshotCopies(_ context.Context, in activities.PlanSnapshotCopiesInput) (*activities.PlanSnapshotCopiesResult, error) {
+func (w *ec2World) planSnapshotCopies(_ context.Context, in ebsact.PlanSnapshotCopiesInput) (*ebsact.PlanSnapshotCopiesResult, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if err := w.record("PlanSnapshotCopies", in.Region); err != nil {
 		return nil, err
 	}
-	res := &activities.PlanSnapshotCopiesResult{}
+	res := &ebsact.PlanSnapshotCopiesResult{}
 	var dests []string
 	for d := range w.sources[in.Region] {
 		dests = append(dests, d)
 	}
 	sort.Strings(dests)
 	for _, d := range dests {
-		plan := activities.CopyPlan{Destination: d, InFlight: w.others[d]}
+		plan := ebsact.CopyPlan{Destination: d, InFlight: w.others[d]}
 		for _, id := range w.sources[in.Region][d] {
 			if w.copyOf(d, id) != "" {
 				plan.AlreadyCopied++
@@ -263,7 +264,7 @@ func (w *ec2World) copyOf(dest, source string) string {
 	return ""
 }
 
-func (w *ec2World) copySnapshotsToRegion(_ context.Context, in activities.CopySnapshotsToRegionInput) (*activities.CopySnapshotsToRegionResult, error) {
+func (w *ec2World) copySnapshotsToRegion(_ context.Context, in ebsact.CopySnapshotsToRegionInput) (*ebsact.CopySnapshotsToRegionResult, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if err := w.record("CopySnapshotsToRegion", append([]string{in.Destination}, in.SnapshotIDs...)...); err != nil {
@@ -273,16 +274,16 @@ func (w *ec2World) copySnapshotsToRegion(_ context.Context, in activities.CopySn
 	if w.inflight[in.Destination] == nil {
 		w.inflight[in.Destination] = map[string]bool{}
 	}
-	res := &activities.CopySnapshotsToRegionResult{}
+	res := &ebsact.CopySnapshotsToRegionResult{}
 	for _, id := range in.SnapshotIDs {
 		if c := w.copyOf(in.Destination, id); c != "" {
-			res.Existing = append(res.Existing, activities.CopyStarted{SourceSnapshotID: id, CopySnapshotID: c, State: "completed"})
+			res.Existing = append(res.Existing, ebsact.CopyStarted{SourceSnapshotID: id, CopySnapshotID: c, State: "completed"})
 			continue
 		}
 		c := "copy-of-" + id + "-in-" + in.Destination
 		w.copies[in.Destination+"/"+c] = id
 		w.inflight[in.Destination][c] = true
-		res.Started = append(res.Started, activities.CopyStarted{SourceSnapshotID: id, CopySnapshotID: c, State: "pending"})
+		res.Started = append(res.Started, ebsact.CopyStarted{SourceSnapshotID: id, CopySnapshotID: c, State: "pending"})
 	}
 	if n := len(w.inflight[in.Destination]); n > w.maxIn[in.Destination] {
 		w.maxIn[in.Destination] = n
@@ -290,13 +291,13 @@ func (w *ec2World) copySnapshotsToRegion(_ context.Context, in activities.CopySn
 	return res, nil
 }
 
-func (w *ec2World) waitSnapshotCopies(_ context.Context, in activities.WaitSnapshotCopiesInput) (*activities.WaitSnapshotCopiesResult, error) {
+func (w *ec2World) waitSnapshotCopies(_ context.Context, in ebsact.WaitSnapshotCopiesInput) (*ebsact.WaitSnapshotCopiesResult, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if err := w.record("WaitSnapshotCopies", in.Destination); err != nil {
 		return nil, err
 	}
-	res := &activities.WaitSnapshotCopiesResult{}
+	res := &ebsact.WaitSnapshotCopiesResult{}
 	for _, id := range in.CopyIDs {
 		if w.copyBatch == 0 || len(res.Completed) < w.copyBatch {
 			res.Completed = append(res.Completed, id)
@@ -308,13 +309,13 @@ func (w *ec2World) waitSnapshotCopies(_ context.Context, in activities.WaitSnaps
 	return res, nil
 }
 
-func (w *ec2World) findCopyDestinations(_ context.Context, in activities.FindCopyDestinationsInput) (*activities.FindCopyDestinationsResult, error) {
+func (w *ec2World) findCopyDestinations(_ context.Context, in ebsact.FindCopyDestinationsInput) (*ebsact.FindCopyDestinationsResult, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if err := w.record("FindCopyDestinations", in.Region); err != nil {
 		return nil, err
 	}
-	res := &activities.FindCopyDestinationsResult{Destinations: []string{}}
+	res := &ebsact.FindCopyDestinationsResult{Destinations: []string{}}
 	for d := range w.sources[in.Region] {
 		res.Destinations = append(res.Destinations, d)
 	}
@@ -322,41 +323,41 @@ func (w *ec2World) findCopyDestinations(_ context.Context, in activities.FindCop
 	return res, nil
 }
 
-func (w *ec2World) carryKeepForever(_ context.Context, in activities.CarryKeepForeverInput) (*activities.CarryKeepForeverResult, error) {
+func (w *ec2World) carryKeepForever(_ context.Context, in ebsact.CarryKeepForeverInput) (*ebsact.CarryKeepForeverResult, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if err := w.record("CarryKeepForever", in.SourceRegion, in.Destination); err != nil {
 		return nil, err
 	}
 	w.carried = append(w.carried, in.Destination)
-	return &activities.CarryKeepForeverResult{Carried: []string{"copy-kept-in-" + in.Destination}}, nil
+	return &ebsact.CarryKeepForeverResult{Carried: []string{"copy-kept-in-" + in.Destination}}, nil
 }
 
-func (w *ec2World) expireSnapshots(_ context.Context, in activities.ExpireSnapshotsInput) (*activities.ExpireSnapshotsResult, error) {
+func (w *ec2World) expireSnapshots(_ context.Context, in ebsact.ExpireSnapshotsInput) (*ebsact.ExpireSnapshotsResult, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if err := w.record("ExpireSnapshots", in.Region, "owner="+in.Owner); err != nil {
 		return nil, err
 	}
 	w.expired[in.Region+"/"+in.Owner] = in
-	return &activities.ExpireSnapshotsResult{
+	return &ebsact.ExpireSnapshotsResult{
 		Region: in.Region, DeletedCount: 2,
-		Deleted: []activities.ExpiredSnapshot{{SnapshotID: "snap-old-1-" + in.Region, Region: in.Region, DeleteOn: "2026-11-20"}, {SnapshotID: "snap-old-2-" + in.Region, Region: in.Region, DeleteOn: "2026-11-22"}},
+		Deleted: []ebsact.ExpiredSnapshot{{SnapshotID: "snap-old-1-" + in.Region, Region: in.Region, DeleteOn: "2026-11-20"}, {SnapshotID: "snap-old-2-" + in.Region, Region: in.Region, DeleteOn: "2026-11-22"}},
 	}, nil
 }
 
-func (w *ec2World) planVolumeRestore(_ context.Context, in activities.PlanVolumeRestoreInput) (*activities.PlanVolumeRestoreResult, error) {
+func (w *ec2World) planVolumeRestore(_ context.Context, in ebsact.PlanVolumeRestoreInput) (*ebsact.PlanVolumeRestoreResult, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if err := w.record("PlanVolumeRestore", in.GroupID); err != nil {
 		return nil, err
 	}
-	return &activities.PlanVolumeRestoreResult{GroupID: in.GroupID, InstanceID: "i-src", GroupSize: 2, Snapshots: []activities.RestoreSnapshot{
+	return &ebsact.PlanVolumeRestoreResult{GroupID: in.GroupID, InstanceID: "i-src", GroupSize: 2, Snapshots: []ebsact.RestoreSnapshot{
 		{SnapshotID: "snap-1", Device: "/dev/sdf"}, {SnapshotID: "snap-2", Device: "/dev/sdg"},
 	}}, nil
 }
 
-func (w *ec2World) createRestoreVolume(_ context.Context, in activities.CreateRestoreVolumeInput) (*activities.CreateRestoreVolumeResult, error) {
+func (w *ec2World) createRestoreVolume(_ context.Context, in ebsact.CreateRestoreVolumeInput) (*ebsact.CreateRestoreVolumeResult, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if err := w.record("CreateRestoreVolume", in.SnapshotID); err != nil {
@@ -364,35 +365,35 @@ func (w *ec2World) createRestoreVolume(_ context.Context, in activities.CreateRe
 	}
 	id := "vol-from-" + in.SnapshotID
 	w.volumes = append(w.volumes, id)
-	return &activities.CreateRestoreVolumeResult{VolumeID: id, Created: true}, nil
+	return &ebsact.CreateRestoreVolumeResult{VolumeID: id, Created: true}, nil
 }
 
-func (w *ec2World) waitRestoreVolumes(_ context.Context, in activities.WaitRestoreVolumesInput) (*activities.WaitRestoreVolumesResult, error) {
+func (w *ec2World) waitRestoreVolumes(_ context.Context, in ebsact.WaitRestoreVolumesInput) (*ebsact.WaitRestoreVolumesResult, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if err := w.record("WaitRestoreVolumes", in.VolumeIDs...); err != nil {
 		return nil, err
 	}
-	return &activities.WaitRestoreVolumesResult{}, nil
+	return &ebsact.WaitRestoreVolumesResult{}, nil
 }
 
-func (w *ec2World) attachRestoreVolume(_ context.Context, in activities.AttachRestoreVolumeInput) (*activities.AttachRestoreVolumeResult, error) {
+func (w *ec2World) attachRestoreVolume(_ context.Context, in ebsact.AttachRestoreVolumeInput) (*ebsact.AttachRestoreVolumeResult, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if err := w.record("AttachRestoreVolume", in.VolumeID, in.Device); err != nil {
 		return nil, err
 	}
-	return &activities.AttachRestoreVolumeResult{}, nil
+	return &ebsact.AttachRestoreVolumeResult{}, nil
 }
 
-func (w *ec2World) deleteRestoreVolumes(_ context.Context, in activities.DeleteRestoreVolumesInput) (*activities.DeleteRestoreVolumesResult, error) {
+func (w *ec2World) deleteRestoreVolumes(_ context.Context, in ebsact.DeleteRestoreVolumesInput) (*ebsact.DeleteRestoreVolumesResult, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if err := w.record("DeleteRestoreVolumes", in.VolumeIDs...); err != nil {
 		return nil, err
 	}
 	w.deleted = append(w.deleted, in.VolumeIDs...)
-	return &activities.DeleteRestoreVolumesResult{Deleted: in.VolumeIDs}, nil
+	return &ebsact.DeleteRestoreVolumesResult{Deleted: in.VolumeIDs}, nil
 }
 
 // snapFixture is a test workflow environment with every snapshot workflow
@@ -416,7 +417,7 @@ func newSnapFixture(t *testing.T) *snapFixture {
 	} {
 		env.RegisterWorkflowWithOptions(fn, workflow.RegisterOptions{Name: name})
 	}
-	env.RegisterActivity(&activities.EBS{})
+	env.RegisterActivity(&ebsact.EBS{})
 	return &snapFixture{t: t, env: env, world: newWorld()}
 }
 
@@ -535,9 +536,9 @@ func TestSnapshotCreateBatchLookupFailsEachInstanceLooks(t *testing.T) {
 	fx.world.addInstances(east, 2)
 	fx.world.fail("FindInstanceGroups", "", temporal.NewNonRetryableApplicationError("UnauthorizedOperation", activities.ErrEC2Rejected, nil))
 	var mu sync.Mutex
-	var known []*activities.InstanceGroups
+	var known []*ebsact.InstanceGroups
 	fx.env.OnActivity("CreateInstanceSnapshots", mock.Anything, mock.Anything).Return(
-		func(ctx context.Context, in activities.CreateInstanceSnapshotsInput) (*activities.CreateInstanceSnapshotsResult, error) {
+		func(ctx context.Context, in ebsact.CreateInstanceSnapshotsInput) (*ebsact.CreateInstanceSnapshotsResult, error) {
 			mu.Lock()
 			known = append(known, in.Known)
 			mu.Unlock()
@@ -546,7 +547,7 @@ func TestSnapshotCreateBatchLookupFailsEachInstanceLooks(t *testing.T) {
 	fx.run(workflows.SnapshotCreateName, workflows.SnapshotCreateInput{Region: east})
 	res := result[workflows.SnapshotCreateResult](fx)
 	assert.Equal(t, 2, res.GroupsCreated)
-	assert.Equal(t, []*activities.InstanceGroups{nil, nil}, known, "without the batch lookup each activity looks itself")
+	assert.Equal(t, []*ebsact.InstanceGroups{nil, nil}, known, "without the batch lookup each activity looks itself")
 }
 
 func TestSnapshotChainCopyFailsAfterRetries(t *testing.T) {
@@ -825,7 +826,7 @@ func TestSnapshotRestoreAttachFailsDeletesVolumes(t *testing.T) {
 
 func TestSnapshotRestoreCancelledDeletesVolumes(t *testing.T) {
 	fx := newSnapFixture(t)
-	fx.env.OnActivity("WaitRestoreVolumes", mock.Anything, mock.Anything).After(time.Hour).Return(&activities.WaitRestoreVolumesResult{}, nil)
+	fx.env.OnActivity("WaitRestoreVolumes", mock.Anything, mock.Anything).After(time.Hour).Return(&ebsact.WaitRestoreVolumesResult{}, nil)
 	fx.env.RegisterDelayedCallback(fx.env.CancelWorkflow, 10*time.Minute)
 	fx.run(workflows.SnapshotRestoreName, workflows.SnapshotRestoreInput{Region: east, GroupID: "g", TargetInstanceID: "i-target", AvailabilityZone: "us-east-1a"})
 	require.True(t, temporal.IsCanceledError(fx.env.GetWorkflowError()), "got %v", fx.env.GetWorkflowError())
@@ -857,12 +858,12 @@ func TestSnapshotCopyDeferredBatchLooksBeforeCopyingAgain(t *testing.T) {
 	var planned []bool
 	made := map[string]int{}
 	fx.env.OnActivity("CopySnapshotsToRegion", mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.CopySnapshotsToRegionInput) (*activities.CopySnapshotsToRegionResult, error) {
+		func(_ context.Context, in ebsact.CopySnapshotsToRegionInput) (*ebsact.CopySnapshotsToRegionResult, error) {
 			planned = append(planned, in.Planned)
-			res := &activities.CopySnapshotsToRegionResult{}
+			res := &ebsact.CopySnapshotsToRegionResult{}
 			for i, id := range in.SnapshotIDs {
 				if !in.Planned && made[id] > 0 {
-					res.Existing = append(res.Existing, activities.CopyStarted{SourceSnapshotID: id, CopySnapshotID: "copy-" + id, State: "pending"})
+					res.Existing = append(res.Existing, ebsact.CopyStarted{SourceSnapshotID: id, CopySnapshotID: "copy-" + id, State: "pending"})
 					continue
 				}
 				made[id]++
@@ -870,7 +871,7 @@ func TestSnapshotCopyDeferredBatchLooksBeforeCopyingAgain(t *testing.T) {
 					res.Deferred = in.SnapshotIDs[i:]
 					return res, nil
 				}
-				res.Started = append(res.Started, activities.CopyStarted{SourceSnapshotID: id, CopySnapshotID: "copy-" + id, State: "pending"})
+				res.Started = append(res.Started, ebsact.CopyStarted{SourceSnapshotID: id, CopySnapshotID: "copy-" + id, State: "pending"})
 			}
 			return res, nil
 		})
@@ -892,11 +893,11 @@ func TestSnapshotCopyDeferredBatchLooksBeforeCopyingAgain(t *testing.T) {
 func TestSnapshotChainWaitGetsDeadlineAndExpect(t *testing.T) {
 	fx := newSnapFixture(t)
 	fx.world.addInstances(east, 3)
-	var got activities.WaitSnapshotsCompletedInput
+	var got ebsact.WaitSnapshotsCompletedInput
 	fx.env.OnActivity("WaitSnapshotsCompleted", mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.WaitSnapshotsCompletedInput) (*activities.WaitSnapshotsCompletedResult, error) {
+		func(_ context.Context, in ebsact.WaitSnapshotsCompletedInput) (*ebsact.WaitSnapshotsCompletedResult, error) {
 			got = in
-			return &activities.WaitSnapshotsCompletedResult{Completed: in.Expect}, nil
+			return &ebsact.WaitSnapshotsCompletedResult{Completed: in.Expect}, nil
 		})
 	fx.run(workflows.SnapshotChainName, workflows.SnapshotChainInput{Region: east, SnapshotOptions: workflows.SnapshotOptions{WaitTimeoutSeconds: 8 * 3600}})
 	result[workflows.SnapshotChainResult](fx)

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/lifeboat-dev/lifeboat/activities"
+	datasetact "github.com/lifeboat-dev/lifeboat/activities/dataset"
 	"github.com/lifeboat-dev/lifeboat/internal/backupstore"
 	"github.com/lifeboat-dev/lifeboat/internal/ids"
 )
@@ -212,23 +212,23 @@ func (p *Progress) dataset(env, ds string) *DatasetProgress {
 
 // BackupWorkflowID names a backup run after its first dataset and start time.
 func BackupWorkflowID(in BackupInput, now time.Time) string {
-	refs := make([]activities.DatasetRef, 0, len(in.Datasets))
+	refs := make([]datasetact.DatasetRef, 0, len(in.Datasets))
 	for _, d := range in.Datasets {
-		refs = append(refs, activities.DatasetRef{EnvID: d.EnvID, DatasetID: d.DatasetID})
+		refs = append(refs, datasetact.DatasetRef{EnvID: d.EnvID, DatasetID: d.DatasetID})
 	}
 	return workflowID("backup", refs, now)
 }
 
 // RestoreWorkflowID names a restore run after its first dataset and start time.
 func RestoreWorkflowID(in RestoreInput, now time.Time) string {
-	refs := make([]activities.DatasetRef, 0, len(in.Datasets))
+	refs := make([]datasetact.DatasetRef, 0, len(in.Datasets))
 	for _, d := range in.Datasets {
-		refs = append(refs, activities.DatasetRef{EnvID: d.EnvID, DatasetID: d.DatasetID})
+		refs = append(refs, datasetact.DatasetRef{EnvID: d.EnvID, DatasetID: d.DatasetID})
 	}
 	return workflowID("restore", refs, now)
 }
 
-func workflowID(op string, refs []activities.DatasetRef, now time.Time) string {
+func workflowID(op string, refs []datasetact.DatasetRef, now time.Time) string {
 	parts := []string{op}
 	if len(refs) > 0 {
 		parts = append(parts, refs[0].EnvID, refs[0].DatasetID)

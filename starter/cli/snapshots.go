@@ -11,7 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/lifeboat-dev/lifeboat/activities"
+	ebsact "github.com/lifeboat-dev/lifeboat/activities/ebs"
 	"github.com/lifeboat-dev/lifeboat/internal/ebsgroups"
 	"github.com/lifeboat-dev/lifeboat/internal/ebstags"
 	"github.com/lifeboat-dev/lifeboat/starter/client"
@@ -433,7 +433,7 @@ func printCopy(w io.Writer, res *workflows.SnapshotCopyResult) {
 func printExpire(w io.Writer, res *workflows.SnapshotExpireResult) {
 	fmt.Fprintf(w, "%s %s: %d snapshots %s (copy destinations: %s)\n", res.Region, res.Date, res.DeletedCount,
 		dryRunWord(res.DryRun, "deleted", "would be deleted"), strings.Join(append([]string{}, res.Destinations...), ", "))
-	var rows []activities.ExpiredSnapshot
+	var rows []ebsact.ExpiredSnapshot
 	for _, r := range res.Regions {
 		rows = append(rows, r.Deleted...)
 	}

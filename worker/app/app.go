@@ -11,7 +11,8 @@ import (
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/lifeboat-dev/lifeboat/activities"
+	datasetact "github.com/lifeboat-dev/lifeboat/activities/dataset"
+	redisact "github.com/lifeboat-dev/lifeboat/activities/redis"
 	"github.com/lifeboat-dev/lifeboat/internal/awsx"
 	"github.com/lifeboat-dev/lifeboat/internal/config"
 	"github.com/lifeboat-dev/lifeboat/internal/ids"
@@ -33,10 +34,10 @@ func RegisterWorkflows(r worker.WorkflowRegistry) {
 // RegisterActivities registers every activity group, built on the given clients.
 func RegisterActivities(r worker.ActivityRegistry, cfg config.Config, aws *awsx.Clients) {
 	reg := NewRegistry(cfg, aws)
-	r.RegisterActivity(&activities.Datasets{Registry: reg, S3: aws.S3})
-	r.RegisterActivity(&activities.DynamoDB{DB: aws.DynamoDB, PollInterval: cfg.PollInterval})
-	r.RegisterActivity(&activities.BackupFiles{S3: aws.S3})
-	r.RegisterActivity(&activities.RedisClusters{Registry: reg, S3: aws.S3})
+	r.RegisterActivity(&datasetact.Datasets{Registry: reg, S3: aws.S3})
+	r.RegisterActivity(&datasetact.DynamoDB{DB: aws.DynamoDB, PollInterval: cfg.PollInterval})
+	r.RegisterActivity(&datasetact.BackupFiles{S3: aws.S3})
+	r.RegisterActivity(&redisact.RedisClusters{Registry: reg, S3: aws.S3})
 	r.RegisterActivity(NewEBS(cfg, aws))
 }
 
@@ -61,7 +62,7 @@ func New(ctx context.Context, c client.Client, cfg config.Config, aws *awsx.Clie
 // serves only the node's task queue (<task queue>-redis-<node>) and only
 // the node-local activities. node is the node's configuration; its S3
 // client is filled in from aws when missing.
-func NewRedisSidecar(c client.Client, cfg config.Config, aws *awsx.Clients, node *activities.RedisNode, opts worker.Options) (worker.Worker, error) {
+func NewRedisSidecar(c client.Client, cfg config.Config, aws *awsx.Clients, node *redisact.RedisNode, opts worker.Options) (worker.Worker, error) {
 	if err := ids.Validate("node", node.NodeID); err != nil {
 		return nil, err
 	}

@@ -23,7 +23,7 @@ import (
 	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 
-	"github.com/lifeboat-dev/lifeboat/activities"
+	redisact "github.com/lifeboat-dev/lifeboat/activities/redis"
 	"github.com/lifeboat-dev/lifeboat/internal/redisbackup"
 	"github.com/lifeboat-dev/lifeboat/internal/registry"
 	"github.com/lifeboat-dev/lifeboat/internal/testenv"
@@ -214,7 +214,7 @@ func startSidecar(t *testing.T, e *testenv.Env, n *node, commands bool) {
 	if err != nil {
 		t.Fatalf("sidecar %s: %v", n.id, err)
 	}
-	rn := &activities.RedisNode{
+	rn := &redisact.RedisNode{
 		NodeID: n.id, Addr: n.addr, PartSize: 5 << 20, PollInterval: 50 * time.Millisecond,
 		StartTimeout: 30 * time.Second, StopTimeout: 30 * time.Second, StartLog: filepath.Join(n.dir, "start.log"),
 	}

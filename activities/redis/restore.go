@@ -1,4 +1,4 @@
-package activities
+package redis
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/lifeboat-dev/lifeboat/activities"
 	"io"
 	"io/fs"
 	"os"
@@ -139,7 +140,7 @@ func (a *RedisNode) planStaging(in RedisNodeStageInput, l *RedisLayout) (*stagin
 	switch in.Persistence {
 	case redisbackup.FormatRDB:
 		if len(in.Files) != 1 {
-			return nil, permanent(ErrBackupCorrupt, a.errorf("backup %s of node %s holds %d files, an RDB backup one", in.BackupID, in.SourceNode, len(in.Files)))
+			return nil, permanent(activities.ErrBackupCorrupt, a.errorf("backup %s of node %s holds %d files, an RDB backup one", in.BackupID, in.SourceNode, len(in.Files)))
 		}
 		if !l.AppendOnly {
 			p.target = l.DBFilename
@@ -147,7 +148,7 @@ func (a *RedisNode) planStaging(in RedisNodeStageInput, l *RedisLayout) (*stagin
 			return p, nil
 		}
 		if l.AppendDirName == "" {
-			return nil, permanent(ErrInvalidInput, a.errorf("runs with appendonly yes on Redis %s (single-file AOF): an RDB backup can be restored only with appendonly no there", l.RedisVersion))
+			return nil, permanent(activities.ErrInvalidInput, a.errorf("runs with appendonly yes on Redis %s (single-file AOF): an RDB backup can be restored only with appendonly no there", l.RedisVersion))
 		}
 		base, manifest := redisbackup.BaseOnlyAOF(l.AppendFilename)
 		p.target, p.converted = l.AppendDirName, true
@@ -156,24 +157,24 @@ func (a *RedisNode) planStaging(in RedisNodeStageInput, l *RedisLayout) (*stagin
 		return p, nil
 	case redisbackup.FormatAOF:
 		if !l.AppendOnly || l.AppendDirName == "" {
-			return nil, permanent(ErrInvalidInput, a.errorf("runs with appendonly no: an AOF backup is loaded only with appendonly yes (set it in the node's Redis configuration, or restore an RDB backup); nothing was changed"))
+			return nil, permanent(activities.ErrInvalidInput, a.errorf("runs with appendonly no: an AOF backup is loaded only with appendonly yes (set it in the node's Redis configuration, or restore an RDB backup); nothing was changed"))
 		}
 		p.target = l.AppendDirName
 		for _, f := range in.Files {
 			// appendonlydir/<part>: the source's directory name gives way to this node's.
 			_, name, ok := strings.Cut(f.Name, "/")
 			if !ok || strings.Contains(name, "/") {
-				return nil, permanent(ErrBackupCorrupt, a.errorf("backup %s: unexpected AOF file %q", in.BackupID, f.Name))
+				return nil, permanent(activities.ErrBackupCorrupt, a.errorf("backup %s: unexpected AOF file %q", in.BackupID, f.Name))
 			}
 			if f.Role == redisbackup.RoleAOFManifest && name != redisbackup.AOFManifestName(l.AppendFilename) {
-				return nil, permanent(ErrInvalidInput, a.errorf("its appendfilename is %q but the backup's AOF is %q: set the same appendfilename to restore it",
+				return nil, permanent(activities.ErrInvalidInput, a.errorf("its appendfilename is %q but the backup's AOF is %q: set the same appendfilename to restore it",
 					l.AppendFilename, strings.TrimSuffix(name, ".manifest")))
 			}
 			p.dest[f.Name] = path.Join(l.AppendDirName, name)
 		}
 		return p, nil
 	}
-	return nil, permanent(ErrInvalidInput, fmt.Errorf("unknown backup format %q", in.Persistence))
+	return nil, permanent(activities.ErrInvalidInput, fmt.Errorf("unknown backup format %q", in.Persistence))
 }
 
 // download fetches one file and checks it against the manifest.
@@ -203,7 +204,7 @@ func (a *RedisNode) download(ctx context.Context, in RedisNodeStageInput, f redi
 		return a.errorf("download %s: %w", url, err)
 	}
 	if sum := hex.EncodeToString(h.Sum(nil)); n != f.Size || sum != f.SHA256 {
-		return permanent(ErrChecksumMismatch, a.errorf(
+		return permanent(activities.ErrChecksumMismatch, a.errorf(
 			"%s of backup %s (node %s) does not match the cluster manifest: %d bytes with SHA-256 %s, want %d bytes with %s: the backup is corrupt",
 			url, in.BackupID, in.SourceNode, n, sum, f.Size, f.SHA256))
 	}
@@ -282,21 +283,21 @@ func (a *RedisNode) RestoreNode(ctx context.Context, in RedisNodeRestoreInput) (
 	st := in.Stage
 	if !strings.HasPrefix(filepath.Base(st.StagingDir), stagingPrefix) || filepath.Dir(st.StagingDir) != filepath.Clean(st.Layout.Dir) ||
 		st.Target == "" || strings.ContainsAny(st.Target, `/\`) {
-		return nil, permanent(ErrInvalidInput, a.errorf("bad staging %q / %q", st.StagingDir, st.Target))
+		return nil, permanent(activities.ErrInvalidInput, a.errorf("bad staging %q / %q", st.StagingDir, st.Target))
 	}
 	target := filepath.Join(st.Layout.Dir, st.Target)
 	aside := target + asideSuffix
 	staged := filepath.Join(st.StagingDir, st.Target)
 	j, err := readJournal(st.StagingDir)
 	if err != nil {
-		return nil, permanent(ErrRedisNodeFailed, a.errorf("the downloaded backup is gone from %s (%v); nothing was changed", st.StagingDir, err))
+		return nil, permanent(activities.ErrRedisNodeFailed, a.errorf("the downloaded backup is gone from %s (%v); nothing was changed", st.StagingDir, err))
 	}
 	switch j.State {
 	case stateDone:
 		_ = os.RemoveAll(aside)
 		return j.Result, nil
 	case stateRolledBack:
-		return nil, permanent(ErrRedisNodeFailed, errors.New(j.Error))
+		return nil, permanent(activities.ErrRedisNodeFailed, errors.New(j.Error))
 	}
 
 	work := context.WithoutCancel(ctx)
@@ -411,7 +412,7 @@ func (a *RedisNode) rollback(ctx context.Context, rc *redis.Client, in RedisNode
 	if err := writeJournal(in.Stage.StagingDir, j); err != nil {
 		activity.GetLogger(ctx).Warn("Could not record the rollback", "node", a.NodeID, "error", err)
 	}
-	return permanent(ErrRedisNodeFailed, errors.New(msg))
+	return permanent(activities.ErrRedisNodeFailed, errors.New(msg))
 }
 
 // Journal states of a node's restore, in its staging folder.
@@ -459,7 +460,7 @@ func writeJournal(dir string, j *restoreJournal) error {
 // never look like a lost worker: a retry must not start while this attempt
 // still works on the node.
 func keepHeartbeating(ctx context.Context, node string, step *atomic.Pointer[string]) (stop func()) {
-	hb := KeepAlive(ctx, 5*time.Second, func() any {
+	hb := activities.KeepAlive(ctx, 5*time.Second, func() any {
 		s := ""
 		if p := step.Load(); p != nil {
 			s = *p

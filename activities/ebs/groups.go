@@ -1,7 +1,8 @@
-package activities
+package ebs
 
 import (
 	"context"
+	"github.com/lifeboat-dev/lifeboat/activities"
 
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
@@ -29,8 +30,8 @@ func loadGroups(ctx context.Context, api EC2API, filters []types.Filter) (map[st
 // and copies made from other regions) with their generation, state,
 // DeleteOn and, for primaries, their copies in each destination.
 func (a *EBS) ListSnapshotGroups(ctx context.Context, in ListSnapshotGroupsInput) (*ListSnapshotGroupsResult, error) {
-	_, stop := keepAlive(ctx)
-	defer stop()
+	hb := activities.KeepAlive(ctx, activities.HeartbeatEvery, nil)
+	defer hb.Stop()
 	res, err := ebsgroups.List(ctx, func(r string) ebsgroups.API { return a.EC2(r) }, in)
 	return res, classifyEC2Err(err)
 }

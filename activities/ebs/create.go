@@ -1,8 +1,9 @@
-package activities
+package ebs
 
 import (
 	"context"
 	"fmt"
+	"github.com/lifeboat-dev/lifeboat/activities"
 	"sort"
 	"strconv"
 	"strings"
@@ -68,8 +69,8 @@ type FindBackupInstancesResult struct {
 // value are reported (Backup=yes is probably a typo), as are bad Retention
 // and Copy_Dest values, for which the defaults are used.
 func (a *EBS) FindBackupInstances(ctx context.Context, in FindBackupInstancesInput) (*FindBackupInstancesResult, error) {
-	_, stop := keepAlive(ctx)
-	defer stop()
+	hb := activities.KeepAlive(ctx, activities.HeartbeatEvery, nil)
+	defer hb.Stop()
 	limit := in.Limit
 	if limit <= 0 {
 		limit = 100
@@ -159,8 +160,8 @@ type FindInstanceGroupsResult struct {
 // DescribeSnapshots (per 100 instances) instead of one per instance:
 // DescribeSnapshots is among EC2's most throttled calls.
 func (a *EBS) FindInstanceGroups(ctx context.Context, in FindInstanceGroupsInput) (*FindInstanceGroupsResult, error) {
-	_, stop := keepAlive(ctx)
-	defer stop()
+	hb := activities.KeepAlive(ctx, activities.HeartbeatEvery, nil)
+	defer hb.Stop()
 	found, err := findGroups(ctx, a.EC2(in.Region), in.InstanceIDs, ebstags.Day(in.Date))
 	if err != nil {
 		return nil, err
@@ -277,8 +278,8 @@ type CreateInstanceSnapshotsResult struct {
 // to list new snapshots. The group's tags (TagSpecifications) are what the
 // look finds: one call, one group, whatever the network does.
 func (a *EBS) CreateInstanceSnapshots(ctx context.Context, in CreateInstanceSnapshotsInput) (*CreateInstanceSnapshotsResult, error) {
-	_, stop := keepAlive(ctx)
-	defer stop()
+	hb := activities.KeepAlive(ctx, activities.HeartbeatEvery, nil)
+	defer hb.Stop()
 	api := a.EC2(in.Region)
 	inst := in.Instance
 	day := ebstags.Day(in.Date)
@@ -535,8 +536,8 @@ type SnapshotWaitProgress struct {
 // heartbeating counts, for at most MaxWaitSeconds. Snapshots in the error
 // state are reported, not waited for.
 func (a *EBS) WaitSnapshotsCompleted(ctx context.Context, in WaitSnapshotsCompletedInput) (*WaitSnapshotsCompletedResult, error) {
-	beat, stop := keepAlive(ctx)
-	defer stop()
+	hb := activities.KeepAlive(ctx, activities.HeartbeatEvery, nil)
+	defer hb.Stop()
 	api := a.EC2(in.Region)
 	start := a.now()
 	deadline := start.Add(time.Duration(in.MaxWaitSeconds) * time.Second)
@@ -568,7 +569,7 @@ func (a *EBS) WaitSnapshotsCompleted(ctx context.Context, in WaitSnapshotsComple
 		if listed := res.Completed + pending + len(res.Errored); listed < in.Expect && a.now().Sub(start) < a.retryFor() {
 			pending += in.Expect - listed // made, not listed yet
 		}
-		beat(SnapshotWaitProgress{Completed: res.Completed, Pending: pending, Errored: len(res.Errored), Polls: polls,
+		hb.Record(SnapshotWaitProgress{Completed: res.Completed, Pending: pending, Errored: len(res.Errored), Polls: polls,
 			Elapsed: a.now().Sub(start).Round(time.Second).String()})
 		if pending == 0 {
 			return res, nil

@@ -1,9 +1,10 @@
-package activities
+package ebs
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/lifeboat-dev/lifeboat/activities"
 	"sort"
 	"time"
 
@@ -28,8 +29,8 @@ type FindCopyDestinationsResult struct {
 // to: the Copy_Dest tags of its instances and of its primary snapshots (an
 // instance may have changed its tag, or be gone, while copies remain).
 func (a *EBS) FindCopyDestinations(ctx context.Context, in FindCopyDestinationsInput) (*FindCopyDestinationsResult, error) {
-	_, stop := keepAlive(ctx)
-	defer stop()
+	hb := activities.KeepAlive(ctx, activities.HeartbeatEvery, nil)
+	defer hb.Stop()
 	api := a.EC2(in.Region)
 	set := map[string]bool{}
 	add := func(v string) {
@@ -76,8 +77,8 @@ type CarryKeepForeverResult struct {
 // a source-region snapshot that has KeepForever (set by an operator after
 // the copy was made), so the copy is kept as well.
 func (a *EBS) CarryKeepForever(ctx context.Context, in CarryKeepForeverInput) (*CarryKeepForeverResult, error) {
-	_, stop := keepAlive(ctx)
-	defer stop()
+	hb := activities.KeepAlive(ctx, activities.HeartbeatEvery, nil)
+	defer hb.Stop()
 	keep, err := keepForeverPrimaries(ctx, a.EC2(in.SourceRegion))
 	if err != nil {
 		return nil, err
@@ -173,8 +174,8 @@ type ExpireSnapshotsResult struct {
 // already gone counts as deleted, so a retry resumes where it stopped. In a
 // dry run it only lists.
 func (a *EBS) ExpireSnapshots(ctx context.Context, in ExpireSnapshotsInput) (*ExpireSnapshotsResult, error) {
-	beat, stop := keepAlive(ctx)
-	defer stop()
+	hb := activities.KeepAlive(ctx, activities.HeartbeatEvery, nil)
+	defer hb.Stop()
 	api := a.EC2(in.Region)
 	filters := []types.Filter{ec2TagFilter(ebstags.Type, ebstags.TypeAutomated)}
 	var keepPrimary map[string]string
@@ -211,7 +212,7 @@ func (a *EBS) ExpireSnapshots(ctx context.Context, in ExpireSnapshotsInput) (*Ex
 	for i, s := range due {
 		t := TagMap(s.Tags)
 		id := aws.ToString(s.SnapshotId)
-		beat(map[string]int{"deleted": res.DeletedCount, "due": len(due), "at": i})
+		hb.Record(map[string]int{"deleted": res.DeletedCount, "due": len(due), "at": i})
 		if !in.DryRun {
 			_, err := api.DeleteSnapshot(ctx, &ec2.DeleteSnapshotInput{SnapshotId: aws.String(id)})
 			switch {

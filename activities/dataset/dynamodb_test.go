@@ -1,7 +1,8 @@
-package activities
+package dataset
 
 import (
 	"errors"
+	"github.com/lifeboat-dev/lifeboat/activities"
 	"strings"
 	"testing"
 
@@ -33,8 +34,8 @@ func TestCheckImportedTrustsDynamoDBsCounts(t *testing.T) {
 			continue
 		}
 		var app *temporal.ApplicationError
-		if !errors.As(err, &app) || app.Type() != ErrImportFailed || !app.NonRetryable() || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("%s: got %v, want a non-retryable %s saying %q", c.name, err, ErrImportFailed, c.want)
+		if !errors.As(err, &app) || app.Type() != activities.ErrImportFailed || !app.NonRetryable() || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: got %v, want a non-retryable %s saying %q", c.name, err, activities.ErrImportFailed, c.want)
 		}
 	}
 }

@@ -1,4 +1,6 @@
-package activities
+// Package ebs holds the EBS snapshot activities (EBS): create, copy, expire,
+// list and restore snapshot groups, on one narrow EC2 interface.
+package ebs
 
 import (
 	"context"
@@ -6,9 +8,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/lifeboat-dev/lifeboat/activities"
 	"sort"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -194,26 +196,6 @@ func (a *EBS) retryNotFound(ctx context.Context, fn func() error, format string,
 	}
 }
 
-// EBSHeartbeatEvery is how often every EBS activity heartbeats, whatever it
-// is doing: one slow DescribeSnapshots page (or a slow emulator), a retry's
-// backoff or a poll can outlast a heartbeat timeout, and heartbeats are how
-// Temporal learns that a worker died. Heartbeat timeouts must be a few of
-// these.
-const EBSHeartbeatEvery = 20 * time.Second
-
-// keepAlive heartbeats while an activity runs, every EBSHeartbeatEvery,
-// with the latest progress given to record (which also heartbeats at once).
-func keepAlive(ctx context.Context) (record func(details any), stop func()) {
-	var last atomic.Pointer[any]
-	hb := KeepAlive(ctx, EBSHeartbeatEvery, func() any {
-		if d := last.Load(); d != nil {
-			return *d
-		}
-		return nil
-	})
-	return func(d any) { last.Store(&d); hb.Beat() }, hb.Stop
-}
-
 func ebsLog(ctx context.Context, msg string, kv ...any) {
 	if activity.IsActivity(ctx) {
 		activity.GetLogger(ctx).Info(msg, kv...)
@@ -248,7 +230,7 @@ func classifyEC2(err error, format string, args ...any) error {
 	}
 	msg := fmt.Sprintf(format, args...)
 	if code := ec2Code(err); ec2Rejected(code) {
-		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("%s: %v", msg, err), ErrEC2Rejected, err)
+		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("%s: %v", msg, err), activities.ErrEC2Rejected, err)
 	}
 	return fmt.Errorf("%s: %w", msg, err)
 }
@@ -260,7 +242,7 @@ func classifyEC2Err(err error) error {
 		return nil
 	}
 	if code := ec2Code(err); ec2Rejected(code) {
-		return temporal.NewNonRetryableApplicationError(err.Error(), ErrEC2Rejected, err)
+		return temporal.NewNonRetryableApplicationError(err.Error(), activities.ErrEC2Rejected, err)
 	}
 	return err
 }

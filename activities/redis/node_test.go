@@ -1,7 +1,8 @@
-package activities
+package redis
 
 import (
 	"errors"
+	"github.com/lifeboat-dev/lifeboat/activities"
 	"os"
 	"path/filepath"
 	"strings"
@@ -42,10 +43,10 @@ func TestPlanStaging(t *testing.T) {
 			"appendonlydir/appendonly.aof.manifest": "aofdir/appendonly.aof.manifest", "appendonlydir/appendonly.aof.2.base.rdb": "aofdir/appendonly.aof.2.base.rdb",
 			"appendonlydir/appendonly.aof.2.incr.aof": "aofdir/appendonly.aof.2.incr.aof",
 		}, "", ""},
-		{"AOF into appendonly no", redisbackup.FormatAOF, aof, plain, "", nil, "", ErrInvalidInput},
-		{"AOF under another appendfilename", redisbackup.FormatAOF, aof, otherName, "", nil, "", ErrInvalidInput},
-		{"two dump files", redisbackup.FormatRDB, append(rdb, rdb...), plain, "", nil, "", ErrBackupCorrupt},
-		{"AOF file outside its directory", redisbackup.FormatAOF, []redisbackup.File{{Name: "x.aof", Role: redisbackup.RoleAOFIncr}}, appendOnly, "", nil, "", ErrBackupCorrupt},
+		{"AOF into appendonly no", redisbackup.FormatAOF, aof, plain, "", nil, "", activities.ErrInvalidInput},
+		{"AOF under another appendfilename", redisbackup.FormatAOF, aof, otherName, "", nil, "", activities.ErrInvalidInput},
+		{"two dump files", redisbackup.FormatRDB, append(rdb, rdb...), plain, "", nil, "", activities.ErrBackupCorrupt},
+		{"AOF file outside its directory", redisbackup.FormatAOF, []redisbackup.File{{Name: "x.aof", Role: redisbackup.RoleAOFIncr}}, appendOnly, "", nil, "", activities.ErrBackupCorrupt},
 	}
 	for _, c := range cases {
 		p, err := a.planStaging(RedisNodeStageInput{Node: "n1", Persistence: c.format, Files: c.files, BackupID: "b"}, c.layout)
@@ -145,10 +146,10 @@ func TestRedisNodeRefusals(t *testing.T) {
 	t.Parallel()
 	a := &RedisNode{NodeID: "n1", Addr: "127.0.0.1:1"}
 	var app *temporal.ApplicationError
-	if err := a.checkNode("n2"); !errors.As(err, &app) || app.Type() != ErrInvalidInput {
+	if err := a.checkNode("n2"); !errors.As(err, &app) || app.Type() != activities.ErrInvalidInput {
 		t.Errorf("work for another node accepted: %v", err)
 	}
-	if err := a.checkCommands(); !errors.As(err, &app) || app.Type() != ErrNoStartCommand ||
+	if err := a.checkCommands(); !errors.As(err, &app) || app.Type() != activities.ErrNoStartCommand ||
 		!strings.Contains(app.Message(), "--redis-start-cmd or --redis-stop-cmd") {
 		t.Errorf("restore without commands: %v", err)
 	}

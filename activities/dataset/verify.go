@@ -1,8 +1,9 @@
-package activities
+package dataset
 
 import (
 	"context"
 	"fmt"
+	"github.com/lifeboat-dev/lifeboat/activities"
 	"time"
 
 	"github.com/lifeboat-dev/lifeboat/internal/backupstore"
@@ -49,19 +50,19 @@ type FindBackupToVerifyResult struct {
 // manifest is BackupCorrupt.
 func (a *Datasets) FindBackupToVerify(ctx context.Context, in FindBackupToVerifyInput) (*FindBackupToVerifyResult, error) {
 	if err := ids.Validate("environment", in.EnvID); err != nil {
-		return nil, invalid(err)
+		return nil, activities.Invalid(err)
 	}
 	if err := ids.Validate("dataset", in.DatasetID); err != nil {
-		return nil, invalid(err)
+		return nil, activities.Invalid(err)
 	}
 	if in.SourceEnvID != "" {
 		if err := ids.Validate("environment", in.SourceEnvID); err != nil {
-			return nil, invalid(err)
+			return nil, activities.Invalid(err)
 		}
 	}
 	loc, err := backupstore.ParseLocation(in.BackupLocation)
 	if err != nil {
-		return nil, invalid(err)
+		return nil, activities.Invalid(err)
 	}
 	m, key, err := a.findBackup(ctx, loc, in.DatasetID, in.SourceEnvID, in.EnvID, in.BackupID)
 	if err != nil {

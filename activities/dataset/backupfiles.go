@@ -1,9 +1,10 @@
-package activities
+package dataset
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/lifeboat-dev/lifeboat/activities"
 	"path"
 	"strings"
 	"time"
@@ -57,12 +58,12 @@ func (a *BackupFiles) WriteManifest(ctx context.Context, in WriteManifestInput) 
 	})
 	if err != nil {
 		if backupstore.IsBadExport(err) {
-			return nil, corrupt(fmt.Errorf("export of %s: %w", in.Target.TableName, err))
+			return nil, activities.Corrupt(fmt.Errorf("export of %s: %w", in.Target.TableName, err))
 		}
 		return nil, err
 	}
 	if exp.Items != in.ExportedItems {
-		return nil, corrupt(fmt.Errorf("export of %s: data files hold %d items, DynamoDB reported %d", in.Target.TableName, exp.Items, in.ExportedItems))
+		return nil, activities.Corrupt(fmt.Errorf("export of %s: data files hold %d items, DynamoDB reported %d", in.Target.TableName, exp.Items, in.ExportedItems))
 	}
 	m := &backupstore.Manifest{
 		Format: backupstore.ManifestFormat, Tool: "lifeboat", BackupID: in.BackupID,
@@ -123,20 +124,20 @@ func (a *BackupFiles) CheckBackup(ctx context.Context, in VerifyBackupInput) (*V
 		key := aws.ToString(o.Key)
 		w, ok := want[key]
 		if !ok {
-			return nil, corrupt(fmt.Errorf("backup %s: s3://%s/%s is not in the manifest", m.BackupID, in.Location.Bucket, key))
+			return nil, activities.Corrupt(fmt.Errorf("backup %s: s3://%s/%s is not in the manifest", m.BackupID, in.Location.Bucket, key))
 		}
 		delete(want, key)
 		etag := strings.Trim(aws.ToString(o.ETag), `"`)
 		switch {
 		case aws.ToInt64(o.Size) != w.Size:
-			return nil, corrupt(fmt.Errorf("backup %s: s3://%s/%s has %d bytes, the manifest says %d", m.BackupID, in.Location.Bucket, key, aws.ToInt64(o.Size), w.Size))
+			return nil, activities.Corrupt(fmt.Errorf("backup %s: s3://%s/%s has %d bytes, the manifest says %d", m.BackupID, in.Location.Bucket, key, aws.ToInt64(o.Size), w.Size))
 		case w.ETag != "" && etag != "" && etag != w.ETag:
-			return nil, corrupt(fmt.Errorf("backup %s: s3://%s/%s was changed (ETag %s, the manifest says %s)", m.BackupID, in.Location.Bucket, key, etag, w.ETag))
+			return nil, activities.Corrupt(fmt.Errorf("backup %s: s3://%s/%s was changed (ETag %s, the manifest says %s)", m.BackupID, in.Location.Bucket, key, etag, w.ETag))
 		}
 	}
 	for _, o := range m.Objects {
 		if _, missing := want[o.Key]; missing {
-			return nil, corrupt(fmt.Errorf("backup %s: object missing: s3://%s/%s", m.BackupID, in.Location.Bucket, o.Key))
+			return nil, activities.Corrupt(fmt.Errorf("backup %s: object missing: s3://%s/%s", m.BackupID, in.Location.Bucket, o.Key))
 		}
 	}
 	return &VerifyBackupResult{DataPrefix: m.DataPrefix, ItemCount: m.ItemCount, Objects: len(m.Objects), Bytes: m.Bytes}, nil
@@ -146,11 +147,11 @@ func (a *BackupFiles) readManifest(ctx context.Context, in VerifyBackupInput) (*
 	m, err := backupstore.ReadManifest(ctx, a.S3, in.Location.Bucket, in.ManifestKey)
 	if err != nil {
 		if backupstore.IsNotFound(err) {
-			return nil, invalid(err)
+			return nil, activities.Invalid(err)
 		}
 		var bad *backupstore.BadManifestError
 		if errors.As(err, &bad) {
-			return nil, corrupt(err)
+			return nil, activities.Corrupt(err)
 		}
 		return nil, err
 	}
@@ -187,36 +188,36 @@ func (a *BackupFiles) VerifyBackup(ctx context.Context, in VerifyBackupInput) (*
 		}
 	}
 	p.Objects = len(m.Objects)
-	record, stop := keepAlive(ctx)
-	defer stop()
+	hb := activities.KeepAlive(ctx, activities.HeartbeatEvery, nil)
+	defer hb.Stop()
 	for i := p.Done; i < len(m.Objects); i++ {
 		o := m.Objects[i]
 		base := p.Bytes
-		record(p)
+		hb.Record(p)
 		got, err := backupstore.Digest(ctx, a.S3, in.Location.Bucket, o.Key, func(n int64) {
 			cur := p
 			cur.Bytes = base + n
-			record(cur)
+			hb.Record(cur)
 		})
 		if err != nil {
 			var bad *backupstore.BadDataError
 			switch {
 			case backupstore.IsNotFound(err):
-				return nil, corrupt(fmt.Errorf("backup %s: object missing: %w", m.BackupID, err))
+				return nil, activities.Corrupt(fmt.Errorf("backup %s: object missing: %w", m.BackupID, err))
 			case errors.As(err, &bad):
-				return nil, corrupt(fmt.Errorf("backup %s: s3://%s/%s", m.BackupID, in.Location.Bucket, err))
+				return nil, activities.Corrupt(fmt.Errorf("backup %s: s3://%s/%s", m.BackupID, in.Location.Bucket, err))
 			}
 			return nil, err
 		}
 		if why := o.Matches(got, m.Format); why != "" {
-			return nil, corrupt(fmt.Errorf("backup %s: s3://%s/%s does not match the manifest: %s", m.BackupID, in.Location.Bucket, o.Key, why))
+			return nil, activities.Corrupt(fmt.Errorf("backup %s: s3://%s/%s does not match the manifest: %s", m.BackupID, in.Location.Bucket, o.Key, why))
 		}
 		p.Done, p.Items, p.Bytes = i+1, p.Items+got.Items, base+got.Size
-		record(p)
+		hb.Record(p)
 		activity.RecordHeartbeat(ctx, p)
 	}
 	if p.Items != m.ItemCount {
-		return nil, corrupt(fmt.Errorf("backup %s: data files hold %d items, the manifest says %d", m.BackupID, p.Items, m.ItemCount))
+		return nil, activities.Corrupt(fmt.Errorf("backup %s: data files hold %d items, the manifest says %d", m.BackupID, p.Items, m.ItemCount))
 	}
 	out.Deep = true
 	return out, nil
@@ -254,7 +255,7 @@ type ApplyRetentionResult struct {
 // object already gone succeeds.
 func (a *BackupFiles) ApplyRetention(ctx context.Context, in ApplyRetentionInput) (*ApplyRetentionResult, error) {
 	if err := in.Policy.Validate(); err != nil {
-		return nil, invalid(err)
+		return nil, activities.Invalid(err)
 	}
 	deleted := 0
 	run, err := backupstore.ApplyRetention(ctx, a.S3, in.Location, in.EnvID, in.DatasetID, in.Policy, in.Now, in.Protect, false,
@@ -265,7 +266,7 @@ func (a *BackupFiles) ApplyRetention(ctx context.Context, in ApplyRetentionInput
 	if err != nil {
 		var nb *backupstore.NoBucketError
 		if errors.As(err, &nb) {
-			return nil, invalid(fmt.Errorf("retention of %s/%s: %w", in.EnvID, in.DatasetID, err))
+			return nil, activities.Invalid(fmt.Errorf("retention of %s/%s: %w", in.EnvID, in.DatasetID, err))
 		}
 		return nil, fmt.Errorf("retention of %s/%s under %s: %w", in.EnvID, in.DatasetID, in.Location, err)
 	}

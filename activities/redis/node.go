@@ -1,4 +1,7 @@
-package activities
+// Package redis holds the Redis activities: RedisClusters (cluster.go) plans
+// and records a cluster's backups and restores from anywhere; RedisNode runs
+// on a node's sidecar and reads, stops, starts and replaces that node's files.
+package redis
 
 import (
 	"bytes"
@@ -7,6 +10,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/lifeboat-dev/lifeboat/activities"
 	"io"
 	"net"
 	"os"
@@ -158,7 +162,7 @@ func (a *RedisNode) client() *redis.Client {
 // the wrong --redis-node must not back up or overwrite the wrong Redis.
 func (a *RedisNode) checkNode(node string) error {
 	if node != a.NodeID {
-		return permanent(ErrInvalidInput, fmt.Errorf("the sidecar of node %s received work for node %s: check its --redis-node", a.NodeID, node))
+		return permanent(activities.ErrInvalidInput, fmt.Errorf("the sidecar of node %s received work for node %s: check its --redis-node", a.NodeID, node))
 	}
 	return nil
 }
@@ -172,7 +176,7 @@ func (a *RedisNode) checkCommands() error {
 		missing = append(missing, "--redis-stop-cmd")
 	}
 	if len(missing) > 0 {
-		return permanent(ErrNoStartCommand, a.errorf("cannot restore: its sidecar has no %s, so it cannot stop and start Redis (nothing was changed)",
+		return permanent(activities.ErrNoStartCommand, a.errorf("cannot restore: its sidecar has no %s, so it cannot stop and start Redis (nothing was changed)",
 			strings.Join(missing, " or ")))
 	}
 	return nil
@@ -249,7 +253,7 @@ func (a *RedisNode) layoutForRestore(ctx context.Context, rc *redis.Client, pers
 		return &l, nil
 	}
 	if a.DataDir == "" {
-		return nil, permanent(ErrInvalidInput, a.errorf("Redis does not answer, and its sidecar has no --redis-dir to restore into"))
+		return nil, permanent(activities.ErrInvalidInput, a.errorf("Redis does not answer, and its sidecar has no --redis-dir to restore into"))
 	}
 	return &RedisLayout{
 		Dir: a.DataDir, DBFilename: defaultDBFilename, AppendDirName: defaultAppendDirName, AppendFilename: defaultAppendFilename,
@@ -305,7 +309,7 @@ func (a *RedisNode) BackupNode(ctx context.Context, in RedisNodeBackupInput) (*R
 	}
 	format, err := redisbackup.ParseFormat(in.Format)
 	if err != nil {
-		return nil, permanent(ErrInvalidInput, err)
+		return nil, permanent(activities.ErrInvalidInput, err)
 	}
 	rc := a.client()
 	defer rc.Close()
@@ -315,10 +319,10 @@ func (a *RedisNode) BackupNode(ctx context.Context, in RedisNodeBackupInput) (*R
 	}
 	if format == redisbackup.FormatAOF {
 		if layout.AppendDirName == "" {
-			return nil, permanent(ErrInvalidInput, a.errorf("AOF backups need Redis 7 or later (multi-part AOF); this node runs Redis %s", layout.RedisVersion))
+			return nil, permanent(activities.ErrInvalidInput, a.errorf("AOF backups need Redis 7 or later (multi-part AOF); this node runs Redis %s", layout.RedisVersion))
 		}
 		if !layout.AppendOnly {
-			return nil, permanent(ErrInvalidInput, a.errorf("runs with appendonly no: an AOF backup needs appendonly yes (or back up in RDB format)"))
+			return nil, permanent(activities.ErrInvalidInput, a.errorf("runs with appendonly no: an AOF backup needs appendonly yes (or back up in RDB format)"))
 		}
 	}
 	step := new(atomic.Pointer[string])

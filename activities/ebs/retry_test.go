@@ -1,8 +1,9 @@
-package activities
+package ebs
 
 import (
 	"context"
 	"errors"
+	"github.com/lifeboat-dev/lifeboat/activities"
 	"testing"
 	"time"
 
@@ -269,7 +270,7 @@ func TestEBSNotFoundOfAGivenIDIsPermanent(t *testing.T) {
 	}
 	_, err = fakeEBS(w).PlanVolumeRestore(context.Background(), PlanVolumeRestoreInput{Region: "us-east-1", GroupID: "lbg-missing", TargetInstanceID: "i-1", AvailabilityZone: "us-east-1a"})
 	var app *temporal.ApplicationError
-	if !errors.As(err, &app) || app.Type() != ErrInvalidInput || !app.NonRetryable() {
+	if !errors.As(err, &app) || app.Type() != activities.ErrInvalidInput || !app.NonRetryable() {
 		t.Fatalf("restore of a missing group: %v", err)
 	}
 }

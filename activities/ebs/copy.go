@@ -1,8 +1,9 @@
-package activities
+package ebs
 
 import (
 	"context"
 	"fmt"
+	"github.com/lifeboat-dev/lifeboat/activities"
 	"sort"
 	"time"
 
@@ -51,8 +52,8 @@ type PlanSnapshotCopiesResult struct {
 // looks in each destination for copies already there (by
 // Source_SnapshotId), so only missing copies are planned.
 func (a *EBS) PlanSnapshotCopies(ctx context.Context, in PlanSnapshotCopiesInput) (*PlanSnapshotCopiesResult, error) {
-	_, stop := keepAlive(ctx)
-	defer stop()
+	hb := activities.KeepAlive(ctx, activities.HeartbeatEvery, nil)
+	defer hb.Stop()
 	maxPer := in.MaxPerDestination
 	if maxPer <= 0 {
 		maxPer = 5000
@@ -193,8 +194,8 @@ var copyLimitCodes = map[string]bool{"ResourceLimitExceeded": true, "PendingSnap
 // a retried activity finds what an earlier attempt started. Only one copier
 // per source region runs at a time (a fixed workflow id per region).
 func (a *EBS) CopySnapshotsToRegion(ctx context.Context, in CopySnapshotsToRegionInput) (*CopySnapshotsToRegionResult, error) {
-	beat, stop := keepAlive(ctx)
-	defer stop()
+	hb := activities.KeepAlive(ctx, activities.HeartbeatEvery, nil)
+	defer hb.Stop()
 	src, dst := a.EC2(in.SourceRegion), a.EC2(in.Destination)
 	sources, err := snapshotsByID(ctx, src, in.SnapshotIDs)
 	if err != nil {
@@ -208,7 +209,7 @@ func (a *EBS) CopySnapshotsToRegion(ctx context.Context, in CopySnapshotsToRegio
 	}
 	res := &CopySnapshotsToRegionResult{}
 	for i, id := range in.SnapshotIDs {
-		beat(i)
+		hb.Record(i)
 		s, ok := sources[id]
 		if !ok {
 			res.Failed = append(res.Failed, SnapshotFailure{SnapshotID: id, Region: in.SourceRegion, Message: "source snapshot no longer exists"})
@@ -341,8 +342,8 @@ type WaitSnapshotCopiesResult struct {
 // WaitSnapshotCopies polls copies until MinDone of them have finished
 // (completed or failed) or MaxWaitSeconds have passed, heartbeating.
 func (a *EBS) WaitSnapshotCopies(ctx context.Context, in WaitSnapshotCopiesInput) (*WaitSnapshotCopiesResult, error) {
-	beat, stop := keepAlive(ctx)
-	defer stop()
+	hb := activities.KeepAlive(ctx, activities.HeartbeatEvery, nil)
+	defer hb.Stop()
 	api := a.EC2(in.Destination)
 	minDone := in.MinDone
 	if minDone <= 0 || minDone > len(in.CopyIDs) {
@@ -379,7 +380,7 @@ func (a *EBS) WaitSnapshotCopies(ctx context.Context, in WaitSnapshotCopiesInput
 			}
 		}
 		done := len(res.Completed) + len(res.Errored)
-		beat(map[string]int{"done": done, "pending": len(res.Pending), "polls": polls})
+		hb.Record(map[string]int{"done": done, "pending": len(res.Pending), "polls": polls})
 		if done >= minDone || len(res.Pending) == 0 || !a.now().Before(deadline) {
 			return res, nil
 		}

@@ -1,8 +1,9 @@
-package activities
+package ebs
 
 import (
 	"context"
 	"fmt"
+	"github.com/lifeboat-dev/lifeboat/activities"
 	"sort"
 	"strings"
 	"time"
@@ -50,7 +51,7 @@ type PlanVolumeRestoreResult struct {
 }
 
 func ebsInvalidf(format string, args ...any) error {
-	return invalid(fmt.Errorf(format, args...))
+	return activities.Invalid(fmt.Errorf(format, args...))
 }
 
 // PlanVolumeRestore finds the group (the latest group of the source
@@ -59,8 +60,8 @@ func ebsInvalidf(format string, args ...any) error {
 // the target instance exists in the availability zone, and that none of the
 // group's device names is taken on it. Every refusal is an InvalidInput error.
 func (a *EBS) PlanVolumeRestore(ctx context.Context, in PlanVolumeRestoreInput) (*PlanVolumeRestoreResult, error) {
-	_, stop := keepAlive(ctx)
-	defer stop()
+	hb := activities.KeepAlive(ctx, activities.HeartbeatEvery, nil)
+	defer hb.Stop()
 	api := a.EC2(in.Region)
 	var g *ebsgroups.Group
 	switch {
@@ -227,8 +228,8 @@ type CreateRestoreVolumeResult struct {
 // activity's, a replayed workflow's), so EC2 answers a retry with the
 // volume it made, even when a response was lost after it acted.
 func (a *EBS) CreateRestoreVolume(ctx context.Context, in CreateRestoreVolumeInput) (*CreateRestoreVolumeResult, error) {
-	_, stop := keepAlive(ctx)
-	defer stop()
+	hb := activities.KeepAlive(ctx, activities.HeartbeatEvery, nil)
+	defer hb.Stop()
 	api := a.EC2(in.Region)
 	var found string
 	err := eachVolume(ctx, api, []types.Filter{ec2TagFilter(ebstags.RestoreID, in.RestoreID), ec2TagFilter(ebstags.RestoredFrom, in.SnapshotID)}, func(v types.Volume) {
@@ -274,8 +275,8 @@ type WaitRestoreVolumesResult struct{}
 // use, attached by an earlier attempt), heartbeating. A volume in the error
 // state fails the restore.
 func (a *EBS) WaitRestoreVolumes(ctx context.Context, in WaitRestoreVolumesInput) (*WaitRestoreVolumesResult, error) {
-	beat, stop := keepAlive(ctx)
-	defer stop()
+	hb := activities.KeepAlive(ctx, activities.HeartbeatEvery, nil)
+	defer hb.Stop()
 	api := a.EC2(in.Region)
 	start := a.now()
 	for polls := 1; ; polls++ {
@@ -294,13 +295,13 @@ func (a *EBS) WaitRestoreVolumes(ctx context.Context, in WaitRestoreVolumesInput
 			return nil, err
 		}
 		if len(failed) > 0 {
-			return nil, temporal.NewNonRetryableApplicationError("restored volume "+strings.Join(failed, ", ")+" went to the error state", ErrRestoreFailed, nil)
+			return nil, temporal.NewNonRetryableApplicationError("restored volume "+strings.Join(failed, ", ")+" went to the error state", activities.ErrRestoreFailed, nil)
 		}
 		if listed < len(in.VolumeIDs) && a.now().Sub(start) > a.retryFor() {
 			// New volumes can take a while to be listed; these stay missing.
-			return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("%d of the restored volumes no longer exist", len(in.VolumeIDs)-listed), ErrRestoreFailed, nil)
+			return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("%d of the restored volumes no longer exist", len(in.VolumeIDs)-listed), activities.ErrRestoreFailed, nil)
 		}
-		beat(map[string]int{"available": ready, "volumes": len(in.VolumeIDs), "polls": polls})
+		hb.Record(map[string]int{"available": ready, "volumes": len(in.VolumeIDs), "polls": polls})
 		if ready == len(in.VolumeIDs) {
 			return &WaitRestoreVolumesResult{}, nil
 		}
@@ -325,8 +326,8 @@ type AttachRestoreVolumeResult struct{}
 // waits until the attachment is complete. A volume already attached there
 // (by an earlier attempt) is done; one attached elsewhere fails.
 func (a *EBS) AttachRestoreVolume(ctx context.Context, in AttachRestoreVolumeInput) (*AttachRestoreVolumeResult, error) {
-	beat, stop := keepAlive(ctx)
-	defer stop()
+	hb := activities.KeepAlive(ctx, activities.HeartbeatEvery, nil)
+	defer hb.Stop()
 	api := a.EC2(in.Region)
 	requested := false
 	b := a.newBackoff()
@@ -340,7 +341,7 @@ func (a *EBS) AttachRestoreVolume(ctx context.Context, in AttachRestoreVolumeInp
 		if vol == nil {
 			// The volume is new: it may not be listed yet.
 			if a.now().Sub(start) > a.retryFor() {
-				return nil, temporal.NewNonRetryableApplicationError("volume "+in.VolumeID+" no longer exists", ErrRestoreFailed, nil)
+				return nil, temporal.NewNonRetryableApplicationError("volume "+in.VolumeID+" no longer exists", activities.ErrRestoreFailed, nil)
 			}
 			if err := a.sleep(ctx); err != nil {
 				return nil, err
@@ -350,7 +351,7 @@ func (a *EBS) AttachRestoreVolume(ctx context.Context, in AttachRestoreVolumeInp
 		for _, at := range vol.Attachments {
 			if aws.ToString(at.InstanceId) != in.InstanceID || aws.ToString(at.Device) != in.Device {
 				return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("volume %s is attached to %s at %s, not %s at %s",
-					in.VolumeID, aws.ToString(at.InstanceId), aws.ToString(at.Device), in.InstanceID, in.Device), ErrRestoreFailed, nil)
+					in.VolumeID, aws.ToString(at.InstanceId), aws.ToString(at.Device), in.InstanceID, in.Device), activities.ErrRestoreFailed, nil)
 			}
 			if at.State == types.VolumeAttachmentStateAttached {
 				ebsLog(ctx, "Volume attached", "volume", in.VolumeID, "instance", in.InstanceID, "device", in.Device)
@@ -386,7 +387,7 @@ func (a *EBS) AttachRestoreVolume(ctx context.Context, in AttachRestoreVolumeInp
 			}
 			continue
 		}
-		beat(polls)
+		hb.Record(polls)
 		if err := a.sleep(ctx); err != nil {
 			return nil, err
 		}
@@ -409,8 +410,8 @@ type DeleteRestoreVolumesResult struct {
 // DeleteRestoreVolumes deletes the volumes of a failed restore that are not
 // attached (the snapshots remain; a new restore can make them again).
 func (a *EBS) DeleteRestoreVolumes(ctx context.Context, in DeleteRestoreVolumesInput) (*DeleteRestoreVolumesResult, error) {
-	_, stop := keepAlive(ctx)
-	defer stop()
+	hb := activities.KeepAlive(ctx, activities.HeartbeatEvery, nil)
+	defer hb.Stop()
 	api := a.EC2(in.Region)
 	res := &DeleteRestoreVolumesResult{}
 	var vols []types.Volume

@@ -1,6 +1,6 @@
 //go:build unix
 
-package activities
+package redis
 
 import (
 	"io/fs"

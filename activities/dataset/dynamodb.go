@@ -1,4 +1,4 @@
-package activities
+package dataset
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/lifeboat-dev/lifeboat/activities"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -96,7 +97,7 @@ func (a *DynamoDB) StartExport(ctx context.Context, in StartExportInput) (*Start
 			return nil, fmt.Errorf("export %s at %s: %w (retrying: the cut is only %s old)",
 				in.TableName, in.ExportTime.Format(time.RFC3339), err, time.Since(in.ExportTime).Round(time.Millisecond))
 		case errors.As(err, &pitr), errors.As(err, &bad), errors.As(err, &conflict):
-			return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("export %s: %v", in.TableName, err), ErrExportFailed, err)
+			return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("export %s: %v", in.TableName, err), activities.ErrExportFailed, err)
 		}
 		return nil, fmt.Errorf("export %s: %w", in.TableName, err)
 	}
@@ -171,7 +172,7 @@ func (a *DynamoDB) WaitExport(ctx context.Context, in WaitExportInput) (*WaitExp
 			}, nil
 		case types.ExportStatusFailed:
 			msg := fmt.Sprintf("export of %s failed: %s: %s", in.TableName, aws.ToString(d.FailureCode), aws.ToString(d.FailureMessage))
-			return nil, temporal.NewNonRetryableApplicationError(msg, ErrExportFailed, nil)
+			return nil, temporal.NewNonRetryableApplicationError(msg, activities.ErrExportFailed, nil)
 		}
 		select {
 		case <-ctx.Done():
@@ -230,7 +231,7 @@ func (a *DynamoDB) StartImport(ctx context.Context, in StartImportInput) (*Start
 	if lerr != nil {
 		return nil, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("import into %s: table exists and the import that created it cannot be found: %v", in.TableName, lerr),
-			ErrImportFailed, lerr)
+			activities.ErrImportFailed, lerr)
 	}
 	return &StartImportResult{ImportArn: arn}, nil
 }
@@ -291,7 +292,7 @@ func (a *DynamoDB) WaitImport(ctx context.Context, in WaitImportInput) (*WaitImp
 		}
 		if d.ImportStatus == types.ImportStatusFailed || d.ImportStatus == types.ImportStatusCancelled {
 			msg := fmt.Sprintf("import into %s %s: %s: %s", in.TableName, d.ImportStatus, aws.ToString(d.FailureCode), aws.ToString(d.FailureMessage))
-			return nil, temporal.NewNonRetryableApplicationError(msg, ErrImportFailed, nil)
+			return nil, temporal.NewNonRetryableApplicationError(msg, activities.ErrImportFailed, nil)
 		}
 		select {
 		case <-ctx.Done():
@@ -303,9 +304,9 @@ func (a *DynamoDB) WaitImport(ctx context.Context, in WaitImportInput) (*WaitImp
 		return nil, err
 	}
 	// Enabling PITR can take a while after an import: keep beating.
-	record, stop := keepAlive(ctx)
-	defer stop()
-	record(last)
+	hb := activities.KeepAlive(ctx, activities.HeartbeatEvery, nil)
+	defer hb.Stop()
+	hb.Record(last)
 	reg := &registry.Registry{DB: a.DB}
 	if err := reg.EnablePITR(ctx, in.TableName); err != nil {
 		return nil, err
@@ -321,11 +322,11 @@ func checkImported(in WaitImportInput, d *types.ImportTableDescription) error {
 	if d.ErrorCount > 0 {
 		msg := fmt.Sprintf("import into %s: %d of %d items could not be imported (see the import's CloudWatch log group %s)",
 			in.TableName, d.ErrorCount, d.ProcessedItemCount, aws.ToString(d.CloudWatchLogGroupArn))
-		return temporal.NewNonRetryableApplicationError(msg, ErrImportFailed, nil)
+		return temporal.NewNonRetryableApplicationError(msg, activities.ErrImportFailed, nil)
 	}
 	if d.ImportedItemCount != in.ExpectedItems {
 		msg := fmt.Sprintf("import into %s holds %d items, the backup's manifest says %d", in.TableName, d.ImportedItemCount, in.ExpectedItems)
-		return temporal.NewNonRetryableApplicationError(msg, ErrImportFailed, nil)
+		return temporal.NewNonRetryableApplicationError(msg, activities.ErrImportFailed, nil)
 	}
 	return nil
 }

@@ -1,12 +1,14 @@
-// Package activities holds Lifeboat's Temporal activities, grouped by what they
-// act on: datasets in the control table (Datasets), DynamoDB exports and
-// imports (DynamoDB) and backup files in S3 (BackupFiles).
-package activities
+// Package dataset holds the activities that back up and restore DynamoDB
+// datasets, grouped by what they act on: datasets in the control table
+// (Datasets: control.go, stores.go, verify.go), DynamoDB exports and imports
+// (DynamoDB) and backup files in S3 (BackupFiles).
+package dataset
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/lifeboat-dev/lifeboat/activities"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -74,7 +76,7 @@ type ValidateBackupResult struct {
 // buckets exist, and points in time lie inside the PITR window.
 func (a *Datasets) ValidateBackup(ctx context.Context, in ValidateBackupInput) (*ValidateBackupResult, error) {
 	if len(in.Targets) == 0 {
-		return nil, invalid(errors.New("no datasets to back up"))
+		return nil, activities.Invalid(errors.New("no datasets to back up"))
 	}
 	seen := map[DatasetRef]bool{}
 	buckets := map[string]bool{}
@@ -82,23 +84,23 @@ func (a *Datasets) ValidateBackup(ctx context.Context, in ValidateBackupInput) (
 	for _, t := range in.Targets {
 		ref := DatasetRef{EnvID: t.EnvID, DatasetID: t.DatasetID}
 		if t.EnvID == "" || t.DatasetID == "" {
-			return nil, invalid(fmt.Errorf("every dataset needs an environment id and a dataset id (got %q)", ref.String()))
+			return nil, activities.Invalid(fmt.Errorf("every dataset needs an environment id and a dataset id (got %q)", ref.String()))
 		}
 		if seen[ref] {
-			return nil, invalid(fmt.Errorf("dataset %s is listed twice", ref))
+			return nil, activities.Invalid(fmt.Errorf("dataset %s is listed twice", ref))
 		}
 		seen[ref] = true
 		loc, err := backupstore.ParseLocation(t.BackupLocation)
 		if err != nil {
-			return nil, invalid(err)
+			return nil, activities.Invalid(err)
 		}
 		env, err := a.Registry.GetEnvironment(ctx, t.EnvID)
 		if err != nil {
-			return nil, classify(err)
+			return nil, activities.Classify(err)
 		}
 		ds, err := a.Registry.GetDataset(ctx, t.EnvID, t.DatasetID)
 		if err != nil {
-			return nil, classify(err)
+			return nil, activities.Classify(err)
 		}
 		table := a.Registry.TableName(t.EnvID, env.ActiveStore, t.DatasetID)
 		if t.PointInTime != nil {
@@ -106,7 +108,7 @@ func (a *Datasets) ValidateBackup(ctx context.Context, in ValidateBackupInput) (
 				return nil, err
 			}
 		} else if ds.Status != registry.StatusRunning {
-			return nil, classify(&registry.HeldError{Env: t.EnvID, Dataset: t.DatasetID, HeldBy: ds.HeldBy, Status: ds.Status})
+			return nil, activities.Classify(&registry.HeldError{Env: t.EnvID, Dataset: t.DatasetID, HeldBy: ds.HeldBy, Status: ds.Status})
 		}
 		if !buckets[loc.Bucket] {
 			if err := a.checkBucket(ctx, loc); err != nil {
@@ -127,11 +129,11 @@ func (a *Datasets) checkPointInTime(ctx context.Context, ref DatasetRef, table s
 		return err
 	}
 	if !w.Enabled {
-		return invalid(fmt.Errorf("dataset %s: point-in-time recovery is not enabled on %s", ref, table))
+		return activities.Invalid(fmt.Errorf("dataset %s: point-in-time recovery is not enabled on %s", ref, table))
 	}
 	now := a.now()
 	if pit.After(now) || pit.Before(w.Earliest) {
-		return invalid(fmt.Errorf("dataset %s: point in time %s is outside the recovery window %s .. %s",
+		return activities.Invalid(fmt.Errorf("dataset %s: point in time %s is outside the recovery window %s .. %s",
 			ref, pit.UTC().Format(time.RFC3339), w.Earliest.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339)))
 	}
 	return nil
@@ -143,7 +145,7 @@ func (a *Datasets) checkBucket(ctx context.Context, loc backupstore.Location) er
 		return nil
 	}
 	if backupstore.IsNotFound(err) {
-		return invalid(fmt.Errorf("backup location %s: bucket %q does not exist", loc, loc.Bucket))
+		return activities.Invalid(fmt.Errorf("backup location %s: bucket %q does not exist", loc, loc.Bucket))
 	}
 	return fmt.Errorf("check bucket %s: %w", loc.Bucket, err)
 }
@@ -165,7 +167,7 @@ type HoldResult struct {
 func (a *Datasets) Pause(ctx context.Context, in HoldInput) (*HoldResult, error) {
 	now := a.now()
 	if err := a.Registry.Pause(ctx, in.EnvID, in.DatasetID, in.Holder, now); err != nil {
-		return nil, classify(err)
+		return nil, activities.Classify(err)
 	}
 	activity.GetLogger(ctx).Info("Dataset pausing", "dataset", in.DatasetRef.String(), "holder", in.Holder)
 	return &HoldResult{Changed: true, At: now}, nil
@@ -190,12 +192,12 @@ func (a *Datasets) WaitForDrain(ctx context.Context, in DrainInput) (*HoldResult
 		}
 		var nh *registry.NotHolderError
 		if errors.As(err, &nh) {
-			return nil, classify(err)
+			return nil, activities.Classify(err)
 		}
 		if !in.Deadline.IsZero() && a.now().After(in.Deadline) {
 			return nil, temporal.NewNonRetryableApplicationError(
 				fmt.Sprintf("dataset %s did not drain by %s: %v", in.DatasetRef, in.Deadline.UTC().Format(time.RFC3339), err),
-				ErrDrainTimeout, err)
+				activities.ErrDrainTimeout, err)
 		}
 		activity.RecordHeartbeat(ctx, err.Error())
 		select {

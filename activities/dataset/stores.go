@@ -1,9 +1,10 @@
-package activities
+package dataset
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/lifeboat-dev/lifeboat/activities"
 	"slices"
 	"sort"
 	"strings"
@@ -66,10 +67,10 @@ type ValidateRestoreResult struct {
 // free, and each dataset has a complete backup whose manifest is consistent.
 func (a *Datasets) ValidateRestore(ctx context.Context, in ValidateRestoreInput) (*ValidateRestoreResult, error) {
 	if len(in.Targets) == 0 {
-		return nil, invalid(errors.New("no datasets to restore"))
+		return nil, activities.Invalid(errors.New("no datasets to restore"))
 	}
 	if err := ids.Validate("store", in.NewStoreID); err != nil {
-		return nil, invalid(err)
+		return nil, activities.Invalid(err)
 	}
 	out := &ValidateRestoreResult{}
 	envs := map[string]*RestoreEnvironment{}
@@ -77,15 +78,15 @@ func (a *Datasets) ValidateRestore(ctx context.Context, in ValidateRestoreInput)
 	for _, t := range in.Targets {
 		ref := DatasetRef{EnvID: t.EnvID, DatasetID: t.DatasetID}
 		if t.EnvID == "" || t.DatasetID == "" {
-			return nil, invalid(fmt.Errorf("every dataset needs an environment id and a dataset id (got %q)", ref.String()))
+			return nil, activities.Invalid(fmt.Errorf("every dataset needs an environment id and a dataset id (got %q)", ref.String()))
 		}
 		if restored[ref] {
-			return nil, invalid(fmt.Errorf("dataset %s is listed twice", ref))
+			return nil, activities.Invalid(fmt.Errorf("dataset %s is listed twice", ref))
 		}
 		restored[ref] = true
 		loc, err := backupstore.ParseLocation(t.BackupLocation)
 		if err != nil {
-			return nil, invalid(err)
+			return nil, activities.Invalid(err)
 		}
 		if _, ok := envs[t.EnvID]; !ok {
 			re, err := a.planEnvironment(ctx, t.EnvID, in.NewStoreID)
@@ -95,7 +96,7 @@ func (a *Datasets) ValidateRestore(ctx context.Context, in ValidateRestoreInput)
 			envs[t.EnvID] = re
 		}
 		if _, err := a.Registry.GetDataset(ctx, t.EnvID, t.DatasetID); err != nil {
-			return nil, classify(err)
+			return nil, activities.Classify(err)
 		}
 		source := t.SourceDatasetID
 		if source == "" {
@@ -131,10 +132,10 @@ func (a *Datasets) ValidateRestore(ctx context.Context, in ValidateRestoreInput)
 func (a *Datasets) planEnvironment(ctx context.Context, envID, newStore string) (*RestoreEnvironment, error) {
 	env, err := a.Registry.GetEnvironment(ctx, envID)
 	if err != nil {
-		return nil, classify(err)
+		return nil, activities.Classify(err)
 	}
 	if _, taken := env.Stores[newStore]; taken {
-		return nil, invalid(&registry.AlreadyExistsError{Kind: "store", Env: envID, ID: newStore})
+		return nil, activities.Invalid(&registry.AlreadyExistsError{Kind: "store", Env: envID, ID: newStore})
 	}
 	all, err := a.Registry.ListDatasets(ctx, envID)
 	if err != nil {
@@ -143,7 +144,7 @@ func (a *Datasets) planEnvironment(ctx context.Context, envID, newStore string) 
 	re := &RestoreEnvironment{EnvID: envID, FromStore: env.ActiveStore}
 	for _, d := range all {
 		if d.Status != registry.StatusRunning {
-			return nil, classify(&registry.HeldError{Env: envID, Dataset: d.ID, HeldBy: d.HeldBy, Status: d.Status})
+			return nil, activities.Classify(&registry.HeldError{Env: envID, Dataset: d.ID, HeldBy: d.HeldBy, Status: d.Status})
 		}
 		re.Datasets = append(re.Datasets, d.ID)
 	}
@@ -164,9 +165,9 @@ func (a *Datasets) findBackup(ctx context.Context, loc backupstore.Location, dat
 		chosen, err := chooseBackup(refs, sourceEnv, targetEnv, backupID)
 		if err != nil {
 			if errors.Is(err, errNoBackup) {
-				return nil, "", invalid(&backupstore.NoBackupError{Location: loc, Dataset: dataset, BackupID: backupID})
+				return nil, "", activities.Invalid(&backupstore.NoBackupError{Location: loc, Dataset: dataset, BackupID: backupID})
 			}
-			return nil, "", invalid(fmt.Errorf("backup location %s: %w", loc, err))
+			return nil, "", activities.Invalid(fmt.Errorf("backup location %s: %w", loc, err))
 		}
 		m, err := backupstore.ReadManifest(ctx, a.S3, loc.Bucket, chosen.Key)
 		if err != nil {
@@ -176,12 +177,12 @@ func (a *Datasets) findBackup(ctx context.Context, loc backupstore.Location, dat
 			}
 			var bad *backupstore.BadManifestError
 			if errors.As(err, &bad) {
-				return nil, "", corrupt(err)
+				return nil, "", activities.Corrupt(err)
 			}
 			return nil, "", err
 		}
 		if m.DatasetID != dataset {
-			return nil, "", corrupt(fmt.Errorf("manifest s3://%s/%s is for dataset %q, not %q", loc.Bucket, chosen.Key, m.DatasetID, dataset))
+			return nil, "", activities.Corrupt(fmt.Errorf("manifest s3://%s/%s is for dataset %q, not %q", loc.Bucket, chosen.Key, m.DatasetID, dataset))
 		}
 		return m, chosen.Key, nil
 	}
@@ -197,7 +198,7 @@ type StoreInput struct {
 // CreateStore records the restore's new store as CREATING.
 func (a *Datasets) CreateStore(ctx context.Context, in StoreInput) (*HoldResult, error) {
 	if err := a.Registry.CreateStore(ctx, in.EnvID, in.StoreID, in.WorkflowID, a.now()); err != nil {
-		return nil, classify(err)
+		return nil, activities.Classify(err)
 	}
 	return &HoldResult{Changed: true, At: a.now()}, nil
 }
@@ -212,7 +213,7 @@ type SwitchStoreInput struct {
 // SwitchStore makes the new store active in one conditional update.
 func (a *Datasets) SwitchStore(ctx context.Context, in SwitchStoreInput) (*HoldResult, error) {
 	if err := a.Registry.SwitchStore(ctx, in.EnvID, in.FromStore, in.ToStore); err != nil {
-		return nil, classify(err)
+		return nil, activities.Classify(err)
 	}
 	return &HoldResult{Changed: true, At: a.now()}, nil
 }
@@ -234,8 +235,8 @@ type TableInput struct {
 // CreateEmptyTable creates an empty dataset table with PITR on (idempotent).
 // It heartbeats while DynamoDB creates the table and makes PITR available.
 func (a *Datasets) CreateEmptyTable(ctx context.Context, in TableInput) (*HoldResult, error) {
-	_, stop := keepAlive(ctx)
-	defer stop()
+	hb := activities.KeepAlive(ctx, activities.HeartbeatEvery, nil)
+	defer hb.Stop()
 	if err := a.Registry.EnsureDataTable(ctx, in.TableName); err != nil {
 		return nil, err
 	}

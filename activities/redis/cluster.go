@@ -1,9 +1,10 @@
-package activities
+package redis
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/lifeboat-dev/lifeboat/activities"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -59,15 +60,15 @@ type RedisBackupPlan struct {
 // bucket exists.
 func (a *RedisClusters) PlanRedisBackup(ctx context.Context, in RedisBackupPlanInput) (*RedisBackupPlan, error) {
 	if err := ids.Validate("cluster", in.Cluster); err != nil {
-		return nil, invalid(err)
+		return nil, activities.Invalid(err)
 	}
 	format, err := redisbackup.ParseFormat(in.Format)
 	if err != nil {
-		return nil, invalid(err)
+		return nil, activities.Invalid(err)
 	}
 	loc, err := backupstore.ParseLocation(in.BackupLocation)
 	if err != nil {
-		return nil, invalid(err)
+		return nil, activities.Invalid(err)
 	}
 	c, err := a.cluster(ctx, in.Cluster)
 	if err != nil {
@@ -82,10 +83,10 @@ func (a *RedisClusters) PlanRedisBackup(ctx context.Context, in RedisBackupPlanI
 func (a *RedisClusters) cluster(ctx context.Context, name string) (*registry.RedisCluster, error) {
 	c, err := a.Registry.GetRedisCluster(ctx, name)
 	if err != nil {
-		return nil, classify(err)
+		return nil, activities.Classify(err)
 	}
 	if len(c.Nodes) == 0 {
-		return nil, invalid(fmt.Errorf("cluster %q has no registered nodes", name))
+		return nil, activities.Invalid(fmt.Errorf("cluster %q has no registered nodes", name))
 	}
 	return c, nil
 }
@@ -96,7 +97,7 @@ func (a *RedisClusters) checkBucket(ctx context.Context, loc backupstore.Locatio
 		return nil
 	}
 	if backupstore.IsNotFound(err) {
-		return invalid(fmt.Errorf("backup location %s: bucket %q does not exist", loc, loc.Bucket))
+		return activities.Invalid(fmt.Errorf("backup location %s: bucket %q does not exist", loc, loc.Bucket))
 	}
 	return fmt.Errorf("check bucket %s: %w", loc.Bucket, err)
 }
@@ -116,7 +117,7 @@ type RedisHoldResult struct {
 // backup or restore of it is refused (RedisClusterHeld) until released.
 func (a *RedisClusters) HoldRedisCluster(ctx context.Context, in RedisHoldInput) (*RedisHoldResult, error) {
 	if err := a.Registry.HoldRedisCluster(ctx, in.Cluster, in.Holder, a.now()); err != nil {
-		return nil, classify(err)
+		return nil, activities.Classify(err)
 	}
 	return &RedisHoldResult{Changed: true}, nil
 }
@@ -170,7 +171,7 @@ func (a *RedisClusters) WriteRedisManifest(ctx context.Context, in WriteRedisMan
 		for _, f := range n.Files {
 			got, ok := sizes[f.Key]
 			if !ok || got != f.Size {
-				return nil, corrupt(fmt.Errorf("node %s: s3://%s/%s is missing or has %d bytes, the node uploaded %d", n.Node, in.Location.Bucket, f.Key, got, f.Size))
+				return nil, activities.Corrupt(fmt.Errorf("node %s: s3://%s/%s is missing or has %d bytes, the node uploaded %d", n.Node, in.Location.Bucket, f.Key, got, f.Size))
 			}
 		}
 		m.Keys += n.Keys
@@ -258,30 +259,30 @@ func (a *RedisClusters) PlanRedisRestore(ctx context.Context, in RedisRestorePla
 		source = in.Cluster
 	}
 	if err := ids.Validate("cluster", in.Cluster); err != nil {
-		return nil, invalid(err)
+		return nil, activities.Invalid(err)
 	}
 	if err := ids.Validate("source cluster", source); err != nil {
-		return nil, invalid(err)
+		return nil, activities.Invalid(err)
 	}
 	if in.BackupID != "" && in.Date != "" {
-		return nil, invalid(errors.New("give a backup id or a date, not both"))
+		return nil, activities.Invalid(errors.New("give a backup id or a date, not both"))
 	}
 	var notAfter time.Time
 	if in.BackupID != "" {
 		if _, err := redisbackup.ParseBackupID(in.BackupID); err != nil {
-			return nil, invalid(err)
+			return nil, activities.Invalid(err)
 		}
 	}
 	if in.Date != "" {
 		t, err := redisbackup.ParseDate(in.Date)
 		if err != nil {
-			return nil, invalid(err)
+			return nil, activities.Invalid(err)
 		}
 		notAfter = t
 	}
 	loc, err := backupstore.ParseLocation(in.BackupLocation)
 	if err != nil {
-		return nil, invalid(err)
+		return nil, activities.Invalid(err)
 	}
 	c, err := a.cluster(ctx, in.Cluster)
 	if err != nil {
@@ -296,19 +297,19 @@ func (a *RedisClusters) PlanRedisRestore(ctx context.Context, in RedisRestorePla
 	}
 	id, ok := redisbackup.ChooseBackup(backups, in.BackupID, notAfter)
 	if !ok {
-		return nil, invalid(&redisbackup.NoBackupError{Location: loc, Cluster: source, BackupID: in.BackupID, NotAfter: notAfter})
+		return nil, activities.Invalid(&redisbackup.NoBackupError{Location: loc, Cluster: source, BackupID: in.BackupID, NotAfter: notAfter})
 	}
 	key := redisbackup.ManifestKey(loc, source, id)
 	m, err := redisbackup.ReadManifest(ctx, a.S3, loc.Bucket, key)
 	if err != nil {
-		return nil, corrupt(err)
+		return nil, activities.Corrupt(err)
 	}
 	if m.Cluster != source || m.BackupID != id {
-		return nil, corrupt(fmt.Errorf("s3://%s/%s is the manifest of %s backup %s", loc.Bucket, key, m.Cluster, m.BackupID))
+		return nil, activities.Corrupt(fmt.Errorf("s3://%s/%s is the manifest of %s backup %s", loc.Bucket, key, m.Cluster, m.BackupID))
 	}
 	pairs, err := redisbackup.PairNodes(c.NodeIDs(), m.NodeIDs(), source == c.Name, in.Node, in.SourceNode)
 	if err != nil {
-		return nil, invalid(fmt.Errorf("restore %s from %s backup %s: %w", c.Name, source, id, err))
+		return nil, activities.Invalid(fmt.Errorf("restore %s from %s backup %s: %w", c.Name, source, id, err))
 	}
 	out := &RedisRestorePlan{
 		Cluster: c.Name, SourceCluster: source, BackupID: id, Persistence: m.Persistence, Location: loc,
