@@ -17,8 +17,8 @@ import (
 )
 
 var (
-	redisNode     *redisact.RedisNode
-	redisClusters *redisact.RedisClusters
+	redisNode     *redisact.Node
+	redisClusters *redisact.Clusters
 )
 
 // Activity options of the steps that run on a node's sidecar. onNode adds
@@ -83,8 +83,8 @@ func RedisBackup(ctx workflow.Context, in RedisBackupInput) (*RedisBackupResult,
 		return nil, err
 	}
 	short := workflow.WithActivityOptions(ctx, shortAWSCall)
-	var plan redisact.RedisBackupPlan
-	err = workflow.ExecuteActivity(short, redisClusters.PlanRedisBackup, redisact.RedisBackupPlanInput{
+	var plan redisact.BackupPlan
+	err = workflow.ExecuteActivity(short, redisClusters.PlanRedisBackup, redisact.BackupPlanInput{
 		Cluster: in.Cluster, BackupLocation: in.BackupLocation, Format: in.Format,
 	}).Get(ctx, &plan)
 	if err != nil {
@@ -119,8 +119,8 @@ func RedisBackup(ctx workflow.Context, in RedisBackupInput) (*RedisBackupResult,
 			defer wg.Done()
 			np := p.node(n.ID)
 			np.Step = StepBackingUp
-			var r redisact.RedisNodeBackupResult
-			err := workflow.ExecuteActivity(onNode(gctx, n, redisNodeJob, timeout), redisNode.BackupNode, redisact.RedisNodeBackupInput{
+			var r redisact.NodeBackupResult
+			err := workflow.ExecuteActivity(onNode(gctx, n, redisNodeJob, timeout), redisNode.BackupNode, redisact.NodeBackupInput{
 				Cluster: plan.Cluster, Node: n.ID, Format: plan.Format, Bucket: plan.Location.Bucket,
 				Folder: redisbackup.NodeFolder(plan.Location, plan.Cluster, backupID, n.ID),
 			}).Get(gctx, &r)
@@ -168,7 +168,7 @@ func RedisBackup(ctx workflow.Context, in RedisBackupInput) (*RedisBackupResult,
 func holdRedisCluster(ctx workflow.Context, cluster string) error {
 	o := shortAWSCall
 	o.WaitForCancellation = true
-	return workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, o), redisClusters.HoldRedisCluster, redisact.RedisHoldInput{
+	return workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, o), redisClusters.HoldRedisCluster, redisact.HoldInput{
 		Cluster: cluster, Holder: workflow.GetInfo(ctx).WorkflowExecution.ID,
 	}).Get(ctx, nil)
 }
@@ -178,7 +178,7 @@ func holdRedisCluster(ctx workflow.Context, cluster string) error {
 func releaseRedisCluster(ctx workflow.Context, cluster string) {
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
 	dctx = workflow.WithActivityOptions(dctx, compensation)
-	err := workflow.ExecuteActivity(dctx, redisClusters.ReleaseRedisCluster, redisact.RedisHoldInput{
+	err := workflow.ExecuteActivity(dctx, redisClusters.ReleaseRedisCluster, redisact.HoldInput{
 		Cluster: cluster, Holder: workflow.GetInfo(ctx).WorkflowExecution.ID,
 	}).Get(dctx, nil)
 	if err != nil {

@@ -27,8 +27,8 @@ func RedisRestore(ctx workflow.Context, in RedisRestoreInput) (*RedisRestoreResu
 		return nil, err
 	}
 	short := workflow.WithActivityOptions(ctx, shortAWSCall)
-	var plan redisact.RedisRestorePlan
-	err = workflow.ExecuteActivity(short, redisClusters.PlanRedisRestore, redisact.RedisRestorePlanInput{
+	var plan redisact.RestorePlan
+	err = workflow.ExecuteActivity(short, redisClusters.PlanRedisRestore, redisact.RestorePlanInput{
 		Cluster: in.Cluster, Node: in.Node, SourceCluster: in.SourceCluster, SourceNode: in.SourceNode,
 		BackupID: in.BackupID, Date: in.Date, BackupLocation: in.BackupLocation,
 	}).Get(ctx, &plan)
@@ -52,7 +52,7 @@ func RedisRestore(ctx workflow.Context, in RedisRestoreInput) (*RedisRestoreResu
 		futures := make([]workflow.Future, len(plan.Targets))
 		for i, t := range plan.Targets {
 			futures[i] = workflow.ExecuteActivity(onNode(dctx, t.Node, redisNodeCleanup, timeout), redisNode.DiscardNodeRestore,
-				redisact.RedisNodeDiscardInput{Node: t.Node.ID})
+				redisact.NodeDiscardInput{Node: t.Node.ID})
 		}
 		for i, f := range futures {
 			if err := f.Get(dctx, nil); err != nil {
@@ -63,7 +63,7 @@ func RedisRestore(ctx workflow.Context, in RedisRestoreInput) (*RedisRestoreResu
 	what := fmt.Sprintf("restore of Redis cluster %s from %s backup %s", plan.Cluster, plan.SourceCluster, plan.BackupID)
 
 	p.setStep(ctx, StepDownloading)
-	staged := make([]redisact.RedisNodeStageResult, len(plan.Targets))
+	staged := make([]redisact.NodeStageResult, len(plan.Targets))
 	failures := make([]*nodeFailure, len(plan.Targets))
 	wg := workflow.NewWaitGroup(ctx)
 	for i, t := range plan.Targets {
@@ -72,7 +72,7 @@ func RedisRestore(ctx workflow.Context, in RedisRestoreInput) (*RedisRestoreResu
 			defer wg.Done()
 			np := p.node(t.Node.ID)
 			np.Step = StepDownloading
-			err := workflow.ExecuteActivity(onNode(gctx, t.Node, redisNodeJob, timeout), redisNode.StageNodeRestore, redisact.RedisNodeStageInput{
+			err := workflow.ExecuteActivity(onNode(gctx, t.Node, redisNodeJob, timeout), redisNode.StageNodeRestore, redisact.NodeStageInput{
 				Node: t.Node.ID, SourceCluster: plan.SourceCluster, SourceNode: t.Source.Node, BackupID: plan.BackupID,
 				Persistence: plan.Persistence, Bucket: plan.Location.Bucket, Files: t.Source.Files,
 			}).Get(gctx, &staged[i])
@@ -104,8 +104,8 @@ func RedisRestore(ctx workflow.Context, in RedisRestoreInput) (*RedisRestoreResu
 			defer wg.Done()
 			np := p.node(t.Node.ID)
 			np.Step = StepRestoring
-			var r redisact.RedisNodeRestoreResult
-			err := workflow.ExecuteActivity(onNode(gctx, t.Node, redisNodeRestart, timeout), redisNode.RestoreNode, redisact.RedisNodeRestoreInput{
+			var r redisact.NodeRestoreResult
+			err := workflow.ExecuteActivity(onNode(gctx, t.Node, redisNodeRestart, timeout), redisNode.RestoreNode, redisact.NodeRestoreInput{
 				Node: t.Node.ID, BackupID: plan.BackupID, SourceNode: t.Source.Node, Stage: staged[i],
 				MinKeys: t.Source.MinKeys, MaxKeys: t.Source.MaxKeys,
 			}).Get(gctx, &r)

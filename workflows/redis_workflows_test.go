@@ -90,26 +90,26 @@ func (f *redisFake) handlers() map[string]any {
 			Files: []redisbackup.File{{Name: "dump.rdb", Role: redisbackup.RoleRDB, Key: "redis/c1/x/" + n + "/dump.rdb", Size: 1000}}}
 	}
 	return map[string]any{
-		"PlanRedisBackup": func(ctx context.Context, in redisact.RedisBackupPlanInput) (*redisact.RedisBackupPlan, error) {
+		"PlanRedisBackup": func(ctx context.Context, in redisact.BackupPlanInput) (*redisact.BackupPlan, error) {
 			if err := f.record(ctx, "PlanRedisBackup", in.Cluster); err != nil {
 				return nil, err
 			}
-			return &redisact.RedisBackupPlan{Cluster: in.Cluster, Nodes: redisNodes, Location: loc, Format: in.Format}, nil
+			return &redisact.BackupPlan{Cluster: in.Cluster, Nodes: redisNodes, Location: loc, Format: in.Format}, nil
 		},
-		"PlanRedisRestore": func(ctx context.Context, in redisact.RedisRestorePlanInput) (*redisact.RedisRestorePlan, error) {
+		"PlanRedisRestore": func(ctx context.Context, in redisact.RestorePlanInput) (*redisact.RestorePlan, error) {
 			if err := f.record(ctx, "PlanRedisRestore", in.Cluster); err != nil {
 				return nil, err
 			}
-			plan := &redisact.RedisRestorePlan{Cluster: in.Cluster, SourceCluster: in.Cluster, BackupID: "20210901T030000.000Z",
+			plan := &redisact.RestorePlan{Cluster: in.Cluster, SourceCluster: in.Cluster, BackupID: "20210901T030000.000Z",
 				Persistence: redisbackup.FormatRDB, Location: loc}
 			for _, n := range redisNodes {
 				if in.Node == "" || in.Node == n.ID {
-					plan.Targets = append(plan.Targets, redisact.RedisRestoreTarget{Node: n, Source: source(n.ID)})
+					plan.Targets = append(plan.Targets, redisact.RestoreTarget{Node: n, Source: source(n.ID)})
 				}
 			}
 			return plan, nil
 		},
-		"HoldRedisCluster": func(ctx context.Context, in redisact.RedisHoldInput) (*redisact.RedisHoldResult, error) {
+		"HoldRedisCluster": func(ctx context.Context, in redisact.HoldInput) (*redisact.HoldResult, error) {
 			if err := f.record(ctx, "HoldRedisCluster", in.Cluster); err != nil {
 				return nil, err
 			}
@@ -119,27 +119,27 @@ func (f *redisFake) handlers() map[string]any {
 				return nil, temporal.NewNonRetryableApplicationError("held by "+f.heldBy, activities.ErrRedisClusterHeld, nil)
 			}
 			f.heldBy = in.Holder
-			return &redisact.RedisHoldResult{Changed: true}, nil
+			return &redisact.HoldResult{Changed: true}, nil
 		},
-		"ReleaseRedisCluster": func(ctx context.Context, in redisact.RedisHoldInput) (*redisact.RedisHoldResult, error) {
+		"ReleaseRedisCluster": func(ctx context.Context, in redisact.HoldInput) (*redisact.HoldResult, error) {
 			if err := f.record(ctx, "ReleaseRedisCluster", in.Cluster); err != nil {
 				return nil, err
 			}
 			f.mu.Lock()
 			defer f.mu.Unlock()
 			if f.heldBy != in.Holder {
-				return &redisact.RedisHoldResult{}, nil
+				return &redisact.HoldResult{}, nil
 			}
 			f.heldBy = ""
-			return &redisact.RedisHoldResult{Changed: true}, nil
+			return &redisact.HoldResult{Changed: true}, nil
 		},
-		"BackupNode": func(ctx context.Context, in redisact.RedisNodeBackupInput) (*redisact.RedisNodeBackupResult, error) {
+		"BackupNode": func(ctx context.Context, in redisact.NodeBackupInput) (*redisact.NodeBackupResult, error) {
 			if err := f.record(ctx, "BackupNode", in.Node); err != nil {
 				return nil, err
 			}
 			n := source(in.Node)
 			n.Files[0].Key = in.Folder + "/dump.rdb"
-			return &redisact.RedisNodeBackupResult{Node: n}, nil
+			return &redisact.NodeBackupResult{Node: n}, nil
 		},
 		"WriteRedisManifest": func(ctx context.Context, in redisact.WriteRedisManifestInput) (*redisact.WriteRedisManifestResult, error) {
 			if err := f.record(ctx, "WriteRedisManifest", in.Cluster); err != nil {
@@ -154,23 +154,23 @@ func (f *redisFake) handlers() map[string]any {
 		"DiscardRedisBackup": func(ctx context.Context, in redisact.DiscardRedisBackupInput) (*redisact.DiscardRedisBackupResult, error) {
 			return &redisact.DiscardRedisBackupResult{}, f.record(ctx, "DiscardRedisBackup", in.BackupID)
 		},
-		"StageNodeRestore": func(ctx context.Context, in redisact.RedisNodeStageInput) (*redisact.RedisNodeStageResult, error) {
+		"StageNodeRestore": func(ctx context.Context, in redisact.NodeStageInput) (*redisact.NodeStageResult, error) {
 			if err := f.record(ctx, "StageNodeRestore", in.Node); err != nil {
 				return nil, err
 			}
-			return &redisact.RedisNodeStageResult{StagingDir: "/data/.lifeboat-restore-x", Target: "dump.rdb", Bytes: 1000}, nil
+			return &redisact.NodeStageResult{StagingDir: "/data/.lifeboat-restore-x", Target: "dump.rdb", Bytes: 1000}, nil
 		},
-		"RestoreNode": func(ctx context.Context, in redisact.RedisNodeRestoreInput) (*redisact.RedisNodeRestoreResult, error) {
+		"RestoreNode": func(ctx context.Context, in redisact.NodeRestoreInput) (*redisact.NodeRestoreResult, error) {
 			if err := f.record(ctx, "RestoreNode", in.Node); err != nil {
 				return nil, err
 			}
 			f.mu.Lock()
 			f.restored = append(f.restored, in.Node)
 			f.mu.Unlock()
-			return &redisact.RedisNodeRestoreResult{Node: in.Node, Keys: in.MaxKeys, DownMillis: 500}, nil
+			return &redisact.NodeRestoreResult{Node: in.Node, Keys: in.MaxKeys, DownMillis: 500}, nil
 		},
-		"DiscardNodeRestore": func(ctx context.Context, in redisact.RedisNodeDiscardInput) (*redisact.RedisNodeDiscardResult, error) {
-			return &redisact.RedisNodeDiscardResult{Removed: true}, f.record(ctx, "DiscardNodeRestore", in.Node)
+		"DiscardNodeRestore": func(ctx context.Context, in redisact.NodeDiscardInput) (*redisact.NodeDiscardResult, error) {
+			return &redisact.NodeDiscardResult{Removed: true}, f.record(ctx, "DiscardNodeRestore", in.Node)
 		},
 	}
 }
@@ -190,8 +190,8 @@ func newRedisFixture(t *testing.T, slow ...string) *redisFixture {
 	env.SetStartTime(time.Date(2021, 9, 1, 3, 0, 0, 0, time.UTC))
 	env.RegisterWorkflowWithOptions(workflows.RedisBackup, workflow.RegisterOptions{Name: workflows.RedisBackupName})
 	env.RegisterWorkflowWithOptions(workflows.RedisRestore, workflow.RegisterOptions{Name: workflows.RedisRestoreName})
-	env.RegisterActivity(&redisact.RedisNode{})
-	env.RegisterActivity(&redisact.RedisClusters{})
+	env.RegisterActivity(&redisact.Node{})
+	env.RegisterActivity(&redisact.Clusters{})
 	fx := &redisFixture{t: t, env: env, fake: newRedisFake()}
 	for name, fn := range fx.fake.handlers() {
 		call := env.OnActivity(name, mock.Anything, mock.Anything).Return(fn).Maybe()

@@ -244,12 +244,12 @@ func (a *EBS) CopySnapshotsToRegion(ctx context.Context, in CopySnapshotsToRegio
 			return nil, err
 		case c.deferred:
 			res.Deferred = append(res.Deferred, in.SnapshotIDs[i:]...)
-			ebsLog(ctx, "Destination refuses copies for now", "destination", in.Destination, "deferred", len(in.SnapshotIDs)-i, "why", c.why)
+			logInfo(ctx, "Destination refuses copies for now", "destination", in.Destination, "deferred", len(in.SnapshotIDs)-i, "why", c.why)
 			return res, nil
 		case c.failed != "":
 			res.Failed = append(res.Failed, snapshotFailure(s, in.SourceRegion, c.failed))
 		default:
-			ebsLog(ctx, "Snapshot copy started", "source", id, "destination", in.Destination, "copy", c.id)
+			logInfo(ctx, "Snapshot copy started", "source", id, "destination", in.Destination, "copy", c.id)
 			res.Started = append(res.Started, CopyStarted{SourceSnapshotID: id, CopySnapshotID: c.id, State: c.state})
 		}
 	}

@@ -103,7 +103,7 @@ func (a *EBS) FindBackupInstances(ctx context.Context, in FindBackupInstancesInp
 			id := aws.ToString(inst.InstanceId)
 			cfg := ebstags.ParseInstance(in.Region, TagMap(inst.Tags))
 			for _, p := range cfg.Problems {
-				out.Problems = ebsCapAppend(out.Problems, InstanceProblem{InstanceID: id, Problem: p})
+				out.Problems = capAppend(out.Problems, InstanceProblem{InstanceID: id, Problem: p})
 			}
 			if !cfg.Enabled {
 				continue
@@ -115,7 +115,7 @@ func (a *EBS) FindBackupInstances(ctx context.Context, in FindBackupInstancesInp
 				}
 			}
 			if len(b.Volumes) == 0 {
-				out.Problems = ebsCapAppend(out.Problems, InstanceProblem{InstanceID: id, Problem: "no EBS volumes attached: nothing to snapshot"})
+				out.Problems = capAppend(out.Problems, InstanceProblem{InstanceID: id, Problem: "no EBS volumes attached: nothing to snapshot"})
 				continue
 			}
 			out.Instances = append(out.Instances, b)
@@ -334,7 +334,7 @@ func (a *EBS) CreateInstanceSnapshots(ctx context.Context, in CreateInstanceSnap
 		}
 		out, err := api.CreateSnapshots(ctx, a.createSnapshotsInput(in, res), ec2Once)
 		if err == nil {
-			ebsLog(ctx, "Snapshot group created", "instance", inst.InstanceID, "group", res.GroupID, "snapshots", len(out.Snapshots), "generation", res.Generation)
+			logInfo(ctx, "Snapshot group created", "instance", inst.InstanceID, "group", res.GroupID, "snapshots", len(out.Snapshots), "generation", res.Generation)
 			res.Created = true
 			res.Snapshots, err = a.tagGroupMembers(ctx, api, in, out.Snapshots, devices, true)
 			if err != nil {
@@ -364,7 +364,7 @@ func (a *EBS) CreateInstanceSnapshots(ctx context.Context, in CreateInstanceSnap
 			// Retryable: the next attempt looks for the group first.
 			return nil, fmt.Errorf("create snapshots of %s: still failing after %d tries in %s: %w", inst.InstanceID, b.tries+1, b.elapsed(), err)
 		}
-		ebsLog(ctx, "CreateSnapshots failed: retrying", "instance", inst.InstanceID, "code", code, "lookFirst", !unsure.IsZero(), "tries", b.tries)
+		logInfo(ctx, "CreateSnapshots failed: retrying", "instance", inst.InstanceID, "code", code, "lookFirst", !unsure.IsZero(), "tries", b.tries)
 	}
 }
 
@@ -417,7 +417,7 @@ func (a *EBS) existingGroup(ctx context.Context, api EC2API, in CreateInstanceSn
 	if err != nil {
 		return nil, err
 	}
-	ebsLog(ctx, "Snapshot group exists", "instance", in.Instance.InstanceID, "group", res.GroupID, "snapshots", len(members), "madeHere", madeHere)
+	logInfo(ctx, "Snapshot group exists", "instance", in.Instance.InstanceID, "group", res.GroupID, "snapshots", len(members), "madeHere", madeHere)
 	return res, nil
 }
 
@@ -557,10 +557,10 @@ func (a *EBS) WaitSnapshotsCompleted(ctx context.Context, in WaitSnapshotsComple
 			case types.SnapshotStateCompleted:
 				res.Completed++
 			case types.SnapshotStateError:
-				res.Errored = ebsCapAppend(res.Errored, snapshotFailure(s, in.Region, "snapshot failed: "+aws.ToString(s.StateMessage)))
+				res.Errored = capAppend(res.Errored, snapshotFailure(s, in.Region, "snapshot failed: "+aws.ToString(s.StateMessage)))
 			default:
 				pending++
-				res.Pending = ebsCapAppend(res.Pending, aws.ToString(s.SnapshotId))
+				res.Pending = capAppend(res.Pending, aws.ToString(s.SnapshotId))
 			}
 		})
 		if err != nil {

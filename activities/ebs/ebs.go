@@ -192,11 +192,11 @@ func (a *EBS) retryNotFound(ctx context.Context, fn func() error, format string,
 			return fmt.Errorf("%s: %w %s after it was created (EC2 eventual consistency): %w",
 				fmt.Sprintf(format, args...), errStillNotFound, b.elapsed(), err)
 		}
-		ebsLog(ctx, "EC2 does not know a new id yet: retrying", "what", fmt.Sprintf(format, args...), "tries", b.tries)
+		logInfo(ctx, "EC2 does not know a new id yet: retrying", "what", fmt.Sprintf(format, args...), "tries", b.tries)
 	}
 }
 
-func ebsLog(ctx context.Context, msg string, kv ...any) {
+func logInfo(ctx context.Context, msg string, kv ...any) {
 	if activity.IsActivity(ctx) {
 		activity.GetLogger(ctx).Info(msg, kv...)
 	}
@@ -384,7 +384,7 @@ func snapshotFailure(s types.Snapshot, region, msg string) SnapshotFailure {
 	}
 }
 
-func ebsCapAppend[T any](list []T, v T) []T {
+func capAppend[T any](list []T, v T) []T {
 	if len(list) >= ListCap {
 		return list
 	}

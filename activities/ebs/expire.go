@@ -116,7 +116,7 @@ func (a *EBS) CarryKeepForever(ctx context.Context, in CarryKeepForeverInput) (*
 					return nil, err
 				}
 			}
-			res.Carried = ebsCapAppend(res.Carried, cid)
+			res.Carried = capAppend(res.Carried, cid)
 		}
 	}
 	return res, nil
@@ -199,7 +199,7 @@ func (a *EBS) ExpireSnapshots(ctx context.Context, in ExpireSnapshotsInput) (*Ex
 		if !v.Delete {
 			res.Kept[v.Reason]++
 			if v.Reason == ebstags.KeepBadDeleteOn {
-				res.Problems = ebsCapAppend(res.Problems, snapshotFailure(s, in.Region, fmt.Sprintf("DeleteOn %q is not a date: kept", t[ebstags.DeleteOn])))
+				res.Problems = capAppend(res.Problems, snapshotFailure(s, in.Region, fmt.Sprintf("DeleteOn %q is not a date: kept", t[ebstags.DeleteOn])))
 			}
 			return
 		}
@@ -219,15 +219,15 @@ func (a *EBS) ExpireSnapshots(ctx context.Context, in ExpireSnapshotsInput) (*Ex
 			case err == nil, ec2NotFound(err):
 			case ec2Rejected(ec2Code(err)):
 				// E.g. InvalidSnapshot.InUse: an AMI uses it. Reported, kept.
-				res.Failed = ebsCapAppend(res.Failed, snapshotFailure(s, in.Region, fmt.Sprintf("delete: %v", err)))
+				res.Failed = capAppend(res.Failed, snapshotFailure(s, in.Region, fmt.Sprintf("delete: %v", err)))
 				continue
 			default:
 				return nil, fmt.Errorf("delete snapshot %s in %s: %w", id, in.Region, err)
 			}
-			ebsLog(ctx, "Snapshot expired", "snapshot", id, "region", in.Region, "deleteOn", t[ebstags.DeleteOn])
+			logInfo(ctx, "Snapshot expired", "snapshot", id, "region", in.Region, "deleteOn", t[ebstags.DeleteOn])
 		}
 		res.DeletedCount++
-		res.Deleted = ebsCapAppend(res.Deleted, ExpiredSnapshot{
+		res.Deleted = capAppend(res.Deleted, ExpiredSnapshot{
 			SnapshotID: id, Region: in.Region, DeleteOn: t[ebstags.DeleteOn], GroupID: t[ebstags.GroupID], Description: t[ebstags.Description],
 		})
 	}

@@ -50,7 +50,7 @@ type PlanVolumeRestoreResult struct {
 	Snapshots  []RestoreSnapshot `json:"snapshots"`
 }
 
-func ebsInvalidf(format string, args ...any) error {
+func invalidf(format string, args ...any) error {
 	return activities.Invalid(fmt.Errorf(format, args...))
 }
 
@@ -71,7 +71,7 @@ func (a *EBS) PlanVolumeRestore(ctx context.Context, in PlanVolumeRestoreInput) 
 			return nil, err
 		}
 		if g = groups[in.GroupID]; g == nil {
-			return nil, ebsInvalidf("no snapshot group %s in %s", in.GroupID, in.Region)
+			return nil, invalidf("no snapshot group %s in %s", in.GroupID, in.Region)
 		}
 	case in.SourceInstanceID != "" && in.At != nil:
 		groups, err := loadGroups(ctx, api, []types.Filter{ec2TagFilter(ebstags.SourceInstanceID, in.SourceInstanceID)})
@@ -87,27 +87,27 @@ func (a *EBS) PlanVolumeRestore(ctx context.Context, in PlanVolumeRestoreInput) 
 			}
 		}
 		if g == nil {
-			return nil, ebsInvalidf("no snapshot group of %s in %s taken at or before %s", in.SourceInstanceID, in.Region, in.At.UTC().Format(time.RFC3339))
+			return nil, invalidf("no snapshot group of %s in %s taken at or before %s", in.SourceInstanceID, in.Region, in.At.UTC().Format(time.RFC3339))
 		}
 	default:
-		return nil, ebsInvalidf("give a group id, or a source instance and a time")
+		return nil, invalidf("give a group id, or a source instance and a time")
 	}
 
 	devs := g.ByDevice()
 	if g.Size == 0 {
-		return nil, ebsInvalidf("snapshot group %s has no %s tag: cannot tell whether it is whole", g.ID, ebstags.GroupSize)
+		return nil, invalidf("snapshot group %s has no %s tag: cannot tell whether it is whole", g.ID, ebstags.GroupSize)
 	}
 	if len(devs) != g.Size {
-		return nil, ebsInvalidf("snapshot group %s is incomplete in %s: %d of %d snapshots", g.ID, in.Region, len(devs), g.Size)
+		return nil, invalidf("snapshot group %s is incomplete in %s: %d of %d snapshots", g.ID, in.Region, len(devs), g.Size)
 	}
 	res := &PlanVolumeRestoreResult{GroupID: g.ID, InstanceID: g.InstanceID, Generation: g.Generation, CreatedAt: g.CreatedAt, GroupSize: g.Size}
 	for dev, s := range devs {
 		id := aws.ToString(s.SnapshotId)
 		if dev == "" {
-			return nil, ebsInvalidf("snapshot %s of group %s has no %s tag", id, g.ID, ebstags.Device)
+			return nil, invalidf("snapshot %s of group %s has no %s tag", id, g.ID, ebstags.Device)
 		}
 		if s.State != types.SnapshotStateCompleted {
-			return nil, ebsInvalidf("snapshot %s (%s) of group %s is %s, not completed", id, dev, g.ID, s.State)
+			return nil, invalidf("snapshot %s (%s) of group %s is %s, not completed", id, dev, g.ID, s.State)
 		}
 		res.Snapshots = append(res.Snapshots, RestoreSnapshot{
 			SnapshotID: id, Device: dev, SourceVolumeID: TagMap(s.Tags)[ebstags.SourceVolumeID], SizeGiB: aws.ToInt32(s.VolumeSize),
@@ -118,7 +118,7 @@ func (a *EBS) PlanVolumeRestore(ctx context.Context, in PlanVolumeRestoreInput) 
 		want := map[string]bool{}
 		for _, d := range in.Devices {
 			if _, ok := devs[d]; !ok {
-				return nil, ebsInvalidf("snapshot group %s has no device %s (it has %s)", g.ID, d, strings.Join(deviceNames(res.Snapshots), ", "))
+				return nil, invalidf("snapshot group %s has no device %s (it has %s)", g.ID, d, strings.Join(deviceNames(res.Snapshots), ", "))
 			}
 			want[d] = true
 		}
@@ -134,7 +134,7 @@ func (a *EBS) PlanVolumeRestore(ctx context.Context, in PlanVolumeRestoreInput) 
 	out, err := api.DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{in.TargetInstanceID}})
 	if err != nil {
 		if ec2Code(err) == "InvalidInstanceID.NotFound" || ec2Code(err) == "InvalidInstanceID.Malformed" {
-			return nil, ebsInvalidf("target instance %s not found in %s", in.TargetInstanceID, in.Region)
+			return nil, invalidf("target instance %s not found in %s", in.TargetInstanceID, in.Region)
 		}
 		return nil, classifyEC2(err, "describe target instance %s", in.TargetInstanceID)
 	}
@@ -145,17 +145,17 @@ func (a *EBS) PlanVolumeRestore(ctx context.Context, in PlanVolumeRestoreInput) 
 		}
 	}
 	if target == nil {
-		return nil, ebsInvalidf("target instance %s not found in %s", in.TargetInstanceID, in.Region)
+		return nil, invalidf("target instance %s not found in %s", in.TargetInstanceID, in.Region)
 	}
 	if target.State != nil && (target.State.Name == types.InstanceStateNameTerminated || target.State.Name == types.InstanceStateNameShuttingDown) {
-		return nil, ebsInvalidf("target instance %s is %s", in.TargetInstanceID, target.State.Name)
+		return nil, invalidf("target instance %s is %s", in.TargetInstanceID, target.State.Name)
 	}
 	if target.Placement == nil || aws.ToString(target.Placement.AvailabilityZone) != in.AvailabilityZone {
 		az := "an unknown zone"
 		if target.Placement != nil {
 			az = aws.ToString(target.Placement.AvailabilityZone)
 		}
-		return nil, ebsInvalidf("target instance %s is in %s, not %s: volumes attach only within their availability zone", in.TargetInstanceID, az, in.AvailabilityZone)
+		return nil, invalidf("target instance %s is in %s, not %s: volumes attach only within their availability zone", in.TargetInstanceID, az, in.AvailabilityZone)
 	}
 	ours, err := a.restoredVolumes(ctx, api, in.RestoreID)
 	if err != nil {
@@ -169,7 +169,7 @@ func (a *EBS) PlanVolumeRestore(ctx context.Context, in PlanVolumeRestoreInput) 
 		}
 		for _, s := range res.Snapshots {
 			if s.Device == dev && !ours[vol] {
-				return nil, ebsInvalidf("device %s is taken on %s (by %s): restore to another instance, or choose devices with --devices", dev, in.TargetInstanceID, vol)
+				return nil, invalidf("device %s is taken on %s (by %s): restore to another instance, or choose devices with --devices", dev, in.TargetInstanceID, vol)
 			}
 		}
 	}
@@ -258,7 +258,7 @@ func (a *EBS) CreateRestoreVolume(ctx context.Context, in CreateRestoreVolumeInp
 		return nil, classifyEC2(err, "create volume from %s in %s", in.SnapshotID, in.AvailabilityZone)
 	}
 	id := aws.ToString(out.VolumeId)
-	ebsLog(ctx, "Volume created", "snapshot", in.SnapshotID, "volume", id, "zone", in.AvailabilityZone)
+	logInfo(ctx, "Volume created", "snapshot", in.SnapshotID, "volume", id, "zone", in.AvailabilityZone)
 	return &CreateRestoreVolumeResult{VolumeID: id, Created: true}, nil
 }
 
@@ -354,7 +354,7 @@ func (a *EBS) AttachRestoreVolume(ctx context.Context, in AttachRestoreVolumeInp
 					in.VolumeID, aws.ToString(at.InstanceId), aws.ToString(at.Device), in.InstanceID, in.Device), activities.ErrRestoreFailed, nil)
 			}
 			if at.State == types.VolumeAttachmentStateAttached {
-				ebsLog(ctx, "Volume attached", "volume", in.VolumeID, "instance", in.InstanceID, "device", in.Device)
+				logInfo(ctx, "Volume attached", "volume", in.VolumeID, "instance", in.InstanceID, "device", in.Device)
 				return &AttachRestoreVolumeResult{}, nil
 			}
 			requested = true

@@ -4,8 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/lifeboat-dev/lifeboat/activities"
 	"time"
+
+	"github.com/lifeboat-dev/lifeboat/activities"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -17,38 +18,38 @@ import (
 	"github.com/lifeboat-dev/lifeboat/internal/registry"
 )
 
-// RedisClusterS3API is the part of the S3 client cluster-level Redis steps
+// ClusterS3API is the part of the S3 client cluster-level Redis steps
 // need: reads, the manifest's write, and deletes for a failed backup's files.
-type RedisClusterS3API interface {
+type ClusterS3API interface {
 	backupstore.API
 	DeleteObject(context.Context, *s3.DeleteObjectInput, ...func(*s3.Options)) (*s3.DeleteObjectOutput, error)
 }
 
-// RedisClusters acts on Redis clusters as a whole, from any worker on the
+// Clusters acts on Redis clusters as a whole, from any worker on the
 // main task queue: the registered clusters, and their backups in S3.
-type RedisClusters struct {
+type Clusters struct {
 	Registry *registry.Registry
-	S3       RedisClusterS3API
+	S3       ClusterS3API
 	// Now is the clock; tests may replace it.
 	Now func() time.Time
 }
 
-func (a *RedisClusters) now() time.Time {
+func (a *Clusters) now() time.Time {
 	if a.Now != nil {
 		return a.Now()
 	}
 	return time.Now()
 }
 
-// RedisBackupPlanInput is a backup request as the user gave it.
-type RedisBackupPlanInput struct {
+// BackupPlanInput is a backup request as the user gave it.
+type BackupPlanInput struct {
 	Cluster        string `json:"cluster"`
 	BackupLocation string `json:"backupLocation"`
 	Format         string `json:"format"`
 }
 
-// RedisBackupPlan is the request resolved against the control table.
-type RedisBackupPlan struct {
+// BackupPlan is the request resolved against the control table.
+type BackupPlan struct {
 	Cluster  string               `json:"cluster"`
 	Nodes    []registry.RedisNode `json:"nodes"`
 	Location backupstore.Location `json:"location"`
@@ -58,7 +59,7 @@ type RedisBackupPlan struct {
 // PlanRedisBackup checks a backup request before anything runs: the
 // cluster is registered, the format known, the location parses and its
 // bucket exists.
-func (a *RedisClusters) PlanRedisBackup(ctx context.Context, in RedisBackupPlanInput) (*RedisBackupPlan, error) {
+func (a *Clusters) PlanRedisBackup(ctx context.Context, in BackupPlanInput) (*BackupPlan, error) {
 	if err := ids.Validate("cluster", in.Cluster); err != nil {
 		return nil, activities.Invalid(err)
 	}
@@ -77,10 +78,10 @@ func (a *RedisClusters) PlanRedisBackup(ctx context.Context, in RedisBackupPlanI
 	if err := a.checkBucket(ctx, loc); err != nil {
 		return nil, err
 	}
-	return &RedisBackupPlan{Cluster: c.Name, Nodes: c.Nodes, Location: loc, Format: format}, nil
+	return &BackupPlan{Cluster: c.Name, Nodes: c.Nodes, Location: loc, Format: format}, nil
 }
 
-func (a *RedisClusters) cluster(ctx context.Context, name string) (*registry.RedisCluster, error) {
+func (a *Clusters) cluster(ctx context.Context, name string) (*registry.RedisCluster, error) {
 	c, err := a.Registry.GetRedisCluster(ctx, name)
 	if err != nil {
 		return nil, activities.Classify(err)
@@ -91,7 +92,7 @@ func (a *RedisClusters) cluster(ctx context.Context, name string) (*registry.Red
 	return c, nil
 }
 
-func (a *RedisClusters) checkBucket(ctx context.Context, loc backupstore.Location) error {
+func (a *Clusters) checkBucket(ctx context.Context, loc backupstore.Location) error {
 	_, err := a.S3.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(loc.Bucket)})
 	if err == nil {
 		return nil
@@ -102,34 +103,34 @@ func (a *RedisClusters) checkBucket(ctx context.Context, loc backupstore.Locatio
 	return fmt.Errorf("check bucket %s: %w", loc.Bucket, err)
 }
 
-// RedisHoldInput names a cluster and the workflow holding it.
-type RedisHoldInput struct {
+// HoldInput names a cluster and the workflow holding it.
+type HoldInput struct {
 	Cluster string `json:"cluster"`
 	Holder  string `json:"holder"`
 }
 
-// RedisHoldResult says whether a hold changed.
-type RedisHoldResult struct {
+// HoldResult says whether a hold changed.
+type HoldResult struct {
 	Changed bool `json:"changed"`
 }
 
 // HoldRedisCluster marks the cluster as worked on by the workflow: a second
 // backup or restore of it is refused (RedisClusterHeld) until released.
-func (a *RedisClusters) HoldRedisCluster(ctx context.Context, in RedisHoldInput) (*RedisHoldResult, error) {
+func (a *Clusters) HoldRedisCluster(ctx context.Context, in HoldInput) (*HoldResult, error) {
 	if err := a.Registry.HoldRedisCluster(ctx, in.Cluster, in.Holder, a.now()); err != nil {
 		return nil, activities.Classify(err)
 	}
-	return &RedisHoldResult{Changed: true}, nil
+	return &HoldResult{Changed: true}, nil
 }
 
 // ReleaseRedisCluster ends the workflow's hold; it does nothing if the
 // workflow does not hold the cluster, so compensation can call it blindly.
-func (a *RedisClusters) ReleaseRedisCluster(ctx context.Context, in RedisHoldInput) (*RedisHoldResult, error) {
+func (a *Clusters) ReleaseRedisCluster(ctx context.Context, in HoldInput) (*HoldResult, error) {
 	released, err := a.Registry.ReleaseRedisCluster(ctx, in.Cluster, in.Holder)
 	if err != nil {
 		return nil, err
 	}
-	return &RedisHoldResult{Changed: released != ""}, nil
+	return &HoldResult{Changed: released != ""}, nil
 }
 
 // WriteRedisManifestInput is a backup whose nodes all succeeded.
@@ -152,7 +153,7 @@ type WriteRedisManifestResult struct {
 // WriteRedisManifest checks that every node's files are in S3 with the
 // size the node reported, then writes the cluster manifest, last: it is
 // what makes the backup complete.
-func (a *RedisClusters) WriteRedisManifest(ctx context.Context, in WriteRedisManifestInput) (*WriteRedisManifestResult, error) {
+func (a *Clusters) WriteRedisManifest(ctx context.Context, in WriteRedisManifestInput) (*WriteRedisManifestResult, error) {
 	folder := redisbackup.BackupFolder(in.Location, in.Cluster, in.BackupID)
 	objs, err := backupstore.List(ctx, a.S3, in.Location.Bucket, folder+"/")
 	if err != nil {
@@ -198,7 +199,7 @@ type DiscardRedisBackupResult struct {
 
 // DiscardRedisBackup deletes the files a failed backup uploaded. A folder
 // with a cluster manifest is a complete backup and is left alone.
-func (a *RedisClusters) DiscardRedisBackup(ctx context.Context, in DiscardRedisBackupInput) (*DiscardRedisBackupResult, error) {
+func (a *Clusters) DiscardRedisBackup(ctx context.Context, in DiscardRedisBackupInput) (*DiscardRedisBackupResult, error) {
 	folder := redisbackup.BackupFolder(in.Location, in.Cluster, in.BackupID)
 	objs, err := backupstore.List(ctx, a.S3, in.Location.Bucket, folder+"/")
 	if err != nil {
@@ -220,8 +221,8 @@ func (a *RedisClusters) DiscardRedisBackup(ctx context.Context, in DiscardRedisB
 	return out, nil
 }
 
-// RedisRestorePlanInput is a restore request as the user gave it.
-type RedisRestorePlanInput struct {
+// RestorePlanInput is a restore request as the user gave it.
+type RestorePlanInput struct {
 	Cluster        string `json:"cluster"`
 	Node           string `json:"node,omitempty"`
 	SourceCluster  string `json:"sourceCluster,omitempty"`
@@ -231,19 +232,19 @@ type RedisRestorePlanInput struct {
 	BackupLocation string `json:"backupLocation"`
 }
 
-// RedisRestorePlan is the request resolved to a backup and its nodes.
-type RedisRestorePlan struct {
+// RestorePlan is the request resolved to a backup and its nodes.
+type RestorePlan struct {
 	Cluster       string               `json:"cluster"`
 	SourceCluster string               `json:"sourceCluster"`
 	BackupID      string               `json:"backupId"`
 	Persistence   string               `json:"persistence"`
 	Location      backupstore.Location `json:"location"`
 	ManifestURL   string               `json:"manifestUrl"`
-	Targets       []RedisRestoreTarget `json:"targets"`
+	Targets       []RestoreTarget      `json:"targets"`
 }
 
-// RedisRestoreTarget is one node to restore and the backed-up node it gets.
-type RedisRestoreTarget struct {
+// RestoreTarget is one node to restore and the backed-up node it gets.
+type RestoreTarget struct {
 	Node   registry.RedisNode `json:"node"`
 	Source redisbackup.Node   `json:"source"`
 }
@@ -253,7 +254,7 @@ type RedisRestoreTarget struct {
 // cluster exists (the one named, else the latest at or before the date,
 // else the latest), its manifest is consistent, and every node to restore
 // has a backed-up node to restore from.
-func (a *RedisClusters) PlanRedisRestore(ctx context.Context, in RedisRestorePlanInput) (*RedisRestorePlan, error) {
+func (a *Clusters) PlanRedisRestore(ctx context.Context, in RestorePlanInput) (*RestorePlan, error) {
 	source := in.SourceCluster
 	if source == "" {
 		source = in.Cluster
@@ -311,7 +312,7 @@ func (a *RedisClusters) PlanRedisRestore(ctx context.Context, in RedisRestorePla
 	if err != nil {
 		return nil, activities.Invalid(fmt.Errorf("restore %s from %s backup %s: %w", c.Name, source, id, err))
 	}
-	out := &RedisRestorePlan{
+	out := &RestorePlan{
 		Cluster: c.Name, SourceCluster: source, BackupID: id, Persistence: m.Persistence, Location: loc,
 		ManifestURL: "s3://" + loc.Bucket + "/" + key,
 	}
@@ -319,7 +320,7 @@ func (a *RedisClusters) PlanRedisRestore(ctx context.Context, in RedisRestorePla
 		src, _ := m.Node(p.Source)
 		for _, n := range c.Nodes {
 			if n.ID == p.Target {
-				out.Targets = append(out.Targets, RedisRestoreTarget{Node: n, Source: *src})
+				out.Targets = append(out.Targets, RestoreTarget{Node: n, Source: *src})
 			}
 		}
 	}

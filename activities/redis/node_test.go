@@ -2,11 +2,12 @@ package redis
 
 import (
 	"errors"
-	"github.com/lifeboat-dev/lifeboat/activities"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/lifeboat-dev/lifeboat/activities"
 
 	"go.temporal.io/sdk/temporal"
 
@@ -15,22 +16,22 @@ import (
 
 func TestPlanStaging(t *testing.T) {
 	t.Parallel()
-	a := &RedisNode{NodeID: "n1", Addr: "127.0.0.1:6379"}
+	a := &Node{NodeID: "n1", Addr: "127.0.0.1:6379"}
 	rdb := []redisbackup.File{{Name: "dump.rdb", Role: redisbackup.RoleRDB}}
 	aof := []redisbackup.File{
 		{Name: "appendonlydir/appendonly.aof.manifest", Role: redisbackup.RoleAOFManifest},
 		{Name: "appendonlydir/appendonly.aof.2.base.rdb", Role: redisbackup.RoleAOFBase},
 		{Name: "appendonlydir/appendonly.aof.2.incr.aof", Role: redisbackup.RoleAOFIncr},
 	}
-	plain := &RedisLayout{Dir: "/d", DBFilename: "node.rdb", AppendDirName: "aofdir", AppendFilename: "appendonly.aof"}
-	appendOnly := &RedisLayout{Dir: "/d", DBFilename: "dump.rdb", AppendOnly: true, AppendDirName: "aofdir", AppendFilename: "appendonly.aof"}
-	otherName := &RedisLayout{Dir: "/d", DBFilename: "dump.rdb", AppendOnly: true, AppendDirName: "aofdir", AppendFilename: "other.aof"}
+	plain := &Layout{Dir: "/d", DBFilename: "node.rdb", AppendDirName: "aofdir", AppendFilename: "appendonly.aof"}
+	appendOnly := &Layout{Dir: "/d", DBFilename: "dump.rdb", AppendOnly: true, AppendDirName: "aofdir", AppendFilename: "appendonly.aof"}
+	otherName := &Layout{Dir: "/d", DBFilename: "dump.rdb", AppendOnly: true, AppendDirName: "aofdir", AppendFilename: "other.aof"}
 
 	cases := []struct {
 		name    string
 		format  string
 		files   []redisbackup.File
-		layout  *RedisLayout
+		layout  *Layout
 		target  string
 		dest    map[string]string
 		written string // a file Lifeboat writes, if any
@@ -49,7 +50,7 @@ func TestPlanStaging(t *testing.T) {
 		{"AOF file outside its directory", redisbackup.FormatAOF, []redisbackup.File{{Name: "x.aof", Role: redisbackup.RoleAOFIncr}}, appendOnly, "", nil, "", activities.ErrBackupCorrupt},
 	}
 	for _, c := range cases {
-		p, err := a.planStaging(RedisNodeStageInput{Node: "n1", Persistence: c.format, Files: c.files, BackupID: "b"}, c.layout)
+		p, err := a.planStaging(NodeStageInput{Node: "n1", Persistence: c.format, Files: c.files, BackupID: "b"}, c.layout)
 		if c.errType != "" {
 			var app *temporal.ApplicationError
 			if !errors.As(err, &app) || app.Type() != c.errType || !strings.Contains(app.Message(), "node n1 (127.0.0.1:6379)") {
@@ -124,7 +125,7 @@ func TestRestoreJournalRoundTrip(t *testing.T) {
 	if _, err := readJournal(dir); err == nil {
 		t.Fatal("read a journal that was never written")
 	}
-	j := &restoreJournal{State: stateDone, Result: &RedisNodeRestoreResult{Node: "n1", Keys: 42}}
+	j := &restoreJournal{State: stateDone, Result: &NodeRestoreResult{Node: "n1", Keys: 42}}
 	if err := writeJournal(dir, j); err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +145,7 @@ func TestKeyRange(t *testing.T) {
 
 func TestRedisNodeRefusals(t *testing.T) {
 	t.Parallel()
-	a := &RedisNode{NodeID: "n1", Addr: "127.0.0.1:1"}
+	a := &Node{NodeID: "n1", Addr: "127.0.0.1:1"}
 	var app *temporal.ApplicationError
 	if err := a.checkNode("n2"); !errors.As(err, &app) || app.Type() != activities.ErrInvalidInput {
 		t.Errorf("work for another node accepted: %v", err)

@@ -37,7 +37,7 @@ func RegisterActivities(r worker.ActivityRegistry, cfg config.Config, aws *awsx.
 	r.RegisterActivity(&datasetact.Datasets{Registry: reg, S3: aws.S3})
 	r.RegisterActivity(&datasetact.DynamoDB{DB: aws.DynamoDB, PollInterval: cfg.PollInterval})
 	r.RegisterActivity(&datasetact.BackupFiles{S3: aws.S3})
-	r.RegisterActivity(&redisact.RedisClusters{Registry: reg, S3: aws.S3})
+	r.RegisterActivity(&redisact.Clusters{Registry: reg, S3: aws.S3})
 	r.RegisterActivity(NewEBS(cfg, aws))
 }
 
@@ -62,7 +62,7 @@ func New(ctx context.Context, c client.Client, cfg config.Config, aws *awsx.Clie
 // serves only the node's task queue (<task queue>-redis-<node>) and only
 // the node-local activities. node is the node's configuration; its S3
 // client is filled in from aws when missing.
-func NewRedisSidecar(c client.Client, cfg config.Config, aws *awsx.Clients, node *redisact.RedisNode, opts worker.Options) (worker.Worker, error) {
+func NewRedisSidecar(c client.Client, cfg config.Config, aws *awsx.Clients, node *redisact.Node, opts worker.Options) (worker.Worker, error) {
 	if err := ids.Validate("node", node.NodeID); err != nil {
 		return nil, err
 	}

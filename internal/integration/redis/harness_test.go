@@ -214,7 +214,7 @@ func startSidecar(t *testing.T, e *testenv.Env, n *node, commands bool) {
 	if err != nil {
 		t.Fatalf("sidecar %s: %v", n.id, err)
 	}
-	rn := &redisact.RedisNode{
+	rn := &redisact.Node{
 		NodeID: n.id, Addr: n.addr, PartSize: 5 << 20, PollInterval: 50 * time.Millisecond,
 		StartTimeout: 30 * time.Second, StopTimeout: 30 * time.Second, StartLog: filepath.Join(n.dir, "start.log"),
 	}
