@@ -13,7 +13,7 @@ import (
 	"github.com/lifeboat-dev/lifeboat/internal/gate"
 	"github.com/lifeboat-dev/lifeboat/internal/registry"
 	"github.com/lifeboat-dev/lifeboat/starter/client"
-	"github.com/lifeboat-dev/lifeboat/workflows"
+	"github.com/lifeboat-dev/lifeboat/workflows/dataset"
 )
 
 func TestKebabAcceptsSeedSpellings(t *testing.T) {
@@ -64,7 +64,7 @@ func TestReadDatasetsFile(t *testing.T) {
 {"datasetId": "eb5b4f04d32a", "backupLocation": "s3://example-sdp-s3-backup-test/ws-crd-demo-noDataPrefix", "pointInTime": "2021-08-30T14:14:17.530Z"},
 {"datasetId": "282fc9d58b16", "backupLocation": "s3://example-sdp-s3-backup-test/ws-crd-demo", "pointInTime": "2021-08-30T14:14:17.530Z"}
 ]`)
-	var ds []workflows.BackupDataset
+	var ds []dataset.BackupDataset
 	if err := readDatasetsFile(good, &ds); err != nil {
 		t.Fatalf("seed example refused: %v", err)
 	}
@@ -77,7 +77,7 @@ func TestReadDatasetsFile(t *testing.T) {
 		"trailing.json": `[] []`,
 		"object.json":   `{"datasetId": "a"}`,
 	} {
-		var out []workflows.BackupDataset
+		var out []dataset.BackupDataset
 		err := readDatasetsFile(write(name, body), &out)
 		var u usageError
 		if !errors.As(err, &u) {

@@ -16,7 +16,7 @@ import (
 	"github.com/lifeboat-dev/lifeboat/internal/redisbackup"
 	"github.com/lifeboat-dev/lifeboat/internal/registry"
 	"github.com/lifeboat-dev/lifeboat/starter/client"
-	"github.com/lifeboat-dev/lifeboat/workflows"
+	"github.com/lifeboat-dev/lifeboat/workflows/redis"
 )
 
 func (a *app) redisCommand() *cobra.Command {
@@ -169,7 +169,7 @@ func (a *app) redisClusterCommand() *cobra.Command {
 }
 
 func (a *app) redisBackupCommand() *cobra.Command {
-	var in workflows.RedisBackupInput
+	var in redis.BackupInput
 	var wait bool
 	var sidecar time.Duration
 	cmd := &cobra.Command{
@@ -217,12 +217,12 @@ func (a *app) redisBackupCommand() *cobra.Command {
 	f.StringVar(&in.BackupLocation, "backup-location", "", "s3://bucket/prefix to back up to")
 	f.StringVar(&in.Format, "format", redisbackup.FormatRDB, "rdb (BGSAVE) or aof (BGREWRITEAOF; nodes need appendonly yes)")
 	f.BoolVar(&wait, "wait", false, "wait for the backup, showing progress; exit non-zero if it fails")
-	f.DurationVar(&sidecar, "sidecar-timeout", workflows.DefaultSidecarTimeoutSeconds*time.Second, "how long a node's sidecar may take to pick up its work before the node counts as down")
+	f.DurationVar(&sidecar, "sidecar-timeout", redis.DefaultSidecarTimeoutSeconds*time.Second, "how long a node's sidecar may take to pick up its work before the node counts as down")
 	return cmd
 }
 
 func (a *app) redisRestoreCommand() *cobra.Command {
-	var in workflows.RedisRestoreInput
+	var in redis.RestoreInput
 	var wait bool
 	var sidecar time.Duration
 	cmd := &cobra.Command{
@@ -291,7 +291,7 @@ func (a *app) redisRestoreCommand() *cobra.Command {
 	f.StringVar(&in.BackupID, "backup-id", "", "restore this backup (see lifeboat redis backups)")
 	f.StringVar(&in.BackupLocation, "backup-location", "", "s3://bucket/prefix the backups were written to")
 	f.BoolVar(&wait, "wait", false, "wait for the restore, showing progress; exit non-zero if it fails")
-	f.DurationVar(&sidecar, "sidecar-timeout", workflows.DefaultSidecarTimeoutSeconds*time.Second, "how long a node's sidecar may take to pick up its work before the node counts as down")
+	f.DurationVar(&sidecar, "sidecar-timeout", redis.DefaultSidecarTimeoutSeconds*time.Second, "how long a node's sidecar may take to pick up its work before the node counts as down")
 	return cmd
 }
 
@@ -368,8 +368,8 @@ func humanBytes(n int64) string {
 
 // printRedisProgress prints a line to stderr whenever a Redis workflow's
 // progress changes.
-func (a *app) printRedisProgress() func(workflows.RedisProgress) {
-	return func(p workflows.RedisProgress) {
+func (a *app) printRedisProgress() func(redis.Progress) {
+	return func(p redis.Progress) {
 		var parts []string
 		for _, n := range p.Nodes {
 			s := n.Node + " " + n.Step

@@ -15,7 +15,8 @@ import (
 
 	"github.com/lifeboat-dev/lifeboat/internal/backupstore"
 	"github.com/lifeboat-dev/lifeboat/starter/client"
-	"github.com/lifeboat-dev/lifeboat/workflows"
+	"github.com/lifeboat-dev/lifeboat/workflows/dataset"
+	"github.com/lifeboat-dev/lifeboat/workflows/ebs"
 )
 
 func (a *app) scheduleCommand() *cobra.Command {
@@ -81,7 +82,7 @@ func (a *app) scheduleBackupCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			in := workflows.BackupInput{DrainTimeoutSeconds: int(drain / time.Second), Verify: verify}
+			in := dataset.BackupInput{DrainTimeoutSeconds: int(drain / time.Second), Verify: verify}
 			if in.Datasets, err = backupDatasets(cmd, envID, datasetID, location, "", file); err != nil {
 				return err
 			}
@@ -89,7 +90,7 @@ func (a *app) scheduleBackupCommand() *cobra.Command {
 				return usagef("--retain and --retain-days cannot be negative")
 			}
 			if retain > 0 || retainDays > 0 {
-				in.Retention = &workflows.RetentionPolicy{Count: retain, Days: retainDays}
+				in.Retention = &dataset.RetentionPolicy{Count: retain, Days: retainDays}
 			}
 			for _, d := range in.Datasets {
 				if d.PointInTime != nil {
@@ -117,14 +118,14 @@ func (a *app) scheduleBackupCommand() *cobra.Command {
 	fl.StringVar(&file, "datasets", "", "JSON file: array of {envId, datasetId, backupLocation}")
 	fl.IntVar(&retain, "retain", 0, "after each successful run keep each dataset's newest N backups (0: no count rule)")
 	fl.IntVar(&retainDays, "retain-days", 0, "after each successful run keep backups younger than D days (0: no age rule)")
-	fl.DurationVar(&drain, "drain-timeout", time.Duration(workflows.DefaultDrainTimeoutSeconds)*time.Second, "how long each run waits for in-flight writes")
+	fl.DurationVar(&drain, "drain-timeout", time.Duration(dataset.DefaultDrainTimeoutSeconds)*time.Second, "how long each run waits for in-flight writes")
 	verifyFlag(cmd, &verify)
 	return cmd
 }
 
 // checkBackupTargets refuses datasets that do not exist and buckets that
 // cannot be reached, so a schedule is not created to fail every night.
-func (a *app) checkBackupTargets(ctx context.Context, ds []workflows.BackupDataset) error {
+func (a *app) checkBackupTargets(ctx context.Context, ds []dataset.BackupDataset) error {
 	reg, err := a.registry(ctx)
 	if err != nil {
 		return err
@@ -181,7 +182,7 @@ func (a *app) scheduleSnapshotsCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := c.CreateSnapshotsSchedule(cmd.Context(), s, workflows.SnapshotRunInput{Regions: regions, SnapshotOptions: opts}); err != nil {
+			if err := c.CreateSnapshotsSchedule(cmd.Context(), s, ebs.RunInput{Regions: regions, Options: opts}); err != nil {
 				return err
 			}
 			return a.printScheduleCreated(cmd.Context(), c, s.ID)
@@ -190,9 +191,9 @@ func (a *app) scheduleSnapshotsCommand() *cobra.Command {
 	f.add(cmd)
 	fs := cmd.Flags()
 	fs.StringSliceVar(&regions, "regions", nil, "regions to run a chain in, comma-separated")
-	fs.IntVar(&sf.maxCopies, "max-copies", workflows.DefaultMaxConcurrentCopies, "copies in progress at once per destination region")
-	fs.DurationVar(&sf.copyWindow, "copy-window", workflows.DefaultCopyWindowSeconds*time.Second, "no copy starts after this; the rest is left for the next run")
-	fs.DurationVar(&sf.waitTimeout, "wait-timeout", workflows.DefaultWaitTimeoutSeconds*time.Second, "how long to wait for new snapshots to complete before copying")
+	fs.IntVar(&sf.maxCopies, "max-copies", ebs.DefaultMaxConcurrentCopies, "copies in progress at once per destination region")
+	fs.DurationVar(&sf.copyWindow, "copy-window", ebs.DefaultCopyWindowSeconds*time.Second, "no copy starts after this; the rest is left for the next run")
+	fs.DurationVar(&sf.waitTimeout, "wait-timeout", ebs.DefaultWaitTimeoutSeconds*time.Second, "how long to wait for new snapshots to complete before copying")
 	return cmd
 }
 

@@ -15,7 +15,7 @@ import (
 	"github.com/lifeboat-dev/lifeboat/internal/ebsgroups"
 	"github.com/lifeboat-dev/lifeboat/internal/ebstags"
 	"github.com/lifeboat-dev/lifeboat/starter/client"
-	"github.com/lifeboat-dev/lifeboat/workflows"
+	"github.com/lifeboat-dev/lifeboat/workflows/ebs"
 )
 
 func (a *app) snapshotsCommand() *cobra.Command {
@@ -52,16 +52,16 @@ func (f *snapshotFlags) add(cmd *cobra.Command, step string) {
 	fs.BoolVar(&f.dryRun, "dry-run", false, "change nothing; list what would be done (implies --wait)")
 	fs.BoolVar(&f.wait, "wait", false, "wait for the workflow, showing progress; exit non-zero if anything failed")
 	if step == "run" || step == client.SnapshotStepCopy {
-		fs.IntVar(&f.maxCopies, "max-copies", workflows.DefaultMaxConcurrentCopies, "copies in progress at once per destination region")
-		fs.DurationVar(&f.copyWindow, "copy-window", workflows.DefaultCopyWindowSeconds*time.Second, "no copy starts after this; the rest is left for the next run")
+		fs.IntVar(&f.maxCopies, "max-copies", ebs.DefaultMaxConcurrentCopies, "copies in progress at once per destination region")
+		fs.DurationVar(&f.copyWindow, "copy-window", ebs.DefaultCopyWindowSeconds*time.Second, "no copy starts after this; the rest is left for the next run")
 	}
 	if step == "run" {
-		fs.DurationVar(&f.waitTimeout, "wait-timeout", workflows.DefaultWaitTimeoutSeconds*time.Second, "how long to wait for new snapshots to complete before copying")
+		fs.DurationVar(&f.waitTimeout, "wait-timeout", ebs.DefaultWaitTimeoutSeconds*time.Second, "how long to wait for new snapshots to complete before copying")
 	}
 }
 
-func (f *snapshotFlags) options() (workflows.SnapshotOptions, error) {
-	o := workflows.SnapshotOptions{DryRun: f.dryRun, MaxConcurrentCopies: f.maxCopies,
+func (f *snapshotFlags) options() (ebs.Options, error) {
+	o := ebs.Options{DryRun: f.dryRun, MaxConcurrentCopies: f.maxCopies,
 		CopyWindowSeconds: int(f.copyWindow / time.Second), WaitTimeoutSeconds: int(f.waitTimeout / time.Second)}
 	if f.asOf != "" {
 		d, err := ebstags.ParseDate(f.asOf)
@@ -96,7 +96,7 @@ func (a *app) snapshotsRunCommand() *cobra.Command {
 			if err := requireFlags(cmd, "regions"); err != nil {
 				return err
 			}
-			in := workflows.SnapshotRunInput{}
+			in := ebs.RunInput{}
 			for _, r := range strings.Split(regions, ",") {
 				if r = strings.TrimSpace(r); r == "" {
 					continue
@@ -113,7 +113,7 @@ func (a *app) snapshotsRunCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			in.SnapshotOptions = opts
+			in.Options = opts
 			c, err := a.client()
 			if err != nil {
 				return err
@@ -234,7 +234,7 @@ func (a *app) snapshotsListCommand() *cobra.Command {
 }
 
 func (a *app) snapshotsRestoreCommand() *cobra.Command {
-	var in workflows.SnapshotRestoreInput
+	var in ebs.RestoreInput
 	var at, devices string
 	var wait bool
 	cmd := &cobra.Command{
@@ -318,8 +318,8 @@ func parseWhen(s string) (time.Time, error) {
 }
 
 // printSnapshotProgress prints a line to stderr whenever progress changes.
-func (a *app) printSnapshotProgress() func(workflows.SnapshotProgress) {
-	return func(p workflows.SnapshotProgress) {
+func (a *app) printSnapshotProgress() func(ebs.Progress) {
+	return func(p ebs.Progress) {
 		fmt.Fprintf(a.err, "%s  %s\n", time.Now().Format("15:04:05"), p.Summary())
 	}
 }
@@ -331,7 +331,7 @@ func dryRunWord(dry bool, real, would string) string {
 	return real
 }
 
-func printRun(w io.Writer, res *workflows.SnapshotRunResult) {
+func printRun(w io.Writer, res *ebs.RunResult) {
 	fmt.Fprintf(w, "snapshot run for %s\n", res.Date)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "REGION\tSTATUS\tINSTANCES\tGROUPS NEW\tGROUPS EXISTING\tSNAPSHOTS\tCOPIED\tCOPIES PENDING\tDELETED\tWORKFLOW")
@@ -364,7 +364,7 @@ func printRun(w io.Writer, res *workflows.SnapshotRunResult) {
 		}
 		if r.Chain != nil {
 			for _, s := range r.Chain.Steps {
-				if s.Status != workflows.OutcomeOK {
+				if s.Status != ebs.OutcomeOK {
 					fmt.Fprintf(w, "%s %s: %s: %s\n", r.Region, s.Step, s.Status, s.Error)
 				}
 			}
@@ -374,7 +374,7 @@ func printRun(w io.Writer, res *workflows.SnapshotRunResult) {
 	}
 }
 
-func printCreate(w io.Writer, res *workflows.SnapshotCreateResult) {
+func printCreate(w io.Writer, res *ebs.CreateResult) {
 	fmt.Fprintf(w, "%s %s: %d instances with Backup=Yes, %d groups %s (%d snapshots), %d existing, %d failed\n",
 		res.Region, res.Date, res.Instances, res.GroupsCreated+res.GroupsToCreate, dryRunWord(res.DryRun, "created", "to create"),
 		res.Snapshots, res.GroupsExisting, res.FailedCount)
@@ -401,7 +401,7 @@ func printCreate(w io.Writer, res *workflows.SnapshotCreateResult) {
 	}
 }
 
-func printCopy(w io.Writer, res *workflows.SnapshotCopyResult) {
+func printCopy(w io.Writer, res *ebs.CopyResult) {
 	if len(res.Destinations) == 0 {
 		fmt.Fprintf(w, "%s: nothing to copy (%d primaries not completed yet)\n", res.Region, res.SourcePending)
 	}
@@ -430,7 +430,7 @@ func printCopy(w io.Writer, res *workflows.SnapshotCopyResult) {
 	}
 }
 
-func printExpire(w io.Writer, res *workflows.SnapshotExpireResult) {
+func printExpire(w io.Writer, res *ebs.ExpireResult) {
 	fmt.Fprintf(w, "%s %s: %d snapshots %s (copy destinations: %s)\n", res.Region, res.Date, res.DeletedCount,
 		dryRunWord(res.DryRun, "deleted", "would be deleted"), strings.Join(append([]string{}, res.Destinations...), ", "))
 	var rows []ebsact.ExpiredSnapshot

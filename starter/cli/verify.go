@@ -11,7 +11,7 @@ import (
 	"github.com/lifeboat-dev/lifeboat/activities"
 	"github.com/lifeboat-dev/lifeboat/internal/ids"
 	"github.com/lifeboat-dev/lifeboat/starter/client"
-	"github.com/lifeboat-dev/lifeboat/workflows"
+	"github.com/lifeboat-dev/lifeboat/workflows/dataset"
 )
 
 // backupIDPattern matches backup ids (ids.BackupID).
@@ -48,7 +48,7 @@ bucket or backup.`,
 					return err
 				}
 			}
-			in := workflows.VerifyInput{
+			in := dataset.VerifyInput{
 				BackupLocation: loc.String(), EnvID: t.envID, DatasetID: t.datasetID, SourceEnvID: sourceEnv, BackupID: backupID,
 			}
 			c, err := a.client()

@@ -15,7 +15,7 @@ import (
 	"github.com/lifeboat-dev/lifeboat/internal/backupstore"
 	"github.com/lifeboat-dev/lifeboat/internal/ids"
 	"github.com/lifeboat-dev/lifeboat/starter/client"
-	"github.com/lifeboat-dev/lifeboat/workflows"
+	"github.com/lifeboat-dev/lifeboat/workflows/dataset"
 )
 
 // validateTimeout bounds the wait for a worker to validate a request.
@@ -30,7 +30,7 @@ func (a *app) backupCommand() *cobra.Command {
 		Use:   "backup-dataset (--env-id E --dataset-id D --backup-location s3://bucket/prefix [--point-in-time T] | --datasets FILE) [--verify]",
 		Short: "Back up datasets to S3: pause writes, drain, export at one cut time, resume",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			in := workflows.BackupInput{DrainTimeoutSeconds: int(drain / time.Second), Verify: verify}
+			in := dataset.BackupInput{DrainTimeoutSeconds: int(drain / time.Second), Verify: verify}
 			var err error
 			if in.Datasets, err = backupDatasets(cmd, envID, datasetID, location, pit, file); err != nil {
 				return err
@@ -74,7 +74,7 @@ func (a *app) backupCommand() *cobra.Command {
 	f.StringVar(&pit, "point-in-time", "", "export this past moment (RFC3339) from PITR, without pausing writes")
 	f.StringVar(&file, "datasets", "", "JSON file: array of {envId, datasetId, backupLocation, pointInTime}")
 	f.BoolVar(&wait, "wait", false, "wait for the backup, showing progress; exit non-zero if it fails")
-	f.DurationVar(&drain, "drain-timeout", time.Duration(workflows.DefaultDrainTimeoutSeconds)*time.Second, "how long to wait for in-flight writes before giving up")
+	f.DurationVar(&drain, "drain-timeout", time.Duration(dataset.DefaultDrainTimeoutSeconds)*time.Second, "how long to wait for in-flight writes before giving up")
 	verifyFlag(cmd, &verify)
 	return cmd
 }
@@ -93,7 +93,7 @@ func (a *app) restoreCommand() *cobra.Command {
 			if err := ids.Validate("store", newID); err != nil {
 				return err
 			}
-			in := workflows.RestoreInput{NewStoreID: newID, DrainTimeoutSeconds: int(drain / time.Second)}
+			in := dataset.RestoreInput{NewStoreID: newID, DrainTimeoutSeconds: int(drain / time.Second)}
 			if file != "" {
 				if err := readDatasetsFile(file, &in.Datasets); err != nil {
 					return err
@@ -107,7 +107,7 @@ func (a *app) restoreCommand() *cobra.Command {
 				if err := requireFlags(cmd, "env-id", "dataset-id", "backup-location"); err != nil {
 					return err
 				}
-				in.Datasets = []workflows.RestoreDataset{{
+				in.Datasets = []dataset.RestoreDataset{{
 					EnvID: envID, DatasetID: datasetID, SourceDatasetID: source, SourceEnvID: sourceEnv,
 					BackupLocation: location, BackupID: backupID,
 				}}
@@ -153,15 +153,15 @@ func (a *app) restoreCommand() *cobra.Command {
 	f.StringVar(&backupID, "backup-id", "", "restore this backup (default: the latest)")
 	f.StringVar(&file, "datasets", "", "JSON file: array of {envId, datasetId, sourceDatasetId, sourceEnvId, backupLocation, backupId}")
 	f.BoolVar(&wait, "wait", false, "wait for the restore, showing progress; exit non-zero if it fails")
-	f.DurationVar(&drain, "drain-timeout", time.Duration(workflows.DefaultDrainTimeoutSeconds)*time.Second, "how long to wait for in-flight writes before giving up")
+	f.DurationVar(&drain, "drain-timeout", time.Duration(dataset.DefaultDrainTimeoutSeconds)*time.Second, "how long to wait for in-flight writes before giving up")
 	return cmd
 }
 
 // backupDatasets reads the datasets to back up from the flags: one
 // dataset (--env-id, --dataset-id, --backup-location, --point-in-time) or
 // a --datasets file whose entries default to --env-id.
-func backupDatasets(cmd *cobra.Command, envID, datasetID, location, pit, file string) ([]workflows.BackupDataset, error) {
-	var out []workflows.BackupDataset
+func backupDatasets(cmd *cobra.Command, envID, datasetID, location, pit, file string) ([]dataset.BackupDataset, error) {
+	var out []dataset.BackupDataset
 	if file != "" {
 		if err := readDatasetsFile(file, &out); err != nil {
 			return nil, err
@@ -175,7 +175,7 @@ func backupDatasets(cmd *cobra.Command, envID, datasetID, location, pit, file st
 		if err := requireFlags(cmd, "env-id", "dataset-id", "backup-location"); err != nil {
 			return nil, err
 		}
-		d := workflows.BackupDataset{EnvID: envID, DatasetID: datasetID, BackupLocation: location}
+		d := dataset.BackupDataset{EnvID: envID, DatasetID: datasetID, BackupLocation: location}
 		if pit != "" {
 			t, err := time.Parse(time.RFC3339Nano, pit)
 			if err != nil {
@@ -183,7 +183,7 @@ func backupDatasets(cmd *cobra.Command, envID, datasetID, location, pit, file st
 			}
 			d.PointInTime = &t
 		}
-		out = []workflows.BackupDataset{d}
+		out = []dataset.BackupDataset{d}
 	}
 	for _, d := range out {
 		if err := checkRequest(d.EnvID, d.DatasetID, d.BackupLocation); err != nil {
@@ -236,8 +236,8 @@ func readDatasetsFile(path string, into any) error {
 }
 
 // printProgress prints a line to stderr whenever a workflow's progress changes.
-func (a *app) printProgress() func(workflows.Progress) {
-	return func(p workflows.Progress) {
+func (a *app) printProgress() func(dataset.Progress) {
+	return func(p dataset.Progress) {
 		var parts []string
 		for _, d := range p.Datasets {
 			s := fmt.Sprintf("%s/%s %s", d.EnvID, d.DatasetID, d.Step)

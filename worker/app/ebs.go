@@ -9,20 +9,20 @@ import (
 	ebsact "github.com/lifeboat-dev/lifeboat/activities/ebs"
 	"github.com/lifeboat-dev/lifeboat/internal/awsx"
 	"github.com/lifeboat-dev/lifeboat/internal/config"
-	"github.com/lifeboat-dev/lifeboat/workflows"
+	"github.com/lifeboat-dev/lifeboat/workflows/ebs"
 )
 
 // registerSnapshotWorkflows registers the EBS snapshot lifecycle's workflows.
 func registerSnapshotWorkflows(r worker.WorkflowRegistry) {
 	for name, fn := range map[string]any{
-		workflows.SnapshotRunName:         workflows.SnapshotRun,
-		workflows.SnapshotChainName:       workflows.SnapshotChain,
-		workflows.SnapshotCreateName:      workflows.SnapshotCreate,
-		workflows.SnapshotCreateBatchName: workflows.SnapshotCreateBatch,
-		workflows.SnapshotCopyName:        workflows.SnapshotCopy,
-		workflows.SnapshotCopyToName:      workflows.SnapshotCopyDestination,
-		workflows.SnapshotExpireName:      workflows.SnapshotExpire,
-		workflows.SnapshotRestoreName:     workflows.SnapshotRestore,
+		ebs.RunName:             ebs.Run,
+		ebs.ChainName:           ebs.Chain,
+		ebs.CreateName:          ebs.Create,
+		ebs.CreateBatchName:     ebs.CreateBatch,
+		ebs.CopyName:            ebs.Copy,
+		ebs.CopyDestinationName: ebs.CopyDestination,
+		ebs.ExpireName:          ebs.Expire,
+		ebs.RestoreName:         ebs.Restore,
 	} {
 		r.RegisterWorkflowWithOptions(fn, workflow.RegisterOptions{Name: name})
 	}

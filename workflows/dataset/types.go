@@ -1,9 +1,10 @@
-// Package workflows holds Lifeboat's Temporal workflows: pure orchestration
-// of the activities in package activities.
-package workflows
+// Package dataset holds the DynamoDB dataset workflows (Backup, Restore,
+// Verify): pure orchestration of the activities in activities/dataset.
+package dataset
 
 import (
 	"fmt"
+	"github.com/lifeboat-dev/lifeboat/workflows"
 	"strings"
 	"time"
 
@@ -14,30 +15,24 @@ import (
 
 // Workflow type names, as given to `temporal workflow start --type`.
 const (
-	DatasetBackupName  = "DatasetBackup"
-	DatasetRestoreName = "DatasetRestore"
+	BackupName  = "DatasetBackup"
+	RestoreName = "DatasetRestore"
 )
 
-// ProgressQuery returns a workflow's Progress while it runs and after.
-const ProgressQuery = "progress"
-
-// Steps a dataset workflow goes through, in order.
+// Steps a dataset workflow goes through, in order, besides the common ones
+// (workflows.StepValidating, workflows.StepManifest, workflows.StepDone, workflows.StepFailed).
 const (
-	StepValidating = "validating"
-	StepPausing    = "pausing"
-	StepDraining   = "draining"
-	StepCutting    = "waiting-for-cut"
-	StepExporting  = "exporting"
-	StepManifest   = "writing-manifest"
-	StepVerifying  = "verifying-backup"
-	StepCreating   = "creating-store"
-	StepQueued     = "queued"
-	StepImporting  = "importing"
-	StepSwitching  = "switching-store"
-	StepResuming   = "resuming"
-	StepPruning    = "pruning-backups"
-	StepDone       = "done"
-	StepFailed     = "failed"
+	StepPausing   = "pausing"
+	StepDraining  = "draining"
+	StepCutting   = "waiting-for-cut"
+	StepExporting = "exporting"
+	StepVerifying = "verifying-backup"
+	StepCreating  = "creating-store"
+	StepQueued    = "queued"
+	StepImporting = "importing"
+	StepSwitching = "switching-store"
+	StepResuming  = "resuming"
+	StepPruning   = "pruning-backups"
 )
 
 // DefaultDrainTimeoutSeconds bounds the wait for in-flight writes.
@@ -81,7 +76,7 @@ func (r RetentionPolicy) rules() backupstore.Retention {
 }
 
 // DatasetBackupResult is one dataset's finished backup.
-type DatasetBackupResult struct {
+type BackupRow struct {
 	EnvID        string    `json:"envId"`
 	DatasetID    string    `json:"datasetId"`
 	StoreID      string    `json:"storeId"`
@@ -106,7 +101,7 @@ type DatasetBackupResult struct {
 
 // BackupResult is the DatasetBackup workflow's result.
 type BackupResult struct {
-	Datasets []DatasetBackupResult `json:"datasets"`
+	Datasets []BackupRow `json:"datasets"`
 	// PauseWindowMillis is how long writes were refused.
 	PauseWindowMillis int64 `json:"pauseWindowMillis"`
 }
@@ -140,7 +135,7 @@ type RestoreInput struct {
 }
 
 // DatasetRestoreResult is one dataset's finished restore.
-type DatasetRestoreResult struct {
+type RestoreRow struct {
 	EnvID           string `json:"envId"`
 	DatasetID       string `json:"datasetId"`
 	SourceDatasetID string `json:"sourceDatasetId"`
@@ -151,8 +146,8 @@ type DatasetRestoreResult struct {
 
 // RestoreResult is the DatasetRestore workflow's result.
 type RestoreResult struct {
-	StoreID  string                 `json:"storeId"`
-	Datasets []DatasetRestoreResult `json:"datasets"`
+	StoreID  string       `json:"storeId"`
+	Datasets []RestoreRow `json:"datasets"`
 	// Switched lists each environment's store change as "env: old -> new".
 	Switched          []string `json:"switched"`
 	PauseWindowMillis int64    `json:"pauseWindowMillis"`
@@ -186,7 +181,7 @@ type DatasetProgress struct {
 func (p *Progress) Summary() string {
 	done := 0
 	for _, d := range p.Datasets {
-		if d.Step == StepDone {
+		if d.Step == workflows.StepDone {
 			done++
 		}
 	}

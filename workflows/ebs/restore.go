@@ -1,6 +1,7 @@
-package workflows
+package ebs
 
 import (
+	"github.com/lifeboat-dev/lifeboat/workflows"
 	"time"
 
 	"go.temporal.io/sdk/workflow"
@@ -16,16 +17,16 @@ import (
 // per snapshot, waits until all are available, and attaches each. If it
 // fails or is cancelled after creating volumes, the ones not attached are
 // deleted again (the snapshots stay).
-func SnapshotRestore(ctx workflow.Context, in SnapshotRestoreInput) (*SnapshotRestoreResult, error) {
-	p, err := snapshotStart(ctx, "restore", in.Region, []string{in.Region}, false)
+func Restore(ctx workflow.Context, in RestoreInput) (*RestoreResult, error) {
+	p, err := startProgress(ctx, "restore", in.Region, []string{in.Region}, false)
 	if err != nil {
 		return nil, err
 	}
-	if err := snapCheckRestore(in); err != nil {
+	if err := checkRestore(in); err != nil {
 		return nil, p.fail(ctx, err)
 	}
 	restoreID := workflow.GetInfo(ctx).WorkflowExecution.ID
-	p.step(ctx, SnapStepPlanning)
+	p.step(ctx, StepPlanning)
 	var plan ebsact.PlanVolumeRestoreResult
 	err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ec2Call), ebs.PlanVolumeRestore, ebsact.PlanVolumeRestoreInput{
 		Region: in.Region, GroupID: in.GroupID, SourceInstanceID: in.SourceInstanceID, At: in.At,
@@ -35,7 +36,7 @@ func SnapshotRestore(ctx workflow.Context, in SnapshotRestoreInput) (*SnapshotRe
 		return nil, p.fail(ctx, err)
 	}
 	p.Validated, p.Snapshots = true, len(plan.Snapshots)
-	res := &SnapshotRestoreResult{
+	res := &RestoreResult{
 		Region: in.Region, GroupID: plan.GroupID, SourceInstanceID: plan.InstanceID, Generation: plan.Generation, CreatedAt: plan.CreatedAt,
 		TargetInstanceID: in.TargetInstanceID, AvailabilityZone: in.AvailabilityZone,
 	}
@@ -50,7 +51,7 @@ func SnapshotRestore(ctx workflow.Context, in SnapshotRestoreInput) (*SnapshotRe
 			return
 		}
 		dctx, _ := workflow.NewDisconnectedContext(ctx)
-		p.step(dctx, SnapStepCleaningUp)
+		p.step(dctx, StepCleaningUp)
 		var out ebsact.DeleteRestoreVolumesResult
 		err := workflow.ExecuteActivity(workflow.WithActivityOptions(dctx, ec2Cleanup), ebs.DeleteRestoreVolumes,
 			ebsact.DeleteRestoreVolumesInput{Region: in.Region, VolumeIDs: created}).Get(dctx, &out)
@@ -61,7 +62,7 @@ func SnapshotRestore(ctx workflow.Context, in SnapshotRestoreInput) (*SnapshotRe
 		workflow.GetLogger(ctx).Info("Restore cleaned up", "deleted", out.Deleted, "kept", out.Kept)
 	}()
 
-	p.step(ctx, SnapStepVolumes)
+	p.step(ctx, StepVolumes)
 	// On cancellation, creations in flight are waited for, so that every
 	// volume made is known to the cleanup.
 	cctx := workflow.WithActivityOptions(ctx, ec2Call)
@@ -86,7 +87,7 @@ func SnapshotRestore(ctx workflow.Context, in SnapshotRestoreInput) (*SnapshotRe
 		s := plan.Snapshots[i]
 		res.Volumes = append(res.Volumes, RestoredVolume{Device: s.Device, SnapshotID: s.SnapshotID, VolumeID: v.VolumeID})
 		p.Volumes = len(created)
-		p.step(ctx, SnapStepVolumes)
+		p.step(ctx, StepVolumes)
 	}
 	if firstErr != nil {
 		return nil, p.fail(ctx, firstErr)
@@ -97,7 +98,7 @@ func SnapshotRestore(ctx workflow.Context, in SnapshotRestoreInput) (*SnapshotRe
 		return nil, p.fail(ctx, err)
 	}
 
-	p.step(ctx, SnapStepAttaching)
+	p.step(ctx, StepAttaching)
 	actx := workflow.WithActivityOptions(ctx, ec2Poll(30*time.Minute))
 	for _, v := range res.Volumes {
 		err := workflow.ExecuteActivity(actx, ebs.AttachRestoreVolume, ebsact.AttachRestoreVolumeInput{
@@ -107,24 +108,24 @@ func SnapshotRestore(ctx workflow.Context, in SnapshotRestoreInput) (*SnapshotRe
 			return nil, p.fail(ctx, err)
 		}
 		p.Attached++
-		p.step(ctx, SnapStepAttaching)
+		p.step(ctx, StepAttaching)
 	}
 	succeeded = true
-	p.step(ctx, StepDone)
+	p.step(ctx, workflows.StepDone)
 	return res, nil
 }
 
-func snapCheckRestore(in SnapshotRestoreInput) error {
-	if err := snapCheckRegion(in.Region); err != nil {
+func checkRestore(in RestoreInput) error {
+	if err := checkRegion(in.Region); err != nil {
 		return err
 	}
 	switch {
 	case in.GroupID == "" && (in.SourceInstanceID == "" || in.At == nil):
-		return snapInvalid("give a group id, or a source instance and a time")
+		return invalid("give a group id, or a source instance and a time")
 	case in.TargetInstanceID == "":
-		return snapInvalid("no target instance given")
+		return invalid("no target instance given")
 	case in.AvailabilityZone == "":
-		return snapInvalid("no availability zone given")
+		return invalid("no availability zone given")
 	}
 	return nil
 }

@@ -1,7 +1,8 @@
-package workflows
+package dataset
 
 import (
 	"fmt"
+	"github.com/lifeboat-dev/lifeboat/workflows"
 
 	"go.temporal.io/sdk/workflow"
 
@@ -17,7 +18,7 @@ import (
 // MaxConcurrentImports at once), switch the environment to the new store in one
 // conditional update, and resume writes. On any failure the environment
 // keeps its old store, the new store is marked FAILED and writes resume.
-func DatasetRestore(ctx workflow.Context, in RestoreInput) (*RestoreResult, error) {
+func Restore(ctx workflow.Context, in RestoreInput) (*RestoreResult, error) {
 	refs := make([]datasetact.DatasetRef, len(in.Datasets))
 	for i, d := range in.Datasets {
 		refs[i] = datasetact.DatasetRef{EnvID: d.EnvID, DatasetID: d.DatasetID}
@@ -36,7 +37,7 @@ func DatasetRestore(ctx workflow.Context, in RestoreInput) (*RestoreResult, erro
 	for i, d := range in.Datasets {
 		items[i] = datasetact.RestoreRequestItem(d)
 	}
-	short := workflow.WithActivityOptions(ctx, shortAWSCall)
+	short := workflow.WithActivityOptions(ctx, workflows.ShortAWSCall)
 	var plan datasetact.ValidateRestoreResult
 	if err := workflow.ExecuteActivity(short, datasets.ValidateRestore, datasetact.ValidateRestoreInput{
 		Targets: items, NewStoreID: storeID,
@@ -75,7 +76,7 @@ func DatasetRestore(ctx workflow.Context, in RestoreInput) (*RestoreResult, erro
 			return
 		}
 		dctx, _ := workflow.NewDisconnectedContext(ctx)
-		dctx = workflow.WithActivityOptions(dctx, compensation)
+		dctx = workflow.WithActivityOptions(dctx, workflows.Compensation)
 		for _, env := range created {
 			if err := workflow.ExecuteActivity(dctx, datasets.FailStore, datasetact.StoreInput{EnvID: env, StoreID: storeID}).Get(dctx, nil); err != nil {
 				workflow.GetLogger(ctx).Error("Could not mark store failed", "env", env, "store", storeID, "error", err)
@@ -105,7 +106,7 @@ func DatasetRestore(ctx workflow.Context, in RestoreInput) (*RestoreResult, erro
 	}
 
 	setStep(ctx, p, StepImporting)
-	results := make([]DatasetRestoreResult, len(plan.Targets))
+	results := make([]RestoreRow, len(plan.Targets))
 	errs := make([]error, len(plan.Targets))
 	wg := workflow.NewWaitGroup(ctx)
 	q := newImportQuota(ctx, in)
@@ -150,15 +151,15 @@ func DatasetRestore(ctx workflow.Context, in RestoreInput) (*RestoreResult, erro
 
 	setStep(ctx, p, StepResuming)
 	result.PauseWindowMillis = h.resume(ctx).Milliseconds()
-	setStep(ctx, p, StepDone)
+	setStep(ctx, p, workflows.StepDone)
 	return result, nil
 }
 
 // restoreOne populates one dataset's table in the new store from its backup.
-func restoreOne(ctx workflow.Context, t datasetact.RestoreTarget, v datasetact.VerifyBackupResult, p *Progress) (DatasetRestoreResult, error) {
+func restoreOne(ctx workflow.Context, t datasetact.RestoreTarget, v datasetact.VerifyBackupResult, p *Progress) (RestoreRow, error) {
 	dp := p.dataset(t.EnvID, t.DatasetID)
 	dp.Step = StepImporting
-	res := DatasetRestoreResult{
+	res := RestoreRow{
 		EnvID: t.EnvID, DatasetID: t.DatasetID, SourceDatasetID: t.SourceDatasetID,
 		BackupID: t.BackupID, TableName: t.TableName, ItemCount: t.ItemCount,
 	}
@@ -167,18 +168,18 @@ func restoreOne(ctx workflow.Context, t datasetact.RestoreTarget, v datasetact.V
 		err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, tableSetup), datasets.CreateEmptyTable,
 			datasetact.TableInput{TableName: t.TableName}).Get(ctx, nil)
 		if err != nil {
-			dp.Step = StepFailed
+			dp.Step = workflows.StepFailed
 			return res, err
 		}
-		dp.Step = StepDone
+		dp.Step = workflows.StepDone
 		return res, nil
 	}
 	var started datasetact.StartImportResult
-	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, shortAWSCall), dynamo.StartImport, datasetact.StartImportInput{
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, workflows.ShortAWSCall), dynamo.StartImport, datasetact.StartImportInput{
 		TableName: t.TableName, Bucket: t.Location.Bucket, DataPrefix: v.DataPrefix,
 	}).Get(ctx, &started)
 	if err != nil {
-		dp.Step = StepFailed
+		dp.Step = workflows.StepFailed
 		return res, err
 	}
 	dp.Detail = "import " + started.ImportArn
@@ -187,14 +188,14 @@ func restoreOne(ctx workflow.Context, t datasetact.RestoreTarget, v datasetact.V
 		ImportArn: started.ImportArn, TableName: t.TableName, ExpectedItems: v.ItemCount,
 	}).Get(ctx, &done)
 	if err != nil {
-		dp.Step = StepFailed
+		dp.Step = workflows.StepFailed
 		return res, err
 	}
-	dp.Step, dp.Items, dp.Detail = StepDone, done.CountedItems, fmt.Sprintf("%d items imported into %s (DynamoDB's count)", done.CountedItems, t.TableName)
+	dp.Step, dp.Items, dp.Detail = workflows.StepDone, done.CountedItems, fmt.Sprintf("%d items imported into %s (DynamoDB's count)", done.CountedItems, t.TableName)
 	res.ItemCount = done.CountedItems
 	tags := map[string]string{"operation": p.Operation, "dataset": t.DatasetRef.String()}
-	count(ctx, MetricItemsImported, done.CountedItems, tags)
-	count(ctx, MetricBytesImported, v.Bytes, tags)
+	workflows.Count(ctx, workflows.MetricItemsImported, done.CountedItems, tags)
+	workflows.Count(ctx, workflows.MetricBytesImported, v.Bytes, tags)
 	return res, nil
 }
 

@@ -1,4 +1,4 @@
-package workflows_test
+package dataset_test
 
 import (
 	"context"
@@ -18,6 +18,7 @@ import (
 	datasetact "github.com/lifeboat-dev/lifeboat/activities/dataset"
 	"github.com/lifeboat-dev/lifeboat/internal/backupstore"
 	"github.com/lifeboat-dev/lifeboat/workflows"
+	"github.com/lifeboat-dev/lifeboat/workflows/dataset"
 )
 
 const verifyManifestKey = "lifeboat/e1/initial/ds-a/" + sourceBackupID + "/manifest.json"
@@ -40,7 +41,7 @@ func newVerifyFixture(t *testing.T) *verifyFixture {
 	var suite testsuite.WorkflowTestSuite
 	env := suite.NewTestWorkflowEnvironment()
 	env.SetStartTime(start)
-	env.RegisterWorkflowWithOptions(workflows.DatasetVerify, workflow.RegisterOptions{Name: workflows.DatasetVerifyName})
+	env.RegisterWorkflowWithOptions(dataset.Verify, workflow.RegisterOptions{Name: dataset.VerifyName})
 	env.RegisterActivity(&datasetact.Datasets{})
 	env.RegisterActivity(&datasetact.BackupFiles{})
 	fx := &verifyFixture{t: t, env: env, tags: map[string]any{}}
@@ -92,7 +93,7 @@ func found() *datasetact.FindBackupToVerifyResult {
 // run mocks the activities and runs DatasetVerify: the backup is found
 // unless findErr is set, and VerifyBackup takes scan of workflow time and
 // then fails with verifyErr or succeeds.
-func (fx *verifyFixture) run(in workflows.VerifyInput, findErr error, scan time.Duration, verifyErr error) {
+func (fx *verifyFixture) run(in dataset.VerifyInput, findErr error, scan time.Duration, verifyErr error) {
 	fx.t.Helper()
 	fx.env.OnActivity("FindBackupToVerify", mock.Anything, mock.Anything).Return(
 		func(_ context.Context, got datasetact.FindBackupToVerifyInput) (*datasetact.FindBackupToVerifyResult, error) {
@@ -122,15 +123,15 @@ func (fx *verifyFixture) run(in workflows.VerifyInput, findErr error, scan time.
 			fx.record("CheckBackup")
 			return &datasetact.VerifyBackupResult{ItemCount: 120, Objects: 3, Bytes: 4096}, nil
 		})
-	fx.env.ExecuteWorkflow(workflows.DatasetVerifyName, in)
+	fx.env.ExecuteWorkflow(dataset.VerifyName, in)
 	require.True(fx.t, fx.env.IsWorkflowCompleted())
 }
 
-func (fx *verifyFixture) progress() workflows.Progress {
+func (fx *verifyFixture) progress() dataset.Progress {
 	fx.t.Helper()
 	v, err := fx.env.QueryWorkflow(workflows.ProgressQuery)
 	require.NoError(fx.t, err)
-	var p workflows.Progress
+	var p dataset.Progress
 	require.NoError(fx.t, v.Get(&p))
 	return p
 }
@@ -145,8 +146,8 @@ func (fx *verifyFixture) requireFailed(errType string) *temporal.ApplicationErro
 	return appErr
 }
 
-func verifyInput() workflows.VerifyInput {
-	return workflows.VerifyInput{BackupLocation: backupLocation, EnvID: envID, DatasetID: "ds-a"}
+func verifyInput() dataset.VerifyInput {
+	return dataset.VerifyInput{BackupLocation: backupLocation, EnvID: envID, DatasetID: "ds-a"}
 }
 
 // A sound backup: the backup found is downloaded and checked (VerifyBackup,
@@ -155,15 +156,15 @@ func verifyInput() workflows.VerifyInput {
 func TestVerifyChecksTheBackupFoundDeeply(t *testing.T) {
 	t.Parallel()
 	fx := newVerifyFixture(t)
-	var during workflows.Progress
+	var during dataset.Progress
 	fx.env.RegisterDelayedCallback(func() { during = fx.progress() }, 10*time.Minute)
 	fx.run(verifyInput(), nil, time.Hour, nil)
 	require.NoError(t, fx.env.GetWorkflowError())
 
-	var res workflows.VerifyResult
+	var res dataset.VerifyResult
 	require.NoError(t, fx.env.GetWorkflowResult(&res))
 	f := found()
-	require.Equal(t, workflows.VerifyResult{
+	require.Equal(t, dataset.VerifyResult{
 		EnvID: envID, StoreID: "initial", DatasetID: "ds-a", BackupID: sourceBackupID, CutTime: f.CutTime,
 		ManifestURL: f.ManifestURL, Objects: 3, ItemCount: 120, Bytes: 4096,
 	}, res)
@@ -172,17 +173,17 @@ func TestVerifyChecksTheBackupFoundDeeply(t *testing.T) {
 	require.Equal(t, time.Minute, fx.heartbeat, "VerifyBackup runs with objectScan's options")
 
 	// While the scan runs, the progress query shows it.
-	require.Equal(t, workflows.OpVerify, during.Operation)
-	require.Equal(t, workflows.StepVerifying, during.Step)
+	require.Equal(t, dataset.OpVerify, during.Operation)
+	require.Equal(t, dataset.StepVerifying, during.Step)
 	require.True(t, during.Validated)
 	require.Len(t, during.Datasets, 1)
-	require.Equal(t, workflows.StepVerifying, during.Datasets[0].Step)
+	require.Equal(t, dataset.StepVerifying, during.Datasets[0].Step)
 	require.Contains(t, during.Datasets[0].Detail, sourceBackupID)
 
 	p := fx.progress()
 	require.Equal(t, workflows.StepDone, p.Step)
 	require.Empty(t, p.Error)
-	require.Equal(t, workflows.DatasetProgress{
+	require.Equal(t, dataset.DatasetProgress{
 		EnvID: envID, DatasetID: "ds-a", Step: workflows.StepDone, Items: 120, Bytes: 4096,
 		Detail: "backup " + sourceBackupID + " is sound: 3 objects, 120 items, 4096 bytes checked",
 	}, p.Datasets[0])

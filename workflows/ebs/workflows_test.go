@@ -1,4 +1,4 @@
-package workflows_test
+package ebs_test
 
 import (
 	"context"
@@ -20,6 +20,7 @@ import (
 	"github.com/lifeboat-dev/lifeboat/activities"
 	ebsact "github.com/lifeboat-dev/lifeboat/activities/ebs"
 	"github.com/lifeboat-dev/lifeboat/workflows"
+	"github.com/lifeboat-dev/lifeboat/workflows/ebs"
 )
 
 // The snapshot workflows run against ec2World, a small model of EC2 in
@@ -410,10 +411,10 @@ func newSnapFixture(t *testing.T) *snapFixture {
 	env := suite.NewTestWorkflowEnvironment()
 	env.SetStartTime(snapDay)
 	for name, fn := range map[string]any{
-		workflows.SnapshotRunName: workflows.SnapshotRun, workflows.SnapshotChainName: workflows.SnapshotChain,
-		workflows.SnapshotCreateName: workflows.SnapshotCreate, workflows.SnapshotCreateBatchName: workflows.SnapshotCreateBatch,
-		workflows.SnapshotCopyName: workflows.SnapshotCopy, workflows.SnapshotCopyToName: workflows.SnapshotCopyDestination,
-		workflows.SnapshotExpireName: workflows.SnapshotExpire, workflows.SnapshotRestoreName: workflows.SnapshotRestore,
+		ebs.RunName: ebs.Run, ebs.ChainName: ebs.Chain,
+		ebs.CreateName: ebs.Create, ebs.CreateBatchName: ebs.CreateBatch,
+		ebs.CopyName: ebs.Copy, ebs.CopyDestinationName: ebs.CopyDestination,
+		ebs.ExpireName: ebs.Expire, ebs.RestoreName: ebs.Restore,
 	} {
 		env.RegisterWorkflowWithOptions(fn, workflow.RegisterOptions{Name: name})
 	}
@@ -451,19 +452,19 @@ func failedWith[T any](fx *snapFixture) (*T, string) {
 	require.Error(fx.t, err)
 	var app *temporal.ApplicationError
 	require.True(fx.t, errors.As(err, &app), "want an application error, got %v", err)
-	require.Equal(fx.t, workflows.ErrSnapshotFailures, app.Type(), "error: %v", err)
+	require.Equal(fx.t, ebs.ErrSnapshotFailures, app.Type(), "error: %v", err)
 	var out T
 	require.NoError(fx.t, app.Details(&out))
 	return &out, app.Message()
 }
 
-func step(r *workflows.SnapshotChainResult, name string) workflows.StepOutcome {
+func step(r *ebs.ChainResult, name string) ebs.StepOutcome {
 	for _, s := range r.Steps {
 		if s.Step == name {
 			return s
 		}
 	}
-	return workflows.StepOutcome{}
+	return ebs.StepOutcome{}
 }
 
 func retryable(msg string) error { return errors.New(msg) }
@@ -472,12 +473,12 @@ func TestSnapshotChainHappyPath(t *testing.T) {
 	fx := newSnapFixture(t)
 	fx.world.addInstances(east, 5)
 	fx.world.addSources(east, west, 10)
-	fx.run(workflows.SnapshotChainName, workflows.SnapshotChainInput{Region: east, SnapshotOptions: workflows.SnapshotOptions{BatchSize: 2}})
-	res := result[workflows.SnapshotChainResult](fx)
+	fx.run(ebs.ChainName, ebs.ChainInput{Region: east, Options: ebs.Options{BatchSize: 2}})
+	res := result[ebs.ChainResult](fx)
 
 	require.Len(t, res.Steps, 4)
 	for _, s := range res.Steps {
-		assert.Equal(t, workflows.OutcomeOK, s.Status, "step %s: %s", s.Step, s.Error)
+		assert.Equal(t, ebs.OutcomeOK, s.Status, "step %s: %s", s.Step, s.Error)
 	}
 	assert.Equal(t, "2026-11-22", res.Date)
 	assert.Equal(t, 5, res.Create.Instances)
@@ -512,8 +513,8 @@ func TestSnapshotChainSecondRunTakesNoGroup(t *testing.T) {
 	fx.world.addInstances(east, 3)
 	fx.world.groups["lbg-i-us-east-1-01-20261122"] = true
 	fx.world.groups["lbg-i-us-east-1-02-20261122"] = true
-	fx.run(workflows.SnapshotChainName, workflows.SnapshotChainInput{Region: east})
-	res := result[workflows.SnapshotChainResult](fx)
+	fx.run(ebs.ChainName, ebs.ChainInput{Region: east})
+	res := result[ebs.ChainResult](fx)
 	assert.Equal(t, 1, res.Create.GroupsCreated)
 	assert.Equal(t, 2, res.Create.GroupsExisting)
 	assert.Equal(t, 2, res.Create.Snapshots, "only the new group's snapshots count")
@@ -523,8 +524,8 @@ func TestSnapshotCreateBatchSkipsExistingGroupsWithoutACall(t *testing.T) {
 	fx := newSnapFixture(t)
 	fx.world.addInstances(east, 3)
 	fx.world.groups["lbg-i-us-east-1-02-20261122"] = true
-	fx.run(workflows.SnapshotCreateName, workflows.SnapshotCreateInput{Region: east})
-	res := result[workflows.SnapshotCreateResult](fx)
+	fx.run(ebs.CreateName, ebs.CreateInput{Region: east})
+	res := result[ebs.CreateResult](fx)
 	assert.Equal(t, 2, res.GroupsCreated)
 	assert.Equal(t, 1, res.GroupsExisting)
 	assert.Equal(t, 0, fx.world.called("CreateInstanceSnapshots", "i-us-east-1-02"), "the batch lookup found its group")
@@ -544,8 +545,8 @@ func TestSnapshotCreateBatchLookupFailsEachInstanceLooks(t *testing.T) {
 			mu.Unlock()
 			return fx.world.createInstanceSnapshots(ctx, in)
 		})
-	fx.run(workflows.SnapshotCreateName, workflows.SnapshotCreateInput{Region: east})
-	res := result[workflows.SnapshotCreateResult](fx)
+	fx.run(ebs.CreateName, ebs.CreateInput{Region: east})
+	res := result[ebs.CreateResult](fx)
 	assert.Equal(t, 2, res.GroupsCreated)
 	assert.Equal(t, []*ebsact.InstanceGroups{nil, nil}, known, "without the batch lookup each activity looks itself")
 }
@@ -556,12 +557,12 @@ func TestSnapshotChainCopyFailsAfterRetries(t *testing.T) {
 	ids := fx.world.addSources(east, west, 6)
 	// The batch holding the 3rd snapshot fails on every attempt.
 	fx.world.fail("CopySnapshotsToRegion", ids[2], retryable("RequestLimitExceeded: slow down"))
-	fx.run(workflows.SnapshotChainName, workflows.SnapshotChainInput{Region: east, SnapshotOptions: workflows.SnapshotOptions{MaxConcurrentCopies: 2}})
-	res, msg := failedWith[workflows.SnapshotChainResult](fx)
+	fx.run(ebs.ChainName, ebs.ChainInput{Region: east, Options: ebs.Options{MaxConcurrentCopies: 2}})
+	res, msg := failedWith[ebs.ChainResult](fx)
 
 	assert.Contains(t, msg, "copy")
-	assert.Equal(t, workflows.OutcomeOK, step(res, "create").Status)
-	assert.Equal(t, workflows.OutcomeFailed, step(res, "copy").Status)
+	assert.Equal(t, ebs.OutcomeOK, step(res, "create").Status)
+	assert.Equal(t, ebs.OutcomeFailed, step(res, "copy").Status)
 	assert.Contains(t, step(res, "copy").Error, "2 copies to us-west-2 failed")
 	// The batch was retried (throttling is retryable), then given up.
 	assert.Equal(t, 10, fx.world.called("CopySnapshotsToRegion", ids[2]), "retried up to the policy's attempts")
@@ -571,7 +572,7 @@ func TestSnapshotChainCopyFailsAfterRetries(t *testing.T) {
 	assert.Equal(t, 2, d.FailedCount)
 	assert.ElementsMatch(t, []string{ids[2], ids[3]}, []string{d.Failed[0].SnapshotID, d.Failed[1].SnapshotID})
 	// And expiry still ran, in both regions.
-	assert.Equal(t, workflows.OutcomeOK, step(res, "expire").Status)
+	assert.Equal(t, ebs.OutcomeOK, step(res, "expire").Status)
 	assert.Equal(t, 1, fx.world.called("ExpireSnapshots", east+" owner="+east))
 	assert.Equal(t, 1, fx.world.called("ExpireSnapshots", west))
 	assert.Equal(t, 4, res.Expire.DeletedCount)
@@ -582,19 +583,19 @@ func TestSnapshotChainSnapshotInErrorState(t *testing.T) {
 	fx.world.addInstances(east, 2)
 	fx.world.addSources(east, west, 3)
 	fx.world.errored[east] = []string{"snap-vol-b-i-us-east-1-02"}
-	fx.run(workflows.SnapshotChainName, workflows.SnapshotChainInput{Region: east})
-	res, msg := failedWith[workflows.SnapshotChainResult](fx)
+	fx.run(ebs.ChainName, ebs.ChainInput{Region: east})
+	res, msg := failedWith[ebs.ChainResult](fx)
 
 	assert.Contains(t, msg, "wait: 1 snapshots failed")
 	w := step(res, "wait")
-	assert.Equal(t, workflows.OutcomeFailed, w.Status)
+	assert.Equal(t, ebs.OutcomeFailed, w.Status)
 	assert.Contains(t, w.Error, "snap-vol-b-i-us-east-1-02")
 	require.Len(t, res.Wait.Errored, 1)
 	assert.Equal(t, 3, res.Wait.Completed)
 	// Copy and expiry still ran.
-	assert.Equal(t, workflows.OutcomeOK, step(res, "copy").Status)
+	assert.Equal(t, ebs.OutcomeOK, step(res, "copy").Status)
 	assert.Equal(t, 3, res.Copy.Destinations[0].Copied)
-	assert.Equal(t, workflows.OutcomeOK, step(res, "expire").Status)
+	assert.Equal(t, ebs.OutcomeOK, step(res, "expire").Status)
 }
 
 func TestSnapshotChainCreateFailsCopyAndExpireStillRun(t *testing.T) {
@@ -602,15 +603,15 @@ func TestSnapshotChainCreateFailsCopyAndExpireStillRun(t *testing.T) {
 	fx.world.addInstances(east, 2)
 	fx.world.addSources(east, west, 2)
 	fx.world.fail("FindBackupInstances", east, temporal.NewNonRetryableApplicationError("not authorized", activities.ErrEC2Rejected, nil))
-	fx.run(workflows.SnapshotChainName, workflows.SnapshotChainInput{Region: east})
-	res, _ := failedWith[workflows.SnapshotChainResult](fx)
-	assert.Equal(t, workflows.OutcomeFailed, step(res, "create").Status)
+	fx.run(ebs.ChainName, ebs.ChainInput{Region: east})
+	res, _ := failedWith[ebs.ChainResult](fx)
+	assert.Equal(t, ebs.OutcomeFailed, step(res, "create").Status)
 	assert.Contains(t, step(res, "create").Error, "not authorized")
 	assert.Equal(t, 1, fx.world.called("FindBackupInstances"), "EC2Rejected is not retried")
 	assert.Equal(t, 0, fx.world.called("CreateInstanceSnapshots"))
-	assert.Equal(t, workflows.OutcomeOK, step(res, "copy").Status, "yesterday's snapshots are still copied")
+	assert.Equal(t, ebs.OutcomeOK, step(res, "copy").Status, "yesterday's snapshots are still copied")
 	assert.Equal(t, 2, res.Copy.Destinations[0].Copied)
-	assert.Equal(t, workflows.OutcomeOK, step(res, "expire").Status)
+	assert.Equal(t, ebs.OutcomeOK, step(res, "expire").Status)
 }
 
 func TestSnapshotRunOneRegionFails(t *testing.T) {
@@ -622,22 +623,22 @@ func TestSnapshotRunOneRegionFails(t *testing.T) {
 	for _, a := range []string{"FindBackupInstances", "WaitSnapshotsCompleted", "PlanSnapshotCopies", "FindCopyDestinations", "ExpireSnapshots"} {
 		fx.world.fail(a, east, retryable("dial tcp: ec2.us-east-1.amazonaws.com: i/o timeout"))
 	}
-	fx.run(workflows.SnapshotRunName, workflows.SnapshotRunInput{Regions: []string{west, east}})
-	res, msg := failedWith[workflows.SnapshotRunResult](fx)
+	fx.run(ebs.RunName, ebs.RunInput{Regions: []string{west, east}})
+	res, msg := failedWith[ebs.RunResult](fx)
 
 	assert.Contains(t, msg, "1 of 2 regions failed: us-east-1")
 	require.Len(t, res.Regions, 2)
-	byRegion := map[string]workflows.RegionOutcome{}
+	byRegion := map[string]ebs.RegionOutcome{}
 	for _, r := range res.Regions {
 		byRegion[r.Region] = r
 	}
 	e, w := byRegion[east], byRegion[west]
-	assert.Equal(t, workflows.OutcomeFailed, e.Status)
+	assert.Equal(t, ebs.OutcomeFailed, e.Status)
 	assert.Contains(t, e.Error, "i/o timeout")
 	require.NotNil(t, e.Chain, "the failed region still reports its steps")
-	assert.Equal(t, workflows.OutcomeFailed, step(e.Chain, "expire").Status)
+	assert.Equal(t, ebs.OutcomeFailed, step(e.Chain, "expire").Status)
 	// The healthy region did everything.
-	assert.Equal(t, workflows.OutcomeOK, w.Status, w.Error)
+	assert.Equal(t, ebs.OutcomeOK, w.Status, w.Error)
 	assert.Equal(t, "snapshots-chain-us-west-2", w.WorkflowID)
 	assert.Equal(t, 2, w.Chain.Create.GroupsCreated)
 	assert.Equal(t, 2, w.Chain.Copy.Destinations[0].Copied)
@@ -646,13 +647,13 @@ func TestSnapshotRunOneRegionFails(t *testing.T) {
 }
 
 func TestSnapshotRunRefusesBadInput(t *testing.T) {
-	for _, in := range []workflows.SnapshotRunInput{
+	for _, in := range []ebs.RunInput{
 		{},
 		{Regions: []string{"us-east-1", "mars"}},
-		{Regions: []string{"us-east-1"}, SnapshotOptions: workflows.SnapshotOptions{AsOf: "tomorrow"}},
+		{Regions: []string{"us-east-1"}, Options: ebs.Options{AsOf: "tomorrow"}},
 	} {
 		fx := newSnapFixture(t)
-		fx.run(workflows.SnapshotRunName, in)
+		fx.run(ebs.RunName, in)
 		var app *temporal.ApplicationError
 		require.True(t, errors.As(fx.env.GetWorkflowError(), &app), "%+v", in)
 		assert.Equal(t, activities.ErrInvalidInput, app.Type())
@@ -664,8 +665,8 @@ func TestSnapshotCreateOneInstanceFails(t *testing.T) {
 	fx := newSnapFixture(t)
 	fx.world.addInstances(east, 4)
 	fx.world.fail("CreateInstanceSnapshots", "i-us-east-1-03", temporal.NewNonRetryableApplicationError("InvalidParameterValue: bad", activities.ErrEC2Rejected, nil))
-	fx.run(workflows.SnapshotCreateName, workflows.SnapshotCreateInput{Region: east})
-	res, msg := failedWith[workflows.SnapshotCreateResult](fx)
+	fx.run(ebs.CreateName, ebs.CreateInput{Region: east})
+	res, msg := failedWith[ebs.CreateResult](fx)
 	assert.Contains(t, msg, "1 of 4 instances in us-east-1 failed, e.g. i-us-east-1-03")
 	assert.Equal(t, 3, res.GroupsCreated)
 	assert.Equal(t, 1, res.FailedCount)
@@ -675,8 +676,8 @@ func TestSnapshotCreateOneInstanceFails(t *testing.T) {
 func TestSnapshotCreateAsOfAndDryRun(t *testing.T) {
 	fx := newSnapFixture(t)
 	fx.world.addInstances(east, 2)
-	fx.run(workflows.SnapshotCreateName, workflows.SnapshotCreateInput{Region: east, SnapshotOptions: workflows.SnapshotOptions{AsOf: "2026-12-01", DryRun: true}})
-	res := result[workflows.SnapshotCreateResult](fx)
+	fx.run(ebs.CreateName, ebs.CreateInput{Region: east, Options: ebs.Options{AsOf: "2026-12-01", DryRun: true}})
+	res := result[ebs.CreateResult](fx)
 	assert.Equal(t, "2026-12-01", res.Date)
 	assert.True(t, res.DryRun)
 	assert.Equal(t, 0, res.GroupsCreated)
@@ -690,13 +691,13 @@ func TestSnapshotCreateContinuesAsNew(t *testing.T) {
 	fx := newSnapFixture(t)
 	fx.world.addInstances(east, 5)
 	fx.env.SetCurrentHistoryLength(500)
-	fx.run(workflows.SnapshotCreateName, workflows.SnapshotCreateInput{Region: east, SnapshotOptions: workflows.SnapshotOptions{BatchSize: 2, HistoryLimit: 100}})
+	fx.run(ebs.CreateName, ebs.CreateInput{Region: east, Options: ebs.Options{BatchSize: 2, HistoryLimit: 100}})
 	err := fx.env.GetWorkflowError()
 	var can *workflow.ContinueAsNewError
 	require.True(t, errors.As(err, &can), "want continue-as-new, got %v", err)
 	// The first batch is finished before handing over, and its counts travel on.
 	assert.Equal(t, 2, fx.world.called("CreateInstanceSnapshots"))
-	assert.Equal(t, workflows.SnapshotCreateName, can.WorkflowType.Name)
+	assert.Equal(t, ebs.CreateName, can.WorkflowType.Name)
 }
 
 func TestSnapshotCopyNeverExceedsConcurrencyLimit(t *testing.T) {
@@ -704,8 +705,8 @@ func TestSnapshotCopyNeverExceedsConcurrencyLimit(t *testing.T) {
 	fx.world.addSources(east, west, 45)
 	fx.world.addSources(east, "eu-west-1", 7)
 	fx.world.copyBatch = 2 // copies finish two at a time
-	fx.run(workflows.SnapshotCopyName, workflows.SnapshotCopyInput{Region: east, SnapshotOptions: workflows.SnapshotOptions{MaxConcurrentCopies: 5}})
-	res := result[workflows.SnapshotCopyResult](fx)
+	fx.run(ebs.CopyName, ebs.CopyInput{Region: east, Options: ebs.Options{MaxConcurrentCopies: 5}})
+	res := result[ebs.CopyResult](fx)
 	require.Len(t, res.Destinations, 2)
 	total := 0
 	for _, d := range res.Destinations {
@@ -722,8 +723,8 @@ func TestSnapshotCopyCountsSlotsHeldByOtherCopies(t *testing.T) {
 	fx := newSnapFixture(t)
 	fx.world.addSources(east, west, 10)
 	fx.world.others[west] = []string{"snap-copy-by-another-region-1", "snap-copy-by-another-region-2", "snap-copy-by-another-region-3"}
-	fx.run(workflows.SnapshotCopyName, workflows.SnapshotCopyInput{Region: east, SnapshotOptions: workflows.SnapshotOptions{MaxConcurrentCopies: 5}})
-	res := result[workflows.SnapshotCopyResult](fx)
+	fx.run(ebs.CopyName, ebs.CopyInput{Region: east, Options: ebs.Options{MaxConcurrentCopies: 5}})
+	res := result[ebs.CopyResult](fx)
 	assert.Equal(t, 2, fx.world.batches[0], "3 of 5 slots are taken by copies this run did not start")
 	assert.Equal(t, 10, res.Destinations[0].Copied, "the other copies are not counted as ours")
 	assert.Equal(t, 10, res.Destinations[0].Started)
@@ -734,10 +735,10 @@ func TestSnapshotCopyWindowLeavesTheRestForTheNextRun(t *testing.T) {
 	fx.world.addSources(east, west, 30)
 	fx.world.copyBatch = 5
 	fx.world.waitDelay = 40 * time.Minute // each wait for a slot takes 40 minutes
-	fx.run(workflows.SnapshotCopyName, workflows.SnapshotCopyInput{Region: east, SnapshotOptions: workflows.SnapshotOptions{
+	fx.run(ebs.CopyName, ebs.CopyInput{Region: east, Options: ebs.Options{
 		MaxConcurrentCopies: 10, CopyWindowSeconds: 3600,
 	}})
-	res := result[workflows.SnapshotCopyResult](fx)
+	res := result[ebs.CopyResult](fx)
 	d := res.Destinations[0]
 	// Window of 1h: 10 started, 5 done after 40m, 5 more started, 5 done
 	// at 80m, after the window closed: nothing more starts.
@@ -751,8 +752,8 @@ func TestSnapshotCopyWindowLeavesTheRestForTheNextRun(t *testing.T) {
 	fx2 := newSnapFixture(t)
 	fx2.world = fx.world
 	fx2.world.waitDelay = 0
-	fx2.run(workflows.SnapshotCopyName, workflows.SnapshotCopyInput{Region: east, SnapshotOptions: workflows.SnapshotOptions{MaxConcurrentCopies: 10}})
-	res2 := result[workflows.SnapshotCopyResult](fx2)
+	fx2.run(ebs.CopyName, ebs.CopyInput{Region: east, Options: ebs.Options{MaxConcurrentCopies: 10}})
+	res2 := result[ebs.CopyResult](fx2)
 	assert.Equal(t, 15, res2.Destinations[0].AlreadyCopied)
 	assert.Equal(t, 15, res2.Destinations[0].Started)
 	assert.Len(t, fx.world.copies, 30, "one copy per source, never two")
@@ -761,8 +762,8 @@ func TestSnapshotCopyWindowLeavesTheRestForTheNextRun(t *testing.T) {
 func TestSnapshotCopyDryRunStartsNothing(t *testing.T) {
 	fx := newSnapFixture(t)
 	fx.world.addSources(east, west, 3)
-	fx.run(workflows.SnapshotCopyName, workflows.SnapshotCopyInput{Region: east, SnapshotOptions: workflows.SnapshotOptions{DryRun: true}})
-	res := result[workflows.SnapshotCopyResult](fx)
+	fx.run(ebs.CopyName, ebs.CopyInput{Region: east, Options: ebs.Options{DryRun: true}})
+	res := result[ebs.CopyResult](fx)
 	assert.Equal(t, 3, res.Destinations[0].Pending)
 	assert.Len(t, res.Destinations[0].Copies, 3)
 	assert.Equal(t, 0, fx.world.called("CopySnapshotsToRegion"))
@@ -773,8 +774,8 @@ func TestSnapshotExpireCarryFailsDestinationNotExpired(t *testing.T) {
 	fx.world.addSources(east, west, 1)
 	fx.world.addSources(east, "eu-west-1", 1)
 	fx.world.fail("CarryKeepForever", west, temporal.NewNonRetryableApplicationError("UnauthorizedOperation", activities.ErrEC2Rejected, nil))
-	fx.run(workflows.SnapshotExpireName, workflows.SnapshotExpireInput{Region: east, SnapshotOptions: workflows.SnapshotOptions{AsOf: "2026-12-24"}})
-	res, msg := failedWith[workflows.SnapshotExpireResult](fx)
+	fx.run(ebs.ExpireName, ebs.ExpireInput{Region: east, Options: ebs.Options{AsOf: "2026-12-24"}})
+	res, msg := failedWith[ebs.ExpireResult](fx)
 	assert.Contains(t, msg, "us-west-2: carry KeepForever")
 	assert.Equal(t, 0, fx.world.called("ExpireSnapshots", west), "no deletion where KeepForever could not be carried")
 	assert.Equal(t, 1, fx.world.called("ExpireSnapshots", "eu-west-1"))
@@ -786,8 +787,8 @@ func TestSnapshotExpireCarryFailsDestinationNotExpired(t *testing.T) {
 func TestSnapshotExpireDryRun(t *testing.T) {
 	fx := newSnapFixture(t)
 	fx.world.addSources(east, west, 1)
-	fx.run(workflows.SnapshotExpireName, workflows.SnapshotExpireInput{Region: east, SnapshotOptions: workflows.SnapshotOptions{DryRun: true}})
-	res := result[workflows.SnapshotExpireResult](fx)
+	fx.run(ebs.ExpireName, ebs.ExpireInput{Region: east, Options: ebs.Options{DryRun: true}})
+	res := result[ebs.ExpireResult](fx)
 	assert.True(t, res.DryRun)
 	assert.True(t, fx.world.expired[east+"/"+east].DryRun)
 	assert.True(t, fx.world.expired[west+"/"+east].DryRun)
@@ -797,10 +798,10 @@ func TestSnapshotExpireDryRun(t *testing.T) {
 
 func TestSnapshotRestoreHappyPath(t *testing.T) {
 	fx := newSnapFixture(t)
-	fx.run(workflows.SnapshotRestoreName, workflows.SnapshotRestoreInput{Region: east, GroupID: "lbg-i-src-20261122", TargetInstanceID: "i-target", AvailabilityZone: "us-east-1a"})
-	res := result[workflows.SnapshotRestoreResult](fx)
+	fx.run(ebs.RestoreName, ebs.RestoreInput{Region: east, GroupID: "lbg-i-src-20261122", TargetInstanceID: "i-target", AvailabilityZone: "us-east-1a"})
+	res := result[ebs.RestoreResult](fx)
 	require.Len(t, res.Volumes, 2)
-	assert.Equal(t, workflows.RestoredVolume{Device: "/dev/sdf", SnapshotID: "snap-1", VolumeID: "vol-from-snap-1"}, res.Volumes[0])
+	assert.Equal(t, ebs.RestoredVolume{Device: "/dev/sdf", SnapshotID: "snap-1", VolumeID: "vol-from-snap-1"}, res.Volumes[0])
 	assert.Equal(t, 1, fx.world.called("AttachRestoreVolume", "/dev/sdg"))
 	assert.Empty(t, fx.world.deleted)
 }
@@ -808,7 +809,7 @@ func TestSnapshotRestoreHappyPath(t *testing.T) {
 func TestSnapshotRestoreRefusedCreatesNothing(t *testing.T) {
 	fx := newSnapFixture(t)
 	fx.world.fail("PlanVolumeRestore", "", temporal.NewNonRetryableApplicationError("snapshot group g is incomplete in us-east-1: 1 of 2 snapshots", activities.ErrInvalidInput, nil))
-	fx.run(workflows.SnapshotRestoreName, workflows.SnapshotRestoreInput{Region: east, GroupID: "g", TargetInstanceID: "i-target", AvailabilityZone: "us-east-1a"})
+	fx.run(ebs.RestoreName, ebs.RestoreInput{Region: east, GroupID: "g", TargetInstanceID: "i-target", AvailabilityZone: "us-east-1a"})
 	var app *temporal.ApplicationError
 	require.True(t, errors.As(fx.env.GetWorkflowError(), &app))
 	assert.Equal(t, activities.ErrInvalidInput, app.Type())
@@ -818,7 +819,7 @@ func TestSnapshotRestoreRefusedCreatesNothing(t *testing.T) {
 func TestSnapshotRestoreAttachFailsDeletesVolumes(t *testing.T) {
 	fx := newSnapFixture(t)
 	fx.world.fail("AttachRestoreVolume", "/dev/sdg", temporal.NewNonRetryableApplicationError("InvalidParameterValue: device in use", activities.ErrEC2Rejected, nil))
-	fx.run(workflows.SnapshotRestoreName, workflows.SnapshotRestoreInput{Region: east, GroupID: "g", TargetInstanceID: "i-target", AvailabilityZone: "us-east-1a"})
+	fx.run(ebs.RestoreName, ebs.RestoreInput{Region: east, GroupID: "g", TargetInstanceID: "i-target", AvailabilityZone: "us-east-1a"})
 	require.Error(t, fx.env.GetWorkflowError())
 	assert.ElementsMatch(t, []string{"vol-from-snap-1", "vol-from-snap-2"}, fx.world.deleted,
 		"cleanup is offered every volume; the activity keeps the attached one")
@@ -828,7 +829,7 @@ func TestSnapshotRestoreCancelledDeletesVolumes(t *testing.T) {
 	fx := newSnapFixture(t)
 	fx.env.OnActivity("WaitRestoreVolumes", mock.Anything, mock.Anything).After(time.Hour).Return(&ebsact.WaitRestoreVolumesResult{}, nil)
 	fx.env.RegisterDelayedCallback(fx.env.CancelWorkflow, 10*time.Minute)
-	fx.run(workflows.SnapshotRestoreName, workflows.SnapshotRestoreInput{Region: east, GroupID: "g", TargetInstanceID: "i-target", AvailabilityZone: "us-east-1a"})
+	fx.run(ebs.RestoreName, ebs.RestoreInput{Region: east, GroupID: "g", TargetInstanceID: "i-target", AvailabilityZone: "us-east-1a"})
 	require.True(t, temporal.IsCanceledError(fx.env.GetWorkflowError()), "got %v", fx.env.GetWorkflowError())
 	assert.ElementsMatch(t, []string{"vol-from-snap-1", "vol-from-snap-2"}, fx.world.deleted)
 	assert.Equal(t, 0, fx.world.called("AttachRestoreVolume"))
@@ -837,10 +838,10 @@ func TestSnapshotRestoreCancelledDeletesVolumes(t *testing.T) {
 func TestSnapshotProgressQuery(t *testing.T) {
 	fx := newSnapFixture(t)
 	fx.world.addInstances(east, 3)
-	fx.run(workflows.SnapshotCreateName, workflows.SnapshotCreateInput{Region: east})
+	fx.run(ebs.CreateName, ebs.CreateInput{Region: east})
 	v, err := fx.env.QueryWorkflow(workflows.ProgressQuery)
 	require.NoError(t, err)
-	var p workflows.SnapshotProgress
+	var p ebs.Progress
 	require.NoError(t, v.Get(&p))
 	assert.Equal(t, workflows.StepDone, p.Step)
 	assert.True(t, p.Validated)
@@ -875,8 +876,8 @@ func TestSnapshotCopyDeferredBatchLooksBeforeCopyingAgain(t *testing.T) {
 			}
 			return res, nil
 		})
-	fx.run(workflows.SnapshotCopyName, workflows.SnapshotCopyInput{Region: east})
-	res := result[workflows.SnapshotCopyResult](fx)
+	fx.run(ebs.CopyName, ebs.CopyInput{Region: east})
+	res := result[ebs.CopyResult](fx)
 	require.GreaterOrEqual(t, len(planned), 2)
 	assert.True(t, planned[0], "the first batch trusts the plan")
 	assert.False(t, planned[1], "a batch of handed-back snapshots looks first")
@@ -899,8 +900,8 @@ func TestSnapshotChainWaitGetsDeadlineAndExpect(t *testing.T) {
 			got = in
 			return &ebsact.WaitSnapshotsCompletedResult{Completed: in.Expect}, nil
 		})
-	fx.run(workflows.SnapshotChainName, workflows.SnapshotChainInput{Region: east, SnapshotOptions: workflows.SnapshotOptions{WaitTimeoutSeconds: 8 * 3600}})
-	result[workflows.SnapshotChainResult](fx)
+	fx.run(ebs.ChainName, ebs.ChainInput{Region: east, Options: ebs.Options{WaitTimeoutSeconds: 8 * 3600}})
+	result[ebs.ChainResult](fx)
 	assert.Equal(t, 6, got.Expect, "3 instances, 2 volumes each")
 	require.NotNil(t, got.Deadline)
 	assert.Equal(t, snapDay.Add(8*time.Hour), got.Deadline.UTC().Truncate(time.Second))

@@ -1,4 +1,4 @@
-package workflows_test
+package redis_test
 
 import (
 	"context"
@@ -22,6 +22,7 @@ import (
 	"github.com/lifeboat-dev/lifeboat/internal/redisbackup"
 	"github.com/lifeboat-dev/lifeboat/internal/registry"
 	"github.com/lifeboat-dev/lifeboat/workflows"
+	"github.com/lifeboat-dev/lifeboat/workflows/redis"
 )
 
 // The Redis workflows run against redisFake: mocked activities that record
@@ -188,8 +189,8 @@ func newRedisFixture(t *testing.T, slow ...string) *redisFixture {
 	var suite testsuite.WorkflowTestSuite
 	env := suite.NewTestWorkflowEnvironment()
 	env.SetStartTime(time.Date(2021, 9, 1, 3, 0, 0, 0, time.UTC))
-	env.RegisterWorkflowWithOptions(workflows.RedisBackup, workflow.RegisterOptions{Name: workflows.RedisBackupName})
-	env.RegisterWorkflowWithOptions(workflows.RedisRestore, workflow.RegisterOptions{Name: workflows.RedisRestoreName})
+	env.RegisterWorkflowWithOptions(redis.Backup, workflow.RegisterOptions{Name: redis.BackupName})
+	env.RegisterWorkflowWithOptions(redis.Restore, workflow.RegisterOptions{Name: redis.RestoreName})
 	env.RegisterActivity(&redisact.Node{})
 	env.RegisterActivity(&redisact.Clusters{})
 	fx := &redisFixture{t: t, env: env, fake: newRedisFake()}
@@ -229,13 +230,13 @@ func (fx *redisFixture) requireReleased() {
 	}
 }
 
-func (fx *redisFixture) progress() workflows.RedisProgress {
+func (fx *redisFixture) progress() redis.Progress {
 	fx.t.Helper()
 	v, err := fx.env.QueryWorkflow(workflows.ProgressQuery)
 	if err != nil {
 		fx.t.Fatalf("query progress: %v", err)
 	}
-	var p workflows.RedisProgress
+	var p redis.Progress
 	if err := v.Get(&p); err != nil {
 		fx.t.Fatal(err)
 	}
@@ -245,13 +246,13 @@ func (fx *redisFixture) progress() workflows.RedisProgress {
 func TestRedisBackupAllNodesThenManifest(t *testing.T) {
 	t.Parallel()
 	fx := newRedisFixture(t)
-	fx.env.ExecuteWorkflow(workflows.RedisBackupName, workflows.RedisBackupInput{
+	fx.env.ExecuteWorkflow(redis.BackupName, redis.BackupInput{
 		Cluster: redisCluster, BackupLocation: "s3://backups/redis", Format: redisbackup.FormatAOF,
 	})
 	if app := fx.appErr(); app != nil {
 		t.Fatalf("backup failed: %v", app)
 	}
-	var res workflows.RedisBackupResult
+	var res redis.BackupResult
 	if err := fx.env.GetWorkflowResult(&res); err != nil {
 		t.Fatal(err)
 	}
@@ -286,7 +287,7 @@ func TestRedisBackupNodeFailureWritesNoManifest(t *testing.T) {
 	fx.fake.failing["BackupNode n2"] = temporal.NewNonRetryableApplicationError(
 		"node n2 (10.0.0.2:6379): BGSAVE failed (rdb_last_bgsave_status:err): see the Redis log", activities.ErrRedisNodeFailed, nil)
 	fx.fake.failing["BackupNode n3"] = temporal.NewTimeoutError(enumspb.TIMEOUT_TYPE_SCHEDULE_TO_START, nil)
-	fx.env.ExecuteWorkflow(workflows.RedisBackupName, workflows.RedisBackupInput{Cluster: redisCluster, BackupLocation: "s3://backups/redis", SidecarTimeoutSeconds: 5})
+	fx.env.ExecuteWorkflow(redis.BackupName, redis.BackupInput{Cluster: redisCluster, BackupLocation: "s3://backups/redis", SidecarTimeoutSeconds: 5})
 	app := fx.appErr()
 	if app == nil {
 		t.Fatal("backup succeeded with failing nodes")
@@ -299,7 +300,7 @@ func TestRedisBackupNodeFailureWritesNoManifest(t *testing.T) {
 			t.Errorf("error %q does not say %q", app.Message(), want)
 		}
 	}
-	if app.Type() != workflows.ErrRedisNodeFailed {
+	if app.Type() != redis.ErrNodeFailed {
 		t.Errorf("error type %s", app.Type())
 	}
 	var failed []string
@@ -314,7 +315,7 @@ func TestRedisBackupNodeFailureWritesNoManifest(t *testing.T) {
 	}
 	fx.requireReleased()
 	p := fx.progress()
-	if p.Step != workflows.StepFailed || p.Nodes[0].Step != workflows.StepUploaded || p.Nodes[1].Step != workflows.StepFailed {
+	if p.Step != workflows.StepFailed || p.Nodes[0].Step != redis.StepUploaded || p.Nodes[1].Step != workflows.StepFailed {
 		t.Errorf("progress %+v", p)
 	}
 }
@@ -324,7 +325,7 @@ func TestRedisBackupSameReasonKeepsErrorType(t *testing.T) {
 	fx := newRedisFixture(t)
 	fx.fake.failing["BackupNode"] = temporal.NewNonRetryableApplicationError(
 		"runs with appendonly no: an AOF backup needs appendonly yes", activities.ErrInvalidInput, nil)
-	fx.env.ExecuteWorkflow(workflows.RedisBackupName, workflows.RedisBackupInput{Cluster: redisCluster, BackupLocation: "s3://b/r", Format: "aof"})
+	fx.env.ExecuteWorkflow(redis.BackupName, redis.BackupInput{Cluster: redisCluster, BackupLocation: "s3://b/r", Format: "aof"})
 	app := fx.appErr()
 	if app == nil || app.Type() != activities.ErrInvalidInput || !strings.Contains(app.Message(), "failed on nodes n1, n2, n3: node n1: runs with appendonly no") {
 		t.Fatalf("error %v", app)
@@ -335,7 +336,7 @@ func TestRedisBackupHeldClusterRunsNothing(t *testing.T) {
 	t.Parallel()
 	fx := newRedisFixture(t)
 	fx.fake.heldBy = "redis-restore-c1-other"
-	fx.env.ExecuteWorkflow(workflows.RedisBackupName, workflows.RedisBackupInput{Cluster: redisCluster, BackupLocation: "s3://b/r"})
+	fx.env.ExecuteWorkflow(redis.BackupName, redis.BackupInput{Cluster: redisCluster, BackupLocation: "s3://b/r"})
 	app := fx.appErr()
 	if app == nil || app.Type() != activities.ErrRedisClusterHeld {
 		t.Fatalf("error %v, want %s", app, activities.ErrRedisClusterHeld)
@@ -355,7 +356,7 @@ func TestRedisBackupCancelledReleasesAndDiscards(t *testing.T) {
 	t.Parallel()
 	fx := newRedisFixture(t, "BackupNode")
 	fx.env.RegisterDelayedCallback(fx.env.CancelWorkflow, time.Minute)
-	fx.env.ExecuteWorkflow(workflows.RedisBackupName, workflows.RedisBackupInput{Cluster: redisCluster, BackupLocation: "s3://b/r"})
+	fx.env.ExecuteWorkflow(redis.BackupName, redis.BackupInput{Cluster: redisCluster, BackupLocation: "s3://b/r"})
 	if !fx.env.IsWorkflowCompleted() {
 		t.Fatal("not completed")
 	}
@@ -372,11 +373,11 @@ func TestRedisBackupCancelledReleasesAndDiscards(t *testing.T) {
 func TestRedisRestoreStagesEveryNodeBeforeStopping(t *testing.T) {
 	t.Parallel()
 	fx := newRedisFixture(t)
-	fx.env.ExecuteWorkflow(workflows.RedisRestoreName, workflows.RedisRestoreInput{Cluster: redisCluster, BackupLocation: "s3://backups/redis"})
+	fx.env.ExecuteWorkflow(redis.RestoreName, redis.RestoreInput{Cluster: redisCluster, BackupLocation: "s3://backups/redis"})
 	if app := fx.appErr(); app != nil {
 		t.Fatalf("restore failed: %v", app)
 	}
-	var res workflows.RedisRestoreResult
+	var res redis.RestoreResult
 	if err := fx.env.GetWorkflowResult(&res); err != nil {
 		t.Fatal(err)
 	}
@@ -407,7 +408,7 @@ func TestRedisRestoreChecksumMismatchStopsNothing(t *testing.T) {
 	fx := newRedisFixture(t)
 	fx.fake.failing["StageNodeRestore n2"] = temporal.NewNonRetryableApplicationError(
 		"node n2 (10.0.0.2:6379): s3://backups/redis/c1/x/n2/dump.rdb ... does not match the cluster manifest", activities.ErrChecksumMismatch, nil)
-	fx.env.ExecuteWorkflow(workflows.RedisRestoreName, workflows.RedisRestoreInput{Cluster: redisCluster, BackupLocation: "s3://backups/redis"})
+	fx.env.ExecuteWorkflow(redis.RestoreName, redis.RestoreInput{Cluster: redisCluster, BackupLocation: "s3://backups/redis"})
 	app := fx.appErr()
 	if app == nil || app.Type() != activities.ErrChecksumMismatch {
 		t.Fatalf("error %v, want %s", app, activities.ErrChecksumMismatch)
@@ -430,7 +431,7 @@ func TestRedisRestoreNodeRolledBackIsNamed(t *testing.T) {
 	fx.fake.failing["RestoreNode n3"] = temporal.NewNonRetryableApplicationError(
 		"node n3 (10.0.0.3:6379): did not come back on backup 20210901T030000.000Z (of node n3): it holds 7 keys, the backup has 100; it was put back on its old data (90 keys)",
 		activities.ErrRedisNodeFailed, nil)
-	fx.env.ExecuteWorkflow(workflows.RedisRestoreName, workflows.RedisRestoreInput{Cluster: redisCluster, BackupLocation: "s3://backups/redis"})
+	fx.env.ExecuteWorkflow(redis.RestoreName, redis.RestoreInput{Cluster: redisCluster, BackupLocation: "s3://backups/redis"})
 	app := fx.appErr()
 	if app == nil {
 		t.Fatal("restore succeeded")
@@ -450,7 +451,7 @@ func TestRedisRestoreNodeRolledBackIsNamed(t *testing.T) {
 func TestRedisRestoreOneNode(t *testing.T) {
 	t.Parallel()
 	fx := newRedisFixture(t)
-	fx.env.ExecuteWorkflow(workflows.RedisRestoreName, workflows.RedisRestoreInput{Cluster: redisCluster, Node: "n2", BackupLocation: "s3://backups/redis"})
+	fx.env.ExecuteWorkflow(redis.RestoreName, redis.RestoreInput{Cluster: redisCluster, Node: "n2", BackupLocation: "s3://backups/redis"})
 	if app := fx.appErr(); app != nil {
 		t.Fatal(app)
 	}
@@ -465,7 +466,7 @@ func TestRedisRestoreCancelledWhileDownloading(t *testing.T) {
 	t.Parallel()
 	fx := newRedisFixture(t, "StageNodeRestore")
 	fx.env.RegisterDelayedCallback(fx.env.CancelWorkflow, time.Minute)
-	fx.env.ExecuteWorkflow(workflows.RedisRestoreName, workflows.RedisRestoreInput{Cluster: redisCluster, BackupLocation: "s3://backups/redis"})
+	fx.env.ExecuteWorkflow(redis.RestoreName, redis.RestoreInput{Cluster: redisCluster, BackupLocation: "s3://backups/redis"})
 	var canceled *temporal.CanceledError
 	if err := fx.env.GetWorkflowError(); !errors.As(err, &canceled) {
 		t.Fatalf("error %v, want canceled", err)
@@ -483,16 +484,16 @@ func TestRedisWorkflowIDs(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2021, 9, 1, 12, 0, 0, 5e6, time.UTC)
 	for got, want := range map[string]string{
-		workflows.RedisBackupWorkflowID("c1", now):                                                    "redis-backup-c1-20210901T120000.005Z",
-		workflows.RedisRestoreWorkflowID(workflows.RedisRestoreInput{Cluster: "c1"}, now):             "redis-restore-c1-20210901T120000.005Z",
-		workflows.RedisRestoreWorkflowID(workflows.RedisRestoreInput{Cluster: "c1", Node: "n2"}, now): "redis-restore-c1-n2-20210901T120000.005Z",
+		redis.BackupWorkflowID("c1", now):                                           "redis-backup-c1-20210901T120000.005Z",
+		redis.RestoreWorkflowID(redis.RestoreInput{Cluster: "c1"}, now):             "redis-restore-c1-20210901T120000.005Z",
+		redis.RestoreWorkflowID(redis.RestoreInput{Cluster: "c1", Node: "n2"}, now): "redis-restore-c1-n2-20210901T120000.005Z",
 	} {
 		if got != want {
 			t.Errorf("workflow id %s, want %s", got, want)
 		}
 	}
-	p := workflows.RedisProgress{Operation: "redis-backup", Cluster: "c1", Step: workflows.StepBackingUp,
-		Nodes: []workflows.RedisNodeProgress{{Node: "n1", Step: workflows.StepDone}, {Node: "n2", Step: workflows.StepBackingUp}}}
+	p := redis.Progress{Operation: "redis-backup", Cluster: "c1", Step: redis.StepBackingUp,
+		Nodes: []redis.NodeProgress{{Node: "n1", Step: workflows.StepDone}, {Node: "n2", Step: redis.StepBackingUp}}}
 	if s := p.Summary(); s != "redis-backup c1: backing-up, 1 of 2 nodes done" {
 		t.Errorf("summary %q", s)
 	}

@@ -1,8 +1,9 @@
-package workflows
+package ebs
 
 import (
 	"errors"
 	"fmt"
+	"github.com/lifeboat-dev/lifeboat/workflows"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -75,7 +76,7 @@ func ec2Poll(maxWait time.Duration) workflow.ActivityOptions {
 // snapChild starts child workflows under fixed ids. A child whose id is
 // running already (the same step started alone) fails to start, so two runs
 // never work on one region at once; the parent's cancellation reaches it.
-func snapChild(ctx workflow.Context, id string) workflow.Context {
+func withChild(ctx workflow.Context, id string) workflow.Context {
 	return workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
 		WorkflowID:            id,
 		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
@@ -86,34 +87,34 @@ func snapChild(ctx workflow.Context, id string) workflow.Context {
 
 // snapshotStart registers the progress query, tags the run with its
 // operation and regions, and marks the workflow started.
-func snapshotStart(ctx workflow.Context, op, region string, regions []string, dryRun bool) (*SnapshotProgress, error) {
-	p := &SnapshotProgress{Operation: op, Region: region, DryRun: dryRun, StartedAt: workflow.Now(ctx)}
-	if err := workflow.SetQueryHandler(ctx, ProgressQuery, func() (*SnapshotProgress, error) { return p, nil }); err != nil {
+func startProgress(ctx workflow.Context, op, region string, regions []string, dryRun bool) (*Progress, error) {
+	p := &Progress{Operation: op, Region: region, DryRun: dryRun, StartedAt: workflow.Now(ctx)}
+	if err := workflow.SetQueryHandler(ctx, workflows.ProgressQuery, func() (*Progress, error) { return p, nil }); err != nil {
 		return nil, err
 	}
-	tagRun(ctx, "snapshots-"+op, "", nil, regions)
-	p.step(ctx, SnapStepStarting)
+	workflows.TagRun(ctx, "snapshots-"+op, "", nil, regions)
+	p.step(ctx, StepStarting)
 	return p, nil
 }
 
-func (p *SnapshotProgress) step(ctx workflow.Context, s string) {
+func (p *Progress) step(ctx workflow.Context, s string) {
 	p.Step = s
 	p.UpdatedAt = workflow.Now(ctx)
 	workflow.SetCurrentDetails(ctx, p.Summary())
 }
 
-func (p *SnapshotProgress) fail(ctx workflow.Context, err error) error {
-	countFailure(ctx, "snapshots-"+p.Operation, p.Step)
-	p.Error = snapErrMessage(err)
-	p.step(ctx, StepFailed)
+func (p *Progress) fail(ctx workflow.Context, err error) error {
+	workflows.CountFailure(ctx, "snapshots-"+p.Operation, p.Step)
+	p.Error = errMessage(err)
+	p.step(ctx, workflows.StepFailed)
 	return err
 }
 
 // finish ends a workflow: successfully, or, when some of its work failed,
 // with an ErrSnapshotFailures error whose details are the result.
-func snapFinish[T any](ctx workflow.Context, p *SnapshotProgress, res *T, failures int, what string) (*T, error) {
+func finish[T any](ctx workflow.Context, p *Progress, res *T, failures int, what string) (*T, error) {
 	if failures == 0 {
-		p.step(ctx, StepDone)
+		p.step(ctx, workflows.StepDone)
 		return res, nil
 	}
 	err := temporal.NewNonRetryableApplicationError(what, ErrSnapshotFailures, nil, res)
@@ -122,7 +123,7 @@ func snapFinish[T any](ctx workflow.Context, p *SnapshotProgress, res *T, failur
 
 // failureDetails reads the result a workflow left in its
 // ErrSnapshotFailures error. It is false when there is none.
-func snapFailureDetails(err error, into any) bool {
+func failureDetails(err error, into any) bool {
 	var app *temporal.ApplicationError
 	if errors.As(err, &app) && app.Type() == ErrSnapshotFailures && app.HasDetails() {
 		return app.Details(into) == nil
@@ -131,7 +132,7 @@ func snapFailureDetails(err error, into any) bool {
 }
 
 // errMessage is the innermost message of an error: what a person needs to read.
-func snapErrMessage(err error) string {
+func errMessage(err error) string {
 	var app *temporal.ApplicationError
 	if errors.As(err, &app) {
 		return app.Message()
@@ -147,37 +148,37 @@ func snapErrMessage(err error) string {
 	return err.Error()
 }
 
-func snapInvalid(format string, args ...any) error {
+func invalid(format string, args ...any) error {
 	return temporal.NewNonRetryableApplicationError(fmt.Sprintf(format, args...), activities.ErrInvalidInput, nil)
 }
 
 // runDay is the UTC date a run evaluates: --as-of, or today by the
 // workflow's clock (deterministic on replay).
-func snapRunDay(ctx workflow.Context, asOf string) (time.Time, error) {
+func runDay(ctx workflow.Context, asOf string) (time.Time, error) {
 	if asOf == "" {
 		return ebstags.Day(workflow.Now(ctx)), nil
 	}
 	d, err := ebstags.ParseDate(asOf)
 	if err != nil {
-		return time.Time{}, snapInvalid("as-of: %v", err)
+		return time.Time{}, invalid("as-of: %v", err)
 	}
 	return d, nil
 }
 
-func snapCheckRegion(region string) error {
+func checkRegion(region string) error {
 	if !ebstags.ValidRegion(region) {
-		return snapInvalid("%q is not an AWS region name (like us-east-1)", region)
+		return invalid("%q is not an AWS region name (like us-east-1)", region)
 	}
 	return nil
 }
 
 // historyFull reports whether a long workflow should continue as new.
-func snapHistoryFull(ctx workflow.Context, limit int) bool {
+func historyFull(ctx workflow.Context, limit int) bool {
 	info := workflow.GetInfo(ctx)
-	return info.GetContinueAsNewSuggested() || info.GetCurrentHistoryLength() >= snapOrDefault(limit, DefaultHistoryLimit)
+	return info.GetContinueAsNewSuggested() || info.GetCurrentHistoryLength() >= orDefault(limit, DefaultHistoryLimit)
 }
 
-func snapCapAppend[T any](list []T, v ...T) []T {
+func capAppend[T any](list []T, v ...T) []T {
 	room := ebsact.ListCap - len(list)
 	if room <= 0 {
 		return list

@@ -1,8 +1,9 @@
-package workflows
+package redis
 
 import (
 	"errors"
 	"fmt"
+	"github.com/lifeboat-dev/lifeboat/workflows"
 	"strings"
 	"time"
 
@@ -25,7 +26,7 @@ var (
 // the node's task queue and how long to wait for its sidecar.
 var (
 	// redisNodeJob persists and uploads, or downloads, a node's files.
-	redisNodeJob = workflow.ActivityOptions{
+	nodeJob = workflow.ActivityOptions{
 		StartToCloseTimeout: 6 * time.Hour,
 		HeartbeatTimeout:    time.Minute,
 		RetryPolicy: &temporal.RetryPolicy{
@@ -39,7 +40,7 @@ var (
 	// redisNodeRestart stops a node, swaps its files and starts it. Once it
 	// has stopped Redis it finishes even if the workflow is cancelled, and
 	// the workflow waits for it.
-	redisNodeRestart = workflow.ActivityOptions{
+	nodeRestart = workflow.ActivityOptions{
 		StartToCloseTimeout: 6 * time.Hour,
 		HeartbeatTimeout:    time.Minute,
 		WaitForCancellation: true,
@@ -52,7 +53,7 @@ var (
 		},
 	}
 	// redisNodeCleanup removes a node's leftovers (a staging folder).
-	redisNodeCleanup = workflow.ActivityOptions{
+	nodeCleanup = workflow.ActivityOptions{
 		StartToCloseTimeout: 2 * time.Minute,
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumAttempts: 3},
 	}
@@ -77,12 +78,12 @@ func sidecarTimeout(seconds int) time.Duration {
 // node succeeded, write the cluster manifest that makes the backup
 // complete. A failed run names the nodes that failed, writes no manifest
 // and deletes what it uploaded.
-func RedisBackup(ctx workflow.Context, in RedisBackupInput) (*RedisBackupResult, error) {
-	p, err := redisStart(ctx, "redis-backup", in.Cluster)
+func Backup(ctx workflow.Context, in BackupInput) (*BackupResult, error) {
+	p, err := startProgress(ctx, "redis-backup", in.Cluster)
 	if err != nil {
 		return nil, err
 	}
-	short := workflow.WithActivityOptions(ctx, shortAWSCall)
+	short := workflow.WithActivityOptions(ctx, workflows.ShortAWSCall)
 	var plan redisact.BackupPlan
 	err = workflow.ExecuteActivity(short, redisClusters.PlanRedisBackup, redisact.BackupPlanInput{
 		Cluster: in.Cluster, BackupLocation: in.BackupLocation, Format: in.Format,
@@ -90,8 +91,8 @@ func RedisBackup(ctx workflow.Context, in RedisBackupInput) (*RedisBackupResult,
 	if err != nil {
 		return nil, p.fail(ctx, err)
 	}
-	defer releaseRedisCluster(ctx, plan.Cluster)
-	if err := holdRedisCluster(ctx, plan.Cluster); err != nil {
+	defer releaseCluster(ctx, plan.Cluster)
+	if err := holdCluster(ctx, plan.Cluster); err != nil {
 		return nil, p.fail(ctx, err)
 	}
 	p.Validated = true
@@ -104,7 +105,7 @@ func RedisBackup(ctx workflow.Context, in RedisBackupInput) (*RedisBackupResult,
 	complete := false
 	defer func() {
 		if !complete {
-			discardRedisBackup(ctx, redisact.DiscardRedisBackupInput{Location: plan.Location, Cluster: plan.Cluster, BackupID: backupID})
+			discardBackup(ctx, redisact.DiscardRedisBackupInput{Location: plan.Location, Cluster: plan.Cluster, BackupID: backupID})
 		}
 	}()
 
@@ -120,13 +121,13 @@ func RedisBackup(ctx workflow.Context, in RedisBackupInput) (*RedisBackupResult,
 			np := p.node(n.ID)
 			np.Step = StepBackingUp
 			var r redisact.NodeBackupResult
-			err := workflow.ExecuteActivity(onNode(gctx, n, redisNodeJob, timeout), redisNode.BackupNode, redisact.NodeBackupInput{
+			err := workflow.ExecuteActivity(onNode(gctx, n, nodeJob, timeout), redisNode.BackupNode, redisact.NodeBackupInput{
 				Cluster: plan.Cluster, Node: n.ID, Format: plan.Format, Bucket: plan.Location.Bucket,
 				Folder: redisbackup.NodeFolder(plan.Location, plan.Cluster, backupID, n.ID),
 			}).Get(gctx, &r)
 			if err != nil {
 				failures[i] = describeNodeError(n, err, timeout)
-				np.Step, np.Detail = StepFailed, failures[i].msg
+				np.Step, np.Detail = workflows.StepFailed, failures[i].msg
 				return
 			}
 			nodes[i] = r.Node
@@ -141,7 +142,7 @@ func RedisBackup(ctx workflow.Context, in RedisBackupInput) (*RedisBackupResult,
 		return nil, p.fail(ctx, err)
 	}
 
-	p.setStep(ctx, StepManifest)
+	p.setStep(ctx, workflows.StepManifest)
 	var written redisact.WriteRedisManifestResult
 	err = workflow.ExecuteActivity(short, redisClusters.WriteRedisManifest, redisact.WriteRedisManifestInput{
 		Location: plan.Location, Cluster: plan.Cluster, BackupID: backupID, Format: plan.Format, StartedAt: p.StartedAt, Nodes: nodes,
@@ -150,23 +151,23 @@ func RedisBackup(ctx workflow.Context, in RedisBackupInput) (*RedisBackupResult,
 		return nil, p.fail(ctx, err)
 	}
 	complete = true
-	res := &RedisBackupResult{
+	res := &BackupResult{
 		Cluster: plan.Cluster, BackupID: backupID, Format: plan.Format, ManifestURL: written.ManifestURL,
 		Keys: written.Keys, Bytes: written.Bytes,
 	}
 	for _, n := range nodes {
-		p.node(n.Node).Step = StepDone
-		res.Nodes = append(res.Nodes, RedisNodeResult{Node: n.Node, Keys: n.Keys, Bytes: n.Bytes, Files: len(n.Files)})
+		p.node(n.Node).Step = workflows.StepDone
+		res.Nodes = append(res.Nodes, NodeResult{Node: n.Node, Keys: n.Keys, Bytes: n.Bytes, Files: len(n.Files)})
 	}
-	p.setStep(ctx, StepDone)
+	p.setStep(ctx, workflows.StepDone)
 	return res, nil
 }
 
 // holdRedisCluster marks the cluster as worked on by this workflow. On
 // cancellation the workflow waits for a hold in flight, so that the
 // release that follows cannot run before it.
-func holdRedisCluster(ctx workflow.Context, cluster string) error {
-	o := shortAWSCall
+func holdCluster(ctx workflow.Context, cluster string) error {
+	o := workflows.ShortAWSCall
 	o.WaitForCancellation = true
 	return workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, o), redisClusters.HoldRedisCluster, redisact.HoldInput{
 		Cluster: cluster, Holder: workflow.GetInfo(ctx).WorkflowExecution.ID,
@@ -175,9 +176,9 @@ func holdRedisCluster(ctx workflow.Context, cluster string) error {
 
 // releaseRedisCluster ends the workflow's hold on every exit path, cancellation
 // included. It does nothing if the workflow never got the hold.
-func releaseRedisCluster(ctx workflow.Context, cluster string) {
+func releaseCluster(ctx workflow.Context, cluster string) {
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
-	dctx = workflow.WithActivityOptions(dctx, compensation)
+	dctx = workflow.WithActivityOptions(dctx, workflows.Compensation)
 	err := workflow.ExecuteActivity(dctx, redisClusters.ReleaseRedisCluster, redisact.HoldInput{
 		Cluster: cluster, Holder: workflow.GetInfo(ctx).WorkflowExecution.ID,
 	}).Get(dctx, nil)
@@ -188,9 +189,9 @@ func releaseRedisCluster(ctx workflow.Context, cluster string) {
 
 // discardRedisBackup deletes a failed backup's files (best effort: without a
 // manifest they are not a backup anyway).
-func discardRedisBackup(ctx workflow.Context, in redisact.DiscardRedisBackupInput) {
+func discardBackup(ctx workflow.Context, in redisact.DiscardRedisBackupInput) {
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
-	o := shortAWSCall
+	o := workflows.ShortAWSCall
 	o.RetryPolicy = &temporal.RetryPolicy{InitialInterval: time.Second, MaximumAttempts: 3}
 	err := workflow.ExecuteActivity(workflow.WithActivityOptions(dctx, o), redisClusters.DiscardRedisBackup, in).Get(dctx, nil)
 	if err != nil {
@@ -205,7 +206,7 @@ type nodeFailure struct {
 
 // describeNodeError turns a node step's error into what a user reads.
 func describeNodeError(n registry.RedisNode, err error, sidecarTimeout time.Duration) *nodeFailure {
-	errType, msg := ErrRedisNodeFailed, err.Error()
+	errType, msg := ErrNodeFailed, err.Error()
 	var (
 		timeout  *temporal.TimeoutError
 		app      *temporal.ApplicationError
@@ -236,7 +237,7 @@ func describeNodeError(n registry.RedisNode, err error, sidecarTimeout time.Dura
 
 // ErrRedisNodeFailed is the error type of a Redis workflow that failed on
 // some of its nodes for different reasons (see activities.ErrRedisNodeFailed).
-const ErrRedisNodeFailed = activities.ErrRedisNodeFailed
+const ErrNodeFailed = activities.ErrRedisNodeFailed
 
 // nodeFailuresError is one error naming every failed node, in cluster order;
 // nil if none failed. When all failed for the same reason it keeps that
@@ -253,7 +254,7 @@ func nodeFailuresError(what, suffix string, all []*nodeFailure) error {
 		if errType == "" {
 			errType = f.errType
 		} else if errType != f.errType {
-			errType = ErrRedisNodeFailed
+			errType = ErrNodeFailed
 		}
 	}
 	if len(nodes) == 0 {
@@ -269,29 +270,29 @@ func nodeFailuresError(what, suffix string, all []*nodeFailure) error {
 
 // redisStart registers a Redis workflow's progress query, tags the run and
 // marks it validating.
-func redisStart(ctx workflow.Context, op, cluster string) (*RedisProgress, error) {
-	p := &RedisProgress{Operation: op, Cluster: cluster, StartedAt: workflow.Now(ctx)}
-	if err := workflow.SetQueryHandler(ctx, ProgressQuery, func() (*RedisProgress, error) { return p, nil }); err != nil {
+func startProgress(ctx workflow.Context, op, cluster string) (*Progress, error) {
+	p := &Progress{Operation: op, Cluster: cluster, StartedAt: workflow.Now(ctx)}
+	if err := workflow.SetQueryHandler(ctx, workflows.ProgressQuery, func() (*Progress, error) { return p, nil }); err != nil {
 		return nil, err
 	}
-	tagRun(ctx, op, "", nil, nil)
-	p.setStep(ctx, StepValidating)
+	workflows.TagRun(ctx, op, "", nil, nil)
+	p.setStep(ctx, workflows.StepValidating)
 	return p, nil
 }
 
-func (p *RedisProgress) setStep(ctx workflow.Context, step string) {
+func (p *Progress) setStep(ctx workflow.Context, step string) {
 	p.Step = step
 	p.UpdatedAt = workflow.Now(ctx)
 	workflow.SetCurrentDetails(ctx, p.Summary())
 }
 
-func (p *RedisProgress) fail(ctx workflow.Context, err error) error {
-	countFailure(ctx, p.Operation, p.Step)
+func (p *Progress) fail(ctx workflow.Context, err error) error {
+	workflows.CountFailure(ctx, p.Operation, p.Step)
 	p.Error = err.Error()
 	var app *temporal.ApplicationError
 	if errors.As(err, &app) {
 		p.Error = app.Message()
 	}
-	p.setStep(ctx, StepFailed)
+	p.setStep(ctx, workflows.StepFailed)
 	return err
 }

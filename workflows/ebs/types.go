@@ -1,4 +1,4 @@
-package workflows
+package ebs
 
 import (
 	"fmt"
@@ -10,28 +10,28 @@ import (
 
 // Workflow type names of the EBS snapshot lifecycle.
 const (
-	SnapshotRunName         = "SnapshotRun"             // one chain per region
-	SnapshotChainName       = "SnapshotChain"           // create, wait, copy, expire for one region
-	SnapshotCreateName      = "SnapshotCreate"          // the creator: pages instances into batches
-	SnapshotCreateBatchName = "SnapshotCreateBatch"     // one batch of instances
-	SnapshotCopyName        = "SnapshotCopy"            // the copier: one child per destination
-	SnapshotCopyToName      = "SnapshotCopyDestination" // copies into one destination, limited concurrency
-	SnapshotExpireName      = "SnapshotExpire"          // the manager
-	SnapshotRestoreName     = "SnapshotRestore"         // volumes from a group, attached to an instance
+	RunName             = "SnapshotRun"             // one chain per region
+	ChainName           = "SnapshotChain"           // create, wait, copy, expire for one region
+	CreateName          = "SnapshotCreate"          // the creator: pages instances into batches
+	CreateBatchName     = "SnapshotCreateBatch"     // one batch of instances
+	CopyName            = "SnapshotCopy"            // the copier: one child per destination
+	CopyDestinationName = "SnapshotCopyDestination" // copies into one destination, limited concurrency
+	ExpireName          = "SnapshotExpire"          // the manager
+	RestoreName         = "SnapshotRestore"         // volumes from a group, attached to an instance
 )
 
-// Steps of the snapshot workflows (plus StepDone and StepFailed).
+// Steps of the snapshot workflows (plus workflows.StepDone and workflows.StepFailed).
 const (
-	SnapStepStarting   = "starting"
-	SnapStepRunning    = "running"
-	SnapStepCreating   = "creating"
-	SnapStepWaiting    = "waiting"
-	SnapStepCopying    = "copying"
-	SnapStepExpiring   = "expiring"
-	SnapStepPlanning   = "planning"
-	SnapStepVolumes    = "creating-volumes"
-	SnapStepAttaching  = "attaching"
-	SnapStepCleaningUp = "cleaning-up"
+	StepStarting   = "starting"
+	StepRunning    = "running"
+	StepCreating   = "creating"
+	StepWaiting    = "waiting"
+	StepCopying    = "copying"
+	StepExpiring   = "expiring"
+	StepPlanning   = "planning"
+	StepVolumes    = "creating-volumes"
+	StepAttaching  = "attaching"
+	StepCleaningUp = "cleaning-up"
 )
 
 // Outcomes of a chain's steps and of a run's regions.
@@ -49,7 +49,7 @@ const ErrSnapshotFailures = "SnapshotFailures"
 
 // Defaults of SnapshotOptions.
 const (
-	DefaultSnapshotBatchSize   = 100 // instances per SnapshotCreateBatch child
+	DefaultBatchSize           = 100 // instances per SnapshotCreateBatch child
 	DefaultBatchParallelism    = 4   // batches running at once
 	DefaultInstanceParallelism = 10  // CreateSnapshots calls at once in a batch
 	DefaultMaxConcurrentCopies = 20  // copies in progress per destination region (AWS's default limit)
@@ -59,7 +59,7 @@ const (
 )
 
 // SnapshotOptions tune the snapshot workflows; zero values are the defaults.
-type SnapshotOptions struct {
+type Options struct {
 	// AsOf evaluates another day (YYYY-mm-dd): it names the day's groups,
 	// starts DeleteOn and decides expiry. Empty: today, UTC, by the workflow's clock.
 	AsOf string `json:"asOf,omitempty"`
@@ -77,18 +77,18 @@ type SnapshotOptions struct {
 	HistoryLimit int `json:"historyLimit,omitempty"`
 }
 
-func (o SnapshotOptions) batchSize() int { return snapOrDefault(o.BatchSize, DefaultSnapshotBatchSize) }
-func (o SnapshotOptions) maxCopies() int {
-	return snapOrDefault(o.MaxConcurrentCopies, DefaultMaxConcurrentCopies)
+func (o Options) batchSize() int { return orDefault(o.BatchSize, DefaultBatchSize) }
+func (o Options) maxCopies() int {
+	return orDefault(o.MaxConcurrentCopies, DefaultMaxConcurrentCopies)
 }
-func (o SnapshotOptions) waitTimeout() int {
-	return snapOrDefault(o.WaitTimeoutSeconds, DefaultWaitTimeoutSeconds)
+func (o Options) waitTimeout() int {
+	return orDefault(o.WaitTimeoutSeconds, DefaultWaitTimeoutSeconds)
 }
-func (o SnapshotOptions) copyWindow() time.Duration {
-	return time.Duration(snapOrDefault(o.CopyWindowSeconds, DefaultCopyWindowSeconds)) * time.Second
+func (o Options) copyWindow() time.Duration {
+	return time.Duration(orDefault(o.CopyWindowSeconds, DefaultCopyWindowSeconds)) * time.Second
 }
 
-func snapOrDefault(v, def int) int {
+func orDefault(v, def int) int {
 	if v > 0 {
 		return v
 	}
@@ -96,34 +96,34 @@ func snapOrDefault(v, def int) int {
 }
 
 // SnapshotRunInput is the SnapshotRun workflow's input: a chain per region.
-type SnapshotRunInput struct {
+type RunInput struct {
 	Regions []string `json:"regions"`
-	SnapshotOptions
+	Options
 }
 
 // SnapshotChainInput is the SnapshotChain workflow's input.
-type SnapshotChainInput struct {
+type ChainInput struct {
 	Region string `json:"region"`
-	SnapshotOptions
+	Options
 }
 
 // SnapshotCreateInput is the SnapshotCreate workflow's input.
-type SnapshotCreateInput struct {
+type CreateInput struct {
 	Region string `json:"region"`
-	SnapshotOptions
+	Options
 	// Carry is the state handed over by continue-as-new.
-	Carry *SnapshotCreateCarry `json:"carry,omitempty"`
+	Carry *CreateCarry `json:"carry,omitempty"`
 }
 
 // SnapshotCreateCarry is where a continued SnapshotCreate resumes.
-type SnapshotCreateCarry struct {
+type CreateCarry struct {
 	Cursor  ebsact.InstanceCursor `json:"cursor"`
 	Batches int                   `json:"batches"`
-	Result  SnapshotCreateResult  `json:"result"`
+	Result  CreateResult          `json:"result"`
 }
 
 // SnapshotCreateBatchInput is one batch of instances to snapshot.
-type SnapshotCreateBatchInput struct {
+type CreateBatchInput struct {
 	Region      string                  `json:"region"`
 	Date        time.Time               `json:"date"`
 	DryRun      bool                    `json:"dryRun,omitempty"`
@@ -132,14 +132,14 @@ type SnapshotCreateBatchInput struct {
 }
 
 // SnapshotCopyInput is the SnapshotCopy workflow's input.
-type SnapshotCopyInput struct {
+type CopyInput struct {
 	Region string `json:"region"`
-	SnapshotOptions
+	Options
 }
 
 // SnapshotCopyDestinationInput is the copies of one source region into one
 // destination, and, after continue-as-new, how far they got.
-type SnapshotCopyDestinationInput struct {
+type CopyDestinationInput struct {
 	SourceRegion string   `json:"sourceRegion"`
 	Destination  string   `json:"destination"`
 	Queue        []string `json:"queue"`              // source snapshots still to copy, in order
@@ -161,15 +161,15 @@ type SnapshotCopyDestinationInput struct {
 }
 
 // SnapshotExpireInput is the SnapshotExpire workflow's input.
-type SnapshotExpireInput struct {
+type ExpireInput struct {
 	Region string `json:"region"`
-	SnapshotOptions
+	Options
 }
 
 // SnapshotRestoreInput is the SnapshotRestore workflow's input: a group (by
 // id, or the latest group of a source instance at or before a time) and
 // where its volumes go.
-type SnapshotRestoreInput struct {
+type RestoreInput struct {
 	Region           string     `json:"region"`
 	GroupID          string     `json:"groupId,omitempty"`
 	SourceInstanceID string     `json:"sourceInstanceId,omitempty"`
@@ -200,7 +200,7 @@ type InstanceFailure struct {
 }
 
 // SnapshotCreateBatchResult is one batch's groups.
-type SnapshotCreateBatchResult struct {
+type CreateBatchResult struct {
 	Groups  []GroupSummary           `json:"groups,omitempty"`
 	Failed  []InstanceFailure        `json:"failed,omitempty"`
 	Skipped []ebsact.InstanceProblem `json:"skipped,omitempty"`
@@ -208,7 +208,7 @@ type SnapshotCreateBatchResult struct {
 
 // SnapshotCreateResult is the SnapshotCreate workflow's result. Lists are
 // capped at ebsact.ListCap entries; counts are exact.
-type SnapshotCreateResult struct {
+type CreateResult struct {
 	Region         string                   `json:"region"`
 	Date           string                   `json:"date"`
 	DryRun         bool                     `json:"dryRun,omitempty"`
@@ -243,7 +243,7 @@ type CopyDestinationResult struct {
 }
 
 // SnapshotCopyResult is the SnapshotCopy workflow's result.
-type SnapshotCopyResult struct {
+type CopyResult struct {
 	Region        string                  `json:"region"`
 	DryRun        bool                    `json:"dryRun,omitempty"`
 	SourcePending int                     `json:"sourcePending"` // primaries not completed yet: copied by a later run
@@ -260,7 +260,7 @@ type ExpiryOutcome struct {
 
 // SnapshotExpireResult is the SnapshotExpire workflow's result: the source
 // region first, then each copy destination.
-type SnapshotExpireResult struct {
+type ExpireResult struct {
 	Region       string          `json:"region"`
 	Date         string          `json:"date"`
 	DryRun       bool            `json:"dryRun,omitempty"`
@@ -280,19 +280,19 @@ type StepOutcome struct {
 
 // SnapshotChainResult is the SnapshotChain workflow's result: each step's
 // outcome and result (nil when a step produced none).
-type SnapshotChainResult struct {
+type ChainResult struct {
 	Region string                               `json:"region"`
 	Date   string                               `json:"date"`
 	DryRun bool                                 `json:"dryRun,omitempty"`
 	Steps  []StepOutcome                        `json:"steps"`
-	Create *SnapshotCreateResult                `json:"create,omitempty"`
+	Create *CreateResult                        `json:"create,omitempty"`
 	Wait   *ebsact.WaitSnapshotsCompletedResult `json:"wait,omitempty"`
-	Copy   *SnapshotCopyResult                  `json:"copy,omitempty"`
-	Expire *SnapshotExpireResult                `json:"expire,omitempty"`
+	Copy   *CopyResult                          `json:"copy,omitempty"`
+	Expire *ExpireResult                        `json:"expire,omitempty"`
 }
 
 // Failed reports whether any step failed.
-func (r *SnapshotChainResult) Failed() bool {
+func (r *ChainResult) Failed() bool {
 	for _, s := range r.Steps {
 		if s.Status == OutcomeFailed {
 			return true
@@ -303,17 +303,17 @@ func (r *SnapshotChainResult) Failed() bool {
 
 // RegionOutcome is one region's chain in a run.
 type RegionOutcome struct {
-	Region     string               `json:"region"`
-	WorkflowID string               `json:"workflowId"`
-	Status     string               `json:"status"`
-	Error      string               `json:"error,omitempty"`
-	Chain      *SnapshotChainResult `json:"chain,omitempty"`
+	Region     string       `json:"region"`
+	WorkflowID string       `json:"workflowId"`
+	Status     string       `json:"status"`
+	Error      string       `json:"error,omitempty"`
+	Chain      *ChainResult `json:"chain,omitempty"`
 }
 
 // SnapshotRunResult is the SnapshotRun workflow's result: every region's
 // outcome. A run with a failed region ends failed, with this as its error's
 // details, after every region has reported.
-type SnapshotRunResult struct {
+type RunResult struct {
 	Date    string          `json:"date"`
 	Regions []RegionOutcome `json:"regions"`
 }
@@ -326,7 +326,7 @@ type RestoredVolume struct {
 }
 
 // SnapshotRestoreResult is the SnapshotRestore workflow's result.
-type SnapshotRestoreResult struct {
+type RestoreResult struct {
 	Region           string           `json:"region"`
 	GroupID          string           `json:"groupId"`
 	SourceInstanceID string           `json:"sourceInstanceId"`
@@ -338,7 +338,7 @@ type SnapshotRestoreResult struct {
 }
 
 // SnapshotProgress is what the progress query of a snapshot workflow returns.
-type SnapshotProgress struct {
+type Progress struct {
 	Operation string    `json:"operation"` // run, chain, create, copy, expire, restore
 	Region    string    `json:"region,omitempty"`
 	Date      string    `json:"date,omitempty"`
@@ -373,7 +373,7 @@ type RegionProgress struct {
 }
 
 // Summary is a one-line description of the progress.
-func (p *SnapshotProgress) Summary() string {
+func (p *Progress) Summary() string {
 	head := p.Operation
 	if p.Region != "" {
 		head += " " + p.Region
@@ -418,7 +418,7 @@ func (p *SnapshotProgress) Summary() string {
 }
 
 // SnapshotRunWorkflowID names a multi-region run after its regions and start time.
-func SnapshotRunWorkflowID(regions []string, now time.Time) string {
+func RunWorkflowID(regions []string, now time.Time) string {
 	parts := []string{"snapshots-run"}
 	if len(regions) > 0 {
 		parts = append(parts, regions[0])
@@ -432,11 +432,11 @@ func SnapshotRunWorkflowID(regions []string, now time.Time) string {
 // SnapshotWorkflowID is the fixed id of a region's chain or step ("chain",
 // "create", "copy", "expire"). One id per region and step means at most one
 // of each runs at a time in a region, whether started alone or by a chain.
-func SnapshotWorkflowID(step, region string) string { return "snapshots-" + step + "-" + region }
+func WorkflowID(step, region string) string { return "snapshots-" + step + "-" + region }
 
 // SnapshotRestoreWorkflowID names a restore after its group (or source
 // instance) and start time.
-func SnapshotRestoreWorkflowID(in SnapshotRestoreInput, now time.Time) string {
+func RestoreWorkflowID(in RestoreInput, now time.Time) string {
 	what := in.GroupID
 	if what == "" {
 		what = in.SourceInstanceID

@@ -1,7 +1,8 @@
-package workflows
+package dataset
 
 import (
 	"fmt"
+	"github.com/lifeboat-dev/lifeboat/workflows"
 	"time"
 
 	"go.temporal.io/sdk/workflow"
@@ -11,7 +12,7 @@ import (
 
 // DatasetVerifyName is the DatasetVerify workflow's type name, as given to
 // `temporal workflow start --type`.
-const DatasetVerifyName = "DatasetVerify"
+const VerifyName = "DatasetVerify"
 
 // OpVerify is DatasetVerify's LifeboatOperation search attribute and
 // Progress.Operation.
@@ -59,7 +60,7 @@ func VerifyWorkflowID(in VerifyInput, now time.Time) string {
 // object checked). A backup that does not match fails the run with
 // BackupCorrupt naming the object and what differs; a missing bucket or
 // backup fails it with InvalidInput before anything is read.
-func DatasetVerify(ctx workflow.Context, in VerifyInput) (*VerifyResult, error) {
+func Verify(ctx workflow.Context, in VerifyInput) (*VerifyResult, error) {
 	p, err := trackProgress(ctx, OpVerify, []datasetact.DatasetRef{{EnvID: in.EnvID, DatasetID: in.DatasetID}})
 	if err != nil {
 		return nil, err
@@ -67,10 +68,10 @@ func DatasetVerify(ctx workflow.Context, in VerifyInput) (*VerifyResult, error) 
 	dp := p.dataset(in.EnvID, in.DatasetID)
 
 	var found datasetact.FindBackupToVerifyResult
-	err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, shortAWSCall), datasets.FindBackupToVerify,
+	err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, workflows.ShortAWSCall), datasets.FindBackupToVerify,
 		datasetact.FindBackupToVerifyInput(in)).Get(ctx, &found)
 	if err != nil {
-		dp.Step = StepFailed
+		dp.Step = workflows.StepFailed
 		return nil, fail(ctx, p, err)
 	}
 	p.Validated = true
@@ -84,12 +85,12 @@ func DatasetVerify(ctx workflow.Context, in VerifyInput) (*VerifyResult, error) 
 		Location: found.Location, ManifestKey: found.ManifestKey,
 	}).Get(ctx, &checked)
 	if err != nil {
-		dp.Step = StepFailed
+		dp.Step = workflows.StepFailed
 		return nil, fail(ctx, p, err)
 	}
-	dp.Step, dp.Items, dp.Bytes = StepDone, checked.ItemCount, checked.Bytes
+	dp.Step, dp.Items, dp.Bytes = workflows.StepDone, checked.ItemCount, checked.Bytes
 	dp.Detail = fmt.Sprintf("backup %s is sound: %d objects, %d items, %d bytes checked", found.BackupID, checked.Objects, checked.ItemCount, checked.Bytes)
-	setStep(ctx, p, StepDone)
+	setStep(ctx, p, workflows.StepDone)
 	return &VerifyResult{
 		EnvID: found.EnvID, StoreID: found.StoreID, DatasetID: found.DatasetID, BackupID: found.BackupID,
 		CutTime: found.CutTime, ManifestURL: found.ManifestURL,

@@ -1,7 +1,8 @@
-package workflows
+package ebs
 
 import (
 	"fmt"
+	"github.com/lifeboat-dev/lifeboat/workflows"
 	"strings"
 	"time"
 
@@ -27,42 +28,42 @@ const (
 // destination, each keeping at most MaxConcurrentCopies copies in
 // progress. Copies not started when the copy window closes are left for the
 // next run. A failed copy is reported and the others go on.
-func SnapshotCopy(ctx workflow.Context, in SnapshotCopyInput) (*SnapshotCopyResult, error) {
-	p, err := snapshotStart(ctx, "copy", in.Region, []string{in.Region}, in.DryRun)
+func Copy(ctx workflow.Context, in CopyInput) (*CopyResult, error) {
+	p, err := startProgress(ctx, "copy", in.Region, []string{in.Region}, in.DryRun)
 	if err != nil {
 		return nil, err
 	}
-	if err := snapCheckRegion(in.Region); err != nil {
+	if err := checkRegion(in.Region); err != nil {
 		return nil, p.fail(ctx, err)
 	}
 	p.Validated = true
-	p.step(ctx, SnapStepPlanning)
+	p.step(ctx, StepPlanning)
 	var plan ebsact.PlanSnapshotCopiesResult
 	err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ec2Sweep), ebs.PlanSnapshotCopies,
 		ebsact.PlanSnapshotCopiesInput{Region: in.Region}).Get(ctx, &plan)
 	if err != nil {
 		return nil, p.fail(ctx, err)
 	}
-	res := &SnapshotCopyResult{Region: in.Region, DryRun: in.DryRun, SourcePending: plan.SourcePending, SourceErrored: plan.SourceErrored, Problems: plan.Problems}
+	res := &CopyResult{Region: in.Region, DryRun: in.DryRun, SourcePending: plan.SourcePending, SourceErrored: plan.SourceErrored, Problems: plan.Problems}
 	if in.DryRun {
 		for _, d := range plan.Destinations {
 			r := CopyDestinationResult{Destination: d.Destination, AlreadyCopied: d.AlreadyCopied, Pending: len(d.ToCopy) + d.Deferred, InFlight: d.InFlight}
 			for _, id := range d.ToCopy {
-				r.Copies = snapCapAppend(r.Copies, ebsact.CopyStarted{SourceSnapshotID: id, State: "would be copied"})
+				r.Copies = capAppend(r.Copies, ebsact.CopyStarted{SourceSnapshotID: id, State: "would be copied"})
 			}
 			res.Destinations = append(res.Destinations, r)
 			p.CopiesPending += r.Pending
 		}
-		p.step(ctx, StepDone)
+		p.step(ctx, workflows.StepDone)
 		return res, nil
 	}
 
-	p.step(ctx, SnapStepCopying)
+	p.step(ctx, StepCopying)
 	deadline := workflow.Now(ctx).Add(in.copyWindow())
 	futures := make([]workflow.ChildWorkflowFuture, len(plan.Destinations))
 	for i, d := range plan.Destinations {
 		id := fmt.Sprintf("%s-to-%s", workflow.GetInfo(ctx).WorkflowExecution.ID, d.Destination)
-		futures[i] = workflow.ExecuteChildWorkflow(snapChild(ctx, id), SnapshotCopyToName, SnapshotCopyDestinationInput{
+		futures[i] = workflow.ExecuteChildWorkflow(withChild(ctx, id), CopyDestinationName, CopyDestinationInput{
 			SourceRegion: in.Region, Destination: d.Destination, Queue: d.ToCopy, Others: d.InFlight,
 			MaxConcurrent: in.maxCopies(), Deadline: deadline, HistoryLimit: in.HistoryLimit,
 			Result: &CopyDestinationResult{Destination: d.Destination, AlreadyCopied: d.AlreadyCopied, Pending: d.Deferred},
@@ -73,20 +74,20 @@ func SnapshotCopy(ctx workflow.Context, in SnapshotCopyInput) (*SnapshotCopyResu
 		d := plan.Destinations[i]
 		var r CopyDestinationResult
 		err := f.Get(ctx, &r)
-		if err != nil && !snapFailureDetails(err, &r) {
-			r = CopyDestinationResult{Destination: d.Destination, Pending: len(d.ToCopy), Error: snapErrMessage(err)}
+		if err != nil && !failureDetails(err, &r) {
+			r = CopyDestinationResult{Destination: d.Destination, Pending: len(d.ToCopy), Error: errMessage(err)}
 		}
 		if err != nil {
-			failed = append(failed, fmt.Sprintf("%s: %s", d.Destination, snapErrMessage(err)))
+			failed = append(failed, fmt.Sprintf("%s: %s", d.Destination, errMessage(err)))
 		}
 		res.Destinations = append(res.Destinations, r)
 		p.Copied += r.Copied
 		p.CopiesInFlight += len(r.InFlight)
 		p.CopiesPending += r.Pending
 		p.Failed += r.FailedCount
-		p.step(ctx, SnapStepCopying)
+		p.step(ctx, StepCopying)
 	}
-	return snapFinish(ctx, p, res, len(failed), "copies from "+in.Region+" failed: "+strings.Join(failed, "; "))
+	return finish(ctx, p, res, len(failed), "copies from "+in.Region+" failed: "+strings.Join(failed, "; "))
 }
 
 // SnapshotCopyDestination copies snapshots of one source region into one
@@ -96,8 +97,8 @@ func SnapshotCopy(ctx workflow.Context, in SnapshotCopyInput) (*SnapshotCopyResu
 // or in flight then are reported, and the next run picks them up (it finds
 // finished copies by their Source_SnapshotId). Past HistoryLimit events it
 // continues as new with its queue and counts.
-func SnapshotCopyDestination(ctx workflow.Context, in SnapshotCopyDestinationInput) (*CopyDestinationResult, error) {
-	p, err := snapshotStart(ctx, "copy", in.SourceRegion+" -> "+in.Destination, []string{in.SourceRegion, in.Destination}, false)
+func CopyDestination(ctx workflow.Context, in CopyDestinationInput) (*CopyDestinationResult, error) {
+	p, err := startProgress(ctx, "copy", in.SourceRegion+" -> "+in.Destination, []string{in.SourceRegion, in.Destination}, false)
 	if err != nil {
 		return nil, err
 	}
@@ -106,7 +107,7 @@ func SnapshotCopyDestination(ctx workflow.Context, in SnapshotCopyDestinationInp
 	if res == nil {
 		res = &CopyDestinationResult{Destination: in.Destination}
 	}
-	limit := snapOrDefault(in.MaxConcurrent, DefaultMaxConcurrentCopies)
+	limit := orDefault(in.MaxConcurrent, DefaultMaxConcurrentCopies)
 	queue, inflight := append([]string(nil), in.Queue...), append(append([]string(nil), in.InFlight...), in.Others...)
 	others := map[string]bool{}
 	for _, id := range in.Others {
@@ -121,14 +122,14 @@ func SnapshotCopyDestination(ctx workflow.Context, in SnapshotCopyDestinationInp
 		recheck[id] = true
 	}
 	fail := func(f ebsact.SnapshotFailure) {
-		res.Failed = snapCapAppend(res.Failed, f)
+		res.Failed = capAppend(res.Failed, f)
 		res.FailedCount++
 	}
 	show := func(step string) {
 		p.Copied, p.CopiesInFlight, p.CopiesPending, p.Failed = res.Copied, len(inflight), len(queue)+pending, res.FailedCount
 		p.step(ctx, step)
 	}
-	show(SnapStepCopying)
+	show(StepCopying)
 
 	for {
 		open := workflow.Now(ctx).Before(in.Deadline)
@@ -151,14 +152,14 @@ func SnapshotCopyDestination(ctx workflow.Context, in SnapshotCopyDestinationInp
 			if err != nil {
 				// The batch failed after its retries: report it, go on with the rest.
 				for _, id := range batch {
-					fail(ebsact.SnapshotFailure{SnapshotID: id, Region: in.SourceRegion, Message: "copy to " + in.Destination + ": " + snapErrMessage(err)})
+					fail(ebsact.SnapshotFailure{SnapshotID: id, Region: in.SourceRegion, Message: "copy to " + in.Destination + ": " + errMessage(err)})
 				}
 				continue
 			}
 			for _, c := range out.Started {
 				inflight = append(inflight, c.CopySnapshotID)
 				res.Started++
-				res.Copies = snapCapAppend(res.Copies, c)
+				res.Copies = capAppend(res.Copies, c)
 			}
 			for _, c := range out.Existing {
 				res.AlreadyCopied++
@@ -178,7 +179,7 @@ func SnapshotCopyDestination(ctx workflow.Context, in SnapshotCopyDestinationInp
 				}
 				refused = true
 			}
-			show(SnapStepCopying)
+			show(StepCopying)
 		}
 		if !open {
 			break
@@ -203,7 +204,7 @@ func SnapshotCopyDestination(ctx workflow.Context, in SnapshotCopyDestinationInp
 			Destination: in.Destination, CopyIDs: inflight, MinDone: minDone, MaxWaitSeconds: int(wait / time.Second),
 		}).Get(ctx, &w)
 		if err != nil {
-			res.Error = "wait for copies: " + snapErrMessage(err)
+			res.Error = "wait for copies: " + errMessage(err)
 			break
 		}
 		done := map[string]bool{}
@@ -211,7 +212,7 @@ func SnapshotCopyDestination(ctx workflow.Context, in SnapshotCopyDestinationInp
 			done[id] = true
 			if !others[id] {
 				res.Copied++
-				count(ctx, MetricSnapshotsCopied, 1, map[string]string{"region": in.Destination})
+				workflows.Count(ctx, workflows.MetricSnapshotsCopied, 1, map[string]string{"region": in.Destination})
 			}
 		}
 		for _, f := range w.Errored {
@@ -227,8 +228,8 @@ func SnapshotCopyDestination(ctx workflow.Context, in SnapshotCopyDestinationInp
 			}
 		}
 		inflight = kept
-		show(SnapStepCopying)
-		if snapHistoryFull(ctx, in.HistoryLimit) {
+		show(StepCopying)
+		if historyFull(ctx, in.HistoryLimit) {
 			next := in
 			next.Queue, next.InFlight, next.Others, next.Result, next.Recheck = queue, nil, nil, res, nil
 			for _, id := range queue {
@@ -243,7 +244,7 @@ func SnapshotCopyDestination(ctx workflow.Context, in SnapshotCopyDestinationInp
 					next.InFlight = append(next.InFlight, id)
 				}
 			}
-			return nil, workflow.NewContinueAsNewError(ctx, SnapshotCopyToName, next)
+			return nil, workflow.NewContinueAsNewError(ctx, CopyDestinationName, next)
 		}
 	}
 	var ours []string
@@ -252,9 +253,9 @@ func SnapshotCopyDestination(ctx workflow.Context, in SnapshotCopyDestinationInp
 			ours = append(ours, id)
 		}
 	}
-	res.InFlight = snapCapAppend(res.InFlight[:0], ours...)
+	res.InFlight = capAppend(res.InFlight[:0], ours...)
 	res.Pending = pending + len(queue)
-	show(SnapStepCopying)
+	show(StepCopying)
 	failures := res.FailedCount
 	if res.Error != "" {
 		failures++
@@ -263,5 +264,5 @@ func SnapshotCopyDestination(ctx workflow.Context, in SnapshotCopyDestinationInp
 	if res.Error != "" {
 		msg += "; " + res.Error
 	}
-	return snapFinish(ctx, p, res, failures, msg)
+	return finish(ctx, p, res, failures, msg)
 }

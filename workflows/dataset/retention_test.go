@@ -1,4 +1,4 @@
-package workflows_test
+package dataset_test
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	datasetact "github.com/lifeboat-dev/lifeboat/activities/dataset"
 	"github.com/lifeboat-dev/lifeboat/internal/backupstore"
 	"github.com/lifeboat-dev/lifeboat/workflows"
+	"github.com/lifeboat-dev/lifeboat/workflows/dataset"
 )
 
 // onRetention mocks ApplyRetention with fn, recording each call in the
@@ -31,8 +32,8 @@ func (fx *fixture) onRetention(fn func(datasetact.ApplyRetentionInput) (*dataset
 	return &inputs
 }
 
-func withRetention(in workflows.BackupInput, count, days int) workflows.BackupInput {
-	in.Retention = &workflows.RetentionPolicy{Count: count, Days: days}
+func withRetention(in dataset.BackupInput, count, days int) dataset.BackupInput {
+	in.Retention = &dataset.RetentionPolicy{Count: count, Days: days}
 	return in
 }
 
@@ -43,7 +44,7 @@ func TestBackupRetentionRunsAfterResumeAndReportsPruned(t *testing.T) {
 		return &datasetact.ApplyRetentionResult{Deleted: []string{"old-1-" + in.DatasetID, "old-2"}, Objects: 6, Kept: 2,
 			Left: []string{"initial/x: no manifest.json (in progress or failed): left alone (1 objects)"}}, nil
 	})
-	fx.run(workflows.DatasetBackupName, withRetention(backupInput("ds-a", "ds-b"), 2, 7))
+	fx.run(dataset.BackupName, withRetention(backupInput("ds-a", "ds-b"), 2, 7))
 
 	res := fx.backupResult()
 	fx.requireRunning("ds-a", "ds-b")
@@ -82,7 +83,7 @@ func TestBackupRetentionFailureLeavesBackupSuccessful(t *testing.T) {
 		attempts.Add(1)
 		return nil, errors.New("s3: service unavailable") // retryable
 	})
-	fx.run(workflows.DatasetBackupName, withRetention(backupInput("ds-a", "ds-b"), 1, 0))
+	fx.run(dataset.BackupName, withRetention(backupInput("ds-a", "ds-b"), 1, 0))
 
 	// The backup succeeded and stays so: results and manifests of both
 	// datasets, writes resumed before retention began.
@@ -111,7 +112,7 @@ func TestBackupWithoutRetentionPrunesNothing(t *testing.T) {
 	inputs := fx.onRetention(func(datasetact.ApplyRetentionInput) (*datasetact.ApplyRetentionResult, error) {
 		return &datasetact.ApplyRetentionResult{}, nil
 	})
-	fx.run(workflows.DatasetBackupName, backupInput("ds-a"))
+	fx.run(dataset.BackupName, backupInput("ds-a"))
 	res := fx.backupResult()
 	require.Empty(t, *inputs)
 	require.Empty(t, res.Datasets[0].Pruned)
@@ -124,7 +125,7 @@ func TestBackupRetentionExportFailureNeverPrunes(t *testing.T) {
 	inputs := fx.onRetention(func(datasetact.ApplyRetentionInput) (*datasetact.ApplyRetentionResult, error) {
 		return &datasetact.ApplyRetentionResult{}, nil
 	})
-	fx.run(workflows.DatasetBackupName, withRetention(backupInput("ds-a"), 1, 0))
+	fx.run(dataset.BackupName, withRetention(backupInput("ds-a"), 1, 0))
 	fx.requireFailed(activities.ErrExportFailed)
 	fx.requireRunning("ds-a")
 	require.Empty(t, *inputs, "a failed backup must not prune older ones")
@@ -132,7 +133,7 @@ func TestBackupRetentionExportFailureNeverPrunes(t *testing.T) {
 
 func TestBackupInvalidRetentionRefusedBeforeAnything(t *testing.T) {
 	t.Parallel()
-	for name, policy := range map[string]workflows.RetentionPolicy{
+	for name, policy := range map[string]dataset.RetentionPolicy{
 		"negative count": {Count: -1},
 		"negative days":  {Count: 2, Days: -3},
 		"no rule":        {},
@@ -142,7 +143,7 @@ func TestBackupInvalidRetentionRefusedBeforeAnything(t *testing.T) {
 			fx := newFixture(t)
 			in := backupInput("ds-a")
 			in.Retention = &policy
-			fx.run(workflows.DatasetBackupName, in)
+			fx.run(dataset.BackupName, in)
 			fx.requireFailed(activities.ErrInvalidInput)
 			fx.requireNotCalled("ValidateBackup")
 			fx.requireNotCalled("Pause")

@@ -1,7 +1,8 @@
-package workflows
+package redis
 
 import (
 	"fmt"
+	"github.com/lifeboat-dev/lifeboat/workflows"
 	"strings"
 
 	"go.temporal.io/sdk/workflow"
@@ -21,12 +22,12 @@ import (
 //     and wait until it has loaded them and holds the manifest's key count.
 //     A node that does not come back is put back on its old data, and the
 //     restore fails naming it.
-func RedisRestore(ctx workflow.Context, in RedisRestoreInput) (*RedisRestoreResult, error) {
-	p, err := redisStart(ctx, "redis-restore", in.Cluster)
+func Restore(ctx workflow.Context, in RestoreInput) (*RestoreResult, error) {
+	p, err := startProgress(ctx, "redis-restore", in.Cluster)
 	if err != nil {
 		return nil, err
 	}
-	short := workflow.WithActivityOptions(ctx, shortAWSCall)
+	short := workflow.WithActivityOptions(ctx, workflows.ShortAWSCall)
 	var plan redisact.RestorePlan
 	err = workflow.ExecuteActivity(short, redisClusters.PlanRedisRestore, redisact.RestorePlanInput{
 		Cluster: in.Cluster, Node: in.Node, SourceCluster: in.SourceCluster, SourceNode: in.SourceNode,
@@ -35,8 +36,8 @@ func RedisRestore(ctx workflow.Context, in RedisRestoreInput) (*RedisRestoreResu
 	if err != nil {
 		return nil, p.fail(ctx, err)
 	}
-	defer releaseRedisCluster(ctx, plan.Cluster)
-	if err := holdRedisCluster(ctx, plan.Cluster); err != nil {
+	defer releaseCluster(ctx, plan.Cluster)
+	if err := holdCluster(ctx, plan.Cluster); err != nil {
 		return nil, p.fail(ctx, err)
 	}
 	p.Validated = true
@@ -51,7 +52,7 @@ func RedisRestore(ctx workflow.Context, in RedisRestoreInput) (*RedisRestoreResu
 		dctx, _ := workflow.NewDisconnectedContext(ctx)
 		futures := make([]workflow.Future, len(plan.Targets))
 		for i, t := range plan.Targets {
-			futures[i] = workflow.ExecuteActivity(onNode(dctx, t.Node, redisNodeCleanup, timeout), redisNode.DiscardNodeRestore,
+			futures[i] = workflow.ExecuteActivity(onNode(dctx, t.Node, nodeCleanup, timeout), redisNode.DiscardNodeRestore,
 				redisact.NodeDiscardInput{Node: t.Node.ID})
 		}
 		for i, f := range futures {
@@ -72,13 +73,13 @@ func RedisRestore(ctx workflow.Context, in RedisRestoreInput) (*RedisRestoreResu
 			defer wg.Done()
 			np := p.node(t.Node.ID)
 			np.Step = StepDownloading
-			err := workflow.ExecuteActivity(onNode(gctx, t.Node, redisNodeJob, timeout), redisNode.StageNodeRestore, redisact.NodeStageInput{
+			err := workflow.ExecuteActivity(onNode(gctx, t.Node, nodeJob, timeout), redisNode.StageNodeRestore, redisact.NodeStageInput{
 				Node: t.Node.ID, SourceCluster: plan.SourceCluster, SourceNode: t.Source.Node, BackupID: plan.BackupID,
 				Persistence: plan.Persistence, Bucket: plan.Location.Bucket, Files: t.Source.Files,
 			}).Get(gctx, &staged[i])
 			if err != nil {
 				failures[i] = describeNodeError(t.Node, err, timeout)
-				np.Step, np.Detail = StepFailed, failures[i].msg
+				np.Step, np.Detail = workflows.StepFailed, failures[i].msg
 				return
 			}
 			np.Step, np.Bytes = StepStaged, staged[i].Bytes
@@ -96,7 +97,7 @@ func RedisRestore(ctx workflow.Context, in RedisRestoreInput) (*RedisRestoreResu
 	}
 
 	p.setStep(ctx, StepRestoring)
-	results := make([]RedisNodeResult, len(plan.Targets))
+	results := make([]NodeResult, len(plan.Targets))
 	wg = workflow.NewWaitGroup(ctx)
 	for i, t := range plan.Targets {
 		wg.Add(1)
@@ -105,17 +106,17 @@ func RedisRestore(ctx workflow.Context, in RedisRestoreInput) (*RedisRestoreResu
 			np := p.node(t.Node.ID)
 			np.Step = StepRestoring
 			var r redisact.NodeRestoreResult
-			err := workflow.ExecuteActivity(onNode(gctx, t.Node, redisNodeRestart, timeout), redisNode.RestoreNode, redisact.NodeRestoreInput{
+			err := workflow.ExecuteActivity(onNode(gctx, t.Node, nodeRestart, timeout), redisNode.RestoreNode, redisact.NodeRestoreInput{
 				Node: t.Node.ID, BackupID: plan.BackupID, SourceNode: t.Source.Node, Stage: staged[i],
 				MinKeys: t.Source.MinKeys, MaxKeys: t.Source.MaxKeys,
 			}).Get(gctx, &r)
 			if err != nil {
 				failures[i] = describeNodeError(t.Node, err, timeout)
-				np.Step, np.Detail = StepFailed, failures[i].msg
+				np.Step, np.Detail = workflows.StepFailed, failures[i].msg
 				return
 			}
-			results[i] = RedisNodeResult{Node: t.Node.ID, SourceNode: t.Source.Node, Keys: r.Keys, Bytes: staged[i].Bytes, DownMillis: r.DownMillis}
-			np.Step, np.Keys = StepDone, r.Keys
+			results[i] = NodeResult{Node: t.Node.ID, SourceNode: t.Source.Node, Keys: r.Keys, Bytes: staged[i].Bytes, DownMillis: r.DownMillis}
+			np.Step, np.Keys = workflows.StepDone, r.Keys
 		})
 	}
 	wg.Wait(ctx)
@@ -135,8 +136,8 @@ func RedisRestore(ctx workflow.Context, in RedisRestoreInput) (*RedisRestoreResu
 	if ctx.Err() != nil {
 		return nil, p.fail(ctx, ctx.Err())
 	}
-	p.setStep(ctx, StepDone)
-	return &RedisRestoreResult{
+	p.setStep(ctx, workflows.StepDone)
+	return &RestoreResult{
 		Cluster: plan.Cluster, SourceCluster: plan.SourceCluster, BackupID: plan.BackupID, Format: plan.Persistence, Nodes: results,
 	}, nil
 }

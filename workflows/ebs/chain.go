@@ -1,4 +1,4 @@
-package workflows
+package ebs
 
 import (
 	"fmt"
@@ -16,46 +16,46 @@ import (
 // fails does not stop the others: every region reports, and only then does
 // the run end, failed with the per-region report as its error's details if
 // any region failed. Every chain evaluates the same day.
-func SnapshotRun(ctx workflow.Context, in SnapshotRunInput) (*SnapshotRunResult, error) {
-	p, err := snapshotStart(ctx, "run", "", in.Regions, in.DryRun)
+func Run(ctx workflow.Context, in RunInput) (*RunResult, error) {
+	p, err := startProgress(ctx, "run", "", in.Regions, in.DryRun)
 	if err != nil {
 		return nil, err
 	}
-	regions, err := snapRegions(in.Regions)
+	regions, err := checkRegions(in.Regions)
 	if err != nil {
 		return nil, p.fail(ctx, err)
 	}
-	day, err := snapRunDay(ctx, in.AsOf)
+	day, err := runDay(ctx, in.AsOf)
 	if err != nil {
 		return nil, p.fail(ctx, err)
 	}
-	opts := in.SnapshotOptions
+	opts := in.Options
 	opts.AsOf = ebstags.FormatDate(day)
 	p.Date, p.Validated = opts.AsOf, true
-	res := &SnapshotRunResult{Date: opts.AsOf, Regions: make([]RegionOutcome, len(regions))}
+	res := &RunResult{Date: opts.AsOf, Regions: make([]RegionOutcome, len(regions))}
 	p.Regions = make([]RegionProgress, len(regions))
 	sel := workflow.NewSelector(ctx)
 	for i, r := range regions {
-		id := SnapshotWorkflowID("chain", r)
+		id := WorkflowID("chain", r)
 		res.Regions[i] = RegionOutcome{Region: r, WorkflowID: id}
 		p.Regions[i] = RegionProgress{Region: r, Status: "running"}
-		f := workflow.ExecuteChildWorkflow(snapChild(ctx, id), SnapshotChainName, SnapshotChainInput{Region: r, SnapshotOptions: opts})
+		f := workflow.ExecuteChildWorkflow(withChild(ctx, id), ChainName, ChainInput{Region: r, Options: opts})
 		sel.AddFuture(f, func(f workflow.Future) {
 			out := &res.Regions[i]
-			var chain SnapshotChainResult
+			var chain ChainResult
 			err := f.Get(ctx, &chain)
-			if err == nil || snapFailureDetails(err, &chain) {
+			if err == nil || failureDetails(err, &chain) {
 				out.Chain = &chain
 			}
 			out.Status = OutcomeOK
 			if err != nil {
-				out.Status, out.Error = OutcomeFailed, snapErrMessage(err)
+				out.Status, out.Error = OutcomeFailed, errMessage(err)
 			}
 			p.Regions[i].Status, p.Regions[i].Error = out.Status, out.Error
-			p.step(ctx, SnapStepRunning)
+			p.step(ctx, StepRunning)
 		})
 	}
-	p.step(ctx, SnapStepRunning)
+	p.step(ctx, StepRunning)
 	for range regions {
 		sel.Select(ctx)
 	}
@@ -65,18 +65,18 @@ func SnapshotRun(ctx workflow.Context, in SnapshotRunInput) (*SnapshotRunResult,
 			failed = append(failed, r.Region+": "+r.Error)
 		}
 	}
-	return snapFinish(ctx, p, res, len(failed), fmt.Sprintf("%d of %d regions failed: %s", len(failed), len(regions), strings.Join(failed, "; ")))
+	return finish(ctx, p, res, len(failed), fmt.Sprintf("%d of %d regions failed: %s", len(failed), len(regions), strings.Join(failed, "; ")))
 }
 
-func snapRegions(in []string) ([]string, error) {
+func checkRegions(in []string) ([]string, error) {
 	if len(in) == 0 {
-		return nil, snapInvalid("no regions given")
+		return nil, invalid("no regions given")
 	}
 	seen := map[string]bool{}
 	var out []string
 	for _, r := range in {
 		r = strings.TrimSpace(r)
-		if err := snapCheckRegion(r); err != nil {
+		if err := checkRegion(r); err != nil {
 			return nil, err
 		}
 		if !seen[r] {
@@ -95,36 +95,36 @@ func snapRegions(in []string) ([]string, error) {
 // each stands alone (the seed's jobs were independent Lambdas): a failed
 // create does not stop yesterday's copies or today's expiry. The chain ends
 // failed, with its result as details, if any step failed.
-func SnapshotChain(ctx workflow.Context, in SnapshotChainInput) (*SnapshotChainResult, error) {
-	p, err := snapshotStart(ctx, "chain", in.Region, []string{in.Region}, in.DryRun)
+func Chain(ctx workflow.Context, in ChainInput) (*ChainResult, error) {
+	p, err := startProgress(ctx, "chain", in.Region, []string{in.Region}, in.DryRun)
 	if err != nil {
 		return nil, err
 	}
-	if err := snapCheckRegion(in.Region); err != nil {
+	if err := checkRegion(in.Region); err != nil {
 		return nil, p.fail(ctx, err)
 	}
-	day, err := snapRunDay(ctx, in.AsOf)
+	day, err := runDay(ctx, in.AsOf)
 	if err != nil {
 		return nil, p.fail(ctx, err)
 	}
-	opts := in.SnapshotOptions
+	opts := in.Options
 	opts.AsOf = ebstags.FormatDate(day)
 	p.Date, p.Validated = opts.AsOf, true
-	res := &SnapshotChainResult{Region: in.Region, Date: opts.AsOf, DryRun: in.DryRun}
+	res := &ChainResult{Region: in.Region, Date: opts.AsOf, DryRun: in.DryRun}
 	outcome := func(step string, err error) {
 		o := StepOutcome{Step: step, Status: OutcomeOK}
 		if err != nil {
-			o.Status, o.Error = OutcomeFailed, snapErrMessage(err)
+			o.Status, o.Error = OutcomeFailed, errMessage(err)
 		}
 		res.Steps = append(res.Steps, o)
 	}
 
-	p.step(ctx, SnapStepCreating)
-	var created SnapshotCreateResult
-	f := workflow.ExecuteChildWorkflow(snapChild(ctx, SnapshotWorkflowID("create", in.Region)), SnapshotCreateName,
-		SnapshotCreateInput{Region: in.Region, SnapshotOptions: opts})
+	p.step(ctx, StepCreating)
+	var created CreateResult
+	f := workflow.ExecuteChildWorkflow(withChild(ctx, WorkflowID("create", in.Region)), CreateName,
+		CreateInput{Region: in.Region, Options: opts})
 	err = f.Get(ctx, &created)
-	if err == nil || snapFailureDetails(err, &created) {
+	if err == nil || failureDetails(err, &created) {
 		res.Create = &created
 		p.Instances, p.GroupsCreated, p.GroupsExisting, p.Snapshots = created.Instances, created.GroupsCreated, created.GroupsExisting, created.Snapshots
 		p.Failed += created.FailedCount
@@ -134,7 +134,7 @@ func SnapshotChain(ctx workflow.Context, in SnapshotChainInput) (*SnapshotChainR
 	if in.DryRun {
 		res.Steps = append(res.Steps, StepOutcome{Step: "wait", Status: OutcomeSkipped})
 	} else {
-		p.step(ctx, SnapStepWaiting)
+		p.step(ctx, StepWaiting)
 		wait := time.Duration(opts.waitTimeout()) * time.Second
 		var waited ebsact.WaitSnapshotsCompletedResult
 		// The deadline is fixed here, so a retried wait does not start over;
@@ -161,12 +161,12 @@ func SnapshotChain(ctx workflow.Context, in SnapshotChainInput) (*SnapshotChainR
 		}
 	}
 
-	p.step(ctx, SnapStepCopying)
-	var copied SnapshotCopyResult
-	f = workflow.ExecuteChildWorkflow(snapChild(ctx, SnapshotWorkflowID("copy", in.Region)), SnapshotCopyName,
-		SnapshotCopyInput{Region: in.Region, SnapshotOptions: opts})
+	p.step(ctx, StepCopying)
+	var copied CopyResult
+	f = workflow.ExecuteChildWorkflow(withChild(ctx, WorkflowID("copy", in.Region)), CopyName,
+		CopyInput{Region: in.Region, Options: opts})
 	err = f.Get(ctx, &copied)
-	if err == nil || snapFailureDetails(err, &copied) {
+	if err == nil || failureDetails(err, &copied) {
 		res.Copy = &copied
 		for _, d := range copied.Destinations {
 			p.Copied += d.Copied
@@ -177,12 +177,12 @@ func SnapshotChain(ctx workflow.Context, in SnapshotChainInput) (*SnapshotChainR
 	}
 	outcome("copy", err)
 
-	p.step(ctx, SnapStepExpiring)
-	var expired SnapshotExpireResult
-	f = workflow.ExecuteChildWorkflow(snapChild(ctx, SnapshotWorkflowID("expire", in.Region)), SnapshotExpireName,
-		SnapshotExpireInput{Region: in.Region, SnapshotOptions: opts})
+	p.step(ctx, StepExpiring)
+	var expired ExpireResult
+	f = workflow.ExecuteChildWorkflow(withChild(ctx, WorkflowID("expire", in.Region)), ExpireName,
+		ExpireInput{Region: in.Region, Options: opts})
 	err = f.Get(ctx, &expired)
-	if err == nil || snapFailureDetails(err, &expired) {
+	if err == nil || failureDetails(err, &expired) {
 		res.Expire = &expired
 		p.Deleted = expired.DeletedCount
 	}
@@ -194,5 +194,5 @@ func SnapshotChain(ctx workflow.Context, in SnapshotChainInput) (*SnapshotChainR
 			failed = append(failed, s.Step+": "+s.Error)
 		}
 	}
-	return snapFinish(ctx, p, res, len(failed), in.Region+": "+strings.Join(failed, "; "))
+	return finish(ctx, p, res, len(failed), in.Region+": "+strings.Join(failed, "; "))
 }

@@ -1,7 +1,8 @@
-package workflows
+package ebs
 
 import (
 	"fmt"
+	"github.com/lifeboat-dev/lifeboat/workflows"
 	"strings"
 
 	"go.temporal.io/sdk/workflow"
@@ -16,21 +17,21 @@ import (
 // it carries KeepForever from each primary to its copies; if that fails,
 // the destination is not expired this run. Regions are expired in
 // parallel; one failing does not stop the others. A dry run only lists.
-func SnapshotExpire(ctx workflow.Context, in SnapshotExpireInput) (*SnapshotExpireResult, error) {
-	p, err := snapshotStart(ctx, "expire", in.Region, []string{in.Region}, in.DryRun)
+func Expire(ctx workflow.Context, in ExpireInput) (*ExpireResult, error) {
+	p, err := startProgress(ctx, "expire", in.Region, []string{in.Region}, in.DryRun)
 	if err != nil {
 		return nil, err
 	}
-	if err := snapCheckRegion(in.Region); err != nil {
+	if err := checkRegion(in.Region); err != nil {
 		return nil, p.fail(ctx, err)
 	}
-	day, err := snapRunDay(ctx, in.AsOf)
+	day, err := runDay(ctx, in.AsOf)
 	if err != nil {
 		return nil, p.fail(ctx, err)
 	}
-	res := &SnapshotExpireResult{Region: in.Region, Date: ebstags.FormatDate(day), DryRun: in.DryRun, Destinations: []string{}}
+	res := &ExpireResult{Region: in.Region, Date: ebstags.FormatDate(day), DryRun: in.DryRun, Destinations: []string{}}
 	p.Date, p.Validated = res.Date, true
-	p.step(ctx, SnapStepExpiring)
+	p.step(ctx, StepExpiring)
 	actx := workflow.WithActivityOptions(ctx, ec2Call)
 	sctx := workflow.WithActivityOptions(ctx, ec2Sweep)
 
@@ -38,7 +39,7 @@ func SnapshotExpire(ctx workflow.Context, in SnapshotExpireInput) (*SnapshotExpi
 	if err := workflow.ExecuteActivity(actx, ebs.FindCopyDestinations, ebsact.FindCopyDestinationsInput{Region: in.Region}).Get(ctx, &found); err != nil {
 		// The source region is still expired; its copies wait for a run
 		// that can tell where they are.
-		res.Error = "find copy destinations: " + snapErrMessage(err)
+		res.Error = "find copy destinations: " + errMessage(err)
 	} else {
 		res.Destinations = found.Destinations
 	}
@@ -58,27 +59,27 @@ func SnapshotExpire(ctx workflow.Context, in SnapshotExpireInput) (*SnapshotExpi
 					SourceRegion: in.Region, Destination: region, DryRun: in.DryRun,
 				}).Get(gctx, &carried)
 				if err != nil {
-					out.Error = "carry KeepForever: " + snapErrMessage(err) + ": not expired this run"
+					out.Error = "carry KeepForever: " + errMessage(err) + ": not expired this run"
 					return
 				}
-				res.Carried = snapCapAppend(res.Carried, carried.Carried...)
+				res.Carried = capAppend(res.Carried, carried.Carried...)
 			}
 			var r ebsact.ExpireSnapshotsResult
 			err := workflow.ExecuteActivity(sctx, ebs.ExpireSnapshots, ebsact.ExpireSnapshotsInput{
 				Region: region, Owner: in.Region, Today: day, DryRun: in.DryRun,
 			}).Get(gctx, &r)
 			if err != nil {
-				out.Error = snapErrMessage(err)
+				out.Error = errMessage(err)
 				return
 			}
 			out.ExpireSnapshotsResult = r
 			if !in.DryRun {
-				count(gctx, MetricSnapshotsDeleted, int64(r.DeletedCount), map[string]string{"region": region})
+				workflows.Count(gctx, workflows.MetricSnapshotsDeleted, int64(r.DeletedCount), map[string]string{"region": region})
 			}
 			res.DeletedCount += r.DeletedCount
 			p.Deleted = res.DeletedCount
 			p.Failed += len(r.Failed)
-			p.step(ctx, SnapStepExpiring)
+			p.step(ctx, StepExpiring)
 		})
 	}
 	wg.Wait(ctx)
@@ -95,5 +96,5 @@ func SnapshotExpire(ctx workflow.Context, in SnapshotExpireInput) (*SnapshotExpi
 			failed = append(failed, fmt.Sprintf("%s: %d snapshots not expired, e.g. %s: %s", r.Region, len(r.Failed), r.Failed[0].SnapshotID, r.Failed[0].Message))
 		}
 	}
-	return snapFinish(ctx, p, res, len(failed), "expiry of "+in.Region+": "+strings.Join(failed, "; "))
+	return finish(ctx, p, res, len(failed), "expiry of "+in.Region+": "+strings.Join(failed, "; "))
 }

@@ -1,6 +1,7 @@
-package workflows
+package dataset
 
 import (
+	"github.com/lifeboat-dev/lifeboat/workflows"
 	"time"
 
 	"go.temporal.io/sdk/workflow"
@@ -27,7 +28,7 @@ func (h *holds) pauseAndDrain(ctx workflow.Context, refs []datasetact.DatasetRef
 	h.refs = append(h.refs, refs...)
 	// On cancellation, wait for a pause in flight to finish before resuming:
 	// otherwise it could commit after the resume and leave its dataset paused.
-	pauseCall := shortAWSCall
+	pauseCall := workflows.ShortAWSCall
 	pauseCall.WaitForCancellation = true
 	pctx := workflow.WithActivityOptions(ctx, pauseCall)
 	futures := make([]workflow.Future, len(refs))
@@ -75,7 +76,7 @@ func (h *holds) resume(ctx workflow.Context) time.Duration {
 		return 0
 	}
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
-	dctx = workflow.WithActivityOptions(dctx, compensation)
+	dctx = workflow.WithActivityOptions(dctx, workflows.Compensation)
 	futures := make([]workflow.Future, len(h.refs))
 	for i, r := range h.refs {
 		futures[i] = workflow.ExecuteActivity(dctx, datasets.Resume, datasetact.HoldInput{DatasetRef: r, Holder: h.holder})
@@ -87,7 +88,7 @@ func (h *holds) resume(ctx workflow.Context) time.Duration {
 	}
 	h.resumed = true
 	window := workflow.Now(dctx).Sub(h.pausedAt)
-	recordPauseWindow(ctx, h.op, window)
+	workflows.RecordPauseWindow(ctx, h.op, window)
 	return window
 }
 
@@ -95,9 +96,9 @@ func (h *holds) resume(ctx workflow.Context) time.Duration {
 func trackProgress(ctx workflow.Context, op string, refs []datasetact.DatasetRef) (*Progress, error) {
 	p := &Progress{Operation: op, StartedAt: workflow.Now(ctx)}
 	for _, r := range refs {
-		p.dataset(r.EnvID, r.DatasetID).Step = StepValidating
+		p.dataset(r.EnvID, r.DatasetID).Step = workflows.StepValidating
 	}
-	if err := workflow.SetQueryHandler(ctx, ProgressQuery, func() (*Progress, error) { return p, nil }); err != nil {
+	if err := workflow.SetQueryHandler(ctx, workflows.ProgressQuery, func() (*Progress, error) { return p, nil }); err != nil {
 		return nil, err
 	}
 	env := ""
@@ -108,8 +109,8 @@ func trackProgress(ctx workflow.Context, op string, refs []datasetact.DatasetRef
 	if len(refs) > 0 {
 		env = refs[0].EnvID
 	}
-	tagRun(ctx, op, env, names, nil)
-	setStep(ctx, p, StepValidating)
+	workflows.TagRun(ctx, op, env, names, nil)
+	setStep(ctx, p, workflows.StepValidating)
 	return p, nil
 }
 
@@ -120,8 +121,8 @@ func setStep(ctx workflow.Context, p *Progress, step string) {
 }
 
 func fail(ctx workflow.Context, p *Progress, err error) error {
-	countFailure(ctx, p.Operation, p.Step)
+	workflows.CountFailure(ctx, p.Operation, p.Step)
 	p.Error = err.Error()
-	setStep(ctx, p, StepFailed)
+	setStep(ctx, p, workflows.StepFailed)
 	return err
 }

@@ -1,7 +1,8 @@
-package workflows
+package ebs
 
 import (
 	"fmt"
+	"github.com/lifeboat-dev/lifeboat/workflows"
 
 	"go.temporal.io/sdk/workflow"
 
@@ -15,36 +16,36 @@ import (
 // instances keeps every history small; past HistoryLimit events it
 // continues as new. An instance that fails is reported and the others go
 // on; the run ends failed (with its result as details) if any did.
-func SnapshotCreate(ctx workflow.Context, in SnapshotCreateInput) (*SnapshotCreateResult, error) {
-	p, err := snapshotStart(ctx, "create", in.Region, []string{in.Region}, in.DryRun)
+func Create(ctx workflow.Context, in CreateInput) (*CreateResult, error) {
+	p, err := startProgress(ctx, "create", in.Region, []string{in.Region}, in.DryRun)
 	if err != nil {
 		return nil, err
 	}
-	if err := snapCheckRegion(in.Region); err != nil {
+	if err := checkRegion(in.Region); err != nil {
 		return nil, p.fail(ctx, err)
 	}
-	day, err := snapRunDay(ctx, in.AsOf)
+	day, err := runDay(ctx, in.AsOf)
 	if err != nil {
 		return nil, p.fail(ctx, err)
 	}
 	carry := in.Carry
 	if carry == nil {
-		carry = &SnapshotCreateCarry{Result: SnapshotCreateResult{Region: in.Region, Date: ebstags.FormatDate(day), DryRun: in.DryRun}}
+		carry = &CreateCarry{Result: CreateResult{Region: in.Region, Date: ebstags.FormatDate(day), DryRun: in.DryRun}}
 	}
 	res := &carry.Result
 	p.Date, p.Validated = res.Date, true
-	p.step(ctx, SnapStepCreating)
+	p.step(ctx, StepCreating)
 	show := func() {
 		p.Instances, p.GroupsCreated, p.GroupsExisting, p.Snapshots, p.Failed = res.Instances, res.GroupsCreated, res.GroupsExisting, res.Snapshots, res.FailedCount
-		p.step(ctx, SnapStepCreating)
+		p.step(ctx, StepCreating)
 	}
 
-	var running []snapBatch
-	collect := func(b snapBatch) {
-		var out SnapshotCreateBatchResult
+	var running []instanceBatch
+	collect := func(b instanceBatch) {
+		var out CreateBatchResult
 		if err := b.future.Get(ctx, &out); err != nil {
 			for _, i := range b.instances {
-				out.Failed = append(out.Failed, InstanceFailure{InstanceID: i.InstanceID, Message: "batch failed: " + snapErrMessage(err)})
+				out.Failed = append(out.Failed, InstanceFailure{InstanceID: i.InstanceID, Message: "batch failed: " + errMessage(err)})
 			}
 		}
 		for _, g := range out.Groups {
@@ -59,10 +60,10 @@ func SnapshotCreate(ctx workflow.Context, in SnapshotCreateInput) (*SnapshotCrea
 				res.Snapshots += g.Snapshots
 			}
 		}
-		res.Groups = snapCapAppend(res.Groups, out.Groups...)
-		res.Failed = snapCapAppend(res.Failed, out.Failed...)
+		res.Groups = capAppend(res.Groups, out.Groups...)
+		res.Failed = capAppend(res.Failed, out.Failed...)
 		res.FailedCount += len(out.Failed)
-		res.Problems = snapCapAppend(res.Problems, out.Skipped...)
+		res.Problems = capAppend(res.Problems, out.Skipped...)
 		show()
 	}
 
@@ -78,17 +79,17 @@ func SnapshotCreate(ctx workflow.Context, in SnapshotCreateInput) (*SnapshotCrea
 				collect(b)
 			}
 			res.FailedCount++
-			return snapFinish(ctx, p, res, 1, fmt.Sprintf("list instances in %s: %s", in.Region, snapErrMessage(err)))
+			return finish(ctx, p, res, 1, fmt.Sprintf("list instances in %s: %s", in.Region, errMessage(err)))
 		}
-		res.Problems = snapCapAppend(res.Problems, page.Problems...)
+		res.Problems = capAppend(res.Problems, page.Problems...)
 		if len(page.Instances) > 0 {
 			carry.Batches++
 			res.Batches, res.Instances = carry.Batches, res.Instances+len(page.Instances)
 			id := fmt.Sprintf("%s-batch-%d", workflow.GetInfo(ctx).WorkflowExecution.ID, carry.Batches)
-			f := workflow.ExecuteChildWorkflow(snapChild(ctx, id), SnapshotCreateBatchName, SnapshotCreateBatchInput{
+			f := workflow.ExecuteChildWorkflow(withChild(ctx, id), CreateBatchName, CreateBatchInput{
 				Region: in.Region, Date: day, DryRun: in.DryRun, Instances: page.Instances, Parallelism: DefaultInstanceParallelism,
 			})
-			running = append(running, snapBatch{future: f, instances: page.Instances})
+			running = append(running, instanceBatch{future: f, instances: page.Instances})
 			show()
 			if len(running) >= DefaultBatchParallelism {
 				collect(running[0])
@@ -99,29 +100,29 @@ func SnapshotCreate(ctx workflow.Context, in SnapshotCreateInput) (*SnapshotCrea
 			break
 		}
 		cursor = *page.Next
-		if snapHistoryFull(ctx, in.HistoryLimit) {
+		if historyFull(ctx, in.HistoryLimit) {
 			for _, b := range running {
 				collect(b)
 			}
 			carry.Cursor = cursor
 			next := in
 			next.Carry = carry
-			return nil, workflow.NewContinueAsNewError(ctx, SnapshotCreateName, next)
+			return nil, workflow.NewContinueAsNewError(ctx, CreateName, next)
 		}
 	}
 	for _, b := range running {
 		collect(b)
 	}
-	return snapFinish(ctx, p, res, res.FailedCount, fmt.Sprintf("%d of %d instances in %s failed, e.g. %s",
-		res.FailedCount, res.Instances, in.Region, snapFirstFailure(res.Failed)))
+	return finish(ctx, p, res, res.FailedCount, fmt.Sprintf("%d of %d instances in %s failed, e.g. %s",
+		res.FailedCount, res.Instances, in.Region, firstFailure(res.Failed)))
 }
 
-type snapBatch struct {
+type instanceBatch struct {
 	future    workflow.ChildWorkflowFuture
 	instances []ebsact.BackupInstance
 }
 
-func snapFirstFailure(f []InstanceFailure) string {
+func firstFailure(f []InstanceFailure) string {
 	if len(f) == 0 {
 		return "-"
 	}
@@ -132,8 +133,8 @@ func snapFirstFailure(f []InstanceFailure) string {
 // lookup finds the groups already taken (a second run the same day skips
 // them without another call); the rest get one activity per instance, so
 // each retries alone, Parallelism at a time.
-func SnapshotCreateBatch(ctx workflow.Context, in SnapshotCreateBatchInput) (*SnapshotCreateBatchResult, error) {
-	res := &SnapshotCreateBatchResult{}
+func CreateBatch(ctx workflow.Context, in CreateBatchInput) (*CreateBatchResult, error) {
+	res := &CreateBatchResult{}
 	ids := make([]string, len(in.Instances))
 	for i, inst := range in.Instances {
 		ids[i] = inst.InstanceID
@@ -157,7 +158,7 @@ func SnapshotCreateBatch(ctx workflow.Context, in SnapshotCreateBatchInput) (*Sn
 		todo = append(todo, i)
 	}
 
-	n := snapOrDefault(in.Parallelism, DefaultInstanceParallelism)
+	n := orDefault(in.Parallelism, DefaultInstanceParallelism)
 	actx := workflow.WithActivityOptions(ctx, ec2Call)
 	futures := make([]workflow.Future, len(todo))
 	start := func(k int) {
@@ -182,12 +183,12 @@ func SnapshotCreateBatch(ctx workflow.Context, in SnapshotCreateBatchInput) (*Sn
 		}
 		switch {
 		case err != nil:
-			res.Failed = append(res.Failed, InstanceFailure{InstanceID: inst.InstanceID, Message: snapErrMessage(err)})
+			res.Failed = append(res.Failed, InstanceFailure{InstanceID: inst.InstanceID, Message: errMessage(err)})
 		case out.Skipped != "":
 			res.Skipped = append(res.Skipped, ebsact.InstanceProblem{InstanceID: inst.InstanceID, Problem: out.Skipped})
 		default:
 			if out.Created && !in.DryRun {
-				count(ctx, MetricSnapshotsCreated, int64(len(out.Snapshots)), map[string]string{"region": in.Region})
+				workflows.Count(ctx, workflows.MetricSnapshotsCreated, int64(len(out.Snapshots)), map[string]string{"region": in.Region})
 			}
 			res.Groups = append(res.Groups, GroupSummary{
 				InstanceID: inst.InstanceID, GroupID: out.GroupID, Generation: out.Generation,

@@ -1,7 +1,8 @@
-package workflows
+package dataset
 
 import (
 	"fmt"
+	"github.com/lifeboat-dev/lifeboat/workflows"
 	"path"
 	"time"
 
@@ -29,7 +30,7 @@ var (
 // the export runs after writes are back. Datasets given a point in time are
 // exported at that moment without pausing writes. Writes are resumed on
 // every exit path, including failure and cancellation.
-func DatasetBackup(ctx workflow.Context, in BackupInput) (*BackupResult, error) {
+func Backup(ctx workflow.Context, in BackupInput) (*BackupResult, error) {
 	refs := make([]datasetact.DatasetRef, len(in.Datasets))
 	for i, d := range in.Datasets {
 		refs[i] = datasetact.DatasetRef{EnvID: d.EnvID, DatasetID: d.DatasetID}
@@ -49,7 +50,7 @@ func DatasetBackup(ctx workflow.Context, in BackupInput) (*BackupResult, error) 
 		items[i] = datasetact.BackupRequestItem(d)
 	}
 	var plan datasetact.ValidateBackupResult
-	err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, shortAWSCall), datasets.ValidateBackup,
+	err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, workflows.ShortAWSCall), datasets.ValidateBackup,
 		datasetact.ValidateBackupInput{Targets: items}).Get(ctx, &plan)
 	if err != nil {
 		return nil, fail(ctx, p, err)
@@ -95,7 +96,7 @@ func DatasetBackup(ctx workflow.Context, in BackupInput) (*BackupResult, error) 
 	}
 
 	setStep(ctx, p, StepExporting)
-	results := make([]DatasetBackupResult, len(plan.Targets))
+	results := make([]BackupRow, len(plan.Targets))
 	errs := make([]error, len(plan.Targets))
 	wg := workflow.NewWaitGroup(ctx)
 	for i, t := range plan.Targets {
@@ -125,12 +126,12 @@ func DatasetBackup(ctx workflow.Context, in BackupInput) (*BackupResult, error) 
 		setStep(ctx, p, StepPruning)
 		pruneOlder(ctx, *in.Retention, plan.Targets, results, p)
 	}
-	setStep(ctx, p, StepDone)
+	setStep(ctx, p, workflows.StepDone)
 	return &BackupResult{Datasets: results, PauseWindowMillis: window.Milliseconds()}, nil
 }
 
 // backupOne exports one table and records it with a manifest.
-func backupOne(ctx workflow.Context, t datasetact.BackupTarget, cut time.Time, p *Progress) (DatasetBackupResult, error) {
+func backupOne(ctx workflow.Context, t datasetact.BackupTarget, cut time.Time, p *Progress) (BackupRow, error) {
 	dp := p.dataset(t.EnvID, t.DatasetID)
 	exportTime := cut
 	if t.PointInTime != nil {
@@ -142,12 +143,12 @@ func backupOne(ctx workflow.Context, t datasetact.BackupTarget, cut time.Time, p
 
 	dp.Step = StepExporting
 	var started datasetact.StartExportResult
-	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, shortAWSCall), dynamo.StartExport, datasetact.StartExportInput{
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, workflows.ShortAWSCall), dynamo.StartExport, datasetact.StartExportInput{
 		TableName: t.TableName, ExportTime: exportTime, Bucket: t.Location.Bucket, Prefix: exportPrefix,
 	}).Get(ctx, &started)
 	if err != nil {
-		dp.Step = StepFailed
-		return DatasetBackupResult{}, err
+		dp.Step = workflows.StepFailed
+		return BackupRow{}, err
 	}
 	dp.Detail = fmt.Sprintf("export %s at %s", started.ExportArn, exportTime.UTC().Format(time.RFC3339))
 	var exported datasetact.WaitExportResult
@@ -155,24 +156,24 @@ func backupOne(ctx workflow.Context, t datasetact.BackupTarget, cut time.Time, p
 		ExportArn: started.ExportArn, TableName: t.TableName,
 	}).Get(ctx, &exported)
 	if err != nil {
-		dp.Step = StepFailed
-		return DatasetBackupResult{}, err
+		dp.Step = workflows.StepFailed
+		return BackupRow{}, err
 	}
-	dp.Step, dp.Items = StepManifest, exported.ItemCount
+	dp.Step, dp.Items = workflows.StepManifest, exported.ItemCount
 	var written datasetact.WriteManifestResult
 	err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, manifestWrite), files.WriteManifest, datasetact.WriteManifestInput{
 		Target: t, BackupID: backupID, CutTime: exportTime, PausedWrites: t.PointInTime == nil,
 		ExportArn: started.ExportArn, ExportPrefix: exportPrefix, ExportManifest: exported.ManifestKey, ExportedItems: exported.ItemCount,
 	}).Get(ctx, &written)
 	if err != nil {
-		dp.Step = StepFailed
-		return DatasetBackupResult{}, err
+		dp.Step = workflows.StepFailed
+		return BackupRow{}, err
 	}
-	dp.Step, dp.Items, dp.Bytes, dp.Detail = StepDone, written.ItemCount, written.Bytes, written.ManifestURL
+	dp.Step, dp.Items, dp.Bytes, dp.Detail = workflows.StepDone, written.ItemCount, written.Bytes, written.ManifestURL
 	tags := map[string]string{"operation": p.Operation, "dataset": t.String()}
-	count(ctx, MetricItemsExported, written.ItemCount, tags)
-	count(ctx, MetricBytesExported, written.Bytes, tags)
-	return DatasetBackupResult{
+	workflows.Count(ctx, workflows.MetricItemsExported, written.ItemCount, tags)
+	workflows.Count(ctx, workflows.MetricBytesExported, written.Bytes, tags)
+	return BackupRow{
 		EnvID: t.EnvID, DatasetID: t.DatasetID, StoreID: t.StoreID, BackupID: backupID, CutTime: exportTime,
 		PausedWrites: t.PointInTime == nil, ManifestURL: written.ManifestURL, ItemCount: written.ItemCount, Bytes: written.Bytes,
 		manifestKey: path.Join(path.Dir(exportPrefix), backupstore.ManifestName),
@@ -181,7 +182,7 @@ func backupOne(ctx workflow.Context, t datasetact.BackupTarget, cut time.Time, p
 
 // verifyAll runs the deep check (download, count and checksum every file)
 // of each new backup, all at once.
-func verifyAll(ctx workflow.Context, targets []datasetact.BackupTarget, results []DatasetBackupResult, p *Progress) error {
+func verifyAll(ctx workflow.Context, targets []datasetact.BackupTarget, results []BackupRow, p *Progress) error {
 	vctx := workflow.WithActivityOptions(ctx, objectScan)
 	futures := make([]workflow.Future, len(targets))
 	for i, t := range targets {
@@ -195,14 +196,14 @@ func verifyAll(ctx workflow.Context, targets []datasetact.BackupTarget, results 
 		dp := p.dataset(targets[i].EnvID, targets[i].DatasetID)
 		var v datasetact.VerifyBackupResult
 		if err := f.Get(ctx, &v); err != nil {
-			dp.Step = StepFailed
+			dp.Step = workflows.StepFailed
 			if firstErr == nil {
 				firstErr = err
 			}
 			continue
 		}
 		results[i].Verified = true
-		dp.Step, dp.Detail = StepDone, fmt.Sprintf("%s; verified %d objects, %d items", dp.Detail, v.Objects, v.ItemCount)
+		dp.Step, dp.Detail = workflows.StepDone, fmt.Sprintf("%s; verified %d objects, %d items", dp.Detail, v.Objects, v.ItemCount)
 	}
 	return firstErr
 }
@@ -229,7 +230,7 @@ func CutTime(drained time.Time) time.Time {
 // pruneOlder runs retention for each backed-up dataset, all at once. A
 // dataset whose retention fails keeps a warning in its result and in the
 // progress: the backup has succeeded and stays so.
-func pruneOlder(ctx workflow.Context, policy RetentionPolicy, targets []datasetact.BackupTarget, results []DatasetBackupResult, p *Progress) {
+func pruneOlder(ctx workflow.Context, policy RetentionPolicy, targets []datasetact.BackupTarget, results []BackupRow, p *Progress) {
 	actx := workflow.WithActivityOptions(ctx, pruning)
 	now := workflow.Now(ctx)
 	futures := make([]workflow.Future, len(targets))
@@ -247,13 +248,13 @@ func pruneOlder(ctx workflow.Context, policy RetentionPolicy, targets []dataseta
 			msg := "retention failed, older backups not pruned: " + err.Error()
 			results[i].RetentionWarning = msg
 			p.Warnings = append(p.Warnings, targets[i].String()+": "+msg)
-			countFailure(ctx, p.Operation, StepPruning) // the run succeeds: alert on the metric
+			workflows.CountFailure(ctx, p.Operation, StepPruning) // the run succeeds: alert on the metric
 			workflow.GetLogger(ctx).Warn("Retention failed; the backup stands", "dataset", targets[i].String(), "error", err)
 		} else {
 			results[i].Pruned, results[i].RetentionNotes = pruned.Deleted, pruned.Left
 			dp.Detail = fmt.Sprintf("%s; pruned %d older backups", dp.Detail, len(pruned.Deleted))
 		}
-		dp.Step = StepDone
+		dp.Step = workflows.StepDone
 	}
 }
 

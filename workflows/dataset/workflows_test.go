@@ -1,4 +1,4 @@
-package workflows_test
+package dataset_test
 
 import (
 	"context"
@@ -26,6 +26,7 @@ import (
 	"github.com/lifeboat-dev/lifeboat/internal/ids"
 	"github.com/lifeboat-dev/lifeboat/internal/registry"
 	"github.com/lifeboat-dev/lifeboat/workflows"
+	"github.com/lifeboat-dev/lifeboat/workflows/dataset"
 )
 
 // The workflows run against a fake control table (controlTable) whose state
@@ -410,8 +411,8 @@ func newFixture(t *testing.T) *fixture {
 	var suite testsuite.WorkflowTestSuite
 	env := suite.NewTestWorkflowEnvironment()
 	env.SetStartTime(start)
-	env.RegisterWorkflowWithOptions(workflows.DatasetBackup, workflow.RegisterOptions{Name: workflows.DatasetBackupName})
-	env.RegisterWorkflowWithOptions(workflows.DatasetRestore, workflow.RegisterOptions{Name: workflows.DatasetRestoreName})
+	env.RegisterWorkflowWithOptions(dataset.Backup, workflow.RegisterOptions{Name: dataset.BackupName})
+	env.RegisterWorkflowWithOptions(dataset.Restore, workflow.RegisterOptions{Name: dataset.RestoreName})
 	env.RegisterActivity(&datasetact.Datasets{})
 	env.RegisterActivity(&datasetact.DynamoDB{})
 	env.RegisterActivity(&datasetact.BackupFiles{})
@@ -435,27 +436,27 @@ func (fx *fixture) run(workflowName string, in any) {
 	require.True(fx.t, fx.env.IsWorkflowCompleted())
 }
 
-func (fx *fixture) backupResult() *workflows.BackupResult {
+func (fx *fixture) backupResult() *dataset.BackupResult {
 	fx.t.Helper()
 	require.NoError(fx.t, fx.env.GetWorkflowError())
-	var res workflows.BackupResult
+	var res dataset.BackupResult
 	require.NoError(fx.t, fx.env.GetWorkflowResult(&res))
 	return &res
 }
 
-func (fx *fixture) restoreResult() *workflows.RestoreResult {
+func (fx *fixture) restoreResult() *dataset.RestoreResult {
 	fx.t.Helper()
 	require.NoError(fx.t, fx.env.GetWorkflowError())
-	var res workflows.RestoreResult
+	var res dataset.RestoreResult
 	require.NoError(fx.t, fx.env.GetWorkflowResult(&res))
 	return &res
 }
 
-func (fx *fixture) progress() workflows.Progress {
+func (fx *fixture) progress() dataset.Progress {
 	fx.t.Helper()
 	v, err := fx.env.QueryWorkflow(workflows.ProgressQuery)
 	require.NoError(fx.t, err)
-	var p workflows.Progress
+	var p dataset.Progress
 	require.NoError(fx.t, v.Get(&p))
 	return p
 }
@@ -498,18 +499,18 @@ func (fx *fixture) requireNotCalled(activity string, subject ...string) {
 	require.Empty(fx.t, fx.ctl.positions(activity, subject...), "%s %v called", activity, subject)
 }
 
-func backupInput(datasets ...string) workflows.BackupInput {
-	in := workflows.BackupInput{}
+func backupInput(datasets ...string) dataset.BackupInput {
+	in := dataset.BackupInput{}
 	for _, d := range datasets {
-		in.Datasets = append(in.Datasets, workflows.BackupDataset{EnvID: envID, DatasetID: d, BackupLocation: backupLocation})
+		in.Datasets = append(in.Datasets, dataset.BackupDataset{EnvID: envID, DatasetID: d, BackupLocation: backupLocation})
 	}
 	return in
 }
 
-func restoreInput(storeID string, datasets ...string) workflows.RestoreInput {
-	in := workflows.RestoreInput{NewStoreID: storeID}
+func restoreInput(storeID string, datasets ...string) dataset.RestoreInput {
+	in := dataset.RestoreInput{NewStoreID: storeID}
 	for _, d := range datasets {
-		in.Datasets = append(in.Datasets, workflows.RestoreDataset{EnvID: envID, DatasetID: d, BackupLocation: backupLocation})
+		in.Datasets = append(in.Datasets, dataset.RestoreDataset{EnvID: envID, DatasetID: d, BackupLocation: backupLocation})
 	}
 	return in
 }
@@ -519,7 +520,7 @@ func TestBackupPausesExportsAtOneCutAndResumes(t *testing.T) {
 	fx := newFixture(t)
 	fx.slow("WaitForDrain", 2*time.Second, mock.Anything)
 	fx.slow("WaitExport", 5*time.Minute, mock.Anything)
-	fx.run(workflows.DatasetBackupName, backupInput("ds-a", "ds-b"))
+	fx.run(dataset.BackupName, backupInput("ds-a", "ds-b"))
 
 	res := fx.backupResult()
 	require.Len(t, res.Datasets, 2)
@@ -544,12 +545,12 @@ func TestBackupPausesExportsAtOneCutAndResumes(t *testing.T) {
 	// The export runs with writes back, at a cut that has passed.
 	fx.requireAllBefore("Resume", "StartExport")
 	require.Equal(t, cut, cut.Truncate(time.Second), "DynamoDB counts ExportTime in whole seconds")
-	require.False(t, cut.Before(start.Add(2*time.Second+workflows.CutMargin)), "cut %s too close to the drain", cut)
+	require.False(t, cut.Before(start.Add(2*time.Second+dataset.CutMargin)), "cut %s too close to the drain", cut)
 	require.True(t, fx.ctl.resumedAt.After(cut), "writes resumed at %s, before the cut %s", fx.ctl.resumedAt, cut)
 	// Writes were paused for the drain and the wait for the cut, not for
 	// the 5-minute export.
 	require.GreaterOrEqual(t, res.PauseWindowMillis, (2 * time.Second).Milliseconds())
-	require.LessOrEqual(t, res.PauseWindowMillis, (2*time.Second + time.Second + 2*workflows.CutMargin).Milliseconds())
+	require.LessOrEqual(t, res.PauseWindowMillis, (2*time.Second + time.Second + 2*dataset.CutMargin).Milliseconds())
 	require.Equal(t, workflows.StepDone, fx.progress().Step)
 }
 
@@ -559,7 +560,7 @@ func TestBackupPointInTimeDoesNotPause(t *testing.T) {
 	pit := start.Add(-time.Hour)
 	in := backupInput("ds-a", "ds-c")
 	in.Datasets[1].PointInTime = &pit
-	fx.run(workflows.DatasetBackupName, in)
+	fx.run(dataset.BackupName, in)
 
 	res := fx.backupResult()
 	require.Len(t, res.Datasets, 2)
@@ -586,7 +587,7 @@ func TestBackupExportFailureResumesWrites(t *testing.T) {
 	t.Parallel()
 	fx := newFixture(t)
 	fx.ctl.fail("WaitExport", appError("export failed", activities.ErrExportFailed))
-	fx.run(workflows.DatasetBackupName, backupInput("ds-a", "ds-b"))
+	fx.run(dataset.BackupName, backupInput("ds-a", "ds-b"))
 
 	fx.requireFailed(activities.ErrExportFailed)
 	fx.requireRunning("ds-a", "ds-b")
@@ -600,7 +601,7 @@ func TestBackupDrainTimeoutResumesWrites(t *testing.T) {
 	t.Parallel()
 	fx := newFixture(t)
 	fx.ctl.fail("WaitForDrain", appError("writes did not drain", activities.ErrDrainTimeout))
-	fx.run(workflows.DatasetBackupName, backupInput("ds-a", "ds-b"))
+	fx.run(dataset.BackupName, backupInput("ds-a", "ds-b"))
 
 	fx.requireFailed(activities.ErrDrainTimeout)
 	fx.requireRunning("ds-a", "ds-b")
@@ -610,7 +611,7 @@ func TestBackupDrainTimeoutResumesWrites(t *testing.T) {
 func TestBackupInvalidInputPausesNothing(t *testing.T) {
 	t.Parallel()
 	fx := newFixture(t)
-	fx.run(workflows.DatasetBackupName, backupInput("ds-a", "no-such-dataset"))
+	fx.run(dataset.BackupName, backupInput("ds-a", "no-such-dataset"))
 
 	fx.requireFailed(activities.ErrInvalidInput)
 	fx.requireNotCalled("Pause")
@@ -626,7 +627,7 @@ func TestBackupCancelledDuringExportLeavesWritesRunning(t *testing.T) {
 		assert.Equal(t, registry.StatusRunning, fx.ctl.status("ds-a").status, "ds-a paused during the export")
 		fx.env.CancelWorkflow()
 	}, 10*time.Minute)
-	fx.run(workflows.DatasetBackupName, backupInput("ds-a", "ds-b"))
+	fx.run(dataset.BackupName, backupInput("ds-a", "ds-b"))
 
 	fx.requireCanceled()
 	fx.requireRunning("ds-a", "ds-b")
@@ -640,10 +641,10 @@ func TestBackupCancelledWaitingForCutResumesWrites(t *testing.T) {
 	fx := newFixture(t)
 	fx.env.RegisterDelayedCallback(func() {
 		assert.Equal(t, registry.StatusPaused, fx.ctl.status("ds-a").status, "ds-a not paused while waiting for the cut")
-		assert.Equal(t, workflows.StepCutting, fx.progress().Step)
+		assert.Equal(t, dataset.StepCutting, fx.progress().Step)
 		fx.env.CancelWorkflow()
 	}, 500*time.Millisecond)
-	fx.run(workflows.DatasetBackupName, backupInput("ds-a", "ds-b"))
+	fx.run(dataset.BackupName, backupInput("ds-a", "ds-b"))
 
 	fx.requireCanceled()
 	fx.requireRunning("ds-a", "ds-b")
@@ -655,11 +656,11 @@ func TestCutTime(t *testing.T) {
 	base := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
 	for _, c := range []struct{ drained, cut time.Duration }{
 		{0, time.Second},
-		{time.Second - workflows.CutMargin, time.Second},
-		{time.Second - workflows.CutMargin + time.Millisecond, 2 * time.Second},
+		{time.Second - dataset.CutMargin, time.Second},
+		{time.Second - dataset.CutMargin + time.Millisecond, 2 * time.Second},
 		{999 * time.Millisecond, 2 * time.Second},
 	} {
-		got := workflows.CutTime(base.Add(c.drained))
+		got := dataset.CutTime(base.Add(c.drained))
 		require.Equal(t, base.Add(c.cut), got, "drained at +%s", c.drained)
 	}
 }
@@ -674,7 +675,7 @@ func TestBackupPauseRefusedResumesPausedDatasets(t *testing.T) {
 	fx := newFixture(t)
 	fx.ctl.hold("ds-a")
 	fx.slow("Pause", time.Minute, mock.MatchedBy(func(in datasetact.HoldInput) bool { return in.DatasetID == "ds-b" }))
-	fx.run(workflows.DatasetBackupName, backupInput("ds-a", "ds-b"))
+	fx.run(dataset.BackupName, backupInput("ds-a", "ds-b"))
 
 	fx.requireFailed(activities.ErrDatasetHeld)
 	fx.requireRunning("ds-b")
@@ -691,17 +692,17 @@ func TestBackupProgressQuery(t *testing.T) {
 	t.Parallel()
 	fx := newFixture(t)
 	fx.slow("WaitExport", time.Hour, mock.Anything)
-	var during workflows.Progress
+	var during dataset.Progress
 	fx.env.RegisterDelayedCallback(func() { during = fx.progress() }, 10*time.Minute)
-	fx.run(workflows.DatasetBackupName, backupInput("ds-a", "ds-b"))
+	fx.run(dataset.BackupName, backupInput("ds-a", "ds-b"))
 
 	fx.backupResult()
 	require.Equal(t, "backup", during.Operation)
-	require.Equal(t, workflows.StepExporting, during.Step)
+	require.Equal(t, dataset.StepExporting, during.Step)
 	require.True(t, during.Validated)
 	require.Len(t, during.Datasets, 2)
 	for _, d := range during.Datasets {
-		require.Equal(t, workflows.StepExporting, d.Step, "dataset %s", d.DatasetID)
+		require.Equal(t, dataset.StepExporting, d.Step, "dataset %s", d.DatasetID)
 	}
 	after := fx.progress()
 	require.Equal(t, workflows.StepDone, after.Step)
@@ -711,7 +712,7 @@ func TestBackupProgressQuery(t *testing.T) {
 func TestRestoreSwitchesToNewStore(t *testing.T) {
 	t.Parallel()
 	fx := newFixture(t)
-	fx.run(workflows.DatasetRestoreName, restoreInput("r1", "ds-a", "ds-b"))
+	fx.run(dataset.RestoreName, restoreInput("r1", "ds-a", "ds-b"))
 
 	res := fx.restoreResult()
 	require.Equal(t, "r1", res.StoreID)
@@ -759,7 +760,7 @@ func TestRestoreImportFailureKeepsOldStore(t *testing.T) {
 	t.Parallel()
 	fx := newFixture(t)
 	fx.ctl.fail("WaitImport", appError("import failed", activities.ErrImportFailed))
-	fx.run(workflows.DatasetRestoreName, restoreInput("r1", "ds-a", "ds-b"))
+	fx.run(dataset.RestoreName, restoreInput("r1", "ds-a", "ds-b"))
 
 	fx.requireFailed(activities.ErrImportFailed)
 	fx.requireRunning("ds-a", "ds-b", "ds-c")
@@ -773,7 +774,7 @@ func TestRestoreCorruptBackupChangesNothing(t *testing.T) {
 	t.Parallel()
 	fx := newFixture(t)
 	fx.ctl.fail("VerifyBackup", appError("checksum mismatch", activities.ErrBackupCorrupt))
-	fx.run(workflows.DatasetRestoreName, restoreInput("r1", "ds-a"))
+	fx.run(dataset.RestoreName, restoreInput("r1", "ds-a"))
 
 	fx.requireFailed(activities.ErrBackupCorrupt)
 	fx.requireNotCalled("Pause")
@@ -791,7 +792,7 @@ func TestRestoreCancelledDuringImportKeepsOldStore(t *testing.T) {
 		assert.Equal(t, registry.StatusPaused, fx.ctl.status("ds-a").status, "ds-a paused during the import")
 		fx.env.CancelWorkflow()
 	}, 10*time.Minute)
-	fx.run(workflows.DatasetRestoreName, restoreInput("r1", "ds-a", "ds-b"))
+	fx.run(dataset.RestoreName, restoreInput("r1", "ds-a", "ds-b"))
 
 	fx.requireCanceled()
 	fx.requireRunning("ds-a", "ds-b", "ds-c")
@@ -803,7 +804,7 @@ func TestRestoreCancelledDuringImportKeepsOldStore(t *testing.T) {
 func TestRestoreDefaultStoreID(t *testing.T) {
 	t.Parallel()
 	fx := newFixture(t)
-	fx.run(workflows.DatasetRestoreName, restoreInput("", "ds-a"))
+	fx.run(dataset.RestoreName, restoreInput("", "ds-a"))
 
 	res := fx.restoreResult()
 	require.Regexp(t, regexp.MustCompile(`^\d{8}T\d{6}Z$`), res.StoreID)
@@ -820,7 +821,7 @@ func TestRestoreHoldsImportsWithinQuota(t *testing.T) {
 	fx.slow("WaitImport", time.Hour, mock.Anything)
 	in := restoreInput("r1", "ds-a", "ds-b")
 	in.MaxConcurrentImports = 1
-	fx.run(workflows.DatasetRestoreName, in)
+	fx.run(dataset.RestoreName, in)
 
 	fx.restoreResult()
 	starts, waits := fx.ctl.positions("StartImport"), fx.ctl.positions("WaitImport")
@@ -835,7 +836,7 @@ func TestRestoreImportsRunTogetherUnderQuota(t *testing.T) {
 	t.Parallel()
 	fx := newFixture(t)
 	fx.slow("WaitImport", time.Hour, mock.Anything)
-	fx.run(workflows.DatasetRestoreName, restoreInput("r1", "ds-a", "ds-b"))
+	fx.run(dataset.RestoreName, restoreInput("r1", "ds-a", "ds-b"))
 
 	fx.restoreResult()
 	starts, waits := fx.ctl.positions("StartImport"), fx.ctl.positions("WaitImport")

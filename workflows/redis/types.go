@@ -1,19 +1,20 @@
-package workflows
+package redis
 
 import (
 	"fmt"
+	"github.com/lifeboat-dev/lifeboat/workflows"
 	"strings"
 	"time"
 )
 
 // Redis workflow type names, as given to `temporal workflow start --type`.
 const (
-	RedisBackupName  = "RedisBackup"
-	RedisRestoreName = "RedisRestore"
+	BackupName  = "RedisBackup"
+	RestoreName = "RedisRestore"
 )
 
-// Steps a Redis workflow and its nodes go through (besides StepValidating,
-// StepManifest, StepDone and StepFailed).
+// Steps a Redis workflow and its nodes go through (besides workflows.StepValidating,
+// workflows.StepManifest, workflows.StepDone and workflows.StepFailed).
 const (
 	StepBackingUp   = "backing-up"  // nodes persist and upload their files
 	StepDownloading = "downloading" // nodes download and check the backup's files
@@ -28,7 +29,7 @@ const (
 const DefaultSidecarTimeoutSeconds = 60
 
 // RedisBackupInput is the RedisBackup workflow's input.
-type RedisBackupInput struct {
+type BackupInput struct {
 	Cluster        string `json:"cluster"`
 	BackupLocation string `json:"backupLocation"`
 	// Format is rdb (default: BGSAVE) or aof (BGREWRITEAOF, every AOF part).
@@ -37,18 +38,18 @@ type RedisBackupInput struct {
 }
 
 // RedisBackupResult is a complete cluster backup.
-type RedisBackupResult struct {
-	Cluster     string            `json:"cluster"`
-	BackupID    string            `json:"backupId"`
-	Format      string            `json:"format"`
-	ManifestURL string            `json:"manifestUrl"`
-	Keys        int64             `json:"keys"`
-	Bytes       int64             `json:"bytes"`
-	Nodes       []RedisNodeResult `json:"nodes"`
+type BackupResult struct {
+	Cluster     string       `json:"cluster"`
+	BackupID    string       `json:"backupId"`
+	Format      string       `json:"format"`
+	ManifestURL string       `json:"manifestUrl"`
+	Keys        int64        `json:"keys"`
+	Bytes       int64        `json:"bytes"`
+	Nodes       []NodeResult `json:"nodes"`
 }
 
 // RedisNodeResult is one node's part of a backup or restore.
-type RedisNodeResult struct {
+type NodeResult struct {
 	Node string `json:"node"`
 	// SourceNode is the backed-up node a restored node got its data from.
 	SourceNode string `json:"sourceNode,omitempty"`
@@ -60,7 +61,7 @@ type RedisNodeResult struct {
 }
 
 // RedisRestoreInput is the RedisRestore workflow's input.
-type RedisRestoreInput struct {
+type RestoreInput struct {
 	Cluster string `json:"cluster"`
 	// Node restores that node alone; empty restores every node.
 	Node string `json:"node,omitempty"`
@@ -78,29 +79,29 @@ type RedisRestoreInput struct {
 }
 
 // RedisRestoreResult is a finished restore.
-type RedisRestoreResult struct {
-	Cluster       string            `json:"cluster"`
-	SourceCluster string            `json:"sourceCluster"`
-	BackupID      string            `json:"backupId"`
-	Format        string            `json:"format"`
-	Nodes         []RedisNodeResult `json:"nodes"`
+type RestoreResult struct {
+	Cluster       string       `json:"cluster"`
+	SourceCluster string       `json:"sourceCluster"`
+	BackupID      string       `json:"backupId"`
+	Format        string       `json:"format"`
+	Nodes         []NodeResult `json:"nodes"`
 }
 
 // RedisProgress is what a Redis workflow's progress query returns.
-type RedisProgress struct {
-	Operation string              `json:"operation"`
-	Cluster   string              `json:"cluster"`
-	Step      string              `json:"step"`
-	Validated bool                `json:"validated"`
-	StartedAt time.Time           `json:"startedAt"`
-	UpdatedAt time.Time           `json:"updatedAt"`
-	BackupID  string              `json:"backupId,omitempty"`
-	Nodes     []RedisNodeProgress `json:"nodes"`
-	Error     string              `json:"error,omitempty"`
+type Progress struct {
+	Operation string         `json:"operation"`
+	Cluster   string         `json:"cluster"`
+	Step      string         `json:"step"`
+	Validated bool           `json:"validated"`
+	StartedAt time.Time      `json:"startedAt"`
+	UpdatedAt time.Time      `json:"updatedAt"`
+	BackupID  string         `json:"backupId,omitempty"`
+	Nodes     []NodeProgress `json:"nodes"`
+	Error     string         `json:"error,omitempty"`
 }
 
 // RedisNodeProgress is one node's part of RedisProgress.
-type RedisNodeProgress struct {
+type NodeProgress struct {
 	Node   string `json:"node"`
 	Step   string `json:"step"`
 	Keys   int64  `json:"keys,omitempty"`
@@ -109,10 +110,10 @@ type RedisNodeProgress struct {
 }
 
 // Summary is a one-line description of the progress.
-func (p *RedisProgress) Summary() string {
+func (p *Progress) Summary() string {
 	done := 0
 	for _, n := range p.Nodes {
-		if n.Step == StepDone {
+		if n.Step == workflows.StepDone {
 			done++
 		}
 	}
@@ -123,24 +124,24 @@ func (p *RedisProgress) Summary() string {
 	return s
 }
 
-func (p *RedisProgress) node(id string) *RedisNodeProgress {
+func (p *Progress) node(id string) *NodeProgress {
 	for i := range p.Nodes {
 		if p.Nodes[i].Node == id {
 			return &p.Nodes[i]
 		}
 	}
-	p.Nodes = append(p.Nodes, RedisNodeProgress{Node: id})
+	p.Nodes = append(p.Nodes, NodeProgress{Node: id})
 	return &p.Nodes[len(p.Nodes)-1]
 }
 
 // RedisBackupWorkflowID names a backup run after its cluster and start time.
-func RedisBackupWorkflowID(cluster string, now time.Time) string {
+func BackupWorkflowID(cluster string, now time.Time) string {
 	return strings.Join([]string{"redis-backup", cluster, now.UTC().Format("20060102T150405.000Z")}, "-")
 }
 
 // RedisRestoreWorkflowID names a restore run after its cluster, node (if
 // one) and start time.
-func RedisRestoreWorkflowID(in RedisRestoreInput, now time.Time) string {
+func RestoreWorkflowID(in RestoreInput, now time.Time) string {
 	parts := []string{"redis-restore", in.Cluster}
 	if in.Node != "" {
 		parts = append(parts, in.Node)
