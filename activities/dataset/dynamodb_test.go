@@ -2,12 +2,13 @@ package dataset
 
 import (
 	"errors"
-	"github.com/lifeboat-dev/lifeboat/activities"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"go.temporal.io/sdk/temporal"
+
+	"github.com/lifeboat-dev/lifeboat/activities"
 )
 
 // DynamoDB completes an import that met bad lines and counts them in

@@ -3,9 +3,9 @@ package dataset
 import (
 	"context"
 	"fmt"
-	"github.com/lifeboat-dev/lifeboat/activities"
 	"time"
 
+	"github.com/lifeboat-dev/lifeboat/activities"
 	"github.com/lifeboat-dev/lifeboat/internal/backupstore"
 	"github.com/lifeboat-dev/lifeboat/internal/ids"
 )

@@ -3,7 +3,6 @@ package ebs
 import (
 	"context"
 	"fmt"
-	"github.com/lifeboat-dev/lifeboat/activities"
 	"sort"
 	"time"
 
@@ -12,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"go.temporal.io/sdk/activity"
 
+	"github.com/lifeboat-dev/lifeboat/activities"
 	"github.com/lifeboat-dev/lifeboat/internal/ebstags"
 )
 

@@ -3,7 +3,6 @@ package ebs
 import (
 	"context"
 	"fmt"
-	"github.com/lifeboat-dev/lifeboat/activities"
 	"sort"
 	"strconv"
 	"strings"
@@ -14,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"go.temporal.io/sdk/activity"
 
+	"github.com/lifeboat-dev/lifeboat/activities"
 	"github.com/lifeboat-dev/lifeboat/internal/ebstags"
 )
 

@@ -2,10 +2,10 @@ package ebs
 
 import (
 	"context"
-	"github.com/lifeboat-dev/lifeboat/activities"
 
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
+	"github.com/lifeboat-dev/lifeboat/activities"
 	"github.com/lifeboat-dev/lifeboat/internal/ebsgroups"
 )
 

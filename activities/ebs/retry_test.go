@@ -3,7 +3,6 @@ package ebs
 import (
 	"context"
 	"errors"
-	"github.com/lifeboat-dev/lifeboat/activities"
 	"testing"
 	"time"
 
@@ -11,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/lifeboat-dev/lifeboat/activities"
 	"github.com/lifeboat-dev/lifeboat/internal/ebstags"
 )
 

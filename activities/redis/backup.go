@@ -13,11 +13,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/lifeboat-dev/lifeboat/activities"
-
 	"github.com/redis/go-redis/v9"
 	"go.temporal.io/sdk/activity"
 
+	"github.com/lifeboat-dev/lifeboat/activities"
 	"github.com/lifeboat-dev/lifeboat/internal/redisbackup"
 )
 

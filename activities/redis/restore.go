@@ -11,9 +11,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/lifeboat-dev/lifeboat/activities"
-
 	"go.temporal.io/sdk/activity"
+
+	"github.com/lifeboat-dev/lifeboat/activities"
 )
 
 // NodeRestoreInput asks a node's sidecar to put staged files in place.

@@ -11,10 +11,9 @@ import (
 	"strings"
 	"sync/atomic"
 
-	"github.com/lifeboat-dev/lifeboat/activities"
-
 	"go.temporal.io/sdk/activity"
 
+	"github.com/lifeboat-dev/lifeboat/activities"
 	"github.com/lifeboat-dev/lifeboat/internal/redisbackup"
 )
 

@@ -9,10 +9,10 @@ import (
 	"path/filepath"
 	"sync/atomic"
 
-	"github.com/lifeboat-dev/lifeboat/activities"
-
 	"github.com/redis/go-redis/v9"
 	"go.temporal.io/sdk/activity"
+
+	"github.com/lifeboat-dev/lifeboat/activities"
 )
 
 func pathExists(name string) bool {

@@ -2,7 +2,6 @@ package dataset
 
 import (
 	"fmt"
-	"github.com/lifeboat-dev/lifeboat/workflows"
 	"path"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 	datasetact "github.com/lifeboat-dev/lifeboat/activities/dataset"
 	"github.com/lifeboat-dev/lifeboat/internal/backupstore"
 	"github.com/lifeboat-dev/lifeboat/internal/ids"
+	"github.com/lifeboat-dev/lifeboat/workflows"
 )
 
 var (

@@ -1,12 +1,12 @@
 package dataset
 
 import (
-	"github.com/lifeboat-dev/lifeboat/workflows"
 	"time"
 
 	"go.temporal.io/sdk/workflow"
 
 	datasetact "github.com/lifeboat-dev/lifeboat/activities/dataset"
+	"github.com/lifeboat-dev/lifeboat/workflows"
 )
 
 // holds pauses datasets for one workflow and guarantees they are resumed.

@@ -1,13 +1,13 @@
 package dataset
 
 import (
-	"github.com/lifeboat-dev/lifeboat/workflows"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/lifeboat-dev/lifeboat/activities"
+	"github.com/lifeboat-dev/lifeboat/workflows"
 )
 
 // Activity options, named by purpose.

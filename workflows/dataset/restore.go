@@ -2,11 +2,11 @@ package dataset
 
 import (
 	"fmt"
-	"github.com/lifeboat-dev/lifeboat/workflows"
 
 	"go.temporal.io/sdk/workflow"
 
 	datasetact "github.com/lifeboat-dev/lifeboat/activities/dataset"
+	"github.com/lifeboat-dev/lifeboat/workflows"
 )
 
 // DatasetRestore restores one or many datasets from their backups into a new

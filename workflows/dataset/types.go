@@ -4,13 +4,13 @@ package dataset
 
 import (
 	"fmt"
-	"github.com/lifeboat-dev/lifeboat/workflows"
 	"strings"
 	"time"
 
 	datasetact "github.com/lifeboat-dev/lifeboat/activities/dataset"
 	"github.com/lifeboat-dev/lifeboat/internal/backupstore"
 	"github.com/lifeboat-dev/lifeboat/internal/ids"
+	"github.com/lifeboat-dev/lifeboat/workflows"
 )
 
 // Workflow type names, as given to `temporal workflow start --type`.

@@ -2,12 +2,12 @@ package dataset
 
 import (
 	"fmt"
-	"github.com/lifeboat-dev/lifeboat/workflows"
 	"time"
 
 	"go.temporal.io/sdk/workflow"
 
 	datasetact "github.com/lifeboat-dev/lifeboat/activities/dataset"
+	"github.com/lifeboat-dev/lifeboat/workflows"
 )
 
 // DatasetVerifyName is the DatasetVerify workflow's type name, as given to

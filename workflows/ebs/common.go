@@ -3,7 +3,6 @@ package ebs
 import (
 	"errors"
 	"fmt"
-	"github.com/lifeboat-dev/lifeboat/workflows"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -13,6 +12,7 @@ import (
 	"github.com/lifeboat-dev/lifeboat/activities"
 	ebsact "github.com/lifeboat-dev/lifeboat/activities/ebs"
 	"github.com/lifeboat-dev/lifeboat/internal/ebstags"
+	"github.com/lifeboat-dev/lifeboat/workflows"
 )
 
 var ebs *ebsact.EBS

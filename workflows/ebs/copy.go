@@ -2,13 +2,13 @@ package ebs
 
 import (
 	"fmt"
-	"github.com/lifeboat-dev/lifeboat/workflows"
 	"strings"
 	"time"
 
 	"go.temporal.io/sdk/workflow"
 
 	ebsact "github.com/lifeboat-dev/lifeboat/activities/ebs"
+	"github.com/lifeboat-dev/lifeboat/workflows"
 )
 
 const (

@@ -2,12 +2,12 @@ package ebs
 
 import (
 	"fmt"
-	"github.com/lifeboat-dev/lifeboat/workflows"
 
 	"go.temporal.io/sdk/workflow"
 
 	ebsact "github.com/lifeboat-dev/lifeboat/activities/ebs"
 	"github.com/lifeboat-dev/lifeboat/internal/ebstags"
+	"github.com/lifeboat-dev/lifeboat/workflows"
 )
 
 // SnapshotCreate is the seed's creator for one region: it pages through the

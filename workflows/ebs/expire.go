@@ -2,13 +2,13 @@ package ebs
 
 import (
 	"fmt"
-	"github.com/lifeboat-dev/lifeboat/workflows"
 	"strings"
 
 	"go.temporal.io/sdk/workflow"
 
 	ebsact "github.com/lifeboat-dev/lifeboat/activities/ebs"
 	"github.com/lifeboat-dev/lifeboat/internal/ebstags"
+	"github.com/lifeboat-dev/lifeboat/workflows"
 )
 
 // SnapshotExpire is the seed's manager for one source region: it deletes

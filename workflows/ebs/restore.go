@@ -1,12 +1,12 @@
 package ebs
 
 import (
-	"github.com/lifeboat-dev/lifeboat/workflows"
 	"time"
 
 	"go.temporal.io/sdk/workflow"
 
 	ebsact "github.com/lifeboat-dev/lifeboat/activities/ebs"
+	"github.com/lifeboat-dev/lifeboat/workflows"
 )
 
 // SnapshotRestore makes volumes from a snapshot group and attaches them to

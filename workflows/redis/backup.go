@@ -3,7 +3,6 @@ package redis
 import (
 	"errors"
 	"fmt"
-	"github.com/lifeboat-dev/lifeboat/workflows"
 	"strings"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 	redisact "github.com/lifeboat-dev/lifeboat/activities/redis"
 	"github.com/lifeboat-dev/lifeboat/internal/redisbackup"
 	"github.com/lifeboat-dev/lifeboat/internal/registry"
+	"github.com/lifeboat-dev/lifeboat/workflows"
 )
 
 var (

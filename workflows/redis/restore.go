@@ -2,12 +2,12 @@ package redis
 
 import (
 	"fmt"
-	"github.com/lifeboat-dev/lifeboat/workflows"
 	"strings"
 
 	"go.temporal.io/sdk/workflow"
 
 	redisact "github.com/lifeboat-dev/lifeboat/activities/redis"
+	"github.com/lifeboat-dev/lifeboat/workflows"
 )
 
 // RedisRestore restores one node or a whole Redis cluster from a backup:

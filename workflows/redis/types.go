@@ -2,9 +2,10 @@ package redis
 
 import (
 	"fmt"
-	"github.com/lifeboat-dev/lifeboat/workflows"
 	"strings"
 	"time"
+
+	"github.com/lifeboat-dev/lifeboat/workflows"
 )
 
 // Redis workflow type names, as given to `temporal workflow start --type`.
