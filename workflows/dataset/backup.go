@@ -72,7 +72,7 @@ func Backup(ctx workflow.Context, in BackupInput) (*BackupResult, error) {
 	cut := workflow.Now(ctx)
 	var window time.Duration
 	if len(toPause) > 0 {
-		setStep(ctx, p, StepPausing)
+		workflows.SetStep(ctx, p, StepPausing)
 		if err := h.pauseAndDrain(ctx, toPause, drainTimeout(in.DrainTimeoutSeconds), p); err != nil {
 			return nil, fail(ctx, p, err)
 		}
@@ -83,19 +83,19 @@ func Backup(ctx workflow.Context, in BackupInput) (*BackupResult, error) {
 			for _, r := range toPause {
 				p.dataset(r.EnvID, r.DatasetID).Step = StepCutting
 			}
-			setStep(ctx, p, StepCutting)
+			workflows.SetStep(ctx, p, StepCutting)
 			// DynamoDB counts ExportTime in whole seconds: every write
 			// acknowledged before the pause is older than the cut, and every
 			// write after the resume newer, once the cut has passed.
 			if err := workflow.Sleep(ctx, cut.Add(CutMargin).Sub(workflow.Now(ctx))); err != nil {
 				return nil, fail(ctx, p, err)
 			}
-			setStep(ctx, p, StepResuming)
+			workflows.SetStep(ctx, p, StepResuming)
 			window = h.resume(ctx)
 		}
 	}
 
-	setStep(ctx, p, StepExporting)
+	workflows.SetStep(ctx, p, StepExporting)
 	results := make([]BackupRow, len(plan.Targets))
 	errs := make([]error, len(plan.Targets))
 	wg := workflow.NewWaitGroup(ctx)
@@ -112,21 +112,21 @@ func Backup(ctx workflow.Context, in BackupInput) (*BackupResult, error) {
 	}
 
 	if !exportAfterResume {
-		setStep(ctx, p, StepResuming)
+		workflows.SetStep(ctx, p, StepResuming)
 		window = h.resume(ctx)
 	}
 	if in.Verify {
-		setStep(ctx, p, StepVerifying)
+		workflows.SetStep(ctx, p, StepVerifying)
 		if err := verifyAll(ctx, plan.Targets, results, p); err != nil {
 			return nil, fail(ctx, p, err)
 		}
 	}
 	if in.Retention != nil {
 		// Only after writes resumed: pruning never lengthens the pause.
-		setStep(ctx, p, StepPruning)
+		workflows.SetStep(ctx, p, StepPruning)
 		pruneOlder(ctx, *in.Retention, plan.Targets, results, p)
 	}
-	setStep(ctx, p, workflows.StepDone)
+	workflows.SetStep(ctx, p, workflows.StepDone)
 	return &BackupResult{Datasets: results, PauseWindowMillis: window.Milliseconds()}, nil
 }
 

@@ -51,7 +51,7 @@ func (h *holds) pauseAndDrain(ctx workflow.Context, refs []datasetact.DatasetRef
 	if pauseErr != nil {
 		return pauseErr
 	}
-	setStep(ctx, p, StepDraining)
+	workflows.SetStep(ctx, p, StepDraining)
 	deadline := workflow.Now(ctx).Add(timeout)
 	dctx := workflow.WithActivityOptions(ctx, drainOptions(timeout))
 	for i, r := range refs {
@@ -94,11 +94,11 @@ func (h *holds) resume(ctx workflow.Context) time.Duration {
 
 // trackProgress starts a workflow's Progress, answering the progress query.
 func trackProgress(ctx workflow.Context, op string, refs []datasetact.DatasetRef) (*Progress, error) {
-	p := &Progress{Operation: op, StartedAt: workflow.Now(ctx)}
+	p := &Progress{Status: workflows.Status{Operation: op, StartedAt: workflow.Now(ctx)}}
 	for _, r := range refs {
 		p.dataset(r.EnvID, r.DatasetID).Step = workflows.StepValidating
 	}
-	if err := workflow.SetQueryHandler(ctx, workflows.ProgressQuery, func() (*Progress, error) { return p, nil }); err != nil {
+	if err := workflows.Track(ctx, p); err != nil {
 		return nil, err
 	}
 	env := ""
@@ -110,19 +110,10 @@ func trackProgress(ctx workflow.Context, op string, refs []datasetact.DatasetRef
 		env = refs[0].EnvID
 	}
 	workflows.TagRun(ctx, op, env, names, nil)
-	setStep(ctx, p, workflows.StepValidating)
+	workflows.SetStep(ctx, p, workflows.StepValidating)
 	return p, nil
 }
 
-func setStep(ctx workflow.Context, p *Progress, step string) {
-	p.Step = step
-	p.UpdatedAt = workflow.Now(ctx)
-	workflow.SetCurrentDetails(ctx, p.Summary())
-}
-
 func fail(ctx workflow.Context, p *Progress, err error) error {
-	workflows.CountFailure(ctx, p.Operation, p.Step)
-	p.Error = err.Error()
-	setStep(ctx, p, workflows.StepFailed)
-	return err
+	return workflows.Fail(ctx, p, p.Operation, err.Error(), err)
 }

@@ -48,7 +48,7 @@ func Restore(ctx workflow.Context, in RestoreInput) (*RestoreResult, error) {
 	// Check every backup's objects against its manifest before changing
 	// anything. Version 1 checks the listing; histories from before
 	// downloaded every object here (now `lifeboat backup verify`).
-	setStep(ctx, p, StepVerifying)
+	workflows.SetStep(ctx, p, StepVerifying)
 	verified := make([]datasetact.VerifyBackupResult, len(plan.Targets))
 	check, checkOpts := files.CheckBackup, backupCheck
 	if workflow.GetVersion(ctx, "check-not-download", workflow.DefaultVersion, 1) == workflow.DefaultVersion {
@@ -68,7 +68,7 @@ func Restore(ctx workflow.Context, in RestoreInput) (*RestoreResult, error) {
 	p.Validated = true
 
 	workflowID := workflow.GetInfo(ctx).WorkflowExecution.ID
-	setStep(ctx, p, StepCreating)
+	workflows.SetStep(ctx, p, StepCreating)
 	switched := false
 	var created []string
 	defer func() {
@@ -100,12 +100,12 @@ func Restore(ctx workflow.Context, in RestoreInput) (*RestoreResult, error) {
 			toPause = append(toPause, datasetact.DatasetRef{EnvID: e.EnvID, DatasetID: d})
 		}
 	}
-	setStep(ctx, p, StepPausing)
+	workflows.SetStep(ctx, p, StepPausing)
 	if err := h.pauseAndDrain(ctx, toPause, drainTimeout(in.DrainTimeoutSeconds), p); err != nil {
 		return nil, fail(ctx, p, err)
 	}
 
-	setStep(ctx, p, StepImporting)
+	workflows.SetStep(ctx, p, StepImporting)
 	results := make([]RestoreRow, len(plan.Targets))
 	errs := make([]error, len(plan.Targets))
 	wg := workflow.NewWaitGroup(ctx)
@@ -136,7 +136,7 @@ func Restore(ctx workflow.Context, in RestoreInput) (*RestoreResult, error) {
 		}
 	}
 
-	setStep(ctx, p, StepSwitching)
+	workflows.SetStep(ctx, p, StepSwitching)
 	result := &RestoreResult{StoreID: storeID, Datasets: results}
 	for _, e := range plan.Environments {
 		if err := workflow.ExecuteActivity(short, datasets.SwitchStore, datasetact.SwitchStoreInput{
@@ -149,9 +149,9 @@ func Restore(ctx workflow.Context, in RestoreInput) (*RestoreResult, error) {
 	}
 	switched = true
 
-	setStep(ctx, p, StepResuming)
+	workflows.SetStep(ctx, p, StepResuming)
 	result.PauseWindowMillis = h.resume(ctx).Milliseconds()
-	setStep(ctx, p, workflows.StepDone)
+	workflows.SetStep(ctx, p, workflows.StepDone)
 	return result, nil
 }
 

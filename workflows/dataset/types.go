@@ -155,14 +155,9 @@ type RestoreResult struct {
 
 // Progress is what the progress query returns.
 type Progress struct {
-	Operation string            `json:"operation"`
-	Step      string            `json:"step"`
-	Validated bool              `json:"validated"`
-	StartedAt time.Time         `json:"startedAt"`
-	UpdatedAt time.Time         `json:"updatedAt"`
-	StoreID   string            `json:"storeId,omitempty"`
-	Datasets  []DatasetProgress `json:"datasets"`
-	Error     string            `json:"error,omitempty"`
+	workflows.Status
+	StoreID  string            `json:"storeId,omitempty"`
+	Datasets []DatasetProgress `json:"datasets"`
 	// Warnings are failures that did not fail the run (a retention step).
 	Warnings []string `json:"warnings,omitempty"`
 }

@@ -78,7 +78,7 @@ func Verify(ctx workflow.Context, in VerifyInput) (*VerifyResult, error) {
 	dp.Items, dp.Bytes = found.ItemCount, found.Bytes
 	dp.Detail = fmt.Sprintf("backup %s: %d objects, %d items, %d bytes to check: %s", found.BackupID, found.Objects, found.ItemCount, found.Bytes, found.ManifestURL)
 
-	setStep(ctx, p, StepVerifying)
+	workflows.SetStep(ctx, p, StepVerifying)
 	dp.Step = StepVerifying
 	var checked datasetact.VerifyBackupResult
 	err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, objectScan), files.VerifyBackup, datasetact.VerifyBackupInput{
@@ -90,7 +90,7 @@ func Verify(ctx workflow.Context, in VerifyInput) (*VerifyResult, error) {
 	}
 	dp.Step, dp.Items, dp.Bytes = workflows.StepDone, checked.ItemCount, checked.Bytes
 	dp.Detail = fmt.Sprintf("backup %s is sound: %d objects, %d items, %d bytes checked", found.BackupID, checked.Objects, checked.ItemCount, checked.Bytes)
-	setStep(ctx, p, workflows.StepDone)
+	workflows.SetStep(ctx, p, workflows.StepDone)
 	return &VerifyResult{
 		EnvID: found.EnvID, StoreID: found.StoreID, DatasetID: found.DatasetID, BackupID: found.BackupID,
 		CutTime: found.CutTime, ManifestURL: found.ManifestURL,

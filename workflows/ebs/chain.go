@@ -10,6 +10,7 @@ import (
 
 	ebsact "github.com/lifeboat-dev/lifeboat/activities/ebs"
 	"github.com/lifeboat-dev/lifeboat/internal/ebstags"
+	"github.com/lifeboat-dev/lifeboat/workflows"
 )
 
 // SnapshotRun runs one SnapshotChain per region, all at once. A region that
@@ -52,10 +53,10 @@ func Run(ctx workflow.Context, in RunInput) (*RunResult, error) {
 				out.Status, out.Error = OutcomeFailed, errMessage(err)
 			}
 			p.Regions[i].Status, p.Regions[i].Error = out.Status, out.Error
-			p.step(ctx, StepRunning)
+			workflows.SetStep(ctx, p, StepRunning)
 		})
 	}
-	p.step(ctx, StepRunning)
+	workflows.SetStep(ctx, p, StepRunning)
 	for range regions {
 		sel.Select(ctx)
 	}
@@ -119,7 +120,7 @@ func Chain(ctx workflow.Context, in ChainInput) (*ChainResult, error) {
 		res.Steps = append(res.Steps, o)
 	}
 
-	p.step(ctx, StepCreating)
+	workflows.SetStep(ctx, p, StepCreating)
 	var created CreateResult
 	f := workflow.ExecuteChildWorkflow(withChild(ctx, WorkflowID("create", in.Region)), CreateName,
 		CreateInput{Region: in.Region, Options: opts})
@@ -134,7 +135,7 @@ func Chain(ctx workflow.Context, in ChainInput) (*ChainResult, error) {
 	if in.DryRun {
 		res.Steps = append(res.Steps, StepOutcome{Step: "wait", Status: OutcomeSkipped})
 	} else {
-		p.step(ctx, StepWaiting)
+		workflows.SetStep(ctx, p, StepWaiting)
 		wait := time.Duration(opts.waitTimeout()) * time.Second
 		var waited ebsact.WaitSnapshotsCompletedResult
 		// The deadline is fixed here, so a retried wait does not start over;
@@ -161,7 +162,7 @@ func Chain(ctx workflow.Context, in ChainInput) (*ChainResult, error) {
 		}
 	}
 
-	p.step(ctx, StepCopying)
+	workflows.SetStep(ctx, p, StepCopying)
 	var copied CopyResult
 	f = workflow.ExecuteChildWorkflow(withChild(ctx, WorkflowID("copy", in.Region)), CopyName,
 		CopyInput{Region: in.Region, Options: opts})
@@ -177,7 +178,7 @@ func Chain(ctx workflow.Context, in ChainInput) (*ChainResult, error) {
 	}
 	outcome("copy", err)
 
-	p.step(ctx, StepExpiring)
+	workflows.SetStep(ctx, p, StepExpiring)
 	var expired ExpireResult
 	f = workflow.ExecuteChildWorkflow(withChild(ctx, WorkflowID("expire", in.Region)), ExpireName,
 		ExpireInput{Region: in.Region, Options: opts})

@@ -88,33 +88,24 @@ func withChild(ctx workflow.Context, id string) workflow.Context {
 // snapshotStart registers the progress query, tags the run with its
 // operation and regions, and marks the workflow started.
 func startProgress(ctx workflow.Context, op, region string, regions []string, dryRun bool) (*Progress, error) {
-	p := &Progress{Operation: op, Region: region, DryRun: dryRun, StartedAt: workflow.Now(ctx)}
-	if err := workflow.SetQueryHandler(ctx, workflows.ProgressQuery, func() (*Progress, error) { return p, nil }); err != nil {
+	p := &Progress{Status: workflows.Status{Operation: op, StartedAt: workflow.Now(ctx)}, Region: region, DryRun: dryRun}
+	if err := workflows.Track(ctx, p); err != nil {
 		return nil, err
 	}
 	workflows.TagRun(ctx, "snapshots-"+op, "", nil, regions)
-	p.step(ctx, StepStarting)
+	workflows.SetStep(ctx, p, StepStarting)
 	return p, nil
 }
 
-func (p *Progress) step(ctx workflow.Context, s string) {
-	p.Step = s
-	p.UpdatedAt = workflow.Now(ctx)
-	workflow.SetCurrentDetails(ctx, p.Summary())
-}
-
 func (p *Progress) fail(ctx workflow.Context, err error) error {
-	workflows.CountFailure(ctx, "snapshots-"+p.Operation, p.Step)
-	p.Error = errMessage(err)
-	p.step(ctx, workflows.StepFailed)
-	return err
+	return workflows.Fail(ctx, p, "snapshots-"+p.Operation, errMessage(err), err)
 }
 
 // finish ends a workflow: successfully, or, when some of its work failed,
 // with an ErrSnapshotFailures error whose details are the result.
 func finish[T any](ctx workflow.Context, p *Progress, res *T, failures int, what string) (*T, error) {
 	if failures == 0 {
-		p.step(ctx, workflows.StepDone)
+		workflows.SetStep(ctx, p, workflows.StepDone)
 		return res, nil
 	}
 	err := temporal.NewNonRetryableApplicationError(what, ErrSnapshotFailures, nil, res)

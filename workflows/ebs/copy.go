@@ -37,7 +37,7 @@ func Copy(ctx workflow.Context, in CopyInput) (*CopyResult, error) {
 		return nil, p.fail(ctx, err)
 	}
 	p.Validated = true
-	p.step(ctx, StepPlanning)
+	workflows.SetStep(ctx, p, StepPlanning)
 	var plan ebsact.PlanSnapshotCopiesResult
 	err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ec2Sweep), ebs.PlanSnapshotCopies,
 		ebsact.PlanSnapshotCopiesInput{Region: in.Region}).Get(ctx, &plan)
@@ -54,11 +54,11 @@ func Copy(ctx workflow.Context, in CopyInput) (*CopyResult, error) {
 			res.Destinations = append(res.Destinations, r)
 			p.CopiesPending += r.Pending
 		}
-		p.step(ctx, workflows.StepDone)
+		workflows.SetStep(ctx, p, workflows.StepDone)
 		return res, nil
 	}
 
-	p.step(ctx, StepCopying)
+	workflows.SetStep(ctx, p, StepCopying)
 	deadline := workflow.Now(ctx).Add(in.copyWindow())
 	futures := make([]workflow.ChildWorkflowFuture, len(plan.Destinations))
 	for i, d := range plan.Destinations {
@@ -85,7 +85,7 @@ func Copy(ctx workflow.Context, in CopyInput) (*CopyResult, error) {
 		p.CopiesInFlight += len(r.InFlight)
 		p.CopiesPending += r.Pending
 		p.Failed += r.FailedCount
-		p.step(ctx, StepCopying)
+		workflows.SetStep(ctx, p, StepCopying)
 	}
 	return finish(ctx, p, res, len(failed), "copies from "+in.Region+" failed: "+strings.Join(failed, "; "))
 }
@@ -127,7 +127,7 @@ func CopyDestination(ctx workflow.Context, in CopyDestinationInput) (*CopyDestin
 	}
 	show := func(step string) {
 		p.Copied, p.CopiesInFlight, p.CopiesPending, p.Failed = res.Copied, len(inflight), len(queue)+pending, res.FailedCount
-		p.step(ctx, step)
+		workflows.SetStep(ctx, p, step)
 	}
 	show(StepCopying)
 

@@ -34,10 +34,10 @@ func Create(ctx workflow.Context, in CreateInput) (*CreateResult, error) {
 	}
 	res := &carry.Result
 	p.Date, p.Validated = res.Date, true
-	p.step(ctx, StepCreating)
+	workflows.SetStep(ctx, p, StepCreating)
 	show := func() {
 		p.Instances, p.GroupsCreated, p.GroupsExisting, p.Snapshots, p.Failed = res.Instances, res.GroupsCreated, res.GroupsExisting, res.Snapshots, res.FailedCount
-		p.step(ctx, StepCreating)
+		workflows.SetStep(ctx, p, StepCreating)
 	}
 
 	var running []instanceBatch

@@ -31,7 +31,7 @@ func Expire(ctx workflow.Context, in ExpireInput) (*ExpireResult, error) {
 	}
 	res := &ExpireResult{Region: in.Region, Date: ebstags.FormatDate(day), DryRun: in.DryRun, Destinations: []string{}}
 	p.Date, p.Validated = res.Date, true
-	p.step(ctx, StepExpiring)
+	workflows.SetStep(ctx, p, StepExpiring)
 	actx := workflow.WithActivityOptions(ctx, ec2Call)
 	sctx := workflow.WithActivityOptions(ctx, ec2Sweep)
 
@@ -79,7 +79,7 @@ func Expire(ctx workflow.Context, in ExpireInput) (*ExpireResult, error) {
 			res.DeletedCount += r.DeletedCount
 			p.Deleted = res.DeletedCount
 			p.Failed += len(r.Failed)
-			p.step(ctx, StepExpiring)
+			workflows.SetStep(ctx, p, StepExpiring)
 		})
 	}
 	wg.Wait(ctx)

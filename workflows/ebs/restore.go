@@ -26,7 +26,7 @@ func Restore(ctx workflow.Context, in RestoreInput) (*RestoreResult, error) {
 		return nil, p.fail(ctx, err)
 	}
 	restoreID := workflow.GetInfo(ctx).WorkflowExecution.ID
-	p.step(ctx, StepPlanning)
+	workflows.SetStep(ctx, p, StepPlanning)
 	var plan ebsact.PlanVolumeRestoreResult
 	err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ec2Call), ebs.PlanVolumeRestore, ebsact.PlanVolumeRestoreInput{
 		Region: in.Region, GroupID: in.GroupID, SourceInstanceID: in.SourceInstanceID, At: in.At,
@@ -51,7 +51,7 @@ func Restore(ctx workflow.Context, in RestoreInput) (*RestoreResult, error) {
 			return
 		}
 		dctx, _ := workflow.NewDisconnectedContext(ctx)
-		p.step(dctx, StepCleaningUp)
+		workflows.SetStep(dctx, p, StepCleaningUp)
 		var out ebsact.DeleteRestoreVolumesResult
 		err := workflow.ExecuteActivity(workflow.WithActivityOptions(dctx, ec2Cleanup), ebs.DeleteRestoreVolumes,
 			ebsact.DeleteRestoreVolumesInput{Region: in.Region, VolumeIDs: created}).Get(dctx, &out)
@@ -62,7 +62,7 @@ func Restore(ctx workflow.Context, in RestoreInput) (*RestoreResult, error) {
 		workflow.GetLogger(ctx).Info("Restore cleaned up", "deleted", out.Deleted, "kept", out.Kept)
 	}()
 
-	p.step(ctx, StepVolumes)
+	workflows.SetStep(ctx, p, StepVolumes)
 	// On cancellation, creations in flight are waited for, so that every
 	// volume made is known to the cleanup.
 	cctx := workflow.WithActivityOptions(ctx, ec2Call)
@@ -87,7 +87,7 @@ func Restore(ctx workflow.Context, in RestoreInput) (*RestoreResult, error) {
 		s := plan.Snapshots[i]
 		res.Volumes = append(res.Volumes, RestoredVolume{Device: s.Device, SnapshotID: s.SnapshotID, VolumeID: v.VolumeID})
 		p.Volumes = len(created)
-		p.step(ctx, StepVolumes)
+		workflows.SetStep(ctx, p, StepVolumes)
 	}
 	if firstErr != nil {
 		return nil, p.fail(ctx, firstErr)
@@ -98,7 +98,7 @@ func Restore(ctx workflow.Context, in RestoreInput) (*RestoreResult, error) {
 		return nil, p.fail(ctx, err)
 	}
 
-	p.step(ctx, StepAttaching)
+	workflows.SetStep(ctx, p, StepAttaching)
 	actx := workflow.WithActivityOptions(ctx, ec2Poll(30*time.Minute))
 	for _, v := range res.Volumes {
 		err := workflow.ExecuteActivity(actx, ebs.AttachRestoreVolume, ebsact.AttachRestoreVolumeInput{
@@ -108,10 +108,10 @@ func Restore(ctx workflow.Context, in RestoreInput) (*RestoreResult, error) {
 			return nil, p.fail(ctx, err)
 		}
 		p.Attached++
-		p.step(ctx, StepAttaching)
+		workflows.SetStep(ctx, p, StepAttaching)
 	}
 	succeeded = true
-	p.step(ctx, workflows.StepDone)
+	workflows.SetStep(ctx, p, workflows.StepDone)
 	return res, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	ebsact "github.com/lifeboat-dev/lifeboat/activities/ebs"
+	"github.com/lifeboat-dev/lifeboat/workflows"
 )
 
 // Workflow type names of the EBS snapshot lifecycle.
@@ -339,14 +340,10 @@ type RestoreResult struct {
 
 // SnapshotProgress is what the progress query of a snapshot workflow returns.
 type Progress struct {
-	Operation string    `json:"operation"` // run, chain, create, copy, expire, restore
-	Region    string    `json:"region,omitempty"`
-	Date      string    `json:"date,omitempty"`
-	DryRun    bool      `json:"dryRun,omitempty"`
-	Step      string    `json:"step"`
-	Validated bool      `json:"validated"`
-	StartedAt time.Time `json:"startedAt"`
-	UpdatedAt time.Time `json:"updatedAt"`
+	workflows.Status
+	Region string `json:"region,omitempty"`
+	Date   string `json:"date,omitempty"`
+	DryRun bool   `json:"dryRun,omitempty"`
 
 	Instances      int `json:"instances,omitempty"`
 	GroupsCreated  int `json:"groupsCreated,omitempty"`
@@ -362,7 +359,6 @@ type Progress struct {
 
 	// Regions is each region's state, in a run.
 	Regions []RegionProgress `json:"regions,omitempty"`
-	Error   string           `json:"error,omitempty"`
 }
 
 // RegionProgress is one region's part of a run's progress.

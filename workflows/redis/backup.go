@@ -109,7 +109,7 @@ func Backup(ctx workflow.Context, in BackupInput) (*BackupResult, error) {
 		}
 	}()
 
-	p.setStep(ctx, StepBackingUp)
+	workflows.SetStep(ctx, p, StepBackingUp)
 	timeout := sidecarTimeout(in.SidecarTimeoutSeconds)
 	nodes := make([]redisbackup.Node, len(plan.Nodes))
 	failures := make([]*nodeFailure, len(plan.Nodes))
@@ -142,7 +142,7 @@ func Backup(ctx workflow.Context, in BackupInput) (*BackupResult, error) {
 		return nil, p.fail(ctx, err)
 	}
 
-	p.setStep(ctx, workflows.StepManifest)
+	workflows.SetStep(ctx, p, workflows.StepManifest)
 	var written redisact.WriteRedisManifestResult
 	err = workflow.ExecuteActivity(short, redisClusters.WriteRedisManifest, redisact.WriteRedisManifestInput{
 		Location: plan.Location, Cluster: plan.Cluster, BackupID: backupID, Format: plan.Format, StartedAt: p.StartedAt, Nodes: nodes,
@@ -159,7 +159,7 @@ func Backup(ctx workflow.Context, in BackupInput) (*BackupResult, error) {
 		p.node(n.Node).Step = workflows.StepDone
 		res.Nodes = append(res.Nodes, NodeResult{Node: n.Node, Keys: n.Keys, Bytes: n.Bytes, Files: len(n.Files)})
 	}
-	p.setStep(ctx, workflows.StepDone)
+	workflows.SetStep(ctx, p, workflows.StepDone)
 	return res, nil
 }
 
@@ -271,28 +271,20 @@ func nodeFailuresError(what, suffix string, all []*nodeFailure) error {
 // redisStart registers a Redis workflow's progress query, tags the run and
 // marks it validating.
 func startProgress(ctx workflow.Context, op, cluster string) (*Progress, error) {
-	p := &Progress{Operation: op, Cluster: cluster, StartedAt: workflow.Now(ctx)}
-	if err := workflow.SetQueryHandler(ctx, workflows.ProgressQuery, func() (*Progress, error) { return p, nil }); err != nil {
+	p := &Progress{Status: workflows.Status{Operation: op, StartedAt: workflow.Now(ctx)}, Cluster: cluster}
+	if err := workflows.Track(ctx, p); err != nil {
 		return nil, err
 	}
 	workflows.TagRun(ctx, op, "", nil, nil)
-	p.setStep(ctx, workflows.StepValidating)
+	workflows.SetStep(ctx, p, workflows.StepValidating)
 	return p, nil
 }
 
-func (p *Progress) setStep(ctx workflow.Context, step string) {
-	p.Step = step
-	p.UpdatedAt = workflow.Now(ctx)
-	workflow.SetCurrentDetails(ctx, p.Summary())
-}
-
 func (p *Progress) fail(ctx workflow.Context, err error) error {
-	workflows.CountFailure(ctx, p.Operation, p.Step)
-	p.Error = err.Error()
+	msg := err.Error()
 	var app *temporal.ApplicationError
 	if errors.As(err, &app) {
-		p.Error = app.Message()
+		msg = app.Message()
 	}
-	p.setStep(ctx, workflows.StepFailed)
-	return err
+	return workflows.Fail(ctx, p, p.Operation, msg, err)
 }

@@ -63,7 +63,7 @@ func Restore(ctx workflow.Context, in RestoreInput) (*RestoreResult, error) {
 	}()
 	what := fmt.Sprintf("restore of Redis cluster %s from %s backup %s", plan.Cluster, plan.SourceCluster, plan.BackupID)
 
-	p.setStep(ctx, StepDownloading)
+	workflows.SetStep(ctx, p, StepDownloading)
 	staged := make([]redisact.NodeStageResult, len(plan.Targets))
 	failures := make([]*nodeFailure, len(plan.Targets))
 	wg := workflow.NewWaitGroup(ctx)
@@ -96,7 +96,7 @@ func Restore(ctx workflow.Context, in RestoreInput) (*RestoreResult, error) {
 		return nil, p.fail(ctx, err)
 	}
 
-	p.setStep(ctx, StepRestoring)
+	workflows.SetStep(ctx, p, StepRestoring)
 	results := make([]NodeResult, len(plan.Targets))
 	wg = workflow.NewWaitGroup(ctx)
 	for i, t := range plan.Targets {
@@ -136,7 +136,7 @@ func Restore(ctx workflow.Context, in RestoreInput) (*RestoreResult, error) {
 	if ctx.Err() != nil {
 		return nil, p.fail(ctx, ctx.Err())
 	}
-	p.setStep(ctx, workflows.StepDone)
+	workflows.SetStep(ctx, p, workflows.StepDone)
 	return &RestoreResult{
 		Cluster: plan.Cluster, SourceCluster: plan.SourceCluster, BackupID: plan.BackupID, Format: plan.Persistence, Nodes: results,
 	}, nil

@@ -90,15 +90,10 @@ type RestoreResult struct {
 
 // RedisProgress is what a Redis workflow's progress query returns.
 type Progress struct {
-	Operation string         `json:"operation"`
-	Cluster   string         `json:"cluster"`
-	Step      string         `json:"step"`
-	Validated bool           `json:"validated"`
-	StartedAt time.Time      `json:"startedAt"`
-	UpdatedAt time.Time      `json:"updatedAt"`
-	BackupID  string         `json:"backupId,omitempty"`
-	Nodes     []NodeProgress `json:"nodes"`
-	Error     string         `json:"error,omitempty"`
+	workflows.Status
+	Cluster  string         `json:"cluster"`
+	BackupID string         `json:"backupId,omitempty"`
+	Nodes    []NodeProgress `json:"nodes"`
 }
 
 // RedisNodeProgress is one node's part of RedisProgress.

@@ -492,7 +492,7 @@ func TestRedisWorkflowIDs(t *testing.T) {
 			t.Errorf("workflow id %s, want %s", got, want)
 		}
 	}
-	p := redis.Progress{Operation: "redis-backup", Cluster: "c1", Step: redis.StepBackingUp,
+	p := redis.Progress{Status: workflows.Status{Operation: "redis-backup", Step: redis.StepBackingUp}, Cluster: "c1",
 		Nodes: []redis.NodeProgress{{Node: "n1", Step: workflows.StepDone}, {Node: "n2", Step: redis.StepBackingUp}}}
 	if s := p.Summary(); s != "redis-backup c1: backing-up, 1 of 2 nodes done" {
 		t.Errorf("summary %q", s)
