@@ -15,11 +15,6 @@ import (
 	"github.com/lifeboat-dev/lifeboat/workflows"
 )
 
-var (
-	dynamo *datasetact.DynamoDB
-	files  *datasetact.BackupFiles
-)
-
 // DatasetBackup backs up one or many datasets: validate everything, pause
 // writes to every dataset, wait for in-flight writes to drain, fix one cut
 // time for all of them (the next whole second after the drain, plus a

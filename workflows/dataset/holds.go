@@ -18,8 +18,6 @@ type holds struct {
 	resumed  bool
 }
 
-var datasets *datasetact.Datasets
-
 // pauseAndDrain pauses every dataset, then waits for each to drain. Datasets
 // are recorded before their pause is attempted, so resume covers a pause
 // whose result was lost.
@@ -90,30 +88,4 @@ func (h *holds) resume(ctx workflow.Context) time.Duration {
 	window := workflow.Now(dctx).Sub(h.pausedAt)
 	workflows.RecordPauseWindow(ctx, h.op, window)
 	return window
-}
-
-// trackProgress starts a workflow's Progress, answering the progress query.
-func trackProgress(ctx workflow.Context, op string, refs []datasetact.DatasetRef) (*Progress, error) {
-	p := &Progress{Status: workflows.Status{Operation: op, StartedAt: workflow.Now(ctx)}}
-	for _, r := range refs {
-		p.dataset(r.EnvID, r.DatasetID).Step = workflows.StepValidating
-	}
-	if err := workflows.Track(ctx, p); err != nil {
-		return nil, err
-	}
-	env := ""
-	names := make([]string, len(refs))
-	for i, r := range refs {
-		names[i] = r.String()
-	}
-	if len(refs) > 0 {
-		env = refs[0].EnvID
-	}
-	workflows.TagRun(ctx, op, env, names, nil)
-	workflows.SetStep(ctx, p, workflows.StepValidating)
-	return p, nil
-}
-
-func fail(ctx workflow.Context, p *Progress, err error) error {
-	return workflows.Fail(ctx, p, p.Operation, err.Error(), err)
 }

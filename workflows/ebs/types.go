@@ -1,3 +1,7 @@
+// Package ebs holds the EBS snapshot lifecycle workflows: Run (one Chain per
+// region), Chain (Create, wait, Copy, Expire), Create and CreateBatch, Copy and
+// CopyDestination, Expire, and Restore: pure orchestration of the activities
+// in activities/ebs.
 package ebs
 
 import (

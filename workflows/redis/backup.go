@@ -17,61 +17,6 @@ import (
 	"github.com/lifeboat-dev/lifeboat/workflows"
 )
 
-var (
-	redisNode     *redisact.Node
-	redisClusters *redisact.Clusters
-)
-
-// Activity options of the steps that run on a node's sidecar. onNode adds
-// the node's task queue and how long to wait for its sidecar.
-var (
-	// redisNodeJob persists and uploads, or downloads, a node's files.
-	nodeJob = workflow.ActivityOptions{
-		StartToCloseTimeout: 6 * time.Hour,
-		HeartbeatTimeout:    time.Minute,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:        2 * time.Second,
-			BackoffCoefficient:     2,
-			MaximumInterval:        30 * time.Second,
-			MaximumAttempts:        3,
-			NonRetryableErrorTypes: activities.NonRetryable,
-		},
-	}
-	// redisNodeRestart stops a node, swaps its files and starts it. Once it
-	// has stopped Redis it finishes even if the workflow is cancelled, and
-	// the workflow waits for it.
-	nodeRestart = workflow.ActivityOptions{
-		StartToCloseTimeout: 6 * time.Hour,
-		HeartbeatTimeout:    time.Minute,
-		WaitForCancellation: true,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:        2 * time.Second,
-			BackoffCoefficient:     2,
-			MaximumInterval:        30 * time.Second,
-			MaximumAttempts:        5,
-			NonRetryableErrorTypes: activities.NonRetryable,
-		},
-	}
-	// redisNodeCleanup removes a node's leftovers (a staging folder).
-	nodeCleanup = workflow.ActivityOptions{
-		StartToCloseTimeout: 2 * time.Minute,
-		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumAttempts: 3},
-	}
-)
-
-func onNode(ctx workflow.Context, n registry.RedisNode, o workflow.ActivityOptions, sidecarTimeout time.Duration) workflow.Context {
-	o.TaskQueue = n.TaskQueue
-	o.ScheduleToStartTimeout = sidecarTimeout
-	return workflow.WithActivityOptions(ctx, o)
-}
-
-func sidecarTimeout(seconds int) time.Duration {
-	if seconds <= 0 {
-		seconds = DefaultSidecarTimeoutSeconds
-	}
-	return time.Duration(seconds) * time.Second
-}
-
 // RedisBackup backs up every node of a Redis cluster to S3: on each node's
 // sidecar in parallel, BGSAVE (or BGREWRITEAOF), wait for it and check it
 // succeeded, upload the file(s) with their SHA-256; then, only if every
@@ -266,25 +211,4 @@ func nodeFailuresError(what, suffix string, all []*nodeFailure) error {
 	}
 	msg := fmt.Sprintf("%s failed on %s: %s%s", what, label, strings.Join(msgs, "; "), suffix)
 	return temporal.NewNonRetryableApplicationError(msg, errType, nil, nodes)
-}
-
-// redisStart registers a Redis workflow's progress query, tags the run and
-// marks it validating.
-func startProgress(ctx workflow.Context, op, cluster string) (*Progress, error) {
-	p := &Progress{Status: workflows.Status{Operation: op, StartedAt: workflow.Now(ctx)}, Cluster: cluster}
-	if err := workflows.Track(ctx, p); err != nil {
-		return nil, err
-	}
-	workflows.TagRun(ctx, op, "", nil, nil)
-	workflows.SetStep(ctx, p, workflows.StepValidating)
-	return p, nil
-}
-
-func (p *Progress) fail(ctx workflow.Context, err error) error {
-	msg := err.Error()
-	var app *temporal.ApplicationError
-	if errors.As(err, &app) {
-		msg = app.Message()
-	}
-	return workflows.Fail(ctx, p, p.Operation, msg, err)
 }

@@ -1,3 +1,6 @@
+// Package redis holds the Redis cluster workflows (Backup, Restore): pure
+// orchestration of the activities in activities/redis, the node steps routed
+// to each node's sidecar.
 package redis
 
 import (
