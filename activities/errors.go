@@ -34,6 +34,12 @@ const (
 	ErrEC2Rejected    = "EC2Rejected"    // EC2 refused the request as invalid: retrying cannot help
 	ErrSnapshotFailed = "SnapshotFailed" // a snapshot went to the error state
 	ErrRestoreFailed  = "RestoreFailed"  // a restored volume failed or a device is taken
+
+	// ErrSnapshotFailures is the error type of a snapshot workflow that
+	// finished its work but some of it failed (an instance, a copy, a
+	// region). Workflows raise it, not activities; the error's details hold
+	// the workflow's full result, so nothing done is lost from view.
+	ErrSnapshotFailures = "SnapshotFailures"
 )
 
 // NonRetryable lists the error types activity retry policies must not retry,

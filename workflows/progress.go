@@ -17,13 +17,15 @@ type Status struct {
 	Error     string    `json:"error,omitempty"`
 }
 
-func (s *Status) status() *Status { return s }
+// ProgressStatus is the Status itself: every progress struct embedding it is
+// Tracked.
+func (s *Status) ProgressStatus() *Status { return s }
 
 // Tracked is a workflow's progress: a Status and a one-line summary, shown
 // as the run's current details in the Web UI.
 type Tracked interface {
 	Summary() string
-	status() *Status
+	ProgressStatus() *Status
 }
 
 // Track answers the progress query with p, from now on.
@@ -33,7 +35,7 @@ func Track[P Tracked](ctx workflow.Context, p P) error {
 
 // SetStep moves p to step and updates the run's current details.
 func SetStep(ctx workflow.Context, p Tracked, step string) {
-	s := p.status()
+	s := p.ProgressStatus()
 	s.Step = step
 	s.UpdatedAt = workflow.Now(ctx)
 	workflow.SetCurrentDetails(ctx, p.Summary())
@@ -43,7 +45,7 @@ func SetStep(ctx workflow.Context, p Tracked, step string) {
 // and the step it failed in), msg kept as p's error, step StepFailed. It
 // returns err.
 func Fail(ctx workflow.Context, p Tracked, metricOp, msg string, err error) error {
-	s := p.status()
+	s := p.ProgressStatus()
 	CountFailure(ctx, metricOp, s.Step)
 	s.Error = msg
 	SetStep(ctx, p, StepFailed)

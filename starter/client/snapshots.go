@@ -12,6 +12,7 @@ import (
 	tclient "go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/lifeboat-dev/lifeboat/activities"
 	"github.com/lifeboat-dev/lifeboat/internal/ebstags"
 	"github.com/lifeboat-dev/lifeboat/workflows/ebs"
 )
@@ -172,7 +173,7 @@ func (c *Client) WaitSnapshotRestore(ctx context.Context, workflowID string, onP
 }
 
 // waitSnapshot waits for a snapshot workflow, reporting progress changes. A
-// workflow that ended with ErrSnapshotFailures still returns its result,
+// workflow that ended with activities.ErrSnapshotFailures still returns its result,
 // read from the error's details, beside the error.
 func waitSnapshot[T any](ctx context.Context, c *Client, workflowID string, onProgress func(ebs.Progress)) (*T, error) {
 	var res T
@@ -181,7 +182,7 @@ func waitSnapshot[T any](ctx context.Context, c *Client, workflowID string, onPr
 		return &res, nil
 	}
 	var app *temporal.ApplicationError
-	if errors.As(err, &app) && app.Type() == ebs.ErrSnapshotFailures && app.HasDetails() && app.Details(&res) == nil {
+	if errors.As(err, &app) && app.Type() == activities.ErrSnapshotFailures && app.HasDetails() && app.Details(&res) == nil {
 		return &res, Explain(workflowID, err)
 	}
 	return nil, Explain(workflowID, err)

@@ -6,6 +6,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/lifeboat-dev/lifeboat/activities"
 	"github.com/lifeboat-dev/lifeboat/workflows"
 )
 
@@ -26,21 +27,21 @@ func (p *Progress) fail(ctx workflow.Context, err error) error {
 }
 
 // finish ends a workflow: successfully, or, when some of its work failed,
-// with an ErrSnapshotFailures error whose details are the result.
+// with an activities.ErrSnapshotFailures error whose details are the result.
 func finish[T any](ctx workflow.Context, p *Progress, res *T, failures int, what string) (*T, error) {
 	if failures == 0 {
 		workflows.SetStep(ctx, p, workflows.StepDone)
 		return res, nil
 	}
-	err := temporal.NewNonRetryableApplicationError(what, ErrSnapshotFailures, nil, res)
+	err := temporal.NewNonRetryableApplicationError(what, activities.ErrSnapshotFailures, nil, res)
 	return nil, p.fail(ctx, err)
 }
 
 // failureDetails reads the result a workflow left in its
-// ErrSnapshotFailures error. It is false when there is none.
+// activities.ErrSnapshotFailures error. It is false when there is none.
 func failureDetails(err error, into any) bool {
 	var app *temporal.ApplicationError
-	if errors.As(err, &app) && app.Type() == ErrSnapshotFailures && app.HasDetails() {
+	if errors.As(err, &app) && app.Type() == activities.ErrSnapshotFailures && app.HasDetails() {
 		return app.Details(into) == nil
 	}
 	return false

@@ -47,11 +47,6 @@ const (
 	OutcomeSkipped  = "skipped"
 )
 
-// ErrSnapshotFailures is the error type of a snapshot workflow that finished
-// its work but some of it failed (an instance, a copy, a region). The error's
-// details hold the workflow's full result, so nothing done is lost from view.
-const ErrSnapshotFailures = "SnapshotFailures"
-
 // Defaults of SnapshotOptions.
 const (
 	DefaultBatchSize           = 100 // instances per SnapshotCreateBatch child

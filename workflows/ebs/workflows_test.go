@@ -444,7 +444,7 @@ func result[T any](fx *snapFixture) *T {
 	return &out
 }
 
-// failedWith checks the workflow failed with ErrSnapshotFailures and
+// failedWith checks the workflow failed with activities.ErrSnapshotFailures and
 // returns the result carried in the error's details.
 func failedWith[T any](fx *snapFixture) (*T, string) {
 	fx.t.Helper()
@@ -452,7 +452,7 @@ func failedWith[T any](fx *snapFixture) (*T, string) {
 	require.Error(fx.t, err)
 	var app *temporal.ApplicationError
 	require.True(fx.t, errors.As(err, &app), "want an application error, got %v", err)
-	require.Equal(fx.t, ebs.ErrSnapshotFailures, app.Type(), "error: %v", err)
+	require.Equal(fx.t, activities.ErrSnapshotFailures, app.Type(), "error: %v", err)
 	var out T
 	require.NoError(fx.t, app.Details(&out))
 	return &out, app.Message()

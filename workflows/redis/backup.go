@@ -151,7 +151,7 @@ type nodeFailure struct {
 
 // describeNodeError turns a node step's error into what a user reads.
 func describeNodeError(n registry.RedisNode, err error, sidecarTimeout time.Duration) *nodeFailure {
-	errType, msg := ErrNodeFailed, err.Error()
+	errType, msg := activities.ErrRedisNodeFailed, err.Error()
 	var (
 		timeout  *temporal.TimeoutError
 		app      *temporal.ApplicationError
@@ -180,10 +180,6 @@ func describeNodeError(n registry.RedisNode, err error, sidecarTimeout time.Dura
 	return &nodeFailure{node: n.ID, errType: errType, msg: msg}
 }
 
-// ErrRedisNodeFailed is the error type of a Redis workflow that failed on
-// some of its nodes for different reasons (see activities.ErrRedisNodeFailed).
-const ErrNodeFailed = activities.ErrRedisNodeFailed
-
 // nodeFailuresError is one error naming every failed node, in cluster order;
 // nil if none failed. When all failed for the same reason it keeps that
 // error type (e.g. InvalidInput, ChecksumMismatch), else it is
@@ -199,7 +195,7 @@ func nodeFailuresError(what, suffix string, all []*nodeFailure) error {
 		if errType == "" {
 			errType = f.errType
 		} else if errType != f.errType {
-			errType = ErrNodeFailed
+			errType = activities.ErrRedisNodeFailed
 		}
 	}
 	if len(nodes) == 0 {

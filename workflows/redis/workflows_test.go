@@ -300,7 +300,7 @@ func TestRedisBackupNodeFailureWritesNoManifest(t *testing.T) {
 			t.Errorf("error %q does not say %q", app.Message(), want)
 		}
 	}
-	if app.Type() != redis.ErrNodeFailed {
+	if app.Type() != activities.ErrRedisNodeFailed {
 		t.Errorf("error type %s", app.Type())
 	}
 	var failed []string
