@@ -15,7 +15,7 @@ import (
 	"github.com/lifeboat-dev/lifeboat/workflows"
 )
 
-// DatasetBackup backs up one or many datasets: validate everything, pause
+// Backup backs up one or many datasets: validate everything, pause
 // writes to every dataset, wait for in-flight writes to drain, fix one cut
 // time for all of them (the next whole second after the drain, plus a
 // margin), wait until the cut has passed and resume writes; then export each

@@ -9,7 +9,7 @@ import (
 	"github.com/lifeboat-dev/lifeboat/workflows"
 )
 
-// DatasetRestore restores one or many datasets from their backups into a new
+// Restore restores one or many datasets from their backups into a new
 // store: validate the request and check each backup's files against its
 // manifest (sizes and ETags, from one listing), create
 // the new store, pause writes to every dataset of the environment, populate

@@ -75,7 +75,7 @@ func (r RetentionPolicy) rules() backupstore.Retention {
 	return backupstore.Retention{Count: r.Count, Days: r.Days}
 }
 
-// DatasetBackupResult is one dataset's finished backup.
+// BackupRow is one dataset's finished backup.
 type BackupRow struct {
 	EnvID        string    `json:"envId"`
 	DatasetID    string    `json:"datasetId"`
@@ -134,7 +134,7 @@ type RestoreInput struct {
 	MaxImportBytesInFlight int64 `json:"maxImportBytesInFlight,omitempty"`
 }
 
-// DatasetRestoreResult is one dataset's finished restore.
+// RestoreRow is one dataset's finished restore.
 type RestoreRow struct {
 	EnvID           string `json:"envId"`
 	DatasetID       string `json:"datasetId"`

@@ -10,7 +10,7 @@ import (
 	"github.com/lifeboat-dev/lifeboat/workflows"
 )
 
-// DatasetVerifyName is the DatasetVerify workflow's type name, as given to
+// VerifyName is the DatasetVerify workflow's type name, as given to
 // `temporal workflow start --type`.
 const VerifyName = "DatasetVerify"
 
@@ -53,7 +53,7 @@ func VerifyWorkflowID(in VerifyInput, now time.Time) string {
 	return workflowID(OpVerify, []datasetact.DatasetRef{{EnvID: in.EnvID, DatasetID: in.DatasetID}}, now)
 }
 
-// DatasetVerify checks one backup deeply, without touching the dataset:
+// Verify checks one backup deeply, without touching the dataset:
 // find the backup (the latest complete one unless named), then download
 // every data object, count its items and compare its checksum with the
 // manifest (files.VerifyBackup, which heartbeats and resumes after the last

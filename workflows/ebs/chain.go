@@ -12,7 +12,7 @@ import (
 	"github.com/lifeboat-dev/lifeboat/workflows"
 )
 
-// SnapshotChain runs the seed's three jobs, in order, for one region:
+// Chain runs the seed's three jobs, in order, for one region:
 // create the day's groups (SnapshotCreate), wait for them to complete, copy
 // completed primaries to their destinations (SnapshotCopy), and expire
 // (SnapshotExpire). Each step runs even if an earlier one failed, because

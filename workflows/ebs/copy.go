@@ -22,7 +22,7 @@ const (
 	copyLimitBackoff = time.Minute
 )
 
-// SnapshotCopy is the seed's copier for one source region: it plans the
+// Copy is the seed's copier for one source region: it plans the
 // copies (completed primaries without a copy in their Copy_Dest regions,
 // never a copy of a copy) and runs one SnapshotCopyDestination child per
 // destination, each keeping at most MaxConcurrentCopies copies in
@@ -90,7 +90,7 @@ func Copy(ctx workflow.Context, in CopyInput) (*CopyResult, error) {
 	return finish(ctx, p, res, len(failed), "copies from "+in.Region+" failed: "+strings.Join(failed, "; "))
 }
 
-// SnapshotCopyDestination copies snapshots of one source region into one
+// CopyDestination copies snapshots of one source region into one
 // destination, keeping at most MaxConcurrent copies in progress there (a
 // workflow-side semaphore: start copies into free slots, wait for some to
 // finish, repeat). No copy starts after the deadline; copies still queued

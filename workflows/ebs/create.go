@@ -10,7 +10,7 @@ import (
 	"github.com/lifeboat-dev/lifeboat/workflows"
 )
 
-// SnapshotCreate is the seed's creator for one region: it pages through the
+// Create is the seed's creator for one region: it pages through the
 // instances tagged Backup=Yes and hands each page (BatchSize instances) to a
 // SnapshotCreateBatch child, a few at a time, so a run over thousands of
 // instances keeps every history small; past HistoryLimit events it
@@ -129,7 +129,7 @@ func firstFailure(f []InstanceFailure) string {
 	return f[0].InstanceID + ": " + f[0].Message
 }
 
-// SnapshotCreateBatch takes the day's group of each instance of a batch. One
+// CreateBatch takes the day's group of each instance of a batch. One
 // lookup finds the groups already taken (a second run the same day skips
 // them without another call); the rest get one activity per instance, so
 // each retries alone, Parallelism at a time.

@@ -11,7 +11,7 @@ import (
 	"github.com/lifeboat-dev/lifeboat/workflows"
 )
 
-// SnapshotExpire is the seed's manager for one source region: it deletes
+// Expire is the seed's manager for one source region: it deletes
 // the region's expired automated snapshots, and, in every region the source
 // copies to, the expired copies it made. Before deleting in a destination
 // it carries KeepForever from each primary to its copies; if that fails,

@@ -66,7 +66,7 @@ func ec2Poll(maxWait time.Duration) workflow.ActivityOptions {
 	return o
 }
 
-// snapChild starts child workflows under fixed ids. A child whose id is
+// withChild starts child workflows under fixed ids. A child whose id is
 // running already (the same step started alone) fails to start, so two runs
 // never work on one region at once; the parent's cancellation reaches it.
 func withChild(ctx workflow.Context, id string) workflow.Context {

@@ -10,7 +10,7 @@ import (
 	"github.com/lifeboat-dev/lifeboat/workflows"
 )
 
-// snapshotStart registers the progress query, tags the run with its
+// startProgress registers the progress query, tags the run with its
 // operation and regions, and marks the workflow started.
 func startProgress(ctx workflow.Context, op, region string, regions []string, dryRun bool) (*Progress, error) {
 	p := &Progress{Status: workflows.Status{Operation: op, StartedAt: workflow.Now(ctx)}, Region: region, DryRun: dryRun}

@@ -9,7 +9,7 @@ import (
 	"github.com/lifeboat-dev/lifeboat/workflows"
 )
 
-// SnapshotRestore makes volumes from a snapshot group and attaches them to
+// Restore makes volumes from a snapshot group and attaches them to
 // a target instance at their original device names. It first checks that
 // the whole group is present and completed, that the target is in the
 // availability zone and that the device names are free there (refusing

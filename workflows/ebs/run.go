@@ -11,7 +11,7 @@ import (
 	"github.com/lifeboat-dev/lifeboat/workflows"
 )
 
-// SnapshotRun runs one SnapshotChain per region, all at once. A region that
+// Run runs one SnapshotChain per region, all at once. A region that
 // fails does not stop the others: every region reports, and only then does
 // the run end, failed with the per-region report as its error's details if
 // any region failed. Every chain evaluates the same day.

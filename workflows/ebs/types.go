@@ -47,7 +47,7 @@ const (
 	OutcomeSkipped  = "skipped"
 )
 
-// Defaults of SnapshotOptions.
+// Defaults of Options.
 const (
 	DefaultBatchSize           = 100 // instances per SnapshotCreateBatch child
 	DefaultBatchParallelism    = 4   // batches running at once
@@ -58,7 +58,7 @@ const (
 	DefaultHistoryLimit        = 10000 // events before a long workflow continues as new
 )
 
-// SnapshotOptions tune the snapshot workflows; zero values are the defaults.
+// Options tune the snapshot workflows; zero values are the defaults.
 type Options struct {
 	// AsOf evaluates another day (YYYY-mm-dd): it names the day's groups,
 	// starts DeleteOn and decides expiry. Empty: today, UTC, by the workflow's clock.
@@ -95,19 +95,19 @@ func orDefault(v, def int) int {
 	return def
 }
 
-// SnapshotRunInput is the SnapshotRun workflow's input: a chain per region.
+// RunInput is the SnapshotRun workflow's input: a chain per region.
 type RunInput struct {
 	Regions []string `json:"regions"`
 	Options
 }
 
-// SnapshotChainInput is the SnapshotChain workflow's input.
+// ChainInput is the SnapshotChain workflow's input.
 type ChainInput struct {
 	Region string `json:"region"`
 	Options
 }
 
-// SnapshotCreateInput is the SnapshotCreate workflow's input.
+// CreateInput is the SnapshotCreate workflow's input.
 type CreateInput struct {
 	Region string `json:"region"`
 	Options
@@ -115,14 +115,14 @@ type CreateInput struct {
 	Carry *CreateCarry `json:"carry,omitempty"`
 }
 
-// SnapshotCreateCarry is where a continued SnapshotCreate resumes.
+// CreateCarry is where a continued SnapshotCreate resumes.
 type CreateCarry struct {
 	Cursor  ebsact.InstanceCursor `json:"cursor"`
 	Batches int                   `json:"batches"`
 	Result  CreateResult          `json:"result"`
 }
 
-// SnapshotCreateBatchInput is one batch of instances to snapshot.
+// CreateBatchInput is one batch of instances to snapshot.
 type CreateBatchInput struct {
 	Region      string                  `json:"region"`
 	Date        time.Time               `json:"date"`
@@ -131,13 +131,13 @@ type CreateBatchInput struct {
 	Parallelism int                     `json:"parallelism,omitempty"`
 }
 
-// SnapshotCopyInput is the SnapshotCopy workflow's input.
+// CopyInput is the SnapshotCopy workflow's input.
 type CopyInput struct {
 	Region string `json:"region"`
 	Options
 }
 
-// SnapshotCopyDestinationInput is the copies of one source region into one
+// CopyDestinationInput is the copies of one source region into one
 // destination, and, after continue-as-new, how far they got.
 type CopyDestinationInput struct {
 	SourceRegion string   `json:"sourceRegion"`
@@ -160,13 +160,13 @@ type CopyDestinationInput struct {
 	Recheck []string `json:"recheck,omitempty"`
 }
 
-// SnapshotExpireInput is the SnapshotExpire workflow's input.
+// ExpireInput is the SnapshotExpire workflow's input.
 type ExpireInput struct {
 	Region string `json:"region"`
 	Options
 }
 
-// SnapshotRestoreInput is the SnapshotRestore workflow's input: a group (by
+// RestoreInput is the SnapshotRestore workflow's input: a group (by
 // id, or the latest group of a source instance at or before a time) and
 // where its volumes go.
 type RestoreInput struct {
@@ -199,14 +199,14 @@ type InstanceFailure struct {
 	Message    string `json:"message"`
 }
 
-// SnapshotCreateBatchResult is one batch's groups.
+// CreateBatchResult is one batch's groups.
 type CreateBatchResult struct {
 	Groups  []GroupSummary           `json:"groups,omitempty"`
 	Failed  []InstanceFailure        `json:"failed,omitempty"`
 	Skipped []ebsact.InstanceProblem `json:"skipped,omitempty"`
 }
 
-// SnapshotCreateResult is the SnapshotCreate workflow's result. Lists are
+// CreateResult is the SnapshotCreate workflow's result. Lists are
 // capped at ebsact.ListCap entries; counts are exact.
 type CreateResult struct {
 	Region         string                   `json:"region"`
@@ -242,7 +242,7 @@ type CopyDestinationResult struct {
 	Error       string                   `json:"error,omitempty"`
 }
 
-// SnapshotCopyResult is the SnapshotCopy workflow's result.
+// CopyResult is the SnapshotCopy workflow's result.
 type CopyResult struct {
 	Region        string                  `json:"region"`
 	DryRun        bool                    `json:"dryRun,omitempty"`
@@ -258,7 +258,7 @@ type ExpiryOutcome struct {
 	Error string `json:"error,omitempty"`
 }
 
-// SnapshotExpireResult is the SnapshotExpire workflow's result: the source
+// ExpireResult is the SnapshotExpire workflow's result: the source
 // region first, then each copy destination.
 type ExpireResult struct {
 	Region       string          `json:"region"`
@@ -278,7 +278,7 @@ type StepOutcome struct {
 	Error  string `json:"error,omitempty"`
 }
 
-// SnapshotChainResult is the SnapshotChain workflow's result: each step's
+// ChainResult is the SnapshotChain workflow's result: each step's
 // outcome and result (nil when a step produced none).
 type ChainResult struct {
 	Region string                               `json:"region"`
@@ -310,7 +310,7 @@ type RegionOutcome struct {
 	Chain      *ChainResult `json:"chain,omitempty"`
 }
 
-// SnapshotRunResult is the SnapshotRun workflow's result: every region's
+// RunResult is the SnapshotRun workflow's result: every region's
 // outcome. A run with a failed region ends failed, with this as its error's
 // details, after every region has reported.
 type RunResult struct {
@@ -325,7 +325,7 @@ type RestoredVolume struct {
 	VolumeID   string `json:"volumeId"`
 }
 
-// SnapshotRestoreResult is the SnapshotRestore workflow's result.
+// RestoreResult is the SnapshotRestore workflow's result.
 type RestoreResult struct {
 	Region           string           `json:"region"`
 	GroupID          string           `json:"groupId"`
@@ -337,7 +337,7 @@ type RestoreResult struct {
 	Volumes          []RestoredVolume `json:"volumes"`
 }
 
-// SnapshotProgress is what the progress query of a snapshot workflow returns.
+// Progress is what the progress query of a snapshot workflow returns.
 type Progress struct {
 	workflows.Status
 	Region string `json:"region,omitempty"`
@@ -412,7 +412,7 @@ func (p *Progress) Summary() string {
 	return s
 }
 
-// SnapshotRunWorkflowID names a multi-region run after its regions and start time.
+// RunWorkflowID names a multi-region run after its regions and start time.
 func RunWorkflowID(regions []string, now time.Time) string {
 	parts := []string{"snapshots-run"}
 	if len(regions) > 0 {
@@ -424,12 +424,12 @@ func RunWorkflowID(regions []string, now time.Time) string {
 	return strings.Join(append(parts, now.UTC().Format("20060102T150405.000Z")), "-")
 }
 
-// SnapshotWorkflowID is the fixed id of a region's chain or step ("chain",
+// WorkflowID is the fixed id of a region's chain or step ("chain",
 // "create", "copy", "expire"). One id per region and step means at most one
 // of each runs at a time in a region, whether started alone or by a chain.
 func WorkflowID(step, region string) string { return "snapshots-" + step + "-" + region }
 
-// SnapshotRestoreWorkflowID names a restore after its group (or source
+// RestoreWorkflowID names a restore after its group (or source
 // instance) and start time.
 func RestoreWorkflowID(in RestoreInput, now time.Time) string {
 	what := in.GroupID

@@ -17,7 +17,7 @@ import (
 	"github.com/lifeboat-dev/lifeboat/workflows"
 )
 
-// RedisBackup backs up every node of a Redis cluster to S3: on each node's
+// Backup backs up every node of a Redis cluster to S3: on each node's
 // sidecar in parallel, BGSAVE (or BGREWRITEAOF), wait for it and check it
 // succeeded, upload the file(s) with their SHA-256; then, only if every
 // node succeeded, write the cluster manifest that makes the backup
@@ -108,7 +108,7 @@ func Backup(ctx workflow.Context, in BackupInput) (*BackupResult, error) {
 	return res, nil
 }
 
-// holdRedisCluster marks the cluster as worked on by this workflow. On
+// holdCluster marks the cluster as worked on by this workflow. On
 // cancellation the workflow waits for a hold in flight, so that the
 // release that follows cannot run before it.
 func holdCluster(ctx workflow.Context, cluster string) error {
@@ -119,7 +119,7 @@ func holdCluster(ctx workflow.Context, cluster string) error {
 	}).Get(ctx, nil)
 }
 
-// releaseRedisCluster ends the workflow's hold on every exit path, cancellation
+// releaseCluster ends the workflow's hold on every exit path, cancellation
 // included. It does nothing if the workflow never got the hold.
 func releaseCluster(ctx workflow.Context, cluster string) {
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
@@ -132,7 +132,7 @@ func releaseCluster(ctx workflow.Context, cluster string) {
 	}
 }
 
-// discardRedisBackup deletes a failed backup's files (best effort: without a
+// discardBackup deletes a failed backup's files (best effort: without a
 // manifest they are not a backup anyway).
 func discardBackup(ctx workflow.Context, in redisact.DiscardRedisBackupInput) {
 	dctx, _ := workflow.NewDisconnectedContext(ctx)

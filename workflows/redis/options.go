@@ -13,7 +13,7 @@ import (
 // Activity options of the steps that run on a node's sidecar. onNode adds
 // the node's task queue and how long to wait for its sidecar.
 var (
-	// redisNodeJob persists and uploads, or downloads, a node's files.
+	// nodeJob persists and uploads, or downloads, a node's files.
 	nodeJob = workflow.ActivityOptions{
 		StartToCloseTimeout: 6 * time.Hour,
 		HeartbeatTimeout:    time.Minute,
@@ -25,7 +25,7 @@ var (
 			NonRetryableErrorTypes: activities.NonRetryable,
 		},
 	}
-	// redisNodeRestart stops a node, swaps its files and starts it. Once it
+	// nodeRestart stops a node, swaps its files and starts it. Once it
 	// has stopped Redis it finishes even if the workflow is cancelled, and
 	// the workflow waits for it.
 	nodeRestart = workflow.ActivityOptions{
@@ -40,7 +40,7 @@ var (
 			NonRetryableErrorTypes: activities.NonRetryable,
 		},
 	}
-	// redisNodeCleanup removes a node's leftovers (a staging folder).
+	// nodeCleanup removes a node's leftovers (a staging folder).
 	nodeCleanup = workflow.ActivityOptions{
 		StartToCloseTimeout: 2 * time.Minute,
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumAttempts: 3},

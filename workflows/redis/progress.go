@@ -9,7 +9,7 @@ import (
 	"github.com/lifeboat-dev/lifeboat/workflows"
 )
 
-// redisStart registers a Redis workflow's progress query, tags the run and
+// startProgress registers a Redis workflow's progress query, tags the run and
 // marks it validating.
 func startProgress(ctx workflow.Context, op, cluster string) (*Progress, error) {
 	p := &Progress{Status: workflows.Status{Operation: op, StartedAt: workflow.Now(ctx)}, Cluster: cluster}

@@ -10,7 +10,7 @@ import (
 	"github.com/lifeboat-dev/lifeboat/workflows"
 )
 
-// RedisRestore restores one node or a whole Redis cluster from a backup:
+// Restore restores one node or a whole Redis cluster from a backup:
 // the latest one, the latest at or before a date, or the one named; of the
 // cluster itself or of another cluster (a refresh). It runs in two phases,
 // each on every node's sidecar in parallel:

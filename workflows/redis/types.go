@@ -32,7 +32,7 @@ const (
 // node's sidecar worker to pick it up before the node is reported as down.
 const DefaultSidecarTimeoutSeconds = 60
 
-// RedisBackupInput is the RedisBackup workflow's input.
+// BackupInput is the RedisBackup workflow's input.
 type BackupInput struct {
 	Cluster        string `json:"cluster"`
 	BackupLocation string `json:"backupLocation"`
@@ -41,7 +41,7 @@ type BackupInput struct {
 	SidecarTimeoutSeconds int    `json:"sidecarTimeoutSeconds,omitempty"`
 }
 
-// RedisBackupResult is a complete cluster backup.
+// BackupResult is a complete cluster backup.
 type BackupResult struct {
 	Cluster     string       `json:"cluster"`
 	BackupID    string       `json:"backupId"`
@@ -52,7 +52,7 @@ type BackupResult struct {
 	Nodes       []NodeResult `json:"nodes"`
 }
 
-// RedisNodeResult is one node's part of a backup or restore.
+// NodeResult is one node's part of a backup or restore.
 type NodeResult struct {
 	Node string `json:"node"`
 	// SourceNode is the backed-up node a restored node got its data from.
@@ -64,7 +64,7 @@ type NodeResult struct {
 	DownMillis int64 `json:"downMillis,omitempty"`
 }
 
-// RedisRestoreInput is the RedisRestore workflow's input.
+// RestoreInput is the RedisRestore workflow's input.
 type RestoreInput struct {
 	Cluster string `json:"cluster"`
 	// Node restores that node alone; empty restores every node.
@@ -82,7 +82,7 @@ type RestoreInput struct {
 	SidecarTimeoutSeconds int    `json:"sidecarTimeoutSeconds,omitempty"`
 }
 
-// RedisRestoreResult is a finished restore.
+// RestoreResult is a finished restore.
 type RestoreResult struct {
 	Cluster       string       `json:"cluster"`
 	SourceCluster string       `json:"sourceCluster"`
@@ -91,7 +91,7 @@ type RestoreResult struct {
 	Nodes         []NodeResult `json:"nodes"`
 }
 
-// RedisProgress is what a Redis workflow's progress query returns.
+// Progress is what a Redis workflow's progress query returns.
 type Progress struct {
 	workflows.Status
 	Cluster  string         `json:"cluster"`
@@ -99,7 +99,7 @@ type Progress struct {
 	Nodes    []NodeProgress `json:"nodes"`
 }
 
-// RedisNodeProgress is one node's part of RedisProgress.
+// NodeProgress is one node's part of RedisProgress.
 type NodeProgress struct {
 	Node   string `json:"node"`
 	Step   string `json:"step"`
@@ -133,12 +133,12 @@ func (p *Progress) node(id string) *NodeProgress {
 	return &p.Nodes[len(p.Nodes)-1]
 }
 
-// RedisBackupWorkflowID names a backup run after its cluster and start time.
+// BackupWorkflowID names a backup run after its cluster and start time.
 func BackupWorkflowID(cluster string, now time.Time) string {
 	return strings.Join([]string{"redis-backup", cluster, now.UTC().Format("20060102T150405.000Z")}, "-")
 }
 
-// RedisRestoreWorkflowID names a restore run after its cluster, node (if
+// RestoreWorkflowID names a restore run after its cluster, node (if
 // one) and start time.
 func RestoreWorkflowID(in RestoreInput, now time.Time) string {
 	parts := []string{"redis-restore", in.Cluster}
