@@ -27,9 +27,10 @@ const HeartbeatEvery = 20 * time.Second
 
 // KeepAlive heartbeats every interval until Stop, each time with details(),
 // or when details is nil with the latest details given to Record (none
-// before the first). Heartbeat timeouts must
-// be a few intervals. Outside an activity (the CLI, plain tests) it does
-// nothing.
+// before the first). Heartbeat timeouts must be a few intervals. It goes on
+// after the activity is cancelled: work that must run to the end (a Redis
+// restore putting a node back) must not then time out. Outside an activity
+// (the CLI, plain tests) it does nothing.
 func KeepAlive(ctx context.Context, every time.Duration, details func() any) *Heartbeat {
 	if !activity.IsActivity(ctx) {
 		return &Heartbeat{}
@@ -43,8 +44,6 @@ func KeepAlive(ctx context.Context, every time.Duration, details func() any) *He
 		for {
 			select {
 			case <-h.done:
-				return
-			case <-ctx.Done():
 				return
 			case <-t.C:
 				h.Beat()
