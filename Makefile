@@ -2,6 +2,8 @@
 SHELL := /bin/bash
 GOBIN := $(shell go env GOPATH)/bin
 TEMPORAL_VERSION := v1.5.1
+STATICCHECK_VERSION := v0.8.2
+STATICCHECK := $(GOBIN)/staticcheck
 export TEMPORAL_BIN ?= $(GOBIN)/temporal
 # The AWS emulator's profile for up, demo, demo-snapshots, e2e, bench and the
 # tests' own launchers: aws (AWS's timings: jobs take time, PITR and EBS
@@ -51,9 +53,19 @@ e2e: tools build
 	TEMPORAL_ADDRESS=127.0.0.1:$${TEMPORAL_PORT:-7233} LIFEBOAT_UI_URL=http://127.0.0.1:$${TEMPORAL_UI_PORT:-8233} \
 	  AWS_ENDPOINT_URL=http://127.0.0.1:$${MOTO_PORT:-5000} go test -tags e2e -count=1 -timeout 5m -v ./internal/e2e/
 
-test: tools
+# gofmt, go vet, staticcheck (installed if missing), go.mod tidy, and the
+# layout rule: nothing in internal/ (test harnesses aside) depends on
+# workflows/, activities/ or starter/.
+lint:
+	@test -x $(STATICCHECK) || go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt -l:"; echo "$$out"; exit 1; fi
 	go vet ./...
 	go vet -tags e2e ./internal/e2e/
+	$(STATICCHECK) ./...
+	go mod tidy -diff
+	@scripts/check-imports.sh
+
+test: tools lint
 	go test -race -count=1 -timeout 20m ./...
 
 unit:

@@ -1,3 +1,7 @@
+// Package activities holds Lifeboat's Temporal activities, one package per
+// domain (dataset, redis, ebs), and what they share: the error types with
+// the one non-retryable list (errors.go) and the heartbeat helper
+// (heartbeat.go).
 package activities
 
 import (
@@ -26,22 +30,36 @@ const (
 	ErrChecksumMismatch  = "ChecksumMismatch"  // a downloaded backup file does not match the cluster manifest
 	ErrNoStartCommand    = "NoStartCommand"    // the node's sidecar cannot stop and start Redis
 	ErrSidecarNotRunning = "SidecarNotRunning" // no sidecar polls a node's task queue
+
+	ErrEC2Rejected    = "EC2Rejected"    // EC2 refused the request as invalid: retrying cannot help
+	ErrSnapshotFailed = "SnapshotFailed" // a snapshot went to the error state
+	ErrRestoreFailed  = "RestoreFailed"  // a restored volume failed or a device is taken
+
+	// ErrSnapshotFailures is the error type of a snapshot workflow that
+	// finished its work but some of it failed (an instance, a copy, a
+	// region). Workflows raise it, not activities; the error's details hold
+	// the workflow's full result, so nothing done is lost from view.
+	ErrSnapshotFailures = "SnapshotFailures"
 )
 
-// NonRetryable lists the error types activity retry policies must not retry.
+// NonRetryable lists the error types activity retry policies must not retry,
+// the one list for every domain. Throttling (EC2's RequestLimitExceeded) is
+// not in it: the SDK backs off first, then the activity's retry policy.
 var NonRetryable = []string{
 	ErrInvalidInput, ErrDatasetHeld, ErrDrainTimeout, ErrExportFailed,
 	ErrImportFailed, ErrBackupCorrupt, ErrStoreConflict,
 	ErrRedisNodeFailed, ErrRedisClusterHeld, ErrChecksumMismatch, ErrNoStartCommand, ErrSidecarNotRunning,
+	ErrEC2Rejected, ErrSnapshotFailed, ErrRestoreFailed,
 }
 
-func invalid(err error) error {
+// Invalid marks err as bad input: non-retryable, nothing was changed.
+func Invalid(err error) error {
 	return temporal.NewNonRetryableApplicationError(err.Error(), ErrInvalidInput, err)
 }
 
-// classify turns the registry's typed errors into non-retryable application
+// Classify turns the registry's typed errors into non-retryable application
 // errors; anything else (throttling, network) stays retryable.
-func classify(err error) error {
+func Classify(err error) error {
 	if err == nil {
 		return nil
 	}
@@ -60,7 +78,7 @@ func classify(err error) error {
 	switch {
 	case errors.As(err, &nf), errors.As(err, &ae), errors.As(err, &iid), errors.As(err, &loc),
 		errors.As(err, &rnf), errors.As(err, &rex):
-		return invalid(err)
+		return Invalid(err)
 	case errors.As(err, &held), errors.As(err, &nh):
 		return temporal.NewNonRetryableApplicationError(err.Error(), ErrDatasetHeld, err)
 	case errors.As(err, &rh):
@@ -71,6 +89,7 @@ func classify(err error) error {
 	return err
 }
 
-func corrupt(err error) error {
+// Corrupt marks err as a backup not matching its manifest: non-retryable.
+func Corrupt(err error) error {
 	return temporal.NewNonRetryableApplicationError(err.Error(), ErrBackupCorrupt, err)
 }

@@ -9,7 +9,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/lifeboat-dev/lifeboat/internal/cli"
+	"github.com/lifeboat-dev/lifeboat/starter/cli"
 )
 
 func main() {

@@ -22,7 +22,7 @@ import (
 	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 
-	"github.com/lifeboat-dev/lifeboat/activities"
+	redisact "github.com/lifeboat-dev/lifeboat/activities/redis"
 	"github.com/lifeboat-dev/lifeboat/internal/awsx"
 	"github.com/lifeboat-dev/lifeboat/internal/config"
 	"github.com/lifeboat-dev/lifeboat/internal/metrics"
@@ -45,7 +45,7 @@ func run() error {
 	flag.StringVar(&cfg.ControlTable, "control-table", cfg.ControlTable, "DynamoDB control table (LIFEBOAT_CONTROL_TABLE)")
 	flag.StringVar(&cfg.TablePrefix, "table-prefix", cfg.TablePrefix, "prefix of dataset table names (LIFEBOAT_TABLE_PREFIX)")
 	flag.DurationVar(&cfg.PollInterval, "poll-interval", cfg.PollInterval, "how often exports and imports are polled (LIFEBOAT_POLL_INTERVAL)")
-	node := &activities.RedisNode{Password: os.Getenv("LIFEBOAT_REDIS_PASSWORD")}
+	node := &redisact.Node{Password: os.Getenv("LIFEBOAT_REDIS_PASSWORD")}
 	flag.StringVar(&node.NodeID, "redis-node", "", "run as the sidecar of this Redis node id (as registered with lifeboat redis cluster register)")
 	flag.StringVar(&node.Addr, "redis-addr", "127.0.0.1:6379", "sidecar: the node's Redis host:port (password from LIFEBOAT_REDIS_PASSWORD)")
 	flag.StringVar(&node.StartCmd, "redis-start-cmd", "", "sidecar: shell command starting Redis, e.g. 'systemctl start redis-server' (restores need it)")

@@ -29,20 +29,20 @@ const (
 	MetricFailures = "lifeboat_failures"
 )
 
-func count(ctx workflow.Context, name string, n int64, tags map[string]string) {
+func Count(ctx workflow.Context, name string, n int64, tags map[string]string) {
 	if n <= 0 {
 		return
 	}
 	workflow.GetMetricsHandler(ctx).WithTags(tags).Counter(name).Inc(n)
 }
 
-func countFailure(ctx workflow.Context, op, step string) {
+func CountFailure(ctx workflow.Context, op, step string) {
 	if step == "" || step == StepFailed {
 		step = "unknown"
 	}
-	count(ctx, MetricFailures, 1, map[string]string{"operation": op, "step": step})
+	Count(ctx, MetricFailures, 1, map[string]string{"operation": op, "step": step})
 }
 
-func recordPauseWindow(ctx workflow.Context, op string, d time.Duration) {
+func RecordPauseWindow(ctx workflow.Context, op string, d time.Duration) {
 	workflow.GetMetricsHandler(ctx).WithTags(map[string]string{"operation": op}).Timer(MetricPauseWindow).Record(d)
 }

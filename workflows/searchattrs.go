@@ -41,8 +41,8 @@ var SearchAttributes = map[string]enumspb.IndexedValueType{
 // before workflows tagged themselves replay without it.
 const searchAttributesVersion = "search-attributes"
 
-// tagRun sets the run's search attributes. Empty values are left unset.
-func tagRun(ctx workflow.Context, op, env string, datasets, regions []string) {
+// TagRun sets the run's search attributes. Empty values are left unset.
+func TagRun(ctx workflow.Context, op, env string, datasets, regions []string) {
 	if workflow.GetVersion(ctx, searchAttributesVersion, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
 		return
 	}

@@ -12,9 +12,9 @@ import (
 	dbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	enumspb "go.temporal.io/api/enums/v1"
 
-	"github.com/lifeboat-dev/lifeboat/internal/cli"
 	"github.com/lifeboat-dev/lifeboat/internal/testenv"
-	"github.com/lifeboat-dev/lifeboat/workflows"
+	"github.com/lifeboat-dev/lifeboat/starter/cli"
+	"github.com/lifeboat-dev/lifeboat/workflows/dataset"
 )
 
 // The tests in this file prove the dataset path against the emulator's aws
@@ -89,7 +89,7 @@ func TestIntegrationLongExportPausesWritesBriefly(t *testing.T) {
 	}
 
 	ctx := testenv.Context(t, 4*time.Minute)
-	_, res := restore(ctx, t, e, workflows.RestoreInput{Datasets: []workflows.RestoreDataset{{
+	_, res := restore(ctx, t, e, dataset.RestoreInput{Datasets: []dataset.RestoreDataset{{
 		EnvID: wb.env, DatasetID: wb.ds, BackupLocation: backupRoot(t, wb.res.Datasets[0].ManifestURL),
 	}}})
 	if d := testenv.DiffItems(wb.want, e.ReadDataset(t, wb.env, res.StoreID, wb.ds)); d != "" {
@@ -128,11 +128,11 @@ func TestIntegrationRestore100kItemsWithoutScan(t *testing.T) {
 	want := e.BulkLoad(t, env, ds, "item", n)
 	t.Logf("loaded %d items in %s", n, time.Since(start).Round(time.Millisecond))
 
-	_, b := backup(ctx, t, e, workflows.BackupInput{Datasets: []workflows.BackupDataset{{EnvID: env, DatasetID: ds, BackupLocation: loc}}})
+	_, b := backup(ctx, t, e, dataset.BackupInput{Datasets: []dataset.BackupDataset{{EnvID: env, DatasetID: ds, BackupLocation: loc}}})
 	if b.Datasets[0].ItemCount != n {
 		t.Fatalf("backup holds %d items, want %d", b.Datasets[0].ItemCount, n)
 	}
-	run, res := restore(ctx, t, e, workflows.RestoreInput{Datasets: []workflows.RestoreDataset{{EnvID: env, DatasetID: ds, BackupLocation: loc}}})
+	run, res := restore(ctx, t, e, dataset.RestoreInput{Datasets: []dataset.RestoreDataset{{EnvID: env, DatasetID: ds, BackupLocation: loc}}})
 	got := res.Datasets[0]
 	if got.ItemCount != n {
 		t.Errorf("restore counts %d items, want %d", got.ItemCount, n)
@@ -183,8 +183,8 @@ func TestIntegrationPITRBrieflyUnavailable(t *testing.T) {
 	lifeboat("dataset", "create", "--env-id", env, "--dataset-id", ds)
 	want := e.Load(t, env, ds, "item", 50)
 	loc := e.NewBackupLocation(t)
-	backup(ctx, t, e, workflows.BackupInput{Datasets: []workflows.BackupDataset{{EnvID: env, DatasetID: ds, BackupLocation: loc}}})
-	_, res := restore(ctx, t, e, workflows.RestoreInput{Datasets: []workflows.RestoreDataset{{EnvID: env, DatasetID: ds, BackupLocation: loc}}})
+	backup(ctx, t, e, dataset.BackupInput{Datasets: []dataset.BackupDataset{{EnvID: env, DatasetID: ds, BackupLocation: loc}}})
+	_, res := restore(ctx, t, e, dataset.RestoreInput{Datasets: []dataset.RestoreDataset{{EnvID: env, DatasetID: ds, BackupLocation: loc}}})
 
 	reqs, err := e.EmulatorRequests(ctx)
 	if err != nil {
@@ -242,11 +242,11 @@ func TestIntegrationDatasetsUnderFaults(t *testing.T) {
 		}
 	}
 	defer faultsOff()
-	var bin workflows.BackupInput
-	var rin workflows.RestoreInput
+	var bin dataset.BackupInput
+	var rin dataset.RestoreInput
 	for _, ds := range dss {
-		bin.Datasets = append(bin.Datasets, workflows.BackupDataset{EnvID: env, DatasetID: ds, BackupLocation: loc})
-		rin.Datasets = append(rin.Datasets, workflows.RestoreDataset{EnvID: env, DatasetID: ds, BackupLocation: loc})
+		bin.Datasets = append(bin.Datasets, dataset.BackupDataset{EnvID: env, DatasetID: ds, BackupLocation: loc})
+		rin.Datasets = append(rin.Datasets, dataset.RestoreDataset{EnvID: env, DatasetID: ds, BackupLocation: loc})
 	}
 	_, b := backup(ctx, t, e, bin)
 	_, r := restore(ctx, t, e, rin)

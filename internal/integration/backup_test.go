@@ -12,7 +12,7 @@ import (
 	"github.com/lifeboat-dev/lifeboat/internal/registry"
 	"github.com/lifeboat-dev/lifeboat/internal/testenv"
 	"github.com/lifeboat-dev/lifeboat/starter/client"
-	"github.com/lifeboat-dev/lifeboat/workflows"
+	"github.com/lifeboat-dev/lifeboat/workflows/dataset"
 )
 
 // writerResult is what one concurrent writer saw.
@@ -37,7 +37,7 @@ func TestIntegrationBackupWithConcurrentWriters(t *testing.T) {
 type writersBackup struct {
 	env, ds string
 	run     client.Run
-	res     *workflows.BackupResult
+	res     *dataset.BackupResult
 	want    map[string]string
 	// refusedFor is the longest stretch the persistent writer saw its
 	// writes refused: from its first refusal to its first write accepted
@@ -151,7 +151,7 @@ func backupUnderWriters(t *testing.T, e *testenv.Env) writersBackup {
 	defer stopWriters()
 	warmedUp.Wait() // every writer is writing before the backup starts
 
-	run, res := backup(ctx, t, e, workflows.BackupInput{Datasets: []workflows.BackupDataset{{
+	run, res := backup(ctx, t, e, dataset.BackupInput{Datasets: []dataset.BackupDataset{{
 		EnvID: env, DatasetID: ds, BackupLocation: loc,
 	}}})
 	// Let the persistent writer get a few writes in after the resume.

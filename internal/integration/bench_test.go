@@ -10,7 +10,7 @@ import (
 
 	"github.com/lifeboat-dev/lifeboat/internal/gate"
 	"github.com/lifeboat-dev/lifeboat/internal/testenv"
-	"github.com/lifeboat-dev/lifeboat/workflows"
+	"github.com/lifeboat-dev/lifeboat/workflows/dataset"
 )
 
 // BenchmarkBackupRestore backs up and restores a dataset of N items on the
@@ -73,7 +73,7 @@ func benchOnce(b *testing.B, e *testenv.Env, n int) benchFigures {
 	env, ds := e.ID("bench"), "items"
 	e.CreateEnvDataset(b, env, ds)
 	loc := e.NewBackupLocation(b)
-	// Not cli.Load: through the gate, moto copies the whole table for every
+	// Not gate.Load: through the gate, moto copies the whole table for every
 	// item written (see testenv.BulkLoad), which takes minutes at 10,000.
 	e.BulkLoad(b, env, ds, "item", n)
 	var f benchFigures
@@ -105,7 +105,7 @@ func benchOnce(b *testing.B, e *testenv.Env, n int) benchFigures {
 	}()
 
 	start := time.Now()
-	run, err := e.Client().StartBackup(ctx, workflows.BackupInput{Datasets: []workflows.BackupDataset{{EnvID: env, DatasetID: ds, BackupLocation: loc}}})
+	run, err := e.Client().StartBackup(ctx, dataset.BackupInput{Datasets: []dataset.BackupDataset{{EnvID: env, DatasetID: ds, BackupLocation: loc}}})
 	if err != nil {
 		stopProbe()
 		b.Fatalf("start backup: %v", err)
@@ -126,7 +126,7 @@ func benchOnce(b *testing.B, e *testenv.Env, n int) benchFigures {
 	}
 
 	start = time.Now()
-	run, err = e.Client().StartRestore(ctx, workflows.RestoreInput{Datasets: []workflows.RestoreDataset{{EnvID: env, DatasetID: ds, BackupLocation: loc}}})
+	run, err = e.Client().StartRestore(ctx, dataset.RestoreInput{Datasets: []dataset.RestoreDataset{{EnvID: env, DatasetID: ds, BackupLocation: loc}}})
 	if err != nil {
 		b.Fatalf("start restore: %v", err)
 	}

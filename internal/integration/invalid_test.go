@@ -15,7 +15,7 @@ import (
 	"github.com/lifeboat-dev/lifeboat/internal/registry"
 	"github.com/lifeboat-dev/lifeboat/internal/testenv"
 	"github.com/lifeboat-dev/lifeboat/starter/client"
-	"github.com/lifeboat-dev/lifeboat/workflows"
+	"github.com/lifeboat-dev/lifeboat/workflows/dataset"
 )
 
 // TestIntegrationInvalidRequests sends requests that must be refused during
@@ -30,27 +30,27 @@ func TestIntegrationInvalidRequests(t *testing.T) {
 	loc := e.NewBackupLocation(t)
 	e.Load(t, env, "d1", "item", 20)
 	// A real backup, so restore requests have something to find.
-	_, bres := backup(ctx, t, e, workflows.BackupInput{Datasets: []workflows.BackupDataset{{EnvID: env, DatasetID: "d1", BackupLocation: loc}}})
+	_, bres := backup(ctx, t, e, dataset.BackupInput{Datasets: []dataset.BackupDataset{{EnvID: env, DatasetID: "d1", BackupLocation: loc}}})
 	emptyLoc := e.NewBackupLocation(t)
 	missingBucket := "s3://" + e.ID("lbtest-missing") + "/backups"
 	old := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
 
 	backups := []struct {
 		name string
-		in   workflows.BackupDataset
+		in   dataset.BackupDataset
 		msg  string // part of the error message
 	}{
-		{"unknown environment", workflows.BackupDataset{EnvID: "no-such-env-" + env, DatasetID: "d1", BackupLocation: loc}, "not found"},
-		{"unknown dataset", workflows.BackupDataset{EnvID: env, DatasetID: "no-such-dataset", BackupLocation: loc}, "not found"},
-		{"not an s3 URL", workflows.BackupDataset{EnvID: env, DatasetID: "d1", BackupLocation: "https://bucket/prefix"}, "s3://"},
-		{"bad bucket name", workflows.BackupDataset{EnvID: env, DatasetID: "d1", BackupLocation: "s3://Bad_Bucket/prefix"}, "bucket"},
-		{"empty path segment", workflows.BackupDataset{EnvID: env, DatasetID: "d1", BackupLocation: strings.Replace(loc, "/backups", "/a//b", 1)}, "empty path segment"},
-		{"missing bucket", workflows.BackupDataset{EnvID: env, DatasetID: "d1", BackupLocation: missingBucket}, "does not exist"},
-		{"point in time outside the PITR window", workflows.BackupDataset{EnvID: env, DatasetID: "d1", BackupLocation: loc, PointInTime: &old}, "outside the recovery window"},
+		{"unknown environment", dataset.BackupDataset{EnvID: "no-such-env-" + env, DatasetID: "d1", BackupLocation: loc}, "not found"},
+		{"unknown dataset", dataset.BackupDataset{EnvID: env, DatasetID: "no-such-dataset", BackupLocation: loc}, "not found"},
+		{"not an s3 URL", dataset.BackupDataset{EnvID: env, DatasetID: "d1", BackupLocation: "https://bucket/prefix"}, "s3://"},
+		{"bad bucket name", dataset.BackupDataset{EnvID: env, DatasetID: "d1", BackupLocation: "s3://Bad_Bucket/prefix"}, "bucket"},
+		{"empty path segment", dataset.BackupDataset{EnvID: env, DatasetID: "d1", BackupLocation: strings.Replace(loc, "/backups", "/a//b", 1)}, "empty path segment"},
+		{"missing bucket", dataset.BackupDataset{EnvID: env, DatasetID: "d1", BackupLocation: missingBucket}, "does not exist"},
+		{"point in time outside the PITR window", dataset.BackupDataset{EnvID: env, DatasetID: "d1", BackupLocation: loc, PointInTime: &old}, "outside the recovery window"},
 	}
 	for _, c := range backups {
 		t.Run("backup/"+c.name, func(t *testing.T) {
-			run, err := e.Client().StartBackup(ctx, workflows.BackupInput{Datasets: []workflows.BackupDataset{c.in}})
+			run, err := e.Client().StartBackup(ctx, dataset.BackupInput{Datasets: []dataset.BackupDataset{c.in}})
 			requireInvalid(t, err, c.msg)
 			requireNoChangeScheduled(t, e, run.ID)
 			requireUntouched(t, e, env)
@@ -59,7 +59,7 @@ func TestIntegrationInvalidRequests(t *testing.T) {
 
 	restores := []struct {
 		name string
-		in   workflows.RestoreInput
+		in   dataset.RestoreInput
 		msg  string
 	}{
 		{"unknown environment", restoreOne("no-such-env-"+env, "d1", loc, ""), "not found"},
@@ -99,7 +99,7 @@ func TestIntegrationInvalidRequests(t *testing.T) {
 		defer resume()
 
 		// Backing up the held dataset.
-		run, err := e.Client().StartBackup(ctx, workflows.BackupInput{Datasets: []workflows.BackupDataset{
+		run, err := e.Client().StartBackup(ctx, dataset.BackupInput{Datasets: []dataset.BackupDataset{
 			{EnvID: env, DatasetID: "d1", BackupLocation: loc}, // fine on its own: must not be paused either
 			{EnvID: env, DatasetID: "d2", BackupLocation: loc},
 		}})
@@ -130,11 +130,11 @@ func TestIntegrationInvalidRequests(t *testing.T) {
 	})
 }
 
-func restoreOne(env, ds, loc, store string) workflows.RestoreInput {
-	return workflows.RestoreInput{NewStoreID: store, Datasets: []workflows.RestoreDataset{{EnvID: env, DatasetID: ds, BackupLocation: loc}}}
+func restoreOne(env, ds, loc, store string) dataset.RestoreInput {
+	return dataset.RestoreInput{NewStoreID: store, Datasets: []dataset.RestoreDataset{{EnvID: env, DatasetID: ds, BackupLocation: loc}}}
 }
 
-func withBackupID(in workflows.RestoreInput, id string) workflows.RestoreInput {
+func withBackupID(in dataset.RestoreInput, id string) dataset.RestoreInput {
 	in.Datasets[0].BackupID = id
 	return in
 }
@@ -179,7 +179,7 @@ func TestIntegrationCorruptBackup(t *testing.T) {
 	e.CreateEnvDataset(t, env, ds)
 	loc := e.NewBackupLocation(t)
 	loaded := e.Load(t, env, ds, "item", 40)
-	_, bres := backup(ctx, t, e, workflows.BackupInput{Datasets: []workflows.BackupDataset{{EnvID: env, DatasetID: ds, BackupLocation: loc}}})
+	_, bres := backup(ctx, t, e, dataset.BackupInput{Datasets: []dataset.BackupDataset{{EnvID: env, DatasetID: ds, BackupLocation: loc}}})
 	m, _ := e.ReadBackup(t, bres.Datasets[0].ManifestURL)
 	if len(m.Objects) == 0 {
 		t.Fatalf("backup has no data objects")

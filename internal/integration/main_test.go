@@ -10,7 +10,7 @@ import (
 	"github.com/lifeboat-dev/lifeboat/internal/registry"
 	"github.com/lifeboat-dev/lifeboat/internal/testenv"
 	"github.com/lifeboat-dev/lifeboat/starter/client"
-	"github.com/lifeboat-dev/lifeboat/workflows"
+	"github.com/lifeboat-dev/lifeboat/workflows/dataset"
 )
 
 // One dev server, moto and pair of workers for the whole package, started by
@@ -33,7 +33,7 @@ func TestMain(m *testing.M) { os.Exit(testenv.MainAll(m, &pkgEnv, &longEnv)) }
 func shared(tb testing.TB) *testenv.Env { return pkgEnv.Get(tb) }
 
 // backup runs a backup to the end and fails the test on any error.
-func backup(ctx context.Context, t testing.TB, e *testenv.Env, in workflows.BackupInput) (client.Run, *workflows.BackupResult) {
+func backup(ctx context.Context, t testing.TB, e *testenv.Env, in dataset.BackupInput) (client.Run, *dataset.BackupResult) {
 	t.Helper()
 	run, err := e.Client().StartBackup(ctx, in)
 	if err != nil {
@@ -50,7 +50,7 @@ func backup(ctx context.Context, t testing.TB, e *testenv.Env, in workflows.Back
 }
 
 // restore runs a restore to the end and fails the test on any error.
-func restore(ctx context.Context, t testing.TB, e *testenv.Env, in workflows.RestoreInput) (client.Run, *workflows.RestoreResult) {
+func restore(ctx context.Context, t testing.TB, e *testenv.Env, in dataset.RestoreInput) (client.Run, *dataset.RestoreResult) {
 	t.Helper()
 	run, err := e.Client().StartRestore(ctx, in)
 	if err != nil {
@@ -67,7 +67,7 @@ func restore(ctx context.Context, t testing.TB, e *testenv.Env, in workflows.Res
 }
 
 // backupOf finds one dataset's result in a backup's results.
-func backupOf(t testing.TB, res *workflows.BackupResult, env, ds string) workflows.DatasetBackupResult {
+func backupOf(t testing.TB, res *dataset.BackupResult, env, ds string) dataset.BackupRow {
 	t.Helper()
 	for _, d := range res.Datasets {
 		if d.EnvID == env && d.DatasetID == ds {
@@ -75,7 +75,7 @@ func backupOf(t testing.TB, res *workflows.BackupResult, env, ds string) workflo
 		}
 	}
 	t.Fatalf("no backup result for %s/%s in %+v", env, ds, res.Datasets)
-	return workflows.DatasetBackupResult{}
+	return dataset.BackupRow{}
 }
 
 // requireUntouched checks that a refused request changed nothing: every

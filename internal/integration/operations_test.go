@@ -20,6 +20,7 @@ import (
 	"github.com/lifeboat-dev/lifeboat/starter/client"
 	"github.com/lifeboat-dev/lifeboat/worker/app"
 	"github.com/lifeboat-dev/lifeboat/workflows"
+	"github.com/lifeboat-dev/lifeboat/workflows/dataset"
 )
 
 // TestIntegrationScheduleTriggerBackup creates a backup schedule on the dev
@@ -35,7 +36,7 @@ func TestIntegrationScheduleTriggerBackup(t *testing.T) {
 	want := e.Load(t, env, ds, "item", 60)
 	lb := e.Client()
 	id := e.ID("nightly")
-	in := workflows.BackupInput{Datasets: []workflows.BackupDataset{{EnvID: env, DatasetID: ds, BackupLocation: loc}}}
+	in := dataset.BackupInput{Datasets: []dataset.BackupDataset{{EnvID: env, DatasetID: ds, BackupLocation: loc}}}
 	if err := lb.CreateBackupSchedule(ctx, client.Schedule{ID: id, Cron: "0 2 * * *"}, in); err != nil {
 		t.Fatalf("create schedule: %v", err)
 	}
@@ -45,7 +46,7 @@ func TestIntegrationScheduleTriggerBackup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Overlap != "skip" || st.Spec != "0 2 * * *" || st.WorkflowType != workflows.DatasetBackupName || len(st.NextRuns) == 0 {
+	if st.Overlap != "skip" || st.Spec != "0 2 * * *" || st.WorkflowType != dataset.BackupName || len(st.NextRuns) == 0 {
 		t.Errorf("schedule as described: overlap %q spec %q workflow %q next %v; want skip, 0 2 * * *, DatasetBackup, next runs",
 			st.Overlap, st.Spec, st.WorkflowType, st.NextRuns)
 	}
@@ -109,7 +110,7 @@ func TestIntegrationScheduleOverlapSkip(t *testing.T) {
 	ctx := testenv.Context(t, 2*time.Minute)
 	idle := client.New(e.Temporal, e.Config.TaskQueue+"-idle")
 	id := e.ID("overlap")
-	in := workflows.BackupInput{Datasets: []workflows.BackupDataset{{EnvID: e.ID("overlap"), DatasetID: "d", BackupLocation: "s3://b/p"}}}
+	in := dataset.BackupInput{Datasets: []dataset.BackupDataset{{EnvID: e.ID("overlap"), DatasetID: "d", BackupLocation: "s3://b/p"}}}
 	if err := idle.CreateBackupSchedule(ctx, client.Schedule{ID: id, Every: time.Hour}, in); err != nil {
 		t.Fatalf("create schedule: %v", err)
 	}
@@ -151,7 +152,7 @@ func TestIntegrationMetricsAndLogsAfterBackup(t *testing.T) {
 	env, ds := e.ID("metrics"), "orders"
 	e.CreateEnvDataset(t, env, ds)
 	e.Load(t, env, ds, "item", 40)
-	run, res := backup(ctx, t, e, workflows.BackupInput{Datasets: []workflows.BackupDataset{{EnvID: env, DatasetID: ds, BackupLocation: e.NewBackupLocation(t)}}})
+	run, res := backup(ctx, t, e, dataset.BackupInput{Datasets: []dataset.BackupDataset{{EnvID: env, DatasetID: ds, BackupLocation: e.NewBackupLocation(t)}}})
 	r := backupOf(t, res, env, ds)
 	label := fmt.Sprintf(`dataset="%s/%s"`, env, ds)
 	deadline := time.Now().Add(30 * time.Second)

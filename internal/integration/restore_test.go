@@ -9,7 +9,7 @@ import (
 	"github.com/lifeboat-dev/lifeboat/internal/gate"
 	"github.com/lifeboat-dev/lifeboat/internal/registry"
 	"github.com/lifeboat-dev/lifeboat/internal/testenv"
-	"github.com/lifeboat-dev/lifeboat/workflows"
+	"github.com/lifeboat-dev/lifeboat/workflows/dataset"
 )
 
 // TestIntegrationRestore backs a dataset up, changes it, and restores the
@@ -24,7 +24,7 @@ func TestIntegrationRestore(t *testing.T) {
 	loc := e.NewBackupLocation(t)
 	initial := e.Load(t, env, ds, "item", 150)
 
-	_, bres := backup(ctx, t, e, workflows.BackupInput{Datasets: []workflows.BackupDataset{{EnvID: env, DatasetID: ds, BackupLocation: loc}}})
+	_, bres := backup(ctx, t, e, dataset.BackupInput{Datasets: []dataset.BackupDataset{{EnvID: env, DatasetID: ds, BackupLocation: loc}}})
 	backed := e.ReadBackupItems(t, bres.Datasets[0].ManifestURL)
 	if d := testenv.DiffItems(initial, backed); d != "" {
 		t.Fatalf("backup differs from the loaded items: %s", d)
@@ -39,7 +39,7 @@ func TestIntegrationRestore(t *testing.T) {
 	e.Put(t, env, ds, later)
 	afterBackup := testenv.Merge(initial, later)
 
-	_, rres := restore(ctx, t, e, workflows.RestoreInput{Datasets: []workflows.RestoreDataset{{EnvID: env, DatasetID: ds, BackupLocation: loc}}})
+	_, rres := restore(ctx, t, e, dataset.RestoreInput{Datasets: []dataset.RestoreDataset{{EnvID: env, DatasetID: ds, BackupLocation: loc}}})
 	store := rres.StoreID
 	if store == "" || store == registry.InitialStoreID {
 		t.Fatalf("restore result store %q, want a new store id", store)
@@ -111,9 +111,9 @@ func TestIntegrationMultiDataset(t *testing.T) {
 		"empty":     {},
 	}
 
-	in := workflows.BackupInput{}
+	in := dataset.BackupInput{}
 	for _, ds := range names {
-		in.Datasets = append(in.Datasets, workflows.BackupDataset{EnvID: env, DatasetID: ds, BackupLocation: loc})
+		in.Datasets = append(in.Datasets, dataset.BackupDataset{EnvID: env, DatasetID: ds, BackupLocation: loc})
 	}
 	_, bres := backup(ctx, t, e, in)
 	first := bres.Datasets[0]
@@ -141,9 +141,9 @@ func TestIntegrationMultiDataset(t *testing.T) {
 	for _, ds := range names {
 		e.Put(t, env, ds, map[string]string{"later-" + ds: "after the backup", cliKey(ds): "overwritten"})
 	}
-	rin := workflows.RestoreInput{NewStoreID: "restored"}
+	rin := dataset.RestoreInput{NewStoreID: "restored"}
 	for _, ds := range names {
-		rin.Datasets = append(rin.Datasets, workflows.RestoreDataset{EnvID: env, DatasetID: ds, BackupLocation: loc, BackupID: first.BackupID})
+		rin.Datasets = append(rin.Datasets, dataset.RestoreDataset{EnvID: env, DatasetID: ds, BackupLocation: loc, BackupID: first.BackupID})
 	}
 	_, rres := restore(ctx, t, e, rin)
 	if rres.StoreID != "restored" {
@@ -187,14 +187,14 @@ func TestIntegrationRestoreFromOtherDataset(t *testing.T) {
 	e.Load(t, env1, "d2", "other", 20)
 	env2Before := e.Load(t, env2, "d2", "env2", 30)
 
-	_, bres := backup(ctx, t, e, workflows.BackupInput{Datasets: []workflows.BackupDataset{{EnvID: env1, DatasetID: "d1", BackupLocation: loc}}})
+	_, bres := backup(ctx, t, e, dataset.BackupInput{Datasets: []dataset.BackupDataset{{EnvID: env1, DatasetID: "d1", BackupLocation: loc}}})
 	backed := e.ReadBackupItems(t, bres.Datasets[0].ManifestURL)
 	if d := testenv.DiffItems(source, backed); d != "" {
 		t.Fatalf("backup differs from the loaded items: %s", d)
 	}
 
 	t.Run("same environment", func(t *testing.T) {
-		_, rres := restore(ctx, t, e, workflows.RestoreInput{NewStoreID: "copy", Datasets: []workflows.RestoreDataset{{
+		_, rres := restore(ctx, t, e, dataset.RestoreInput{NewStoreID: "copy", Datasets: []dataset.RestoreDataset{{
 			EnvID: env1, DatasetID: "d2", SourceDatasetID: "d1", BackupLocation: loc,
 		}}})
 		if r := rres.Datasets[0]; r.SourceDatasetID != "d1" || r.DatasetID != "d2" {
@@ -220,7 +220,7 @@ func TestIntegrationRestoreFromOtherDataset(t *testing.T) {
 
 	t.Run("other environment", func(t *testing.T) {
 		envBefore := e.Environment(t, env1).ActiveStore
-		_, rres := restore(ctx, t, e, workflows.RestoreInput{NewStoreID: "from-" + env1, Datasets: []workflows.RestoreDataset{{
+		_, rres := restore(ctx, t, e, dataset.RestoreInput{NewStoreID: "from-" + env1, Datasets: []dataset.RestoreDataset{{
 			EnvID: env2, DatasetID: "d2", SourceDatasetID: "d1", BackupLocation: loc,
 		}}})
 		if want := []string{fmt.Sprintf("%s: %s -> %s", env2, registry.InitialStoreID, "from-"+env1)}; !slices.Equal(rres.Switched, want) {

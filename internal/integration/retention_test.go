@@ -14,9 +14,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/lifeboat-dev/lifeboat/internal/backupstore"
-	"github.com/lifeboat-dev/lifeboat/internal/cli"
 	"github.com/lifeboat-dev/lifeboat/internal/testenv"
-	"github.com/lifeboat-dev/lifeboat/workflows"
+	"github.com/lifeboat-dev/lifeboat/starter/cli"
+	"github.com/lifeboat-dev/lifeboat/workflows/dataset"
 )
 
 // objectsUnder lists the keys under a prefix with their contents.
@@ -35,17 +35,17 @@ func objectsUnder(t *testing.T, e *testenv.Env, bucket, prefix string) map[strin
 }
 
 // backups makes n backups of a dataset, one after the other, oldest first.
-func backups(ctx context.Context, t *testing.T, e *testenv.Env, env, ds, loc string, n int) []workflows.DatasetBackupResult {
+func backups(ctx context.Context, t *testing.T, e *testenv.Env, env, ds, loc string, n int) []dataset.BackupRow {
 	t.Helper()
-	var out []workflows.DatasetBackupResult
+	var out []dataset.BackupRow
 	for range n {
-		_, res := backup(ctx, t, e, workflows.BackupInput{Datasets: []workflows.BackupDataset{{EnvID: env, DatasetID: ds, BackupLocation: loc}}})
+		_, res := backup(ctx, t, e, dataset.BackupInput{Datasets: []dataset.BackupDataset{{EnvID: env, DatasetID: ds, BackupLocation: loc}}})
 		out = append(out, res.Datasets[0])
 	}
 	return out
 }
 
-func folderOf(t *testing.T, r workflows.DatasetBackupResult) (bucket, folder string) {
+func folderOf(t *testing.T, r dataset.BackupRow) (bucket, folder string) {
 	t.Helper()
 	bucket, key, ok := strings.Cut(strings.TrimPrefix(r.ManifestURL, "s3://"), "/")
 	if !ok {
@@ -106,9 +106,9 @@ func TestIntegrationRetention(t *testing.T) {
 		before[i] = objectsUnder(t, e, bucket, folders[i]+"/")
 	}
 
-	_, res := backup(ctx, t, e, workflows.BackupInput{
-		Datasets:  []workflows.BackupDataset{{EnvID: env, DatasetID: ds, BackupLocation: loc}},
-		Retention: &workflows.RetentionPolicy{Count: 2},
+	_, res := backup(ctx, t, e, dataset.BackupInput{
+		Datasets:  []dataset.BackupDataset{{EnvID: env, DatasetID: ds, BackupLocation: loc}},
+		Retention: &dataset.RetentionPolicy{Count: 2},
 	})
 	own := res.Datasets[0]
 	if js, err := json.MarshalIndent(own, "", "  "); err == nil {

@@ -15,10 +15,11 @@ import (
 
 	"github.com/lifeboat-dev/lifeboat/activities"
 	"github.com/lifeboat-dev/lifeboat/internal/backupstore"
-	"github.com/lifeboat-dev/lifeboat/internal/cli"
 	"github.com/lifeboat-dev/lifeboat/internal/testenv"
+	"github.com/lifeboat-dev/lifeboat/starter/cli"
 	"github.com/lifeboat-dev/lifeboat/starter/client"
 	"github.com/lifeboat-dev/lifeboat/workflows"
+	"github.com/lifeboat-dev/lifeboat/workflows/dataset"
 )
 
 // lifeboatCLI runs the lifeboat CLI against the shared env's Temporal and
@@ -90,7 +91,7 @@ func TestIntegrationVerifyBackup(t *testing.T) {
 	e.CreateEnvDataset(t, env, ds)
 	loc := e.NewBackupLocation(t)
 	e.Load(t, env, ds, "item", 60)
-	_, bres := backup(ctx, t, e, workflows.BackupInput{Datasets: []workflows.BackupDataset{{EnvID: env, DatasetID: ds, BackupLocation: loc}}})
+	_, bres := backup(ctx, t, e, dataset.BackupInput{Datasets: []dataset.BackupDataset{{EnvID: env, DatasetID: ds, BackupLocation: loc}}})
 	b := backupOf(t, bres, env, ds)
 	m, _ := e.ReadBackup(t, b.ManifestURL)
 	if len(m.Objects) == 0 || b.ItemCount != 60 {
@@ -108,7 +109,7 @@ func TestIntegrationVerifyBackup(t *testing.T) {
 	// The same through the Go client, naming the backup: the workflow's
 	// result and progress.
 	c := e.Client()
-	run, err := c.StartVerify(ctx, workflows.VerifyInput{BackupLocation: loc, EnvID: env, DatasetID: ds, BackupID: b.BackupID})
+	run, err := c.StartVerify(ctx, dataset.VerifyInput{BackupLocation: loc, EnvID: env, DatasetID: ds, BackupID: b.BackupID})
 	if err != nil {
 		t.Fatalf("start verify: %v", err)
 	}
@@ -116,7 +117,7 @@ func TestIntegrationVerifyBackup(t *testing.T) {
 	if err != nil {
 		t.Fatalf("verify %s: %v", run.ID, err)
 	}
-	wantRes := workflows.VerifyResult{
+	wantRes := dataset.VerifyResult{
 		EnvID: env, StoreID: b.StoreID, DatasetID: ds, BackupID: b.BackupID, CutTime: b.CutTime, ManifestURL: b.ManifestURL,
 		Objects: len(m.Objects), ItemCount: b.ItemCount, Bytes: b.Bytes,
 	}
@@ -127,7 +128,7 @@ func TestIntegrationVerifyBackup(t *testing.T) {
 	if got != wantRes {
 		t.Errorf("verify result %+v, want %+v", got, wantRes)
 	}
-	if p, err := c.Progress(ctx, run.ID); err != nil || p.Operation != workflows.OpVerify || p.Step != workflows.StepDone || !p.Validated {
+	if p, err := c.Progress(ctx, run.ID); err != nil || p.Operation != dataset.OpVerify || p.Step != workflows.StepDone || !p.Validated {
 		t.Errorf("progress after verify: %+v, %v", p, err)
 	}
 	for _, a := range e.ActivityTypes(t, run.ID) {
@@ -196,7 +197,7 @@ func TestIntegrationVerifyBackup(t *testing.T) {
 		}
 		requireNotSound(t, "md5")
 
-		run, err := c.StartVerify(ctx, workflows.VerifyInput{BackupLocation: loc, EnvID: env, DatasetID: ds})
+		run, err := c.StartVerify(ctx, dataset.VerifyInput{BackupLocation: loc, EnvID: env, DatasetID: ds})
 		if err != nil {
 			t.Fatalf("start verify: %v", err)
 		}

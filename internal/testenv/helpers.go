@@ -21,7 +21,6 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 
 	"github.com/lifeboat-dev/lifeboat/internal/backupstore"
-	"github.com/lifeboat-dev/lifeboat/internal/cli"
 	"github.com/lifeboat-dev/lifeboat/internal/gate"
 	"github.com/lifeboat-dev/lifeboat/internal/registry"
 )
@@ -75,17 +74,17 @@ func (e *Env) CreateEnvDataset(tb testing.TB, env string, datasets ...string) {
 	}
 }
 
-// Load writes n generated items (cli.ItemKey(prefix, i) = cli.ItemValue(prefix, i))
+// Load writes n generated items (gate.ItemKey(prefix, i) = gate.ItemValue(prefix, i))
 // through the gate and returns them.
 func (e *Env) Load(tb testing.TB, env, dataset, prefix string, n int) map[string]string {
 	tb.Helper()
-	written, err := cli.Load(context.Background(), e.gate, env, dataset, prefix, n, 50, 4, nil)
+	written, err := e.gate.Load(context.Background(), env, dataset, prefix, n, 50, 4, nil)
 	if err != nil || written != n {
 		tb.Fatalf("load %d items into %s/%s: wrote %d: %v", n, env, dataset, written, err)
 	}
 	out := make(map[string]string, n)
 	for i := 1; i <= n; i++ {
-		out[cli.ItemKey(prefix, i)] = cli.ItemValue(prefix, i)
+		out[gate.ItemKey(prefix, i)] = gate.ItemValue(prefix, i)
 	}
 	return out
 }
@@ -117,7 +116,7 @@ func (e *Env) BulkLoad(tb testing.TB, env, dataset, prefix string, n int) map[st
 		}
 	}
 	for i := 1; i <= n; i++ {
-		k, v := cli.ItemKey(prefix, i), cli.ItemValue(prefix, i)
+		k, v := gate.ItemKey(prefix, i), gate.ItemValue(prefix, i)
 		out[k] = v
 		pending = append(pending, dbtypes.WriteRequest{PutRequest: &dbtypes.PutRequest{Item: map[string]dbtypes.AttributeValue{
 			registry.DataKeyAttribute: &dbtypes.AttributeValueMemberS{Value: k},

@@ -456,7 +456,7 @@ func TemporalBin() (string, error) {
 		bin = filepath.Join(goPath(), "bin", "temporal")
 	}
 	if st, err := os.Stat(bin); err != nil || st.IsDir() {
-		return "", fmt.Errorf("Temporal CLI not found at %s: run `make tools` to install it, or set TEMPORAL_BIN", bin)
+		return "", fmt.Errorf("temporal CLI not found at %s: run `make tools` to install it, or set TEMPORAL_BIN", bin)
 	}
 	return bin, nil
 }

@@ -2,8 +2,8 @@
 // same calls the lifeboat CLI makes.
 //
 //	c := client.New(temporalClient, "lifeboat")
-//	run, err := c.StartBackup(ctx, workflows.BackupInput{Datasets: ...})
-//	res, err := c.WaitBackup(ctx, run.ID, func(p workflows.Progress) { ... })
+//	run, err := c.StartBackup(ctx, dataset.BackupInput{Datasets: ...})
+//	res, err := c.WaitBackup(ctx, run.ID, func(p dataset.Progress) { ... })
 package client
 
 import (
@@ -21,6 +21,7 @@ import (
 
 	"github.com/lifeboat-dev/lifeboat/activities"
 	"github.com/lifeboat-dev/lifeboat/workflows"
+	"github.com/lifeboat-dev/lifeboat/workflows/dataset"
 )
 
 // Client starts, watches and lists Lifeboat workflows.
@@ -65,22 +66,22 @@ func (e *WorkflowFailedError) Error() string {
 // validated. Bad input returns an InvalidInputError; a dataset held by
 // another run returns a WorkflowFailedError of type DatasetHeld. Either way
 // nothing was paused.
-func (c *Client) StartBackup(ctx context.Context, in workflows.BackupInput) (Run, error) {
+func (c *Client) StartBackup(ctx context.Context, in dataset.BackupInput) (Run, error) {
 	if len(in.Datasets) == 0 {
 		return Run{}, &InvalidInputError{Msg: "no datasets to back up"}
 	}
-	id := workflows.BackupWorkflowID(in, c.Now())
-	return c.start(ctx, id, workflows.DatasetBackupName, summarize("backup", in.Datasets[0].EnvID, in.Datasets[0].DatasetID, len(in.Datasets), in.Datasets[0].BackupLocation), in)
+	id := dataset.BackupWorkflowID(in, c.Now())
+	return c.start(ctx, id, dataset.BackupName, summarize("backup", in.Datasets[0].EnvID, in.Datasets[0].DatasetID, len(in.Datasets), in.Datasets[0].BackupLocation), in)
 }
 
 // StartRestore starts a DatasetRestore and waits until its input and backups
 // have been validated.
-func (c *Client) StartRestore(ctx context.Context, in workflows.RestoreInput) (Run, error) {
+func (c *Client) StartRestore(ctx context.Context, in dataset.RestoreInput) (Run, error) {
 	if len(in.Datasets) == 0 {
 		return Run{}, &InvalidInputError{Msg: "no datasets to restore"}
 	}
-	id := workflows.RestoreWorkflowID(in, c.Now())
-	return c.start(ctx, id, workflows.DatasetRestoreName, summarize("restore", in.Datasets[0].EnvID, in.Datasets[0].DatasetID, len(in.Datasets), in.Datasets[0].BackupLocation), in)
+	id := dataset.RestoreWorkflowID(in, c.Now())
+	return c.start(ctx, id, dataset.RestoreName, summarize("restore", in.Datasets[0].EnvID, in.Datasets[0].DatasetID, len(in.Datasets), in.Datasets[0].BackupLocation), in)
 }
 
 func summarize(op, env, ds string, n int, loc string) string {
@@ -140,8 +141,8 @@ func (c *Client) closed(ctx context.Context, run Run) (bool, error) {
 }
 
 // Progress queries a dataset workflow's progress.
-func (c *Client) Progress(ctx context.Context, workflowID string) (*workflows.Progress, error) {
-	return queryProgress[workflows.Progress](ctx, c, workflowID, "")
+func (c *Client) Progress(ctx context.Context, workflowID string) (*dataset.Progress, error) {
+	return queryProgress[dataset.Progress](ctx, c, workflowID, "")
 }
 
 // queryProgress runs a workflow's progress query, whatever its progress type.
@@ -159,8 +160,8 @@ func queryProgress[P any](ctx context.Context, c *Client, workflowID, runID stri
 
 // WaitBackup waits for a backup to finish, calling onProgress whenever its
 // progress changes.
-func (c *Client) WaitBackup(ctx context.Context, workflowID string, onProgress func(workflows.Progress)) (*workflows.BackupResult, error) {
-	var res workflows.BackupResult
+func (c *Client) WaitBackup(ctx context.Context, workflowID string, onProgress func(dataset.Progress)) (*dataset.BackupResult, error) {
+	var res dataset.BackupResult
 	if err := waitFor(ctx, c, workflowID, onProgress, &res); err != nil {
 		return nil, Explain(workflowID, err)
 	}
@@ -169,8 +170,8 @@ func (c *Client) WaitBackup(ctx context.Context, workflowID string, onProgress f
 
 // WaitRestore waits for a restore to finish, calling onProgress whenever its
 // progress changes.
-func (c *Client) WaitRestore(ctx context.Context, workflowID string, onProgress func(workflows.Progress)) (*workflows.RestoreResult, error) {
-	var res workflows.RestoreResult
+func (c *Client) WaitRestore(ctx context.Context, workflowID string, onProgress func(dataset.Progress)) (*dataset.RestoreResult, error) {
+	var res dataset.RestoreResult
 	if err := waitFor(ctx, c, workflowID, onProgress, &res); err != nil {
 		return nil, Explain(workflowID, err)
 	}

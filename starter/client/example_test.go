@@ -8,7 +8,7 @@ import (
 	tclient "go.temporal.io/sdk/client"
 
 	"github.com/lifeboat-dev/lifeboat/starter/client"
-	"github.com/lifeboat-dev/lifeboat/workflows"
+	"github.com/lifeboat-dev/lifeboat/workflows/dataset"
 )
 
 // Back up a dataset from Go code and wait for it, printing progress.
@@ -22,13 +22,13 @@ func Example() {
 	defer tc.Close()
 	lb := client.New(tc, "lifeboat")
 
-	run, err := lb.StartBackup(ctx, workflows.BackupInput{Datasets: []workflows.BackupDataset{{
+	run, err := lb.StartBackup(ctx, dataset.BackupInput{Datasets: []dataset.BackupDataset{{
 		EnvID: "demo", DatasetID: "orders", BackupLocation: "s3://my-backup-bucket/nightly",
 	}}})
 	if err != nil {
 		log.Fatal(err) // a *client.InvalidInputError means nothing was paused
 	}
-	res, err := lb.WaitBackup(ctx, run.ID, func(p workflows.Progress) { fmt.Println(p.Summary()) })
+	res, err := lb.WaitBackup(ctx, run.ID, func(p dataset.Progress) { fmt.Println(p.Summary()) })
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -37,7 +37,7 @@ func Example() {
 	}
 
 	// Restore the latest backup into a new store and switch to it.
-	run, err = lb.StartRestore(ctx, workflows.RestoreInput{Datasets: []workflows.RestoreDataset{{
+	run, err = lb.StartRestore(ctx, dataset.RestoreInput{Datasets: []dataset.RestoreDataset{{
 		EnvID: "demo", DatasetID: "orders", BackupLocation: "s3://my-backup-bucket/nightly",
 	}}})
 	if err != nil {
@@ -48,7 +48,7 @@ func Example() {
 	}
 
 	// Recent backups, newest first.
-	runs, err := lb.List(ctx, workflows.DatasetBackupName, 10)
+	runs, err := lb.List(ctx, dataset.BackupName, 10)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -18,6 +18,9 @@ import (
 	"github.com/lifeboat-dev/lifeboat/internal/ebstags"
 	"github.com/lifeboat-dev/lifeboat/internal/ids"
 	"github.com/lifeboat-dev/lifeboat/workflows"
+	"github.com/lifeboat-dev/lifeboat/workflows/dataset"
+	"github.com/lifeboat-dev/lifeboat/workflows/ebs"
+	"github.com/lifeboat-dev/lifeboat/workflows/redis"
 )
 
 // Schedule is when and how a Temporal Schedule starts Lifeboat runs.
@@ -93,7 +96,7 @@ func (s Schedule) Check() error {
 
 // CreateBackupSchedule creates a Temporal Schedule that starts a
 // DatasetBackup of in (with its retention policy) on s's timetable.
-func (c *Client) CreateBackupSchedule(ctx context.Context, s Schedule, in workflows.BackupInput) error {
+func (c *Client) CreateBackupSchedule(ctx context.Context, s Schedule, in dataset.BackupInput) error {
 	if len(in.Datasets) == 0 {
 		return &InvalidInputError{Msg: "no datasets to back up"}
 	}
@@ -102,12 +105,12 @@ func (c *Client) CreateBackupSchedule(ctx context.Context, s Schedule, in workfl
 	}
 	d := in.Datasets[0]
 	summary := "scheduled " + summarize("backup", d.EnvID, d.DatasetID, len(in.Datasets), d.BackupLocation)
-	return c.createSchedule(ctx, s, workflows.DatasetBackupName, "backup", summary, in)
+	return c.createSchedule(ctx, s, dataset.BackupName, "backup", summary, in)
 }
 
 // CreateSnapshotsSchedule creates a Temporal Schedule that starts a
 // SnapshotRun (a chain per region) on s's timetable.
-func (c *Client) CreateSnapshotsSchedule(ctx context.Context, s Schedule, in workflows.SnapshotRunInput) error {
+func (c *Client) CreateSnapshotsSchedule(ctx context.Context, s Schedule, in ebs.RunInput) error {
 	if len(in.Regions) == 0 {
 		return &InvalidInputError{Msg: "no regions given"}
 	}
@@ -117,7 +120,7 @@ func (c *Client) CreateSnapshotsSchedule(ctx context.Context, s Schedule, in wor
 		}
 	}
 	summary := "scheduled EBS snapshots in " + strings.Join(in.Regions, ", ")
-	return c.createSchedule(ctx, s, workflows.SnapshotRunName, "snapshots-run", summary, in)
+	return c.createSchedule(ctx, s, ebs.RunName, "snapshots-run", summary, in)
 }
 
 func (c *Client) createSchedule(ctx context.Context, s Schedule, wfType, op, summary string, in any) error {
@@ -244,9 +247,9 @@ func shownSpec(m *commonpb.Memo, s *tclient.ScheduleSpec) string {
 
 func lifeboatWorkflowType(name string) bool {
 	switch name {
-	case workflows.DatasetBackupName, workflows.DatasetRestoreName, workflows.RedisBackupName,
-		workflows.RedisRestoreName, workflows.SnapshotRunName, workflows.SnapshotChainName,
-		workflows.SnapshotCreateName, workflows.SnapshotCopyName, workflows.SnapshotExpireName:
+	case dataset.BackupName, dataset.RestoreName, redis.BackupName,
+		redis.RestoreName, ebs.RunName, ebs.ChainName,
+		ebs.CreateName, ebs.CopyName, ebs.ExpireName:
 		return true
 	}
 	return false

@@ -12,8 +12,9 @@ import (
 	tclient "go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/lifeboat-dev/lifeboat/activities"
 	"github.com/lifeboat-dev/lifeboat/internal/ebstags"
-	"github.com/lifeboat-dev/lifeboat/workflows"
+	"github.com/lifeboat-dev/lifeboat/workflows/ebs"
 )
 
 // Snapshot steps that run alone, as StartSnapshotStep's step.
@@ -25,15 +26,15 @@ const (
 )
 
 var snapshotStepTypes = map[string]string{
-	SnapshotStepChain:  workflows.SnapshotChainName,
-	SnapshotStepCreate: workflows.SnapshotCreateName,
-	SnapshotStepCopy:   workflows.SnapshotCopyName,
-	SnapshotStepExpire: workflows.SnapshotExpireName,
+	SnapshotStepChain:  ebs.ChainName,
+	SnapshotStepCreate: ebs.CreateName,
+	SnapshotStepCopy:   ebs.CopyName,
+	SnapshotStepExpire: ebs.ExpireName,
 }
 
 // StartSnapshotRun starts a SnapshotRun: one chain (create, wait, copy,
 // expire) per region.
-func (c *Client) StartSnapshotRun(ctx context.Context, in workflows.SnapshotRunInput) (Run, error) {
+func (c *Client) StartSnapshotRun(ctx context.Context, in ebs.RunInput) (Run, error) {
 	if len(in.Regions) == 0 {
 		return Run{}, &InvalidInputError{Msg: "no regions given"}
 	}
@@ -42,16 +43,16 @@ func (c *Client) StartSnapshotRun(ctx context.Context, in workflows.SnapshotRunI
 			return Run{}, &InvalidInputError{Msg: fmt.Sprintf("%q is not an AWS region name (like us-east-1)", r)}
 		}
 	}
-	id := workflows.SnapshotRunWorkflowID(in.Regions, c.Now())
+	id := ebs.RunWorkflowID(in.Regions, c.Now())
 	summary := "EBS snapshots in " + strings.Join(in.Regions, ", ")
-	return c.startSnapshot(ctx, id, workflows.SnapshotRunName, summary, in, enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE)
+	return c.startSnapshot(ctx, id, ebs.RunName, summary, in, enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE)
 }
 
 // StartSnapshotStep starts one step for a region on its own: "chain",
 // "create", "copy" or "expire". Each has a fixed workflow id per region
-// (workflows.SnapshotWorkflowID), so a second one while the first runs is
+// (ebs.WorkflowID), so a second one while the first runs is
 // refused with an InvalidInputError naming the running workflow.
-func (c *Client) StartSnapshotStep(ctx context.Context, step, region string, opts workflows.SnapshotOptions) (Run, error) {
+func (c *Client) StartSnapshotStep(ctx context.Context, step, region string, opts ebs.Options) (Run, error) {
 	wfType, ok := snapshotStepTypes[step]
 	if !ok {
 		return Run{}, &InvalidInputError{Msg: fmt.Sprintf("no snapshot step %q", step)}
@@ -62,32 +63,32 @@ func (c *Client) StartSnapshotStep(ctx context.Context, step, region string, opt
 	var in any
 	switch step {
 	case SnapshotStepChain:
-		in = workflows.SnapshotChainInput{Region: region, SnapshotOptions: opts}
+		in = ebs.ChainInput{Region: region, Options: opts}
 	case SnapshotStepCreate:
-		in = workflows.SnapshotCreateInput{Region: region, SnapshotOptions: opts}
+		in = ebs.CreateInput{Region: region, Options: opts}
 	case SnapshotStepCopy:
-		in = workflows.SnapshotCopyInput{Region: region, SnapshotOptions: opts}
+		in = ebs.CopyInput{Region: region, Options: opts}
 	case SnapshotStepExpire:
-		in = workflows.SnapshotExpireInput{Region: region, SnapshotOptions: opts}
+		in = ebs.ExpireInput{Region: region, Options: opts}
 	}
 	summary := fmt.Sprintf("EBS snapshot %s in %s", step, region)
 	if opts.DryRun {
 		summary += " (dry run)"
 	}
-	return c.startSnapshot(ctx, workflows.SnapshotWorkflowID(step, region), wfType, summary, in, enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE)
+	return c.startSnapshot(ctx, ebs.WorkflowID(step, region), wfType, summary, in, enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE)
 }
 
 // StartSnapshotRestore starts a SnapshotRestore and waits until the group
 // and the target have been checked: a refused restore returns an
 // InvalidInputError, and no volume was created.
-func (c *Client) StartSnapshotRestore(ctx context.Context, in workflows.SnapshotRestoreInput) (Run, error) {
-	id := workflows.SnapshotRestoreWorkflowID(in, c.Now())
+func (c *Client) StartSnapshotRestore(ctx context.Context, in ebs.RestoreInput) (Run, error) {
+	id := ebs.RestoreWorkflowID(in, c.Now())
 	what := in.GroupID
 	if what == "" {
 		what = "latest group of " + in.SourceInstanceID
 	}
 	summary := fmt.Sprintf("restore %s to %s (%s)", what, in.TargetInstanceID, in.AvailabilityZone)
-	return c.startSnapshot(ctx, id, workflows.SnapshotRestoreName, summary, in, enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE)
+	return c.startSnapshot(ctx, id, ebs.RestoreName, summary, in, enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE)
 }
 
 func (c *Client) startSnapshot(ctx context.Context, id, wfType, summary string, in any, reuse enumspb.WorkflowIdReusePolicy) (Run, error) {
@@ -132,56 +133,56 @@ func (c *Client) waitSnapshotValidated(ctx context.Context, run Run) error {
 }
 
 // SnapshotProgress queries a snapshot workflow's progress.
-func (c *Client) SnapshotProgress(ctx context.Context, workflowID string) (*workflows.SnapshotProgress, error) {
+func (c *Client) SnapshotProgress(ctx context.Context, workflowID string) (*ebs.Progress, error) {
 	return c.snapshotProgress(ctx, workflowID, "")
 }
 
-func (c *Client) snapshotProgress(ctx context.Context, workflowID, runID string) (*workflows.SnapshotProgress, error) {
-	return queryProgress[workflows.SnapshotProgress](ctx, c, workflowID, runID)
+func (c *Client) snapshotProgress(ctx context.Context, workflowID, runID string) (*ebs.Progress, error) {
+	return queryProgress[ebs.Progress](ctx, c, workflowID, runID)
 }
 
 // WaitSnapshotRun waits for a SnapshotRun. When some region failed it
 // returns the per-region report and a *WorkflowFailedError.
-func (c *Client) WaitSnapshotRun(ctx context.Context, workflowID string, onProgress func(workflows.SnapshotProgress)) (*workflows.SnapshotRunResult, error) {
-	return waitSnapshot[workflows.SnapshotRunResult](ctx, c, workflowID, onProgress)
+func (c *Client) WaitSnapshotRun(ctx context.Context, workflowID string, onProgress func(ebs.Progress)) (*ebs.RunResult, error) {
+	return waitSnapshot[ebs.RunResult](ctx, c, workflowID, onProgress)
 }
 
 // WaitSnapshotChain waits for a SnapshotChain (see WaitSnapshotRun).
-func (c *Client) WaitSnapshotChain(ctx context.Context, workflowID string, onProgress func(workflows.SnapshotProgress)) (*workflows.SnapshotChainResult, error) {
-	return waitSnapshot[workflows.SnapshotChainResult](ctx, c, workflowID, onProgress)
+func (c *Client) WaitSnapshotChain(ctx context.Context, workflowID string, onProgress func(ebs.Progress)) (*ebs.ChainResult, error) {
+	return waitSnapshot[ebs.ChainResult](ctx, c, workflowID, onProgress)
 }
 
 // WaitSnapshotCreate waits for a SnapshotCreate (see WaitSnapshotRun).
-func (c *Client) WaitSnapshotCreate(ctx context.Context, workflowID string, onProgress func(workflows.SnapshotProgress)) (*workflows.SnapshotCreateResult, error) {
-	return waitSnapshot[workflows.SnapshotCreateResult](ctx, c, workflowID, onProgress)
+func (c *Client) WaitSnapshotCreate(ctx context.Context, workflowID string, onProgress func(ebs.Progress)) (*ebs.CreateResult, error) {
+	return waitSnapshot[ebs.CreateResult](ctx, c, workflowID, onProgress)
 }
 
 // WaitSnapshotCopy waits for a SnapshotCopy (see WaitSnapshotRun).
-func (c *Client) WaitSnapshotCopy(ctx context.Context, workflowID string, onProgress func(workflows.SnapshotProgress)) (*workflows.SnapshotCopyResult, error) {
-	return waitSnapshot[workflows.SnapshotCopyResult](ctx, c, workflowID, onProgress)
+func (c *Client) WaitSnapshotCopy(ctx context.Context, workflowID string, onProgress func(ebs.Progress)) (*ebs.CopyResult, error) {
+	return waitSnapshot[ebs.CopyResult](ctx, c, workflowID, onProgress)
 }
 
 // WaitSnapshotExpire waits for a SnapshotExpire (see WaitSnapshotRun).
-func (c *Client) WaitSnapshotExpire(ctx context.Context, workflowID string, onProgress func(workflows.SnapshotProgress)) (*workflows.SnapshotExpireResult, error) {
-	return waitSnapshot[workflows.SnapshotExpireResult](ctx, c, workflowID, onProgress)
+func (c *Client) WaitSnapshotExpire(ctx context.Context, workflowID string, onProgress func(ebs.Progress)) (*ebs.ExpireResult, error) {
+	return waitSnapshot[ebs.ExpireResult](ctx, c, workflowID, onProgress)
 }
 
 // WaitSnapshotRestore waits for a SnapshotRestore.
-func (c *Client) WaitSnapshotRestore(ctx context.Context, workflowID string, onProgress func(workflows.SnapshotProgress)) (*workflows.SnapshotRestoreResult, error) {
-	return waitSnapshot[workflows.SnapshotRestoreResult](ctx, c, workflowID, onProgress)
+func (c *Client) WaitSnapshotRestore(ctx context.Context, workflowID string, onProgress func(ebs.Progress)) (*ebs.RestoreResult, error) {
+	return waitSnapshot[ebs.RestoreResult](ctx, c, workflowID, onProgress)
 }
 
 // waitSnapshot waits for a snapshot workflow, reporting progress changes. A
-// workflow that ended with ErrSnapshotFailures still returns its result,
+// workflow that ended with activities.ErrSnapshotFailures still returns its result,
 // read from the error's details, beside the error.
-func waitSnapshot[T any](ctx context.Context, c *Client, workflowID string, onProgress func(workflows.SnapshotProgress)) (*T, error) {
+func waitSnapshot[T any](ctx context.Context, c *Client, workflowID string, onProgress func(ebs.Progress)) (*T, error) {
 	var res T
 	err := waitFor(ctx, c, workflowID, onProgress, &res)
 	if err == nil {
 		return &res, nil
 	}
 	var app *temporal.ApplicationError
-	if errors.As(err, &app) && app.Type() == workflows.ErrSnapshotFailures && app.HasDetails() && app.Details(&res) == nil {
+	if errors.As(err, &app) && app.Type() == activities.ErrSnapshotFailures && app.HasDetails() && app.Details(&res) == nil {
 		return &res, Explain(workflowID, err)
 	}
 	return nil, Explain(workflowID, err)

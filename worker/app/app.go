@@ -11,32 +11,34 @@ import (
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/lifeboat-dev/lifeboat/activities"
+	datasetact "github.com/lifeboat-dev/lifeboat/activities/dataset"
+	redisact "github.com/lifeboat-dev/lifeboat/activities/redis"
 	"github.com/lifeboat-dev/lifeboat/internal/awsx"
 	"github.com/lifeboat-dev/lifeboat/internal/config"
 	"github.com/lifeboat-dev/lifeboat/internal/ids"
 	"github.com/lifeboat-dev/lifeboat/internal/redisbackup"
 	"github.com/lifeboat-dev/lifeboat/internal/registry"
-	"github.com/lifeboat-dev/lifeboat/workflows"
+	"github.com/lifeboat-dev/lifeboat/workflows/dataset"
+	"github.com/lifeboat-dev/lifeboat/workflows/redis"
 )
 
 // RegisterWorkflows registers every workflow under its public type name.
 func RegisterWorkflows(r worker.WorkflowRegistry) {
-	r.RegisterWorkflowWithOptions(workflows.DatasetBackup, workflow.RegisterOptions{Name: workflows.DatasetBackupName})
-	r.RegisterWorkflowWithOptions(workflows.DatasetRestore, workflow.RegisterOptions{Name: workflows.DatasetRestoreName})
-	r.RegisterWorkflowWithOptions(workflows.DatasetVerify, workflow.RegisterOptions{Name: workflows.DatasetVerifyName})
-	r.RegisterWorkflowWithOptions(workflows.RedisBackup, workflow.RegisterOptions{Name: workflows.RedisBackupName})
-	r.RegisterWorkflowWithOptions(workflows.RedisRestore, workflow.RegisterOptions{Name: workflows.RedisRestoreName})
+	r.RegisterWorkflowWithOptions(dataset.Backup, workflow.RegisterOptions{Name: dataset.BackupName})
+	r.RegisterWorkflowWithOptions(dataset.Restore, workflow.RegisterOptions{Name: dataset.RestoreName})
+	r.RegisterWorkflowWithOptions(dataset.Verify, workflow.RegisterOptions{Name: dataset.VerifyName})
+	r.RegisterWorkflowWithOptions(redis.Backup, workflow.RegisterOptions{Name: redis.BackupName})
+	r.RegisterWorkflowWithOptions(redis.Restore, workflow.RegisterOptions{Name: redis.RestoreName})
 	registerSnapshotWorkflows(r)
 }
 
 // RegisterActivities registers every activity group, built on the given clients.
 func RegisterActivities(r worker.ActivityRegistry, cfg config.Config, aws *awsx.Clients) {
 	reg := NewRegistry(cfg, aws)
-	r.RegisterActivity(&activities.Datasets{Registry: reg, S3: aws.S3})
-	r.RegisterActivity(&activities.DynamoDB{DB: aws.DynamoDB, PollInterval: cfg.PollInterval})
-	r.RegisterActivity(&activities.BackupFiles{S3: aws.S3})
-	r.RegisterActivity(&activities.RedisClusters{Registry: reg, S3: aws.S3})
+	r.RegisterActivity(&datasetact.Datasets{Registry: reg, S3: aws.S3})
+	r.RegisterActivity(&datasetact.DynamoDB{DB: aws.DynamoDB, PollInterval: cfg.PollInterval})
+	r.RegisterActivity(&datasetact.BackupFiles{S3: aws.S3})
+	r.RegisterActivity(&redisact.Clusters{Registry: reg, S3: aws.S3})
 	r.RegisterActivity(NewEBS(cfg, aws))
 }
 
@@ -61,7 +63,7 @@ func New(ctx context.Context, c client.Client, cfg config.Config, aws *awsx.Clie
 // serves only the node's task queue (<task queue>-redis-<node>) and only
 // the node-local activities. node is the node's configuration; its S3
 // client is filled in from aws when missing.
-func NewRedisSidecar(c client.Client, cfg config.Config, aws *awsx.Clients, node *activities.RedisNode, opts worker.Options) (worker.Worker, error) {
+func NewRedisSidecar(c client.Client, cfg config.Config, aws *awsx.Clients, node *redisact.Node, opts worker.Options) (worker.Worker, error) {
 	if err := ids.Validate("node", node.NodeID); err != nil {
 		return nil, err
 	}

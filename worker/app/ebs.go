@@ -6,23 +6,23 @@ import (
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/lifeboat-dev/lifeboat/activities"
+	ebsact "github.com/lifeboat-dev/lifeboat/activities/ebs"
 	"github.com/lifeboat-dev/lifeboat/internal/awsx"
 	"github.com/lifeboat-dev/lifeboat/internal/config"
-	"github.com/lifeboat-dev/lifeboat/workflows"
+	"github.com/lifeboat-dev/lifeboat/workflows/ebs"
 )
 
 // registerSnapshotWorkflows registers the EBS snapshot lifecycle's workflows.
 func registerSnapshotWorkflows(r worker.WorkflowRegistry) {
 	for name, fn := range map[string]any{
-		workflows.SnapshotRunName:         workflows.SnapshotRun,
-		workflows.SnapshotChainName:       workflows.SnapshotChain,
-		workflows.SnapshotCreateName:      workflows.SnapshotCreate,
-		workflows.SnapshotCreateBatchName: workflows.SnapshotCreateBatch,
-		workflows.SnapshotCopyName:        workflows.SnapshotCopy,
-		workflows.SnapshotCopyToName:      workflows.SnapshotCopyDestination,
-		workflows.SnapshotExpireName:      workflows.SnapshotExpire,
-		workflows.SnapshotRestoreName:     workflows.SnapshotRestore,
+		ebs.RunName:             ebs.Run,
+		ebs.ChainName:           ebs.Chain,
+		ebs.CreateName:          ebs.Create,
+		ebs.CreateBatchName:     ebs.CreateBatch,
+		ebs.CopyName:            ebs.Copy,
+		ebs.CopyDestinationName: ebs.CopyDestination,
+		ebs.ExpireName:          ebs.Expire,
+		ebs.RestoreName:         ebs.Restore,
 	} {
 		r.RegisterWorkflowWithOptions(fn, workflow.RegisterOptions{Name: name})
 	}
@@ -30,9 +30,9 @@ func registerSnapshotWorkflows(r worker.WorkflowRegistry) {
 
 // NewEBS builds the EBS activities on the configuration's AWS clients: one
 // EC2 client per region, built on first use.
-func NewEBS(cfg config.Config, aws *awsx.Clients) *activities.EBS {
-	return &activities.EBS{
-		EC2:          func(region string) activities.EC2API { return aws.EC2(region) },
+func NewEBS(cfg config.Config, aws *awsx.Clients) *ebsact.EBS {
+	return &ebsact.EBS{
+		EC2:          func(region string) ebsact.EC2API { return aws.EC2(region) },
 		Now:          time.Now,
 		PollInterval: cfg.PollInterval,
 	}

@@ -23,7 +23,7 @@ import (
 	"github.com/lifeboat-dev/lifeboat/internal/testenv"
 	"github.com/lifeboat-dev/lifeboat/starter/client"
 	"github.com/lifeboat-dev/lifeboat/worker/app"
-	"github.com/lifeboat-dev/lifeboat/workflows"
+	"github.com/lifeboat-dev/lifeboat/workflows/ebs"
 )
 
 // BenchmarkSnapshotChain runs one SnapshotChain over N instances with two
@@ -83,7 +83,7 @@ func BenchmarkSnapshotChain(b *testing.B) {
 		counter.reset()
 		stopSampling := sampleHeap()
 		start := time.Now()
-		run, err := lb.StartSnapshotStep(ctx, client.SnapshotStepChain, src, workflows.SnapshotOptions{})
+		run, err := lb.StartSnapshotStep(ctx, client.SnapshotStepChain, src, ebs.Options{})
 		if err != nil {
 			b.Fatalf("start chain: %v", err)
 		}
@@ -205,14 +205,14 @@ func peakRSS() uint64 {
 
 // histories is the longest history among the chain's workflows, and how
 // long each step's workflow ran.
-func histories(ctx context.Context, b *testing.B, lb *client.Client, region string, res *workflows.SnapshotChainResult) (int64, string) {
-	ids := []string{workflows.SnapshotWorkflowID("chain", region), workflows.SnapshotWorkflowID("create", region),
-		workflows.SnapshotWorkflowID("copy", region), workflows.SnapshotWorkflowID("expire", region)}
+func histories(ctx context.Context, b *testing.B, lb *client.Client, region string, res *ebs.ChainResult) (int64, string) {
+	ids := []string{ebs.WorkflowID("chain", region), ebs.WorkflowID("create", region),
+		ebs.WorkflowID("copy", region), ebs.WorkflowID("expire", region)}
 	for i := 1; i <= res.Create.Batches; i++ {
-		ids = append(ids, fmt.Sprintf("%s-batch-%d", workflows.SnapshotWorkflowID("create", region), i))
+		ids = append(ids, fmt.Sprintf("%s-batch-%d", ebs.WorkflowID("create", region), i))
 	}
 	for _, d := range res.Copy.Destinations {
-		ids = append(ids, workflows.SnapshotWorkflowID("copy", region)+"-to-"+d.Destination)
+		ids = append(ids, ebs.WorkflowID("copy", region)+"-to-"+d.Destination)
 	}
 	var longest int64
 	var steps []string

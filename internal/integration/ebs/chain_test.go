@@ -12,7 +12,7 @@ import (
 	"github.com/lifeboat-dev/lifeboat/internal/ebstags"
 	"github.com/lifeboat-dev/lifeboat/internal/testenv"
 	"github.com/lifeboat-dev/lifeboat/starter/client"
-	"github.com/lifeboat-dev/lifeboat/workflows"
+	"github.com/lifeboat-dev/lifeboat/workflows/ebs"
 )
 
 // day is a date relative to the run's date, as YYYY-mm-dd.
@@ -83,7 +83,7 @@ func TestIntegrationSnapshotsChain(t *testing.T) {
 
 	// The run.
 	lb := e.Client()
-	run, err := lb.StartSnapshotRun(ctx, workflows.SnapshotRunInput{Regions: []string{src, dst}, SnapshotOptions: workflows.SnapshotOptions{AsOf: day(today, 0)}})
+	run, err := lb.StartSnapshotRun(ctx, ebs.RunInput{Regions: []string{src, dst}, Options: ebs.Options{AsOf: day(today, 0)}})
 	if err != nil {
 		t.Fatalf("start run: %v", err)
 	}
@@ -91,10 +91,10 @@ func TestIntegrationSnapshotsChain(t *testing.T) {
 	if err != nil {
 		t.Fatalf("run %s: %v (report %+v)", run.ID, err, res)
 	}
-	byRegion := map[string]workflows.RegionOutcome{}
+	byRegion := map[string]ebs.RegionOutcome{}
 	for _, r := range res.Regions {
 		byRegion[r.Region] = r
-		if r.Status != workflows.OutcomeOK {
+		if r.Status != ebs.OutcomeOK {
 			t.Errorf("%s: %s: %s", r.Region, r.Status, r.Error)
 		}
 	}
@@ -221,7 +221,7 @@ func TestIntegrationSnapshotsChain(t *testing.T) {
 	}
 
 	// A second run the same day adds and deletes nothing.
-	run2, err := lb.StartSnapshotRun(ctx, workflows.SnapshotRunInput{Regions: []string{src, dst}, SnapshotOptions: workflows.SnapshotOptions{AsOf: day(today, 0)}})
+	run2, err := lb.StartSnapshotRun(ctx, ebs.RunInput{Regions: []string{src, dst}, Options: ebs.Options{AsOf: day(today, 0)}})
 	if err != nil {
 		t.Fatalf("start second run: %v", err)
 	}
@@ -247,7 +247,7 @@ func TestIntegrationSnapshotsChain(t *testing.T) {
 	}
 
 	// The next day: generation 1, and yesterday's "tomorrow" expires.
-	chain, err := lb.StartSnapshotStep(ctx, client.SnapshotStepChain, src, workflows.SnapshotOptions{AsOf: day(today, 1)})
+	chain, err := lb.StartSnapshotStep(ctx, client.SnapshotStepChain, src, ebs.Options{AsOf: day(today, 1)})
 	if err != nil {
 		t.Fatalf("start next day's chain: %v", err)
 	}
@@ -336,7 +336,7 @@ func requireExactly(t *testing.T, region string, snaps map[string]testenv.Snapsh
 	}
 }
 
-func deletedIDs(r *workflows.SnapshotExpireResult) []string {
+func deletedIDs(r *ebs.ExpireResult) []string {
 	var out []string
 	for _, reg := range r.Regions {
 		for _, d := range reg.Deleted {

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lifeboat-dev/lifeboat/internal/cli"
 	"github.com/lifeboat-dev/lifeboat/internal/ebstags"
+	"github.com/lifeboat-dev/lifeboat/starter/cli"
 )
 
 // TestIntegrationSnapshotsCLI drives the snapshot commands as a user would:

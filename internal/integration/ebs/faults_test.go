@@ -15,7 +15,7 @@ import (
 
 	"github.com/lifeboat-dev/lifeboat/internal/ebstags"
 	"github.com/lifeboat-dev/lifeboat/internal/testenv"
-	"github.com/lifeboat-dev/lifeboat/workflows"
+	"github.com/lifeboat-dev/lifeboat/workflows/ebs"
 )
 
 // memberTags are the tags every snapshot of a group ends up with.
@@ -83,7 +83,7 @@ func TestIntegrationSnapshotsUnderFaults(t *testing.T) {
 	}
 
 	start := time.Now()
-	run, err := lb.StartSnapshotRun(ctx, workflows.SnapshotRunInput{Regions: []string{src}})
+	run, err := lb.StartSnapshotRun(ctx, ebs.RunInput{Regions: []string{src}})
 	if err != nil {
 		t.Fatalf("start run: %v", err)
 	}
@@ -115,7 +115,7 @@ func TestIntegrationSnapshotsUnderFaults(t *testing.T) {
 		}
 	}
 	group := ebstags.GroupIDFor(big, today)
-	rs, err := lb.StartSnapshotRestore(ctx, workflows.SnapshotRestoreInput{
+	rs, err := lb.StartSnapshotRestore(ctx, ebs.RestoreInput{
 		Region: src, GroupID: group, TargetInstanceID: target, AvailabilityZone: zone, Devices: []string{"/dev/sdf", "/dev/sdg"},
 	})
 	if err != nil {

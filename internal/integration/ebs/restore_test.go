@@ -14,7 +14,7 @@ import (
 	"github.com/lifeboat-dev/lifeboat/internal/ebstags"
 	"github.com/lifeboat-dev/lifeboat/internal/testenv"
 	"github.com/lifeboat-dev/lifeboat/starter/client"
-	"github.com/lifeboat-dev/lifeboat/workflows"
+	"github.com/lifeboat-dev/lifeboat/workflows/ebs"
 )
 
 // TestIntegrationSnapshotsRestore takes a group with a chain, then restores
@@ -31,7 +31,7 @@ func TestIntegrationSnapshotsRestore(t *testing.T) {
 	today := ebstags.Day(time.Now())
 
 	source := e.RunInstance(t, src, srcZone, map[string]string{"Backup": "Yes", "Copy_Dest": dst, "Name": "app"}, "/dev/sdf", "/dev/sdg")
-	chain, err := lb.StartSnapshotStep(ctx, client.SnapshotStepChain, src, workflows.SnapshotOptions{})
+	chain, err := lb.StartSnapshotStep(ctx, client.SnapshotStepChain, src, ebs.Options{})
 	if err != nil {
 		t.Fatalf("start chain: %v", err)
 	}
@@ -49,14 +49,14 @@ func TestIntegrationSnapshotsRestore(t *testing.T) {
 	}
 
 	target := e.RunInstance(t, src, srcZone, map[string]string{"Name": "restore-target"})
-	restore := func(in workflows.SnapshotRestoreInput) (*workflows.SnapshotRestoreResult, error) {
+	restore := func(in ebs.RestoreInput) (*ebs.RestoreResult, error) {
 		run, err := lb.StartSnapshotRestore(ctx, in)
 		if err != nil {
 			return nil, err
 		}
 		return lb.WaitSnapshotRestore(ctx, run.ID, nil)
 	}
-	refused := func(what string, in workflows.SnapshotRestoreInput, want string) {
+	refused := func(what string, in ebs.RestoreInput, want string) {
 		t.Helper()
 		before := restoredVolumes(t, e, in.Region)
 		_, err := restore(in)
@@ -70,17 +70,17 @@ func TestIntegrationSnapshotsRestore(t *testing.T) {
 	}
 
 	// The whole group needs /dev/sda1, which the target's root holds.
-	refused("device taken", workflows.SnapshotRestoreInput{Region: src, GroupID: group, TargetInstanceID: target, AvailabilityZone: srcZone},
+	refused("device taken", ebs.RestoreInput{Region: src, GroupID: group, TargetInstanceID: target, AvailabilityZone: srcZone},
 		"device /dev/sda1 is taken on "+target)
-	refused("wrong zone", workflows.SnapshotRestoreInput{Region: src, GroupID: group, TargetInstanceID: target, AvailabilityZone: src + "c", Devices: []string{"/dev/sdf"}},
+	refused("wrong zone", ebs.RestoreInput{Region: src, GroupID: group, TargetInstanceID: target, AvailabilityZone: src + "c", Devices: []string{"/dev/sdf"}},
 		"is in "+srcZone+", not "+src+"c")
-	refused("no such group", workflows.SnapshotRestoreInput{Region: src, GroupID: "lbg-i-nope-20200101", TargetInstanceID: target, AvailabilityZone: srcZone},
+	refused("no such group", ebs.RestoreInput{Region: src, GroupID: "lbg-i-nope-20200101", TargetInstanceID: target, AvailabilityZone: srcZone},
 		"no snapshot group lbg-i-nope-20200101")
-	refused("no group that early", workflows.SnapshotRestoreInput{Region: src, SourceInstanceID: source, At: aws.Time(today.Add(-time.Hour)), TargetInstanceID: target, AvailabilityZone: srcZone},
+	refused("no group that early", ebs.RestoreInput{Region: src, SourceInstanceID: source, At: aws.Time(today.Add(-time.Hour)), TargetInstanceID: target, AvailabilityZone: srcZone},
 		"taken at or before")
 
 	// The data volumes, by group id, at their original devices.
-	res, err := restore(workflows.SnapshotRestoreInput{Region: src, GroupID: group, TargetInstanceID: target, AvailabilityZone: srcZone, Devices: []string{"/dev/sdf", "/dev/sdg"}})
+	res, err := restore(ebs.RestoreInput{Region: src, GroupID: group, TargetInstanceID: target, AvailabilityZone: srcZone, Devices: []string{"/dev/sdf", "/dev/sdg"}})
 	if err != nil {
 		t.Fatalf("restore: %v", err)
 	}
@@ -100,7 +100,7 @@ func TestIntegrationSnapshotsRestore(t *testing.T) {
 		t.Fatalf("%d copies of group %s in %s, want 3", len(copies), group, dst)
 	}
 	drTarget := e.RunInstance(t, dst, dstZone, map[string]string{"Name": "dr-target"})
-	res, err = restore(workflows.SnapshotRestoreInput{Region: dst, SourceInstanceID: source, At: aws.Time(time.Now()), TargetInstanceID: drTarget, AvailabilityZone: dstZone, Devices: []string{"/dev/sdg"}})
+	res, err = restore(ebs.RestoreInput{Region: dst, SourceInstanceID: source, At: aws.Time(time.Now()), TargetInstanceID: drTarget, AvailabilityZone: dstZone, Devices: []string{"/dev/sdg"}})
 	if err != nil {
 		t.Fatalf("restore from copies: %v", err)
 	}
@@ -111,13 +111,13 @@ func TestIntegrationSnapshotsRestore(t *testing.T) {
 
 	// A group with a copy missing is refused.
 	e.DeleteSnapshot(t, dst, copies["/dev/sdf"])
-	refused("incomplete", workflows.SnapshotRestoreInput{Region: dst, GroupID: group, TargetInstanceID: drTarget, AvailabilityZone: dstZone, Devices: []string{"/dev/sdh"}},
+	refused("incomplete", ebs.RestoreInput{Region: dst, GroupID: group, TargetInstanceID: drTarget, AvailabilityZone: dstZone, Devices: []string{"/dev/sdh"}},
 		"snapshot group "+group+" is incomplete in "+dst+": 2 of 3 snapshots")
 }
 
 // requireAttached checks each restored volume was made from the group's
 // snapshot for its device and is attached to the instance at that device.
-func requireAttached(t *testing.T, e *testenv.Env, region, instance string, res *workflows.SnapshotRestoreResult, snapshotByDevice map[string]string) {
+func requireAttached(t *testing.T, e *testenv.Env, region, instance string, res *ebs.RestoreResult, snapshotByDevice map[string]string) {
 	t.Helper()
 	devs := e.InstanceDevices(t, region, instance)
 	for _, v := range res.Volumes {

@@ -11,6 +11,7 @@ import (
 	"github.com/lifeboat-dev/lifeboat/internal/testenv"
 	"github.com/lifeboat-dev/lifeboat/starter/client"
 	"github.com/lifeboat-dev/lifeboat/workflows"
+	"github.com/lifeboat-dev/lifeboat/workflows/ebs"
 )
 
 // TestIntegrationSnapshotsSchedule creates a snapshots schedule for one
@@ -25,7 +26,7 @@ func TestIntegrationSnapshotsSchedule(t *testing.T) {
 	inst := e.RunInstance(t, region, region+"a", map[string]string{"Backup": "Yes", "Name": "sched-1"}, "/dev/sdf")
 	lb := e.Client()
 	id := "ebs-" + e.ID("nightly")
-	if err := lb.CreateSnapshotsSchedule(ctx, client.Schedule{ID: id, Cron: "30 3 * * *"}, workflows.SnapshotRunInput{Regions: []string{region}}); err != nil {
+	if err := lb.CreateSnapshotsSchedule(ctx, client.Schedule{ID: id, Cron: "30 3 * * *"}, ebs.RunInput{Regions: []string{region}}); err != nil {
 		t.Fatalf("create schedule: %v", err)
 	}
 	t.Cleanup(func() { _ = lb.DeleteSchedule(context.Background(), id) })

@@ -14,7 +14,7 @@ import (
 	"github.com/lifeboat-dev/lifeboat/internal/backupstore"
 	"github.com/lifeboat-dev/lifeboat/internal/redisbackup"
 	"github.com/lifeboat-dev/lifeboat/internal/testenv"
-	"github.com/lifeboat-dev/lifeboat/workflows"
+	"github.com/lifeboat-dev/lifeboat/workflows/redis"
 )
 
 // TestIntegrationRedisBackupRestoreCluster writes keys to three nodes,
@@ -33,7 +33,7 @@ func TestIntegrationRedisBackupRestoreCluster(t *testing.T) {
 	c.nodes[0].putRandom(t, "big", 7<<20) // a 7 MiB dump: two 5 MiB parts
 	want := c.dump(t)
 
-	res := backup(ctx, t, e, workflows.RedisBackupInput{Cluster: c.name, BackupLocation: loc})
+	res := backup(ctx, t, e, redis.BackupInput{Cluster: c.name, BackupLocation: loc})
 	if res.Format != redisbackup.FormatRDB || len(res.Nodes) != 3 {
 		t.Fatalf("backup result %+v", res)
 	}
@@ -56,7 +56,7 @@ func TestIntegrationRedisBackupRestoreCluster(t *testing.T) {
 		n.change(t)
 	}
 	before := c.runIDs(t)
-	out := restore(ctx, t, e, workflows.RedisRestoreInput{Cluster: c.name, BackupLocation: loc})
+	out := restore(ctx, t, e, redis.RestoreInput{Cluster: c.name, BackupLocation: loc})
 	if out.BackupID != res.BackupID || len(out.Nodes) != 3 {
 		t.Fatalf("restore result %+v, want backup %s on 3 nodes", out, res.BackupID)
 	}
@@ -83,11 +83,11 @@ func TestIntegrationRedisRestoreSingleNode(t *testing.T) {
 		n.fill(t, "v1", 100)
 	}
 	want := c.dump(t)
-	first := backup(ctx, t, e, workflows.RedisBackupInput{Cluster: c.name, BackupLocation: loc})
+	first := backup(ctx, t, e, redis.BackupInput{Cluster: c.name, BackupLocation: loc})
 	for _, n := range c.nodes {
 		n.change(t)
 	}
-	second := backup(ctx, t, e, workflows.RedisBackupInput{Cluster: c.name, BackupLocation: loc})
+	second := backup(ctx, t, e, redis.BackupInput{Cluster: c.name, BackupLocation: loc})
 	if second.BackupID <= first.BackupID {
 		t.Fatalf("backup ids do not sort in time order: %s then %s", first.BackupID, second.BackupID)
 	}
@@ -95,7 +95,7 @@ func TestIntegrationRedisRestoreSingleNode(t *testing.T) {
 	before := c.runIDs(t)
 
 	target := c.nodes[1]
-	out := restore(ctx, t, e, workflows.RedisRestoreInput{Cluster: c.name, Node: target.id, BackupID: first.BackupID, BackupLocation: loc})
+	out := restore(ctx, t, e, redis.RestoreInput{Cluster: c.name, Node: target.id, BackupID: first.BackupID, BackupLocation: loc})
 	if len(out.Nodes) != 1 || out.Nodes[0].Node != target.id || out.BackupID != first.BackupID {
 		t.Fatalf("restore result %+v", out)
 	}
@@ -112,7 +112,7 @@ func TestIntegrationRedisRestoreSingleNode(t *testing.T) {
 	}
 
 	// By date: the latest backup of today is the second one.
-	out = restore(ctx, t, e, workflows.RedisRestoreInput{
+	out = restore(ctx, t, e, redis.RestoreInput{
 		Cluster: c.name, Node: target.id, Date: time.Now().UTC().Format(time.DateOnly), BackupLocation: loc,
 	})
 	if out.BackupID != second.BackupID {
@@ -140,10 +140,10 @@ func TestIntegrationRedisRestoreIntoAnotherCluster(t *testing.T) {
 		n.fill(t, "test", 20)
 	}
 	want := src.dump(t)
-	res := backup(ctx, t, e, workflows.RedisBackupInput{Cluster: src.name, BackupLocation: loc})
+	res := backup(ctx, t, e, redis.BackupInput{Cluster: src.name, BackupLocation: loc})
 	srcRuns := src.runIDs(t)
 
-	out := restore(ctx, t, e, workflows.RedisRestoreInput{Cluster: dst.name, SourceCluster: src.name, BackupLocation: loc})
+	out := restore(ctx, t, e, redis.RestoreInput{Cluster: dst.name, SourceCluster: src.name, BackupLocation: loc})
 	if out.SourceCluster != src.name || out.BackupID != res.BackupID {
 		t.Fatalf("restore result %+v", out)
 	}
@@ -183,7 +183,7 @@ func TestIntegrationRedisAOF(t *testing.T) {
 		n.fill(t, "aof", 120)
 	}
 	want := c.dump(t)
-	res := backup(ctx, t, e, workflows.RedisBackupInput{Cluster: c.name, BackupLocation: loc, Format: redisbackup.FormatAOF})
+	res := backup(ctx, t, e, redis.BackupInput{Cluster: c.name, BackupLocation: loc, Format: redisbackup.FormatAOF})
 	if res.Format != redisbackup.FormatAOF {
 		t.Fatalf("backup format %s", res.Format)
 	}
@@ -203,7 +203,7 @@ func TestIntegrationRedisAOF(t *testing.T) {
 	for _, n := range c.nodes {
 		n.change(t)
 	}
-	restore(ctx, t, e, workflows.RedisRestoreInput{Cluster: c.name, BackupLocation: loc})
+	restore(ctx, t, e, redis.RestoreInput{Cluster: c.name, BackupLocation: loc})
 	for _, n := range c.nodes {
 		requireSame(t, "node "+n.id+" after the AOF restore", want[n.id], n.dump(t))
 		n.requireClean(t)
@@ -212,7 +212,7 @@ func TestIntegrationRedisAOF(t *testing.T) {
 
 // requireManifest reads the backup's cluster manifest and checks it
 // against the cluster and the result.
-func requireManifest(t *testing.T, e *testenv.Env, location string, c *cluster, res *workflows.RedisBackupResult) *redisbackup.Manifest {
+func requireManifest(t *testing.T, e *testenv.Env, location string, c *cluster, res *redis.BackupResult) *redisbackup.Manifest {
 	t.Helper()
 	loc, err := backupstore.ParseLocation(location)
 	if err != nil {
@@ -297,10 +297,10 @@ func TestIntegrationRedisBackupUnderWrites(t *testing.T) {
 			}
 		}()
 		time.Sleep(100 * time.Millisecond)
-		res := backup(ctx, t, e, workflows.RedisBackupInput{Cluster: c.name, BackupLocation: loc, Format: format})
+		res := backup(ctx, t, e, redis.BackupInput{Cluster: c.name, BackupLocation: loc, Format: format})
 		close(stop)
 		written := <-done
-		restore(ctx, t, e, workflows.RedisRestoreInput{Cluster: c.name, BackupLocation: loc})
+		restore(ctx, t, e, redis.RestoreInput{Cluster: c.name, BackupLocation: loc})
 		keys, err := n.rc.Keys(ctx, "w:*").Result()
 		if err != nil {
 			t.Fatal(err)

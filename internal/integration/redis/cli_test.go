@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lifeboat-dev/lifeboat/internal/cli"
 	"github.com/lifeboat-dev/lifeboat/internal/testenv"
+	"github.com/lifeboat-dev/lifeboat/starter/cli"
 )
 
 // TestIntegrationRedisCLI drives the lifeboat CLI as a user would:

@@ -15,6 +15,7 @@ import (
 	"github.com/lifeboat-dev/lifeboat/internal/testenv"
 	"github.com/lifeboat-dev/lifeboat/starter/client"
 	"github.com/lifeboat-dev/lifeboat/workflows"
+	"github.com/lifeboat-dev/lifeboat/workflows/redis"
 )
 
 // TestIntegrationRedisNodeDownDuringBackup stops one node's Redis and
@@ -35,7 +36,7 @@ func TestIntegrationRedisNodeDownDuringBackup(t *testing.T) {
 	}
 	noSidecar.stopSidecar()
 
-	run, err := e.Client().StartRedisBackup(ctx, workflows.RedisBackupInput{Cluster: c.name, BackupLocation: loc, SidecarTimeoutSeconds: 3})
+	run, err := e.Client().StartRedisBackup(ctx, redis.BackupInput{Cluster: c.name, BackupLocation: loc, SidecarTimeoutSeconds: 3})
 	if err != nil {
 		t.Fatalf("start: %v", err)
 	}
@@ -72,7 +73,7 @@ func TestIntegrationRedisNodeDownDuringBackup(t *testing.T) {
 	for _, np := range p.Nodes {
 		wantStep := workflows.StepFailed
 		if np.Node == c.nodes[0].id {
-			wantStep = workflows.StepUploaded
+			wantStep = redis.StepUploaded
 		}
 		if np.Step != wantStep {
 			t.Errorf("node %s ended %s, want %s (%s)", np.Node, np.Step, wantStep, np.Detail)
@@ -93,7 +94,7 @@ func TestIntegrationRedisCorruptDownloadRefused(t *testing.T) {
 	for _, n := range c.nodes {
 		n.fill(t, "v1", 80)
 	}
-	res := backup(ctx, t, e, workflows.RedisBackupInput{Cluster: c.name, BackupLocation: loc})
+	res := backup(ctx, t, e, redis.BackupInput{Cluster: c.name, BackupLocation: loc})
 	lc, _ := backupstore.ParseLocation(loc)
 	m, err := redisbackup.ReadManifest(ctx, e.AWS.S3, lc.Bucket, redisbackup.ManifestKey(lc, c.name, res.BackupID))
 	if err != nil {
@@ -109,7 +110,7 @@ func TestIntegrationRedisCorruptDownloadRefused(t *testing.T) {
 	}
 	want, runs := c.dump(t), c.runIDs(t)
 
-	_, err = tryRestore(ctx, e, workflows.RedisRestoreInput{Cluster: c.name, BackupLocation: loc})
+	_, err = tryRestore(ctx, e, redis.RestoreInput{Cluster: c.name, BackupLocation: loc})
 	if err == nil {
 		t.Fatal("restore from a corrupted backup succeeded")
 	}
@@ -147,7 +148,7 @@ func TestIntegrationRedisNodeNotBackIsRolledBack(t *testing.T) {
 		n.fill(t, "v1", 60)
 	}
 	backedUp := c.dump(t)
-	res := backup(ctx, t, e, workflows.RedisBackupInput{Cluster: c.name, BackupLocation: loc})
+	res := backup(ctx, t, e, redis.BackupInput{Cluster: c.name, BackupLocation: loc})
 	lc, _ := backupstore.ParseLocation(loc)
 	mkey := redisbackup.ManifestKey(lc, c.name, res.BackupID)
 	m, err := redisbackup.ReadManifest(ctx, e.AWS.S3, lc.Bucket, mkey)
@@ -165,7 +166,7 @@ func TestIntegrationRedisNodeNotBackIsRolledBack(t *testing.T) {
 	}
 	changed, runs := c.dump(t), c.runIDs(t)
 
-	_, err = tryRestore(ctx, e, workflows.RedisRestoreInput{Cluster: c.name, BackupLocation: loc})
+	_, err = tryRestore(ctx, e, redis.RestoreInput{Cluster: c.name, BackupLocation: loc})
 	if err == nil {
 		t.Fatal("restore succeeded although a node cannot reach its key count")
 	}
@@ -208,27 +209,27 @@ func TestIntegrationRedisRestoreRefusals(t *testing.T) {
 	for _, n := range append(append(c.nodes, rdbOnly.nodes...), aof.nodes...) {
 		n.fill(t, "v1", 10)
 	}
-	backup(ctx, t, e, workflows.RedisBackupInput{Cluster: c.name, BackupLocation: loc})
-	backup(ctx, t, e, workflows.RedisBackupInput{Cluster: aof.name, BackupLocation: loc, Format: redisbackup.FormatAOF})
+	backup(ctx, t, e, redis.BackupInput{Cluster: c.name, BackupLocation: loc})
+	backup(ctx, t, e, redis.BackupInput{Cluster: aof.name, BackupLocation: loc, Format: redisbackup.FormatAOF})
 	runs := c.runIDs(t)
 
 	cases := []struct {
 		name    string
-		in      workflows.RedisRestoreInput
+		in      redis.RestoreInput
 		invalid bool // refused at validation (InvalidInputError)
 		errType string
 		says    string
 	}{
-		{"no start command", workflows.RedisRestoreInput{Cluster: c.name, BackupLocation: loc}, false, activities.ErrNoStartCommand,
+		{"no start command", redis.RestoreInput{Cluster: c.name, BackupLocation: loc}, false, activities.ErrNoStartCommand,
 			"its sidecar has no --redis-start-cmd or --redis-stop-cmd"},
-		{"AOF into appendonly no", workflows.RedisRestoreInput{Cluster: rdbOnly.name, SourceCluster: aof.name, BackupLocation: loc}, true, "",
+		{"AOF into appendonly no", redis.RestoreInput{Cluster: rdbOnly.name, SourceCluster: aof.name, BackupLocation: loc}, true, "",
 			"an AOF backup is loaded only with appendonly yes"},
-		{"unknown cluster", workflows.RedisRestoreInput{Cluster: "no-such-cluster", BackupLocation: loc}, true, "", `Redis cluster "no-such-cluster" is not registered`},
-		{"unknown node", workflows.RedisRestoreInput{Cluster: c.name, Node: "zz", BackupLocation: loc}, true, "", `node "zz" is not in the cluster`},
-		{"no backup that early", workflows.RedisRestoreInput{Cluster: c.name, Date: "2001-01-01", BackupLocation: loc}, true, "", "taken at or before 2001-01-01"},
-		{"unknown backup id", workflows.RedisRestoreInput{Cluster: c.name, BackupID: "20010101T000000.000Z", BackupLocation: loc}, true, "", "no complete backup 20010101T000000.000Z"},
-		{"no bucket", workflows.RedisRestoreInput{Cluster: c.name, BackupLocation: "s3://no-such-bucket-lb/x"}, true, "", `bucket "no-such-bucket-lb" does not exist`},
-		{"source cluster without backups", workflows.RedisRestoreInput{Cluster: aof.name, SourceCluster: "other", BackupLocation: loc}, true, "", `no complete backup of Redis cluster "other"`},
+		{"unknown cluster", redis.RestoreInput{Cluster: "no-such-cluster", BackupLocation: loc}, true, "", `Redis cluster "no-such-cluster" is not registered`},
+		{"unknown node", redis.RestoreInput{Cluster: c.name, Node: "zz", BackupLocation: loc}, true, "", `node "zz" is not in the cluster`},
+		{"no backup that early", redis.RestoreInput{Cluster: c.name, Date: "2001-01-01", BackupLocation: loc}, true, "", "taken at or before 2001-01-01"},
+		{"unknown backup id", redis.RestoreInput{Cluster: c.name, BackupID: "20010101T000000.000Z", BackupLocation: loc}, true, "", "no complete backup 20010101T000000.000Z"},
+		{"no bucket", redis.RestoreInput{Cluster: c.name, BackupLocation: "s3://no-such-bucket-lb/x"}, true, "", `bucket "no-such-bucket-lb" does not exist`},
+		{"source cluster without backups", redis.RestoreInput{Cluster: aof.name, SourceCluster: "other", BackupLocation: loc}, true, "", `no complete backup of Redis cluster "other"`},
 	}
 	for _, tc := range cases {
 		_, err := tryRestore(ctx, e, tc.in)
@@ -260,7 +261,7 @@ func TestIntegrationRedisRestoreRefusals(t *testing.T) {
 	if err := e.Registry().HoldRedisCluster(ctx, c.name, "someone-else", time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	_, err := e.Client().StartRedisBackup(ctx, workflows.RedisBackupInput{Cluster: c.name, BackupLocation: loc})
+	_, err := e.Client().StartRedisBackup(ctx, redis.BackupInput{Cluster: c.name, BackupLocation: loc})
 	var wf *client.WorkflowFailedError
 	if !errors.As(err, &wf) || wf.Type != activities.ErrRedisClusterHeld || !strings.Contains(wf.Msg, "held by workflow someone-else") {
 		t.Errorf("backup of a held cluster: %v", err)

@@ -23,13 +23,13 @@ import (
 	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 
-	"github.com/lifeboat-dev/lifeboat/activities"
+	redisact "github.com/lifeboat-dev/lifeboat/activities/redis"
 	"github.com/lifeboat-dev/lifeboat/internal/redisbackup"
 	"github.com/lifeboat-dev/lifeboat/internal/registry"
 	"github.com/lifeboat-dev/lifeboat/internal/testenv"
 	"github.com/lifeboat-dev/lifeboat/starter/client"
 	"github.com/lifeboat-dev/lifeboat/worker/app"
-	"github.com/lifeboat-dev/lifeboat/workflows"
+	rediswf "github.com/lifeboat-dev/lifeboat/workflows/redis"
 )
 
 // One dev server, moto and pair of main workers for the whole package,
@@ -214,7 +214,7 @@ func startSidecar(t *testing.T, e *testenv.Env, n *node, commands bool) {
 	if err != nil {
 		t.Fatalf("sidecar %s: %v", n.id, err)
 	}
-	rn := &activities.RedisNode{
+	rn := &redisact.Node{
 		NodeID: n.id, Addr: n.addr, PartSize: 5 << 20, PollInterval: 50 * time.Millisecond,
 		StartTimeout: 30 * time.Second, StopTimeout: 30 * time.Second, StartLog: filepath.Join(n.dir, "start.log"),
 	}
@@ -454,7 +454,7 @@ func (n *node) requireClean(t *testing.T) {
 	}
 }
 
-func backup(ctx context.Context, t *testing.T, e *testenv.Env, in workflows.RedisBackupInput) *workflows.RedisBackupResult {
+func backup(ctx context.Context, t *testing.T, e *testenv.Env, in rediswf.BackupInput) *rediswf.BackupResult {
 	t.Helper()
 	run, err := e.Client().StartRedisBackup(ctx, in)
 	if err != nil {
@@ -467,7 +467,7 @@ func backup(ctx context.Context, t *testing.T, e *testenv.Env, in workflows.Redi
 	return res
 }
 
-func restore(ctx context.Context, t *testing.T, e *testenv.Env, in workflows.RedisRestoreInput) *workflows.RedisRestoreResult {
+func restore(ctx context.Context, t *testing.T, e *testenv.Env, in rediswf.RestoreInput) *rediswf.RestoreResult {
 	t.Helper()
 	res, err := tryRestore(ctx, e, in)
 	if err != nil {
@@ -476,7 +476,7 @@ func restore(ctx context.Context, t *testing.T, e *testenv.Env, in workflows.Red
 	return res
 }
 
-func tryRestore(ctx context.Context, e *testenv.Env, in workflows.RedisRestoreInput) (*workflows.RedisRestoreResult, error) {
+func tryRestore(ctx context.Context, e *testenv.Env, in rediswf.RestoreInput) (*rediswf.RestoreResult, error) {
 	run, err := e.Client().StartRedisRestore(ctx, in)
 	if err != nil {
 		return nil, err

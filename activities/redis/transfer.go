@@ -1,0 +1,103 @@
+package redis
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/lifeboat-dev/lifeboat/activities"
+	"github.com/lifeboat-dev/lifeboat/internal/redisbackup"
+)
+
+// upload streams r to s3://bucket/key with the transfer manager (a
+// multipart upload above one part), hashing what it sends.
+func (a *Node) upload(ctx context.Context, bucket, key string, r io.Reader, progress *transferProgress) (string, int64, error) {
+	h := sha256.New()
+	counted := &countingReader{r: io.TeeReader(r, h), progress: progress}
+	// The reader hides io.Seeker and io.ReaderAt, so the uploader reads it
+	// once, in order, and the hash is of exactly the bytes sent.
+	//lint:ignore SA1019 feature/s3/manager is deprecated for transfermanager, which is still pre-1.0.
+	up := manager.NewUploader(a.S3, func(u *manager.Uploader) {
+		u.PartSize = a.partSize()
+		u.Concurrency = 2
+	})
+	//lint:ignore SA1019 see above.
+	if _, err := up.Upload(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: counted}); err != nil {
+		return "", 0, err
+	}
+	return hex.EncodeToString(h.Sum(nil)), counted.n, nil
+}
+
+type countingReader struct {
+	r        io.Reader
+	n        int64
+	progress *transferProgress
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	c.progress.add(int64(n))
+	return n, err
+}
+
+// transferProgress reports a node's transfer in its heartbeats.
+type transferProgress struct {
+	step        *atomic.Pointer[string]
+	verb        string
+	done, total int64
+	last        time.Time
+}
+
+func (p *transferProgress) add(n int64) {
+	p.done += n
+	if time.Since(p.last) < time.Second && p.done < p.total {
+		return
+	}
+	p.last = time.Now()
+	setStep(p.step, fmt.Sprintf("%s %d of %d bytes", p.verb, p.done, p.total))
+}
+
+// download fetches one file and checks it against the manifest.
+func (a *Node) download(ctx context.Context, in NodeStageInput, f redisbackup.File, dest string, progress *transferProgress) error {
+	url := "s3://" + in.Bucket + "/" + f.Key
+	out, err := a.S3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(in.Bucket), Key: aws.String(f.Key)})
+	if err != nil {
+		return a.errorf("download %s: %w", url, err)
+	}
+	defer out.Body.Close()
+	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
+		return a.errorf("stage %s: %w", f.Name, err)
+	}
+	w, err := os.OpenFile(dest, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	if err != nil {
+		return a.errorf("stage %s: %w", f.Name, err)
+	}
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(w, h), &countingReader{r: out.Body, progress: progress})
+	if err == nil {
+		err = w.Sync()
+	}
+	if cerr := w.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return a.errorf("download %s: %w", url, err)
+	}
+	if sum := hex.EncodeToString(h.Sum(nil)); n != f.Size || sum != f.SHA256 {
+		return permanent(activities.ErrChecksumMismatch, a.errorf(
+			"%s of backup %s (node %s) does not match the cluster manifest: %d bytes with SHA-256 %s, want %d bytes with %s: the backup is corrupt",
+			url, in.BackupID, in.SourceNode, n, sum, f.Size, f.SHA256))
+	}
+	return nil
+}

@@ -1,0 +1,118 @@
+package cli
+
+import (
+	"fmt"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+
+	"github.com/lifeboat-dev/lifeboat/internal/gate"
+)
+
+func (a *app) dataCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "data", Short: "Read and write a dataset's items through the write gate"}
+	var envID, datasetID, key, value, prefix string
+	var count, batch, parallel int
+	ids := func(c *cobra.Command) {
+		c.Flags().StringVar(&envID, "env-id", "", "environment id")
+		c.Flags().StringVar(&datasetID, "dataset-id", "", "dataset id")
+	}
+	put := &cobra.Command{
+		Use:   "put --env-id E --dataset-id D --key K --value V",
+		Short: "Write one item (refused with exit code 3 while the dataset is paused)",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := requireFlags(cmd, "env-id", "dataset-id", "key"); err != nil {
+				return err
+			}
+			g, err := a.gate(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if err := g.Put(cmd.Context(), envID, datasetID, gate.Item{Key: key, Value: value}); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.out, "put %s\n", key)
+			return nil
+		},
+	}
+	ids(put)
+	put.Flags().StringVar(&key, "key", "", "item key")
+	put.Flags().StringVar(&value, "value", "", "item value")
+	get := &cobra.Command{
+		Use:   "get --env-id E --dataset-id D --key K",
+		Short: "Read one item from the active store",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := requireFlags(cmd, "env-id", "dataset-id", "key"); err != nil {
+				return err
+			}
+			g, err := a.gate(cmd.Context())
+			if err != nil {
+				return err
+			}
+			it, ok, err := g.Get(cmd.Context(), envID, datasetID, key)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return fmt.Errorf("key %q not found in %s/%s", key, envID, datasetID)
+			}
+			fmt.Fprintln(a.out, it.Value)
+			return nil
+		},
+	}
+	ids(get)
+	get.Flags().StringVar(&key, "key", "", "item key")
+	cnt := &cobra.Command{
+		Use:   "count --env-id E --dataset-id D",
+		Short: "Print the number of items in the active store",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := requireFlags(cmd, "env-id", "dataset-id"); err != nil {
+				return err
+			}
+			g, err := a.gate(cmd.Context())
+			if err != nil {
+				return err
+			}
+			n, err := g.Count(cmd.Context(), envID, datasetID)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(a.out, n)
+			return nil
+		},
+	}
+	ids(cnt)
+	load := &cobra.Command{
+		Use:   "load --env-id E --dataset-id D --count N",
+		Short: "Write N generated items (<prefix>-000001 ...) with a progress bar",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := requireFlags(cmd, "env-id", "dataset-id", "count"); err != nil {
+				return err
+			}
+			if count < 1 || batch < 1 || batch > gate.MaxBatch || parallel < 1 {
+				return usagef("--count and --parallel must be positive and --batch between 1 and %d", gate.MaxBatch)
+			}
+			g, err := a.gate(cmd.Context())
+			if err != nil {
+				return err
+			}
+			bar := progressbar.NewOptions(count,
+				progressbar.OptionSetWriter(a.err), progressbar.OptionSetDescription("loading "+envID+"/"+datasetID),
+				progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionThrottle(100_000_000),
+				progressbar.OptionOnCompletion(func() { fmt.Fprintln(a.err) }))
+			written, err := g.Load(cmd.Context(), envID, datasetID, prefix, count, batch, parallel, func(n int) { _ = bar.Add(n) })
+			if err != nil {
+				return fmt.Errorf("after %d items: %w", written, err)
+			}
+			fmt.Fprintf(a.out, "loaded %d items into %s/%s\n", written, envID, datasetID)
+			return nil
+		},
+	}
+	ids(load)
+	load.Flags().IntVar(&count, "count", 0, "number of items")
+	load.Flags().StringVar(&prefix, "prefix", "item", "key prefix")
+	load.Flags().IntVar(&batch, "batch", 50, "items per transaction")
+	load.Flags().IntVar(&parallel, "parallel", 4, "concurrent writers")
+	cmd.AddCommand(put, get, cnt, load)
+	return cmd
+}

@@ -1,0 +1,338 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/lifeboat-dev/lifeboat/internal/backupstore"
+	"github.com/lifeboat-dev/lifeboat/internal/ids"
+	"github.com/lifeboat-dev/lifeboat/starter/client"
+	"github.com/lifeboat-dev/lifeboat/workflows/dataset"
+)
+
+// validateTimeout bounds the wait for a worker to validate a request.
+const validateTimeout = 2 * time.Minute
+
+func (a *app) backupCommand() *cobra.Command {
+	var envID, datasetID, location, pit, file string
+	var wait bool
+	var drain time.Duration
+	var verify bool
+	cmd := &cobra.Command{
+		Use:   "backup-dataset (--env-id E --dataset-id D --backup-location s3://bucket/prefix [--point-in-time T] | --datasets FILE) [--verify]",
+		Short: "Back up datasets to S3: pause writes, drain, export at one cut time, resume",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			in := dataset.BackupInput{DrainTimeoutSeconds: int(drain / time.Second), Verify: verify}
+			var err error
+			if in.Datasets, err = backupDatasets(cmd, envID, datasetID, location, pit, file); err != nil {
+				return err
+			}
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			run, err := a.start(cmd.Context(), func(ctx context.Context) (client.Run, error) { return c.StartBackup(ctx, in) })
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(a.out, run.ID)
+			if !wait {
+				return nil
+			}
+			res, err := c.WaitBackup(cmd.Context(), run.ID, a.printProgress())
+			if err != nil {
+				return err
+			}
+			for _, d := range res.Datasets {
+				fmt.Fprintf(a.out, "%s/%s: %d items, %d bytes, cut %s -> %s\n", d.EnvID, d.DatasetID, d.ItemCount, d.Bytes, d.CutTime.Format(time.RFC3339Nano), d.ManifestURL)
+				if d.Verified {
+					fmt.Fprintf(a.out, "%s/%s: verified: every file downloaded and checked against the manifest\n", d.EnvID, d.DatasetID)
+				}
+				if len(d.Pruned) > 0 {
+					fmt.Fprintf(a.out, "%s/%s: retention deleted %s\n", d.EnvID, d.DatasetID, strings.Join(d.Pruned, ", "))
+				}
+				if d.RetentionWarning != "" {
+					fmt.Fprintf(a.out, "%s/%s: warning: retention failed (the backup is good): %s\n", d.EnvID, d.DatasetID, d.RetentionWarning)
+				}
+			}
+			fmt.Fprintf(a.out, "writes paused for %d ms\n", res.PauseWindowMillis)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&envID, "env-id", "", "environment id (default for entries of --datasets without envId)")
+	f.StringVar(&datasetID, "dataset-id", "", "dataset id")
+	f.StringVar(&location, "backup-location", "", "s3://bucket/prefix to back up to")
+	f.StringVar(&pit, "point-in-time", "", "export this past moment (RFC3339) from PITR, without pausing writes")
+	f.StringVar(&file, "datasets", "", "JSON file: array of {envId, datasetId, backupLocation, pointInTime}")
+	f.BoolVar(&wait, "wait", false, "wait for the backup, showing progress; exit non-zero if it fails")
+	f.DurationVar(&drain, "drain-timeout", time.Duration(dataset.DefaultDrainTimeoutSeconds)*time.Second, "how long to wait for in-flight writes before giving up")
+	verifyFlag(cmd, &verify)
+	return cmd
+}
+
+func (a *app) restoreCommand() *cobra.Command {
+	var envID, datasetID, source, sourceEnv, newID, location, backupID, file string
+	var wait bool
+	var drain time.Duration
+	cmd := &cobra.Command{
+		Use:   "restore-dataset (--env-id E --dataset-id D [--source-dataset-id S] --backup-location s3://... | --datasets FILE) [--new-id N]",
+		Short: "Restore datasets from S3 into a new store and switch the environment to it",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if newID == "" {
+				newID = ids.TimestampID(time.Now())
+			}
+			if err := ids.Validate("store", newID); err != nil {
+				return err
+			}
+			in := dataset.RestoreInput{NewStoreID: newID, DrainTimeoutSeconds: int(drain / time.Second)}
+			if file != "" {
+				if err := readDatasetsFile(file, &in.Datasets); err != nil {
+					return err
+				}
+				for i := range in.Datasets {
+					if in.Datasets[i].EnvID == "" {
+						in.Datasets[i].EnvID = envID
+					}
+				}
+			} else {
+				if err := requireFlags(cmd, "env-id", "dataset-id", "backup-location"); err != nil {
+					return err
+				}
+				in.Datasets = []dataset.RestoreDataset{{
+					EnvID: envID, DatasetID: datasetID, SourceDatasetID: source, SourceEnvID: sourceEnv,
+					BackupLocation: location, BackupID: backupID,
+				}}
+			}
+			for _, d := range in.Datasets {
+				if err := checkRequest(d.EnvID, d.DatasetID, d.BackupLocation); err != nil {
+					return err
+				}
+			}
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			run, err := a.start(cmd.Context(), func(ctx context.Context) (client.Run, error) { return c.StartRestore(ctx, in) })
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(a.out, run.ID)
+			if !wait {
+				return nil
+			}
+			res, err := c.WaitRestore(cmd.Context(), run.ID, a.printProgress())
+			if err != nil {
+				return err
+			}
+			for _, d := range res.Datasets {
+				fmt.Fprintf(a.out, "%s/%s: %d items from %s backup %s -> %s\n", d.EnvID, d.DatasetID, d.ItemCount, d.SourceDatasetID, d.BackupID, d.TableName)
+			}
+			for _, s := range res.Switched {
+				fmt.Fprintf(a.out, "switched %s\n", s)
+			}
+			fmt.Fprintf(a.out, "writes paused for %d ms\n", res.PauseWindowMillis)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&envID, "env-id", "", "environment id (default for entries of --datasets without envId)")
+	f.StringVar(&datasetID, "dataset-id", "", "dataset to restore into")
+	f.StringVar(&source, "source-dataset-id", "", "dataset id in the backup, if different")
+	f.StringVar(&sourceEnv, "source-env-id", "", "environment the backup was taken from, when the location holds several")
+	f.StringVar(&newID, "new-id", "", "id of the new store (default: a timestamp id like 20210901T120000Z)")
+	f.StringVar(&location, "backup-location", "", "s3://bucket/prefix the backup was written to")
+	f.StringVar(&backupID, "backup-id", "", "restore this backup (default: the latest)")
+	f.StringVar(&file, "datasets", "", "JSON file: array of {envId, datasetId, sourceDatasetId, sourceEnvId, backupLocation, backupId}")
+	f.BoolVar(&wait, "wait", false, "wait for the restore, showing progress; exit non-zero if it fails")
+	f.DurationVar(&drain, "drain-timeout", time.Duration(dataset.DefaultDrainTimeoutSeconds)*time.Second, "how long to wait for in-flight writes before giving up")
+	return cmd
+}
+
+// backupDatasets reads the datasets to back up from the flags: one
+// dataset (--env-id, --dataset-id, --backup-location, --point-in-time) or
+// a --datasets file whose entries default to --env-id.
+func backupDatasets(cmd *cobra.Command, envID, datasetID, location, pit, file string) ([]dataset.BackupDataset, error) {
+	var out []dataset.BackupDataset
+	if file != "" {
+		if err := readDatasetsFile(file, &out); err != nil {
+			return nil, err
+		}
+		for i := range out {
+			if out[i].EnvID == "" {
+				out[i].EnvID = envID
+			}
+		}
+	} else {
+		if err := requireFlags(cmd, "env-id", "dataset-id", "backup-location"); err != nil {
+			return nil, err
+		}
+		d := dataset.BackupDataset{EnvID: envID, DatasetID: datasetID, BackupLocation: location}
+		if pit != "" {
+			t, err := time.Parse(time.RFC3339Nano, pit)
+			if err != nil {
+				return nil, usagef("--point-in-time %q: want RFC3339, e.g. 2021-01-01T00:01:00Z", pit)
+			}
+			d.PointInTime = &t
+		}
+		out = []dataset.BackupDataset{d}
+	}
+	for _, d := range out {
+		if err := checkRequest(d.EnvID, d.DatasetID, d.BackupLocation); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// start runs a start call, which waits for the worker to validate the request.
+func (a *app) start(ctx context.Context, start func(context.Context) (client.Run, error)) (client.Run, error) {
+	vctx, cancel := context.WithTimeout(ctx, validateTimeout)
+	defer cancel()
+	run, err := start(vctx)
+	if err != nil && vctx.Err() != nil && ctx.Err() == nil {
+		return run, fmt.Errorf("workflow %s was started but not validated within %s: is a worker polling task queue %q?", run.ID, validateTimeout, a.cfg.TaskQueue)
+	}
+	return run, err
+}
+
+// checkRequest catches malformed input before a workflow is started.
+func checkRequest(env, dataset, location string) error {
+	if env == "" {
+		return usagef("dataset %q has no environment id (give --env-id or envId)", dataset)
+	}
+	if err := ids.Validate("environment", env); err != nil {
+		return err
+	}
+	if err := ids.Validate("dataset", dataset); err != nil {
+		return err
+	}
+	_, err := backupstore.ParseLocation(location)
+	return err
+}
+
+func readDatasetsFile(path string, into any) error {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return usagef("read --datasets file: %v", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(into); err != nil {
+		return usagef("--datasets file %s: %v", path, err)
+	}
+	if dec.More() {
+		return usagef("--datasets file %s: trailing data after the JSON array", path)
+	}
+	return nil
+}
+
+// printProgress prints a line to stderr whenever a workflow's progress changes.
+func (a *app) printProgress() func(dataset.Progress) {
+	return func(p dataset.Progress) {
+		var parts []string
+		for _, d := range p.Datasets {
+			s := fmt.Sprintf("%s/%s %s", d.EnvID, d.DatasetID, d.Step)
+			if d.Items > 0 {
+				s += fmt.Sprintf(" (%d items)", d.Items)
+			}
+			parts = append(parts, s)
+		}
+		fmt.Fprintf(a.err, "%s  %-16s %s\n", time.Now().Format("15:04:05"), p.Step, strings.Join(parts, ", "))
+	}
+}
+
+func (a *app) statusCommand(name string) *cobra.Command {
+	op := "backup"
+	if name == "restore-status" {
+		op = "restore"
+	}
+	var workflowID string
+	var filter client.RunFilter
+	cmd := &cobra.Command{
+		Use:   name + " [--workflow-id W | --env-id E --dataset-id D --schedule-id S]",
+		Short: "Show recent " + op + " runs (found by Lifeboat's search attributes), or one run with its progress",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			if workflowID != "" {
+				return a.showRun(cmd.Context(), c, workflowID)
+			}
+			filter.Operation = op
+			if filter.Dataset != "" {
+				if filter.EnvID == "" {
+					return usagef("--dataset-id needs --env-id")
+				}
+				// Match the dataset wherever it is in a multi-dataset run.
+				filter.Dataset, filter.EnvID = filter.EnvID+"/"+filter.Dataset, ""
+			}
+			runs, err := c.ListRuns(cmd.Context(), filter)
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(a.out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "WORKFLOW ID\tSTATUS\tSTARTED\tDURATION\tDATASETS\tSCHEDULE")
+			for _, r := range runs {
+				dur := "-"
+				if !r.Close.IsZero() {
+					dur = r.Close.Sub(r.Start).Round(time.Millisecond).String()
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.WorkflowID, r.Status, r.Start.Format(time.RFC3339), dur,
+					dash(strings.Join(r.Datasets, ",")), dash(r.ScheduleID))
+			}
+			return tw.Flush()
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&workflowID, "workflow-id", "", "show this run with its progress")
+	fl.StringVar(&filter.EnvID, "env-id", "", "only runs whose (first) dataset is in this environment")
+	fl.StringVar(&filter.Dataset, "dataset-id", "", "only runs covering this dataset (with --env-id)")
+	fl.StringVar(&filter.ScheduleID, "schedule-id", "", "only runs started by this schedule")
+	fl.IntVar(&filter.Limit, "limit", 20, "how many runs to list")
+	return cmd
+}
+
+func (a *app) showRun(ctx context.Context, c *client.Client, workflowID string) error {
+	d, err := c.Temporal.DescribeWorkflowExecution(ctx, workflowID, "")
+	if err != nil {
+		return fmt.Errorf("describe workflow %s: %w", workflowID, err)
+	}
+	info := d.WorkflowExecutionInfo
+	fmt.Fprintf(a.out, "workflow %s (%s): %s\n", workflowID, info.Type.Name, strings.TrimPrefix(info.Status.String(), "WORKFLOW_EXECUTION_STATUS_"))
+	if p, err := c.Progress(ctx, workflowID); err == nil {
+		fmt.Fprintf(a.out, "step: %s (started %s)\n", p.Step, p.StartedAt.Format(time.RFC3339))
+		if p.StoreID != "" {
+			fmt.Fprintf(a.out, "new store: %s\n", p.StoreID)
+		}
+		tw := tabwriter.NewWriter(a.out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "DATASET\tSTEP\tITEMS\tBYTES\tDETAIL")
+		for _, ds := range p.Datasets {
+			fmt.Fprintf(tw, "%s/%s\t%s\t%d\t%d\t%s\n", ds.EnvID, ds.DatasetID, ds.Step, ds.Items, ds.Bytes, dash(ds.Detail))
+		}
+		_ = tw.Flush()
+		if p.Error != "" {
+			fmt.Fprintf(a.out, "error: %s\n", p.Error)
+		}
+	}
+	for _, pa := range d.PendingActivities {
+		line := fmt.Sprintf("running activity %s (attempt %d)", pa.ActivityType.Name, pa.Attempt)
+		if pa.HeartbeatDetails != nil && len(pa.HeartbeatDetails.Payloads) > 0 {
+			line += ": " + strings.TrimSpace(string(pa.HeartbeatDetails.Payloads[0].Data))
+		}
+		if pa.LastFailure != nil {
+			line += " last failure: " + pa.LastFailure.Message
+		}
+		fmt.Fprintln(a.out, line)
+	}
+	return nil
+}

@@ -1,0 +1,11 @@
+package dataset
+
+import datasetact "github.com/lifeboat-dev/lifeboat/activities/dataset"
+
+// The activities, as nil receivers: workflows name an activity by its
+// method (datasets.Pause), the worker registers the real structs.
+var (
+	datasets *datasetact.Datasets
+	dynamo   *datasetact.DynamoDB
+	files    *datasetact.BackupFiles
+)

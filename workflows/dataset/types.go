@@ -1,0 +1,234 @@
+// Package dataset holds the DynamoDB dataset workflows (Backup, Restore,
+// Verify): pure orchestration of the activities in activities/dataset.
+package dataset
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	datasetact "github.com/lifeboat-dev/lifeboat/activities/dataset"
+	"github.com/lifeboat-dev/lifeboat/internal/backupstore"
+	"github.com/lifeboat-dev/lifeboat/internal/ids"
+	"github.com/lifeboat-dev/lifeboat/workflows"
+)
+
+// Workflow type names, as given to `temporal workflow start --type`.
+const (
+	BackupName  = "DatasetBackup"
+	RestoreName = "DatasetRestore"
+)
+
+// Steps a dataset workflow goes through, in order, besides the common ones
+// (workflows.StepValidating, workflows.StepManifest, workflows.StepDone, workflows.StepFailed).
+const (
+	StepPausing   = "pausing"
+	StepDraining  = "draining"
+	StepCutting   = "waiting-for-cut"
+	StepExporting = "exporting"
+	StepVerifying = "verifying-backup"
+	StepCreating  = "creating-store"
+	StepQueued    = "queued"
+	StepImporting = "importing"
+	StepSwitching = "switching-store"
+	StepResuming  = "resuming"
+	StepPruning   = "pruning-backups"
+)
+
+// DefaultDrainTimeoutSeconds bounds the wait for in-flight writes.
+const DefaultDrainTimeoutSeconds = 60
+
+// BackupDataset is one dataset to back up. Its JSON form is the seed's
+// backup-datasets.json entry, plus envId.
+type BackupDataset struct {
+	EnvID          string `json:"envId"`
+	DatasetID      string `json:"datasetId"`
+	BackupLocation string `json:"backupLocation"`
+	// PointInTime, when set, exports that moment from PITR without pausing writes.
+	PointInTime *time.Time `json:"pointInTime,omitempty"`
+}
+
+// BackupInput is the DatasetBackup workflow's input.
+type BackupInput struct {
+	Datasets            []BackupDataset `json:"datasets"`
+	DrainTimeoutSeconds int             `json:"drainTimeoutSeconds,omitempty"`
+	// Retention, when set, prunes each dataset's older backups under its
+	// backup location after the backup succeeds (scheduled backups set it).
+	Retention *RetentionPolicy `json:"retention,omitempty"`
+	// Verify, when set, downloads every file of each new backup after it is
+	// written and checks its item count and checksum against the manifest
+	// (as `lifeboat backup verify` does), with writes already resumed.
+	Verify bool `json:"verify,omitempty"`
+}
+
+// RetentionPolicy says which of a dataset's backups to keep: the newest
+// Count and/or those younger than Days days (a backup is kept when either
+// rule keeps it; a zero rule is off). The newest successful backup and
+// backups marked keep are never deleted, nor any object Lifeboat did not
+// write.
+type RetentionPolicy struct {
+	Count int `json:"count,omitempty"`
+	Days  int `json:"days,omitempty"`
+}
+
+func (r RetentionPolicy) rules() backupstore.Retention {
+	return backupstore.Retention{Count: r.Count, Days: r.Days}
+}
+
+// BackupRow is one dataset's finished backup.
+type BackupRow struct {
+	EnvID        string    `json:"envId"`
+	DatasetID    string    `json:"datasetId"`
+	StoreID      string    `json:"storeId"`
+	BackupID     string    `json:"backupId"`
+	CutTime      time.Time `json:"cutTime"`
+	PausedWrites bool      `json:"pausedWrites"`
+	ManifestURL  string    `json:"manifestUrl"`
+	ItemCount    int64     `json:"itemCount"`
+	Bytes        int64     `json:"bytes"`
+	// Pruned are the older backups (ids) the retention step deleted.
+	Pruned []string `json:"pruned,omitempty"`
+	// RetentionNotes say what retention left alone and why.
+	RetentionNotes []string `json:"retentionNotes,omitempty"`
+	// RetentionWarning says why the retention step failed, if it did; the
+	// backup itself succeeded all the same.
+	RetentionWarning string `json:"retentionWarning,omitempty"`
+	// Verified is true when the backup's files were downloaded and checked.
+	Verified bool `json:"verified,omitempty"`
+
+	manifestKey string // for the verify step
+}
+
+// BackupResult is the DatasetBackup workflow's result.
+type BackupResult struct {
+	Datasets []BackupRow `json:"datasets"`
+	// PauseWindowMillis is how long writes were refused.
+	PauseWindowMillis int64 `json:"pauseWindowMillis"`
+}
+
+// RestoreDataset is one dataset to restore. Its JSON form is the seed's
+// restore-datasets.json entry, plus envId and an optional backupId.
+type RestoreDataset struct {
+	EnvID           string `json:"envId"`
+	DatasetID       string `json:"datasetId"`
+	SourceDatasetID string `json:"sourceDatasetId,omitempty"`
+	// SourceEnvID picks the environment whose backup to use when the
+	// location holds backups of the dataset id from several environments.
+	SourceEnvID    string `json:"sourceEnvId,omitempty"`
+	BackupLocation string `json:"backupLocation"`
+	// BackupID picks one backup; the latest is used when empty.
+	BackupID string `json:"backupId,omitempty"`
+}
+
+// RestoreInput is the DatasetRestore workflow's input.
+type RestoreInput struct {
+	Datasets []RestoreDataset `json:"datasets"`
+	// NewStoreID names the store created; a timestamp id when empty.
+	NewStoreID          string `json:"newStoreId,omitempty"`
+	DrainTimeoutSeconds int    `json:"drainTimeoutSeconds,omitempty"`
+	// MaxConcurrentImports bounds the imports running at once
+	// (DefaultMaxConcurrentImports when 0); datasets beyond it queue.
+	MaxConcurrentImports int `json:"maxConcurrentImports,omitempty"`
+	// MaxImportBytesInFlight bounds the backup bytes being imported at once
+	// (DefaultMaxImportBytesInFlight when 0).
+	MaxImportBytesInFlight int64 `json:"maxImportBytesInFlight,omitempty"`
+}
+
+// RestoreRow is one dataset's finished restore.
+type RestoreRow struct {
+	EnvID           string `json:"envId"`
+	DatasetID       string `json:"datasetId"`
+	SourceDatasetID string `json:"sourceDatasetId"`
+	BackupID        string `json:"backupId"`
+	TableName       string `json:"tableName"`
+	ItemCount       int64  `json:"itemCount"`
+}
+
+// RestoreResult is the DatasetRestore workflow's result.
+type RestoreResult struct {
+	StoreID  string       `json:"storeId"`
+	Datasets []RestoreRow `json:"datasets"`
+	// Switched lists each environment's store change as "env: old -> new".
+	Switched          []string `json:"switched"`
+	PauseWindowMillis int64    `json:"pauseWindowMillis"`
+}
+
+// Progress is what the progress query returns.
+type Progress struct {
+	workflows.Status
+	StoreID  string            `json:"storeId,omitempty"`
+	Datasets []DatasetProgress `json:"datasets"`
+	// Warnings are failures that did not fail the run (a retention step).
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// DatasetProgress is one dataset's part of Progress.
+type DatasetProgress struct {
+	EnvID     string `json:"envId"`
+	DatasetID string `json:"datasetId"`
+	Step      string `json:"step"`
+	Items     int64  `json:"items,omitempty"`
+	Bytes     int64  `json:"bytes,omitempty"`
+	Detail    string `json:"detail,omitempty"`
+}
+
+// Summary is a one-line description of the progress.
+func (p *Progress) Summary() string {
+	done := 0
+	for _, d := range p.Datasets {
+		if d.Step == workflows.StepDone {
+			done++
+		}
+	}
+	s := fmt.Sprintf("%s: %s, %d of %d datasets done", p.Operation, p.Step, done, len(p.Datasets))
+	if len(p.Warnings) > 0 {
+		s += fmt.Sprintf(", %d warnings", len(p.Warnings))
+	}
+	if p.Error != "" {
+		s += ": " + p.Error
+	}
+	return s
+}
+
+func (p *Progress) dataset(env, ds string) *DatasetProgress {
+	for i := range p.Datasets {
+		if p.Datasets[i].EnvID == env && p.Datasets[i].DatasetID == ds {
+			return &p.Datasets[i]
+		}
+	}
+	p.Datasets = append(p.Datasets, DatasetProgress{EnvID: env, DatasetID: ds})
+	return &p.Datasets[len(p.Datasets)-1]
+}
+
+// BackupWorkflowID names a backup run after its first dataset and start time.
+func BackupWorkflowID(in BackupInput, now time.Time) string {
+	refs := make([]datasetact.DatasetRef, 0, len(in.Datasets))
+	for _, d := range in.Datasets {
+		refs = append(refs, datasetact.DatasetRef{EnvID: d.EnvID, DatasetID: d.DatasetID})
+	}
+	return workflowID("backup", refs, now)
+}
+
+// RestoreWorkflowID names a restore run after its first dataset and start time.
+func RestoreWorkflowID(in RestoreInput, now time.Time) string {
+	refs := make([]datasetact.DatasetRef, 0, len(in.Datasets))
+	for _, d := range in.Datasets {
+		refs = append(refs, datasetact.DatasetRef{EnvID: d.EnvID, DatasetID: d.DatasetID})
+	}
+	return workflowID("restore", refs, now)
+}
+
+func workflowID(op string, refs []datasetact.DatasetRef, now time.Time) string {
+	parts := []string{op}
+	if len(refs) > 0 {
+		parts = append(parts, refs[0].EnvID, refs[0].DatasetID)
+		if len(refs) > 1 {
+			parts = append(parts, fmt.Sprintf("and-%d-more", len(refs)-1))
+		}
+	}
+	parts = append(parts, now.UTC().Format("20060102T150405.000Z"))
+	return strings.Join(parts, "-")
+}
+
+// DefaultStoreID is the store id a restore uses when none is given.
+func DefaultStoreID(now time.Time) string { return ids.TimestampID(now) }

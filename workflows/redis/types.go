@@ -1,0 +1,149 @@
+// Package redis holds the Redis cluster workflows (Backup, Restore): pure
+// orchestration of the activities in activities/redis, the node steps routed
+// to each node's sidecar.
+package redis
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/lifeboat-dev/lifeboat/workflows"
+)
+
+// Redis workflow type names, as given to `temporal workflow start --type`.
+const (
+	BackupName  = "RedisBackup"
+	RestoreName = "RedisRestore"
+)
+
+// Steps a Redis workflow and its nodes go through (besides workflows.StepValidating,
+// workflows.StepManifest, workflows.StepDone and workflows.StepFailed).
+const (
+	StepBackingUp   = "backing-up"  // nodes persist and upload their files
+	StepDownloading = "downloading" // nodes download and check the backup's files
+	StepRestoring   = "restoring"   // nodes stop, swap files, start and load
+	StepWaiting     = "waiting"     // a node's step has not started yet
+	StepUploaded    = "uploaded"    // a node's files are in S3
+	StepStaged      = "staged"      // a node's files are downloaded and checked
+)
+
+// DefaultSidecarTimeoutSeconds is how long a node's step may wait for the
+// node's sidecar worker to pick it up before the node is reported as down.
+const DefaultSidecarTimeoutSeconds = 60
+
+// BackupInput is the RedisBackup workflow's input.
+type BackupInput struct {
+	Cluster        string `json:"cluster"`
+	BackupLocation string `json:"backupLocation"`
+	// Format is rdb (default: BGSAVE) or aof (BGREWRITEAOF, every AOF part).
+	Format                string `json:"format,omitempty"`
+	SidecarTimeoutSeconds int    `json:"sidecarTimeoutSeconds,omitempty"`
+}
+
+// BackupResult is a complete cluster backup.
+type BackupResult struct {
+	Cluster     string       `json:"cluster"`
+	BackupID    string       `json:"backupId"`
+	Format      string       `json:"format"`
+	ManifestURL string       `json:"manifestUrl"`
+	Keys        int64        `json:"keys"`
+	Bytes       int64        `json:"bytes"`
+	Nodes       []NodeResult `json:"nodes"`
+}
+
+// NodeResult is one node's part of a backup or restore.
+type NodeResult struct {
+	Node string `json:"node"`
+	// SourceNode is the backed-up node a restored node got its data from.
+	SourceNode string `json:"sourceNode,omitempty"`
+	Keys       int64  `json:"keys"`
+	Bytes      int64  `json:"bytes"`
+	Files      int    `json:"files,omitempty"`
+	// DownMillis is how long a restored node's Redis was stopped.
+	DownMillis int64 `json:"downMillis,omitempty"`
+}
+
+// RestoreInput is the RedisRestore workflow's input.
+type RestoreInput struct {
+	Cluster string `json:"cluster"`
+	// Node restores that node alone; empty restores every node.
+	Node string `json:"node,omitempty"`
+	// SourceCluster restores another cluster's backup into this one
+	// (nodes pair by position); empty is the cluster itself.
+	SourceCluster string `json:"sourceCluster,omitempty"`
+	// SourceNode is the backed-up node a single restored node gets.
+	SourceNode string `json:"sourceNode,omitempty"`
+	// BackupID picks a backup; else Date (YYYY-MM-DD or RFC 3339) picks the
+	// latest taken at or before it; else the latest is used.
+	BackupID              string `json:"backupId,omitempty"`
+	Date                  string `json:"date,omitempty"`
+	BackupLocation        string `json:"backupLocation"`
+	SidecarTimeoutSeconds int    `json:"sidecarTimeoutSeconds,omitempty"`
+}
+
+// RestoreResult is a finished restore.
+type RestoreResult struct {
+	Cluster       string       `json:"cluster"`
+	SourceCluster string       `json:"sourceCluster"`
+	BackupID      string       `json:"backupId"`
+	Format        string       `json:"format"`
+	Nodes         []NodeResult `json:"nodes"`
+}
+
+// Progress is what a Redis workflow's progress query returns.
+type Progress struct {
+	workflows.Status
+	Cluster  string         `json:"cluster"`
+	BackupID string         `json:"backupId,omitempty"`
+	Nodes    []NodeProgress `json:"nodes"`
+}
+
+// NodeProgress is one node's part of RedisProgress.
+type NodeProgress struct {
+	Node   string `json:"node"`
+	Step   string `json:"step"`
+	Keys   int64  `json:"keys,omitempty"`
+	Bytes  int64  `json:"bytes,omitempty"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// Summary is a one-line description of the progress.
+func (p *Progress) Summary() string {
+	done := 0
+	for _, n := range p.Nodes {
+		if n.Step == workflows.StepDone {
+			done++
+		}
+	}
+	s := fmt.Sprintf("%s %s: %s, %d of %d nodes done", p.Operation, p.Cluster, p.Step, done, len(p.Nodes))
+	if p.Error != "" {
+		s += ": " + p.Error
+	}
+	return s
+}
+
+func (p *Progress) node(id string) *NodeProgress {
+	for i := range p.Nodes {
+		if p.Nodes[i].Node == id {
+			return &p.Nodes[i]
+		}
+	}
+	p.Nodes = append(p.Nodes, NodeProgress{Node: id})
+	return &p.Nodes[len(p.Nodes)-1]
+}
+
+// BackupWorkflowID names a backup run after its cluster and start time.
+func BackupWorkflowID(cluster string, now time.Time) string {
+	return strings.Join([]string{"redis-backup", cluster, now.UTC().Format("20060102T150405.000Z")}, "-")
+}
+
+// RestoreWorkflowID names a restore run after its cluster, node (if
+// one) and start time.
+func RestoreWorkflowID(in RestoreInput, now time.Time) string {
+	parts := []string{"redis-restore", in.Cluster}
+	if in.Node != "" {
+		parts = append(parts, in.Node)
+	}
+	return strings.Join(append(parts, now.UTC().Format("20060102T150405.000Z")), "-")
+}
