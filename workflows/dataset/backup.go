@@ -26,6 +26,9 @@ import (
 // exported at that moment without pausing writes. Writes are resumed on
 // every exit path, including failure and cancellation.
 func Backup(ctx workflow.Context, in BackupInput) (*BackupResult, error) {
+	if err := checkLimits(ctx, in.Validate()); err != nil {
+		return nil, err
+	}
 	refs := make([]datasetact.DatasetRef, len(in.Datasets))
 	for i, d := range in.Datasets {
 		refs[i] = datasetact.DatasetRef{EnvID: d.EnvID, DatasetID: d.DatasetID}

@@ -3,6 +3,7 @@ package dataset
 import (
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/lifeboat-dev/lifeboat/activities"
 	datasetact "github.com/lifeboat-dev/lifeboat/activities/dataset"
 	"github.com/lifeboat-dev/lifeboat/workflows"
 )
@@ -31,4 +32,19 @@ func trackProgress(ctx workflow.Context, op string, refs []datasetact.DatasetRef
 
 func fail(ctx workflow.Context, p *Progress, err error) error {
 	return workflows.Fail(ctx, p, p.Operation, err.Error(), err)
+}
+
+// inputLimitsVersion guards the check of an input's limits before anything
+// else: runs started before it left the checks to the validation activity.
+const inputLimitsVersion = "input-limits"
+
+// checkLimits turns an input's Validate error into the run's InvalidInput
+// failure, before any progress is built or activity scheduled. Valid
+// inputs record no version marker.
+func checkLimits(ctx workflow.Context, err error) error {
+	if err == nil || workflow.GetVersion(ctx, inputLimitsVersion, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return nil
+	}
+	workflow.GetLogger(ctx).Warn("Input refused", "error", err)
+	return activities.Invalid(err)
 }

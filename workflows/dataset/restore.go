@@ -19,6 +19,9 @@ import (
 // conditional update, and resume writes. On any failure the environment
 // keeps its old store, the new store is marked FAILED and writes resume.
 func Restore(ctx workflow.Context, in RestoreInput) (*RestoreResult, error) {
+	if err := checkLimits(ctx, in.Validate()); err != nil {
+		return nil, err
+	}
 	refs := make([]datasetact.DatasetRef, len(in.Datasets))
 	for i, d := range in.Datasets {
 		refs[i] = datasetact.DatasetRef{EnvID: d.EnvID, DatasetID: d.DatasetID}

@@ -38,6 +38,82 @@ const (
 // DefaultDrainTimeoutSeconds bounds the wait for in-flight writes.
 const DefaultDrainTimeoutSeconds = 60
 
+// MaxDatasets is the most datasets one backup or restore request takes
+// (a restore covers every dataset of its environments). Each dataset costs
+// a few activities and a progress entry in one workflow history, which
+// Temporal caps at 50,000 events; 1,000 leaves room for retries.
+const MaxDatasets = 1000
+
+// LimitError says a request exceeds one of Lifeboat's input limits; nothing
+// was started.
+type LimitError struct{ Msg string }
+
+func (e *LimitError) Error() string { return e.Msg }
+
+// Validate checks the input against Lifeboat's limits (MaxDatasets, ids of
+// at most 63 characters) before anything starts; the workflow checks it
+// again for runs started by other means (`temporal workflow start`).
+func (in BackupInput) Validate() error {
+	if err := checkCount("backup", len(in.Datasets)); err != nil {
+		return err
+	}
+	for _, d := range in.Datasets {
+		if err := checkIDs(d.EnvID, d.DatasetID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Validate checks the input against Lifeboat's limits, as BackupInput's does.
+func (in RestoreInput) Validate() error {
+	if err := checkCount("restore", len(in.Datasets)); err != nil {
+		return err
+	}
+	if in.NewStoreID != "" {
+		if err := ids.Validate("store", in.NewStoreID); err != nil {
+			return err
+		}
+	}
+	for _, d := range in.Datasets {
+		if err := checkIDs(d.EnvID, d.DatasetID, d.SourceEnvID, d.SourceDatasetID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func checkCount(op string, n int) error {
+	switch {
+	case n == 0:
+		return &LimitError{Msg: "no datasets to " + op}
+	case n > MaxDatasets:
+		return &LimitError{Msg: fmt.Sprintf("%d datasets in one %s: the limit is %d datasets per request", n, op, MaxDatasets)}
+	}
+	return nil
+}
+
+// checkIDs validates an environment and a dataset id, then optional
+// source ones (empty when not given).
+func checkIDs(env, ds string, source ...string) error {
+	if err := ids.Validate("environment", env); err != nil {
+		return err
+	}
+	if err := ids.Validate("dataset", ds); err != nil {
+		return err
+	}
+	kinds := []string{"source environment", "source dataset"}
+	for i, id := range source {
+		if id == "" {
+			continue
+		}
+		if err := ids.Validate(kinds[i], id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // BackupDataset is one dataset to back up. Its JSON form is the seed's
 // backup-datasets.json entry, plus envId.
 type BackupDataset struct {
@@ -160,6 +236,11 @@ type Progress struct {
 	Datasets []DatasetProgress `json:"datasets"`
 	// Warnings are failures that did not fail the run (a retention step).
 	Warnings []string `json:"warnings,omitempty"`
+
+	// index finds a dataset's entry in Datasets; it covers the first
+	// indexed entries and is extended on demand (never serialized).
+	index   map[datasetact.DatasetRef]int
+	indexed int
 }
 
 // DatasetProgress is one dataset's part of Progress.
@@ -190,13 +271,25 @@ func (p *Progress) Summary() string {
 	return s
 }
 
+// dataset returns env/ds's entry, adding it if missing. Lookups go through
+// an index so that a run over thousands of datasets stays linear.
 func (p *Progress) dataset(env, ds string) *DatasetProgress {
-	for i := range p.Datasets {
-		if p.Datasets[i].EnvID == env && p.Datasets[i].DatasetID == ds {
-			return &p.Datasets[i]
+	if p.index == nil || p.indexed > len(p.Datasets) {
+		p.index, p.indexed = make(map[datasetact.DatasetRef]int, len(p.Datasets)), 0
+	}
+	for ; p.indexed < len(p.Datasets); p.indexed++ {
+		d := p.Datasets[p.indexed]
+		k := datasetact.DatasetRef{EnvID: d.EnvID, DatasetID: d.DatasetID}
+		if _, dup := p.index[k]; !dup { // the first entry wins, as a scan would find it
+			p.index[k] = p.indexed
 		}
 	}
+	k := datasetact.DatasetRef{EnvID: env, DatasetID: ds}
+	if i, ok := p.index[k]; ok {
+		return &p.Datasets[i]
+	}
 	p.Datasets = append(p.Datasets, DatasetProgress{EnvID: env, DatasetID: ds})
+	p.index[k], p.indexed = len(p.Datasets)-1, len(p.Datasets)
 	return &p.Datasets[len(p.Datasets)-1]
 }
 
