@@ -25,6 +25,12 @@ type Heartbeat struct {
 // backoff or poll outlasts a heartbeat timeout of a few of these.
 const HeartbeatEvery = 20 * time.Second
 
+// HeartbeatInPause is the interval of the activities that run while writes
+// are paused: their heartbeat timeouts are 10-15 s, so that a dead worker
+// holds writes paused for seconds, not minutes. (The SDK sends at most one
+// heartbeat per 80 % of the timeout; beating more often costs nothing.)
+const HeartbeatInPause = 3 * time.Second
+
 // KeepAlive heartbeats every interval until Stop, each time with details(),
 // or when details is nil with the latest details given to Record (none
 // before the first). Heartbeat timeouts must be a few intervals. It goes on

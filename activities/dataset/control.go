@@ -185,6 +185,8 @@ type DrainInput struct {
 // every earlier write has committed or failed. Past the deadline it fails
 // with DrainTimeout, and the workflow resumes writes.
 func (a *Datasets) WaitForDrain(ctx context.Context, in DrainInput) (*HoldResult, error) {
+	hb := activities.KeepAlive(ctx, activities.HeartbeatInPause, nil)
+	defer hb.Stop()
 	for {
 		err := a.Registry.MarkPaused(ctx, in.EnvID, in.DatasetID, in.Holder)
 		if err == nil {
@@ -199,7 +201,7 @@ func (a *Datasets) WaitForDrain(ctx context.Context, in DrainInput) (*HoldResult
 				fmt.Sprintf("dataset %s did not drain by %s: %v", in.DatasetRef, in.Deadline.UTC().Format(time.RFC3339), err),
 				activities.ErrDrainTimeout, err)
 		}
-		activity.RecordHeartbeat(ctx, err.Error())
+		hb.Record(err.Error())
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()

@@ -155,13 +155,15 @@ func resumeJob(ctx context.Context) (start time.Time, polls int) {
 // lost worker goes on counting from the last heartbeat.
 func (a *DynamoDB) WaitExport(ctx context.Context, in WaitExportInput) (*WaitExportResult, error) {
 	start, polls0 := resumeJob(ctx)
+	hb := activities.KeepAlive(ctx, activities.HeartbeatInPause, nil)
+	defer hb.Stop()
 	for polls := polls0 + 1; ; polls++ {
 		out, err := a.DB.DescribeExport(ctx, &dynamodb.DescribeExportInput{ExportArn: aws.String(in.ExportArn)})
 		if err != nil {
 			return nil, fmt.Errorf("describe export %s: %w", in.ExportArn, err)
 		}
 		d := out.ExportDescription
-		activity.RecordHeartbeat(ctx, JobProgress{
+		hb.Record(JobProgress{
 			Arn: in.ExportArn, Table: in.TableName, Status: string(d.ExportStatus),
 			Items: aws.ToInt64(d.ItemCount), Polls: polls, Elapsed: time.Since(start).Round(time.Second).String(), Started: start,
 		})
@@ -204,6 +206,10 @@ func (a *DynamoDB) StartImport(ctx context.Context, in StartImportInput) (*Start
 			return &StartImportResult{ImportArn: arn}, nil
 		}
 	}
+	// Inside a restore's pause: beat every few seconds, so that a dead
+	// worker is noticed in seconds.
+	hb := activities.KeepAlive(ctx, activities.HeartbeatInPause, nil)
+	defer hb.Stop()
 	attrs, keys := registry.DataTableKeySchema()
 	out, err := a.DB.ImportTable(ctx, &dynamodb.ImportTableInput{
 		ClientToken:          aws.String(clientToken(ctx, "import/"+in.TableName)),
@@ -219,7 +225,7 @@ func (a *DynamoDB) StartImport(ctx context.Context, in StartImportInput) (*Start
 	})
 	if err == nil {
 		arn := aws.ToString(out.ImportTableDescription.ImportArn)
-		activity.RecordHeartbeat(ctx, arn)
+		hb.Record(arn)
 		activity.GetLogger(ctx).Info("Import started", "table", in.TableName, "import", arn)
 		return &StartImportResult{ImportArn: arn}, nil
 	}
@@ -274,6 +280,11 @@ type WaitImportResult struct {
 // retrying while DynamoDB says continuous backups are not available yet.
 func (a *DynamoDB) WaitImport(ctx context.Context, in WaitImportInput) (*WaitImportResult, error) {
 	start, polls0 := resumeJob(ctx)
+	// Inside a restore's pause: beat every few seconds (with the last
+	// poll's progress), also through a slow DescribeImport and while PITR
+	// is enabled, so that a dead worker is noticed in seconds.
+	hb := activities.KeepAlive(ctx, activities.HeartbeatInPause, nil)
+	defer hb.Stop()
 	var d *types.ImportTableDescription
 	var last JobProgress
 	for polls := polls0 + 1; ; polls++ {
@@ -286,7 +297,7 @@ func (a *DynamoDB) WaitImport(ctx context.Context, in WaitImportInput) (*WaitImp
 			Arn: in.ImportArn, Table: in.TableName, Status: string(d.ImportStatus),
 			Items: d.ProcessedItemCount, Polls: polls, Elapsed: time.Since(start).Round(time.Second).String(), Started: start,
 		}
-		activity.RecordHeartbeat(ctx, last)
+		hb.Record(last)
 		if d.ImportStatus == types.ImportStatusCompleted {
 			break
 		}
@@ -303,10 +314,7 @@ func (a *DynamoDB) WaitImport(ctx context.Context, in WaitImportInput) (*WaitImp
 	if err := checkImported(in, d); err != nil {
 		return nil, err
 	}
-	// Enabling PITR can take a while after an import: keep beating.
-	hb := activities.KeepAlive(ctx, activities.HeartbeatEvery, nil)
-	defer hb.Stop()
-	hb.Record(last)
+	// Enabling PITR can take a while after an import: the beats go on.
 	reg := &registry.Registry{DB: a.DB}
 	if err := reg.EnablePITR(ctx, in.TableName); err != nil {
 		return nil, err

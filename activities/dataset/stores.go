@@ -235,7 +235,7 @@ type TableInput struct {
 // CreateEmptyTable creates an empty dataset table with PITR on (idempotent).
 // It heartbeats while DynamoDB creates the table and makes PITR available.
 func (a *Datasets) CreateEmptyTable(ctx context.Context, in TableInput) (*HoldResult, error) {
-	hb := activities.KeepAlive(ctx, activities.HeartbeatEvery, nil)
+	hb := activities.KeepAlive(ctx, activities.HeartbeatInPause, nil)
 	defer hb.Stop()
 	if err := a.Registry.EnsureDataTable(ctx, in.TableName); err != nil {
 		return nil, err

@@ -26,7 +26,7 @@ func (h *holds) pauseAndDrain(ctx workflow.Context, refs []datasetact.DatasetRef
 	h.refs = append(h.refs, refs...)
 	// On cancellation, wait for a pause in flight to finish before resuming:
 	// otherwise it could commit after the resume and leave its dataset paused.
-	pauseCall := workflows.ShortAWSCall
+	pauseCall := holdCall
 	pauseCall.WaitForCancellation = true
 	pctx := workflow.WithActivityOptions(ctx, pauseCall)
 	futures := make([]workflow.Future, len(refs))
@@ -74,7 +74,7 @@ func (h *holds) resume(ctx workflow.Context) time.Duration {
 		return 0
 	}
 	dctx, _ := workflow.NewDisconnectedContext(ctx)
-	dctx = workflow.WithActivityOptions(dctx, workflows.Compensation)
+	dctx = workflow.WithActivityOptions(dctx, resumeCall)
 	futures := make([]workflow.Future, len(h.refs))
 	for i, r := range h.refs {
 		futures[i] = workflow.ExecuteActivity(dctx, datasets.Resume, datasetact.HoldInput{DatasetRef: r, Holder: h.holder})

@@ -11,16 +11,47 @@ import (
 )
 
 // Activity options, named by purpose.
+//
+// Activities that run while writes are paused (pause, drain, import, empty
+// tables, switch, resume) notice a dead worker in seconds, not minutes: the
+// one-call steps have a start-to-close of pausedCallTimeout, the longer ones
+// heartbeat every activities.HeartbeatInPause against a heartbeat timeout of
+// pausedHeartbeatTimeout, and every retry starts a second later on any
+// worker. Their start-to-close stays sized for AWS at terabyte scale.
 var (
-	// longJob waits for a DynamoDB export or import, heartbeating at every
-	// poll (5 s): an export or import of a large table takes hours (DynamoDB
-	// documents no upper bound), so the limit is generous and a dead
-	// worker is noticed by the heartbeat, in a minute.
+	// holdCall is one conditional update of the control table inside the
+	// pause (Pause, SwitchStore): a task lost with its worker is retried on
+	// another after pausedCallTimeout.
+	holdCall = workflow.ActivityOptions{
+		StartToCloseTimeout: pausedCallTimeout,
+		RetryPolicy:         workflows.ShortAWSCall.RetryPolicy,
+	}
+	// resumeCall is the compensation that ends a pause (Resume, and
+	// FailStore after it): short attempts, retried on any worker until they
+	// get through.
+	resumeCall = workflow.ActivityOptions{
+		StartToCloseTimeout:    pausedCallTimeout,
+		RetryPolicy:            workflows.Compensation.RetryPolicy,
+		ScheduleToCloseTimeout: workflows.Compensation.ScheduleToCloseTimeout,
+	}
+	// importStart starts an import inside the pause (one to three calls),
+	// heartbeating so that a dead worker is noticed in seconds while a slow
+	// answer from AWS still gets a minute.
+	importStart = workflow.ActivityOptions{
+		StartToCloseTimeout: time.Minute,
+		HeartbeatTimeout:    pausedHeartbeatTimeout,
+		RetryPolicy:         workflows.ShortAWSCall.RetryPolicy,
+	}
+	// longJob waits for a DynamoDB export or import, heartbeating every few
+	// seconds: an export or import of a large table takes hours (DynamoDB
+	// documents no upper bound), so the limit is generous, and a dead
+	// worker is noticed by the heartbeat in seconds (an import runs inside
+	// the pause).
 	longJob = workflow.ActivityOptions{
 		StartToCloseTimeout: 72 * time.Hour,
-		HeartbeatTimeout:    time.Minute,
+		HeartbeatTimeout:    pausedHeartbeatTimeout,
 		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:        5 * time.Second,
+			InitialInterval:        time.Second,
 			BackoffCoefficient:     2,
 			MaximumInterval:        time.Minute,
 			MaximumAttempts:        10,
@@ -50,9 +81,10 @@ var (
 	}
 	// tableSetup creates a table and turns on PITR, which DynamoDB refuses
 	// for a while after a create; the activity retries inside, heartbeating.
+	// It runs inside a restore's pause.
 	tableSetup = workflow.ActivityOptions{
 		StartToCloseTimeout: 15 * time.Minute,
-		HeartbeatTimeout:    time.Minute,
+		HeartbeatTimeout:    pausedHeartbeatTimeout,
 		RetryPolicy:         workflows.ShortAWSCall.RetryPolicy,
 	}
 	// objectScan downloads every object of a backup (the deep check), a
@@ -71,11 +103,19 @@ var (
 	}
 )
 
+// Timeouts of the activities that run while writes are paused: a dead
+// worker holds writes paused for about this long, plus a second of retry
+// backoff. Heartbeats come every activities.HeartbeatInPause (3 s).
+const (
+	pausedCallTimeout      = 10 * time.Second
+	pausedHeartbeatTimeout = 15 * time.Second
+)
+
 // drainOptions bounds the drain step by the workflow's drain timeout.
 func drainOptions(timeout time.Duration) workflow.ActivityOptions {
 	o := workflows.ShortAWSCall
 	o.StartToCloseTimeout = timeout + 30*time.Second
-	o.HeartbeatTimeout = 30 * time.Second
+	o.HeartbeatTimeout = pausedHeartbeatTimeout
 	o.ScheduleToCloseTimeout = timeout + time.Minute
 	return o
 }

@@ -79,7 +79,7 @@ func Restore(ctx workflow.Context, in RestoreInput) (*RestoreResult, error) {
 			return
 		}
 		dctx, _ := workflow.NewDisconnectedContext(ctx)
-		dctx = workflow.WithActivityOptions(dctx, workflows.Compensation)
+		dctx = workflow.WithActivityOptions(dctx, resumeCall)
 		for _, env := range created {
 			if err := workflow.ExecuteActivity(dctx, datasets.FailStore, datasetact.StoreInput{EnvID: env, StoreID: storeID}).Get(dctx, nil); err != nil {
 				workflow.GetLogger(ctx).Error("Could not mark store failed", "env", env, "store", storeID, "error", err)
@@ -142,7 +142,7 @@ func Restore(ctx workflow.Context, in RestoreInput) (*RestoreResult, error) {
 	workflows.SetStep(ctx, p, StepSwitching)
 	result := &RestoreResult{StoreID: storeID, Datasets: results}
 	for _, e := range plan.Environments {
-		if err := workflow.ExecuteActivity(short, datasets.SwitchStore, datasetact.SwitchStoreInput{
+		if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, holdCall), datasets.SwitchStore, datasetact.SwitchStoreInput{
 			EnvID: e.EnvID, FromStore: e.FromStore, ToStore: storeID,
 		}).Get(ctx, nil); err != nil {
 			// Environments already switched stay switched; their stores are complete.
@@ -178,7 +178,7 @@ func restoreOne(ctx workflow.Context, t datasetact.RestoreTarget, v datasetact.V
 		return res, nil
 	}
 	var started datasetact.StartImportResult
-	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, workflows.ShortAWSCall), dynamo.StartImport, datasetact.StartImportInput{
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, importStart), dynamo.StartImport, datasetact.StartImportInput{
 		TableName: t.TableName, Bucket: t.Location.Bucket, DataPrefix: v.DataPrefix,
 	}).Get(ctx, &started)
 	if err != nil {
