@@ -44,6 +44,31 @@ type Gate struct {
 // New builds a gate over the control table described by reg.
 func New(db API, reg *registry.Registry) *Gate { return &Gate{DB: db, Registry: reg} }
 
+// MaxKeyBytes is the longest item key: DynamoDB's limit on a partition key
+// value (2048 bytes of UTF-8).
+const MaxKeyBytes = 2048
+
+// InvalidKeyError says an item key is one DynamoDB cannot store.
+type InvalidKeyError struct {
+	Key string
+}
+
+func (e *InvalidKeyError) Error() string {
+	if e.Key == "" {
+		return "item key is empty"
+	}
+	return fmt.Sprintf("item key is %d bytes, at most %d allowed", len(e.Key), MaxKeyBytes)
+}
+
+// CheckKey refuses a key DynamoDB would refuse: empty, or longer than
+// MaxKeyBytes.
+func CheckKey(key string) error {
+	if key == "" || len(key) > MaxKeyBytes {
+		return &InvalidKeyError{Key: key}
+	}
+	return nil
+}
+
 // Item is one key/value record of a dataset.
 type Item struct {
 	Key   string
@@ -70,8 +95,8 @@ func (g *Gate) Put(ctx context.Context, env, dataset string, items ...Item) erro
 	}
 	seen := make(map[string]bool, len(items))
 	for _, it := range items {
-		if it.Key == "" {
-			return fmt.Errorf("put: empty key")
+		if err := CheckKey(it.Key); err != nil {
+			return fmt.Errorf("put: %w", err)
 		}
 		if seen[it.Key] {
 			return fmt.Errorf("put: key %q appears twice in one batch", it.Key)

@@ -24,6 +24,9 @@ func (a *app) dataCommand() *cobra.Command {
 			if err := requireFlags(cmd, "env-id", "dataset-id", "key"); err != nil {
 				return err
 			}
+			if err := checkKey(key); err != nil {
+				return err
+			}
 			g, err := a.gate(cmd.Context())
 			if err != nil {
 				return err
@@ -43,6 +46,9 @@ func (a *app) dataCommand() *cobra.Command {
 		Short: "Read one item from the active store",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := requireFlags(cmd, "env-id", "dataset-id", "key"); err != nil {
+				return err
+			}
+			if err := checkKey(key); err != nil {
 				return err
 			}
 			g, err := a.gate(cmd.Context())
@@ -92,6 +98,10 @@ func (a *app) dataCommand() *cobra.Command {
 			if count < 1 || batch < 1 || batch > gate.MaxBatch || parallel < 1 {
 				return usagef("--count and --parallel must be positive and --batch between 1 and %d", gate.MaxBatch)
 			}
+			if gate.CheckKey(gate.ItemKey(prefix, count)) != nil {
+				return usagef("--prefix is %d bytes: the keys it makes (%s) must be at most %d bytes",
+					len(prefix), gate.ItemKey("<prefix>", count), gate.MaxKeyBytes)
+			}
 			g, err := a.gate(cmd.Context())
 			if err != nil {
 				return err
@@ -115,4 +125,13 @@ func (a *app) dataCommand() *cobra.Command {
 	load.Flags().IntVar(&parallel, "parallel", 4, "concurrent writers")
 	cmd.AddCommand(put, get, cnt, load)
 	return cmd
+}
+
+// checkKey refuses, as bad input, a key DynamoDB would refuse, before
+// anything is contacted.
+func checkKey(key string) error {
+	if err := gate.CheckKey(key); err != nil {
+		return usagef("--key: %v", err)
+	}
+	return nil
 }
