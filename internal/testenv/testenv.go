@@ -57,7 +57,8 @@ import (
 
 // Options tune an Env. The zero value is what tests normally want.
 type Options struct {
-	// Workers is the number of in-process workers on the task queue (default 2).
+	// Workers is the number of in-process workers on the task queue
+	// (default 2; -1 for none, when the test runs worker processes).
 	Workers int
 	// PollInterval is how often exports and imports are polled (default 200ms).
 	PollInterval time.Duration
@@ -125,7 +126,7 @@ func Start(tb testing.TB) *Env {
 // New starts the dev server, moto and the workers. On error everything
 // already started is stopped again. Call Close when done.
 func New(ctx context.Context, opts Options) (_ *Env, err error) {
-	if opts.Workers <= 0 {
+	if opts.Workers == 0 {
 		opts.Workers = 2
 	}
 	if opts.PollInterval <= 0 {
