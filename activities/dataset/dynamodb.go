@@ -157,6 +157,7 @@ func (a *DynamoDB) WaitExport(ctx context.Context, in WaitExportInput) (*WaitExp
 	start, polls0 := resumeJob(ctx)
 	hb := activities.KeepAlive(ctx, activities.HeartbeatInPause, nil)
 	defer hb.Stop()
+	hb.Record(JobProgress{Arn: in.ExportArn, Table: in.TableName, Polls: polls0, Started: start}) // a retry keeps the count
 	for polls := polls0 + 1; ; polls++ {
 		out, err := a.DB.DescribeExport(ctx, &dynamodb.DescribeExportInput{ExportArn: aws.String(in.ExportArn)})
 		if err != nil {
@@ -285,8 +286,9 @@ func (a *DynamoDB) WaitImport(ctx context.Context, in WaitImportInput) (*WaitImp
 	// is enabled, so that a dead worker is noticed in seconds.
 	hb := activities.KeepAlive(ctx, activities.HeartbeatInPause, nil)
 	defer hb.Stop()
+	last := JobProgress{Arn: in.ImportArn, Table: in.TableName, Polls: polls0, Started: start}
+	hb.Record(last) // a retry keeps the count
 	var d *types.ImportTableDescription
-	var last JobProgress
 	for polls := polls0 + 1; ; polls++ {
 		out, err := a.DB.DescribeImport(ctx, &dynamodb.DescribeImportInput{ImportArn: aws.String(in.ImportArn)})
 		if err != nil {
