@@ -35,6 +35,9 @@ func (a *app) backupCommand() *cobra.Command {
 			if in.Datasets, err = backupDatasets(cmd, envID, datasetID, location, pit, file); err != nil {
 				return err
 			}
+			if err := in.Validate(); err != nil {
+				return usageError{err}
+			}
 			c, err := a.client()
 			if err != nil {
 				return err
@@ -116,6 +119,9 @@ func (a *app) restoreCommand() *cobra.Command {
 				if err := checkRequest(d.EnvID, d.DatasetID, d.BackupLocation); err != nil {
 					return err
 				}
+			}
+			if err := in.Validate(); err != nil {
+				return usageError{err}
 			}
 			c, err := a.client()
 			if err != nil {

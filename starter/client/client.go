@@ -63,12 +63,13 @@ func (e *WorkflowFailedError) Error() string {
 }
 
 // StartBackup starts a DatasetBackup and waits until its input has been
-// validated. Bad input returns an InvalidInputError; a dataset held by
+// validated. Bad input (over dataset.MaxDatasets, a bad id) returns an
+// InvalidInputError before anything is started; a dataset held by
 // another run returns a WorkflowFailedError of type DatasetHeld. Either way
 // nothing was paused.
 func (c *Client) StartBackup(ctx context.Context, in dataset.BackupInput) (Run, error) {
-	if len(in.Datasets) == 0 {
-		return Run{}, &InvalidInputError{Msg: "no datasets to back up"}
+	if err := in.Validate(); err != nil {
+		return Run{}, &InvalidInputError{Msg: err.Error()}
 	}
 	id := dataset.BackupWorkflowID(in, c.Now())
 	return c.start(ctx, id, dataset.BackupName, summarize("backup", in.Datasets[0].EnvID, in.Datasets[0].DatasetID, len(in.Datasets), in.Datasets[0].BackupLocation), in)
@@ -77,8 +78,8 @@ func (c *Client) StartBackup(ctx context.Context, in dataset.BackupInput) (Run, 
 // StartRestore starts a DatasetRestore and waits until its input and backups
 // have been validated.
 func (c *Client) StartRestore(ctx context.Context, in dataset.RestoreInput) (Run, error) {
-	if len(in.Datasets) == 0 {
-		return Run{}, &InvalidInputError{Msg: "no datasets to restore"}
+	if err := in.Validate(); err != nil {
+		return Run{}, &InvalidInputError{Msg: err.Error()}
 	}
 	id := dataset.RestoreWorkflowID(in, c.Now())
 	return c.start(ctx, id, dataset.RestoreName, summarize("restore", in.Datasets[0].EnvID, in.Datasets[0].DatasetID, len(in.Datasets), in.Datasets[0].BackupLocation), in)

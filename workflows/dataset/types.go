@@ -54,7 +54,7 @@ func (e *LimitError) Error() string { return e.Msg }
 // at most 63 characters) before anything starts; the workflow checks it
 // again for runs started by other means (`temporal workflow start`).
 func (in BackupInput) Validate() error {
-	if err := checkCount("backup", len(in.Datasets)); err != nil {
+	if err := checkCount("back up", "backup", len(in.Datasets)); err != nil {
 		return err
 	}
 	for _, d := range in.Datasets {
@@ -67,7 +67,7 @@ func (in BackupInput) Validate() error {
 
 // Validate checks the input against Lifeboat's limits, as BackupInput's does.
 func (in RestoreInput) Validate() error {
-	if err := checkCount("restore", len(in.Datasets)); err != nil {
+	if err := checkCount("restore", "restore", len(in.Datasets)); err != nil {
 		return err
 	}
 	if in.NewStoreID != "" {
@@ -83,10 +83,10 @@ func (in RestoreInput) Validate() error {
 	return nil
 }
 
-func checkCount(op string, n int) error {
+func checkCount(verb, op string, n int) error {
 	switch {
 	case n == 0:
-		return &LimitError{Msg: "no datasets to " + op}
+		return &LimitError{Msg: "no datasets to " + verb}
 	case n > MaxDatasets:
 		return &LimitError{Msg: fmt.Sprintf("%d datasets in one %s: the limit is %d datasets per request", n, op, MaxDatasets)}
 	}
@@ -278,8 +278,7 @@ func (p *Progress) dataset(env, ds string) *DatasetProgress {
 		p.index, p.indexed = make(map[datasetact.DatasetRef]int, len(p.Datasets)), 0
 	}
 	for ; p.indexed < len(p.Datasets); p.indexed++ {
-		d := p.Datasets[p.indexed]
-		k := datasetact.DatasetRef{EnvID: d.EnvID, DatasetID: d.DatasetID}
+		k := p.Datasets[p.indexed].ref()
 		if _, dup := p.index[k]; !dup { // the first entry wins, as a scan would find it
 			p.index[k] = p.indexed
 		}
@@ -291,6 +290,10 @@ func (p *Progress) dataset(env, ds string) *DatasetProgress {
 	p.Datasets = append(p.Datasets, DatasetProgress{EnvID: env, DatasetID: ds})
 	p.index[k], p.indexed = len(p.Datasets)-1, len(p.Datasets)
 	return &p.Datasets[len(p.Datasets)-1]
+}
+
+func (d *DatasetProgress) ref() datasetact.DatasetRef {
+	return datasetact.DatasetRef{EnvID: d.EnvID, DatasetID: d.DatasetID}
 }
 
 // BackupWorkflowID names a backup run after its first dataset and start time.
