@@ -110,7 +110,28 @@ func (c *Client) start(ctx context.Context, id, wfType, summary string, in any) 
 	return run, c.WaitValidated(ctx, run)
 }
 
+// failingTaskAttempts is the workflow task attempt from which a run is
+// reported as failing rather than waited on: the server retries a failed
+// workflow task with a growing backoff, and attempt 3 comes within seconds.
+const failingTaskAttempts = 3
+
+// TaskFailingError says a run's workflow task keeps failing on the workers
+// (a bug, a panic, the deadlock detector): the run stays Running without
+// progressing, and it is not waiting for a worker.
+type TaskFailingError struct {
+	WorkflowID string
+	Attempt    int32
+	// Msg is the task's first recorded failure (the server records only
+	// the first of a series).
+	Msg string
+}
+
+func (e *TaskFailingError) Error() string {
+	return fmt.Sprintf("workflow %s: its workflow task keeps failing on the workers (attempt %d): %s", e.WorkflowID, e.Attempt, e.Msg)
+}
+
 // WaitValidated waits until a workflow has validated its input (or ended).
+// A run whose workflow task keeps failing returns a TaskFailingError.
 func (c *Client) WaitValidated(ctx context.Context, run Run) error {
 	for {
 		p, err := c.Progress(ctx, run.ID)
@@ -133,12 +154,37 @@ func (c *Client) WaitValidated(ctx context.Context, run Run) error {
 	}
 }
 
+// closed reports whether a run has ended. A run whose workflow task keeps
+// failing returns a TaskFailingError: it would never end nor progress.
 func (c *Client) closed(ctx context.Context, run Run) (bool, error) {
 	d, err := c.Temporal.DescribeWorkflowExecution(ctx, run.ID, run.RunID)
 	if err != nil {
 		return false, fmt.Errorf("describe workflow %s: %w", run.ID, err)
 	}
-	return d.WorkflowExecutionInfo.Status != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING, nil
+	if d.WorkflowExecutionInfo.Status != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		return true, nil
+	}
+	if t := d.GetPendingWorkflowTask(); t != nil && t.Attempt >= failingTaskAttempts {
+		return false, &TaskFailingError{WorkflowID: run.ID, Attempt: t.Attempt, Msg: c.taskFailure(ctx, run)}
+	}
+	return false, nil
+}
+
+// taskFailure is the message of a run's last recorded workflow task
+// failure, from its history.
+func (c *Client) taskFailure(ctx context.Context, run Run) string {
+	it := c.Temporal.GetWorkflowHistory(ctx, run.ID, run.RunID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	msg := "no failure recorded yet"
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			return fmt.Sprintf("%s (history unreadable: %v)", msg, err)
+		}
+		if a := ev.GetWorkflowTaskFailedEventAttributes(); a != nil {
+			msg = strings.TrimPrefix(a.GetCause().String(), "WORKFLOW_TASK_FAILED_CAUSE_") + ": " + a.GetFailure().GetMessage()
+		}
+	}
+	return msg
 }
 
 // Progress queries a dataset workflow's progress.
