@@ -306,7 +306,9 @@ type RunSummary struct {
 type RunFilter struct {
 	// Operation is the LifeboatOperation: backup, restore, redis-backup, ...
 	Operation string
-	// Dataset is an "env/dataset" the run covers.
+	// Dataset is an "env/dataset" the run covers. Runs over many datasets
+	// list only the first ones in LifeboatDatasets (see
+	// workflows.FitKeywords): they are found by their first datasets.
 	Dataset    string
 	EnvID      string
 	ScheduleID string
