@@ -41,8 +41,10 @@ type Node struct {
 	// StartCmd and StopCmd start and stop Redis (sh -c). Restores need both.
 	// StartCmd may keep running (a foreground redis-server) or return once
 	// Redis is launched (systemctl start); StopCmd must return once Redis is
-	// stopping. Redis should save on shutdown (SHUTDOWN SAVE, or save points
-	// configured), so that the data kept aside during a restore is current.
+	// stopping. It need not save: Lifeboat clears the save points before
+	// running it (the data kept aside during a restore is what Redis last
+	// persisted), and a forced save (SHUTDOWN SAVE) only lengthens the
+	// downtime.
 	StartCmd string
 	StopCmd  string
 	// StartLog receives the start command's output (default

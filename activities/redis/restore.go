@@ -32,7 +32,9 @@ type NodeRestoreResult struct {
 	Node  string `json:"node"`
 	Keys  int64  `json:"keys"`
 	RunID string `json:"runId"`
-	// DownMillis is how long Redis was stopped.
+	// DownMillis is how long Redis answered nothing with its data loaded:
+	// from just before the stop command was issued until it answered INFO
+	// persistence with loading:0 on the restored data.
 	DownMillis int64 `json:"downMillis"`
 }
 
@@ -84,13 +86,25 @@ func (a *Node) RestoreNode(ctx context.Context, in NodeRestoreInput) (*NodeResto
 	rc := a.client()
 	defer rc.Close()
 	setStep(step, "stopping Redis")
-	if err := a.stop(work); err != nil {
+	var down time.Time // Redis stops answering from here on
+	if j.DownAt != 0 {
+		down = time.UnixMilli(j.DownAt) // an earlier attempt stopped it
+	}
+	if err := a.stop(work, rc, func() {
+		down = time.Now()
+		j.DownAt = down.UnixMilli()
+		if err := writeJournal(st.StagingDir, j); err != nil {
+			activity.GetLogger(ctx).Warn("Could not record when Redis was stopped", "node", a.NodeID, "error", err)
+		}
+	}); err != nil {
 		if j.State == stateStaged {
 			return nil, err // Redis did not stop: nothing was changed
 		}
 		return nil, a.rollback(work, rc, in, target, aside, j, step, err)
 	}
-	down := time.Now()
+	if down.IsZero() {
+		down = time.Now() // Redis was down already, since an unknown time
+	}
 	if j.State == stateStaged {
 		if err := swapIn(staged, target, aside); err != nil {
 			return nil, a.rollback(work, rc, in, target, aside, j, step, fmt.Errorf("put the restored files in place: %w", err))

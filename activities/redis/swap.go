@@ -43,7 +43,7 @@ func (a *Node) rollback(ctx context.Context, rc *redis.Client, in NodeRestoreInp
 	activity.GetLogger(ctx).Error("Redis node restore failed, putting the old data back", "node", a.NodeID, "error", cause)
 	setStep(step, "putting the old data back")
 	ready, err := func() (*started, error) {
-		if err := a.stop(ctx); err != nil {
+		if err := a.stop(ctx, rc, nil); err != nil {
 			return nil, err
 		}
 		switch {
@@ -91,7 +91,10 @@ const (
 type restoreJournal struct {
 	State  string             `json:"state"`
 	Result *NodeRestoreResult `json:"result,omitempty"`
-	Error  string             `json:"error,omitempty"`
+	// DownAt (Unix ms) is when the stop command was issued: the start of
+	// the node's downtime, kept across attempts.
+	DownAt int64  `json:"downAt,omitempty"`
+	Error  string `json:"error,omitempty"`
 }
 
 func readJournal(dir string) (*restoreJournal, error) {
