@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -53,6 +54,7 @@ func (c *countingReader) Read(p []byte) (int, error) {
 
 // transferProgress reports a node's transfer in its heartbeats.
 type transferProgress struct {
+	mu          sync.Mutex // parallel downloads add from several goroutines
 	step        *atomic.Pointer[string]
 	verb        string
 	done, total int64
@@ -60,6 +62,8 @@ type transferProgress struct {
 }
 
 func (p *transferProgress) add(n int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	p.done += n
 	if time.Since(p.last) < time.Second && p.done < p.total {
 		return
@@ -68,25 +72,36 @@ func (p *transferProgress) add(n int64) {
 	setStep(p.step, fmt.Sprintf("%s %d of %d bytes", p.verb, p.done, p.total))
 }
 
-// download fetches one file and checks it against the manifest.
+// downloadConcurrency is how many ranged GETs of one file run at once.
+const downloadConcurrency = 8
+
+// download fetches one file with the transfer manager (parallel ranged GETs
+// of PartSize each, written in place), then checks its size and SHA-256
+// against the manifest.
 func (a *Node) download(ctx context.Context, in NodeStageInput, f redisbackup.File, dest string, progress *transferProgress) error {
 	url := "s3://" + in.Bucket + "/" + f.Key
-	out, err := a.S3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(in.Bucket), Key: aws.String(f.Key)})
-	if err != nil {
-		return a.errorf("download %s: %w", url, err)
-	}
-	defer out.Body.Close()
 	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
 		return a.errorf("stage %s: %w", f.Name, err)
 	}
-	w, err := os.OpenFile(dest, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	w, err := os.OpenFile(dest, os.O_CREATE|os.O_TRUNC|os.O_RDWR, 0o644)
 	if err != nil {
 		return a.errorf("stage %s: %w", f.Name, err)
 	}
-	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(w, h), &countingReader{r: out.Body, progress: progress})
+	//lint:ignore SA1019 feature/s3/manager is deprecated for transfermanager, which is still pre-1.0.
+	down := manager.NewDownloader(a.S3, func(d *manager.Downloader) {
+		d.PartSize = a.partSize()
+		d.Concurrency = downloadConcurrency
+	})
+	//lint:ignore SA1019 see above.
+	n, err := down.Download(ctx, &countingWriterAt{w: w, progress: progress}, &s3.GetObjectInput{Bucket: aws.String(in.Bucket), Key: aws.String(f.Key)})
 	if err == nil {
 		err = w.Sync()
+	}
+	h := sha256.New()
+	if err == nil {
+		if _, err = w.Seek(0, io.SeekStart); err == nil {
+			_, err = io.Copy(h, w)
+		}
 	}
 	if cerr := w.Close(); err == nil {
 		err = cerr
@@ -100,4 +115,17 @@ func (a *Node) download(ctx context.Context, in NodeStageInput, f redisbackup.Fi
 			url, in.BackupID, in.SourceNode, n, sum, f.Size, f.SHA256))
 	}
 	return nil
+}
+
+// countingWriterAt reports the parts the downloader writes, from any of its
+// goroutines.
+type countingWriterAt struct {
+	w        io.WriterAt
+	progress *transferProgress
+}
+
+func (c *countingWriterAt) WriteAt(p []byte, off int64) (int, error) {
+	n, err := c.w.WriteAt(p, off)
+	c.progress.add(int64(n))
+	return n, err
 }
