@@ -291,18 +291,15 @@ func (a *Clusters) PlanRedisRestore(ctx context.Context, in RestorePlanInput) (*
 	if err := a.checkBucket(ctx, loc); err != nil {
 		return nil, err
 	}
-	backups, err := redisbackup.FindBackups(ctx, a.S3, loc, source)
-	if err != nil {
+	id, m, key, err := redisbackup.FindBackup(ctx, a.S3, loc, source, in.BackupID, notAfter)
+	var none *redisbackup.NoBackupError
+	switch {
+	case errors.As(err, &none):
+		return nil, activities.Invalid(err)
+	case err != nil && id != "":
+		return nil, activities.Corrupt(err) // its manifest is unreadable
+	case err != nil:
 		return nil, err
-	}
-	id, ok := redisbackup.ChooseBackup(backups, in.BackupID, notAfter)
-	if !ok {
-		return nil, activities.Invalid(&redisbackup.NoBackupError{Location: loc, Cluster: source, BackupID: in.BackupID, NotAfter: notAfter})
-	}
-	key := redisbackup.ManifestKey(loc, source, id)
-	m, err := redisbackup.ReadManifest(ctx, a.S3, loc.Bucket, key)
-	if err != nil {
-		return nil, activities.Corrupt(err)
 	}
 	if m.Cluster != source || m.BackupID != id {
 		return nil, activities.Corrupt(fmt.Errorf("s3://%s/%s is the manifest of %s backup %s", loc.Bucket, key, m.Cluster, m.BackupID))

@@ -54,7 +54,8 @@ type Node struct {
 	// cannot report its own (CONFIG GET dir).
 	DataDir string
 	S3      S3API
-	// PartSize is the multipart upload's part size (default 16 MiB, at least 5 MiB).
+	// PartSize is the multipart upload's part size and the size of each
+	// ranged GET of a download (default 16 MiB, at least 5 MiB).
 	PartSize int64
 	// PollInterval is how often Redis is polled while saving, stopping,
 	// starting and loading (default 200ms).
