@@ -11,7 +11,7 @@ export TEMPORAL_BIN ?= $(GOBIN)/temporal
 # flags for the stack: EMULATOR_ARGS="--fault-rate 0.05". See docs/emulator.md.
 export EMULATOR_PROFILE ?= aws
 
-.PHONY: all build tools up down status demo test unit integration bench lint clean demo-snapshots e2e
+.PHONY: all build tools up down status demo test unit integration bench chaos lint clean demo-snapshots e2e
 
 all: build
 
@@ -73,6 +73,11 @@ unit:
 
 integration: tools
 	go test -race -count=1 -timeout 20m -run Integration ./internal/integration/...
+
+# Kills worker processes (kill -9) inside write pauses and checks writes are
+# refused at most heartbeat timeout + 10 s after the kill (README, Time limits).
+chaos: tools
+	LIFEBOAT_CHAOS=1 go test -race -count=1 -timeout 20m -run KilledWorker -v ./internal/integration/
 
 bench: tools
 	go test -run '^$$' -bench . -benchtime 1x -timeout 90m ./internal/integration/...

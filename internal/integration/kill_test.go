@@ -38,6 +38,9 @@ func TestIntegrationKilledWorkerCostsSeconds(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test")
 	}
+	if os.Getenv("LIFEBOAT_CHAOS") == "" {
+		t.Skip("kills worker processes: run with make chaos (LIFEBOAT_CHAOS=1)")
+	}
 	t.Parallel()
 	ctx := testenv.Context(t, 5*time.Minute)
 	bin := filepath.Join(t.TempDir(), "worker")
@@ -78,11 +81,17 @@ func TestIntegrationKilledWorkerCostsSeconds(t *testing.T) {
 	if err != nil {
 		t.Fatalf("start backup: %v", err)
 	}
+	// The pause lasts about a second: the probe's first refusal, or the
+	// dataset's status, whichever is seen first, says it has begun.
 	for e.Dataset(t, env, ds).Status == registry.StatusRunning {
-		if ctx.Err() != nil {
+		select {
+		case <-probe.refused:
+		case <-ctx.Done():
 			t.Fatal("the backup never paused the dataset")
+		case <-time.After(5 * time.Millisecond):
+			continue
 		}
-		time.Sleep(5 * time.Millisecond)
+		break
 	}
 	pausedSeen := time.Now()
 	killed := workers.kill(w)
@@ -187,11 +196,13 @@ func (p *workerProcs) kill(cmd *exec.Cmd) time.Time {
 // probe writes through the gate in a loop and records which writes were
 // refused because the dataset was paused.
 type probe struct {
-	cancel context.CancelFunc
-	done   chan struct{}
-	mu     sync.Mutex
-	writes []probeWrite
-	errs   []error
+	cancel  context.CancelFunc
+	done    chan struct{}
+	refused chan struct{} // closed at the first refusal
+	once    sync.Once
+	mu      sync.Mutex
+	writes  []probeWrite
+	errs    []error
 }
 
 type probeWrite struct {
@@ -201,7 +212,7 @@ type probeWrite struct {
 
 func startProbe(ctx context.Context, e *testenv.Env, env, ds string) *probe {
 	ctx, cancel := context.WithCancel(ctx)
-	p := &probe{cancel: cancel, done: make(chan struct{})}
+	p := &probe{cancel: cancel, done: make(chan struct{}), refused: make(chan struct{})}
 	go func() {
 		defer close(p.done)
 		for i := 0; ctx.Err() == nil; i++ {
@@ -213,6 +224,7 @@ func startProbe(ctx context.Context, e *testenv.Env, env, ds string) *probe {
 				p.writes = append(p.writes, probeWrite{at: time.Now(), ok: true})
 			case errors.As(err, &paused):
 				p.writes = append(p.writes, probeWrite{at: time.Now()})
+				p.once.Do(func() { close(p.refused) })
 			case ctx.Err() == nil:
 				p.errs = append(p.errs, err)
 			}
