@@ -108,13 +108,19 @@ type VerifyBackupResult struct {
 // S3 ETag. Nothing else may sit in the data folder: ImportTable would load
 // it.
 func (a *BackupFiles) CheckBackup(ctx context.Context, in VerifyBackupInput) (*VerifyBackupResult, error) {
+	_, out, err := a.checkBackup(ctx, in)
+	return out, err
+}
+
+// checkBackup is CheckBackup, also returning the manifest it read.
+func (a *BackupFiles) checkBackup(ctx context.Context, in VerifyBackupInput) (*backupstore.Manifest, *VerifyBackupResult, error) {
 	m, err := a.readManifest(ctx, in)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	present, err := backupstore.List(ctx, a.S3, in.Location.Bucket, m.DataPrefix)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	want := map[string]backupstore.ObjectDigest{}
 	for _, o := range m.Objects {
@@ -124,23 +130,23 @@ func (a *BackupFiles) CheckBackup(ctx context.Context, in VerifyBackupInput) (*V
 		key := aws.ToString(o.Key)
 		w, ok := want[key]
 		if !ok {
-			return nil, activities.Corrupt(fmt.Errorf("backup %s: s3://%s/%s is not in the manifest", m.BackupID, in.Location.Bucket, key))
+			return nil, nil, activities.Corrupt(fmt.Errorf("backup %s: s3://%s/%s is not in the manifest", m.BackupID, in.Location.Bucket, key))
 		}
 		delete(want, key)
 		etag := strings.Trim(aws.ToString(o.ETag), `"`)
 		switch {
 		case aws.ToInt64(o.Size) != w.Size:
-			return nil, activities.Corrupt(fmt.Errorf("backup %s: s3://%s/%s has %d bytes, the manifest says %d", m.BackupID, in.Location.Bucket, key, aws.ToInt64(o.Size), w.Size))
+			return nil, nil, activities.Corrupt(fmt.Errorf("backup %s: s3://%s/%s has %d bytes, the manifest says %d", m.BackupID, in.Location.Bucket, key, aws.ToInt64(o.Size), w.Size))
 		case w.ETag != "" && etag != "" && etag != w.ETag:
-			return nil, activities.Corrupt(fmt.Errorf("backup %s: s3://%s/%s was changed (ETag %s, the manifest says %s)", m.BackupID, in.Location.Bucket, key, etag, w.ETag))
+			return nil, nil, activities.Corrupt(fmt.Errorf("backup %s: s3://%s/%s was changed (ETag %s, the manifest says %s)", m.BackupID, in.Location.Bucket, key, etag, w.ETag))
 		}
 	}
 	for _, o := range m.Objects {
 		if _, missing := want[o.Key]; missing {
-			return nil, activities.Corrupt(fmt.Errorf("backup %s: object missing: s3://%s/%s", m.BackupID, in.Location.Bucket, o.Key))
+			return nil, nil, activities.Corrupt(fmt.Errorf("backup %s: object missing: s3://%s/%s", m.BackupID, in.Location.Bucket, o.Key))
 		}
 	}
-	return &VerifyBackupResult{DataPrefix: m.DataPrefix, ItemCount: m.ItemCount, Objects: len(m.Objects), Bytes: m.Bytes}, nil
+	return m, &VerifyBackupResult{DataPrefix: m.DataPrefix, ItemCount: m.ItemCount, Objects: len(m.Objects), Bytes: m.Bytes}, nil
 }
 
 func (a *BackupFiles) readManifest(ctx context.Context, in VerifyBackupInput) (*backupstore.Manifest, error) {
@@ -172,11 +178,7 @@ type VerifyProgress struct {
 // the manifest (MD5 as DynamoDB recorded it; SHA-256 for format 1). It
 // heartbeats as it reads and resumes after the last object it finished.
 func (a *BackupFiles) VerifyBackup(ctx context.Context, in VerifyBackupInput) (*VerifyBackupResult, error) {
-	out, err := a.CheckBackup(ctx, in)
-	if err != nil {
-		return nil, err
-	}
-	m, err := a.readManifest(ctx, in)
+	m, out, err := a.checkBackup(ctx, in)
 	if err != nil {
 		return nil, err
 	}
