@@ -21,7 +21,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 
 	"github.com/lifeboat-dev/lifeboat/internal/backupstore"
-	"github.com/lifeboat-dev/lifeboat/internal/gate"
+	"github.com/lifeboat-dev/lifeboat/gate"
 	"github.com/lifeboat-dev/lifeboat/internal/registry"
 )
 

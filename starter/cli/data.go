@@ -6,7 +6,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
-	"github.com/lifeboat-dev/lifeboat/internal/gate"
+	"github.com/lifeboat-dev/lifeboat/gate"
 )
 
 func (a *app) dataCommand() *cobra.Command {
