@@ -42,7 +42,7 @@ const (
 )
 
 // EnvHelp lists the environment variables Load reads, for help texts.
-const EnvHelp = `Temporal (read as the temporal CLI and SDKs read them; flags override):
+const EnvHelp = `Temporal (as the temporal CLI and the SDKs read them):
   TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE          frontend host:port (localhost:7233), namespace (default)
   TEMPORAL_API_KEY                              API key (Temporal Cloud); turns TLS on
   TEMPORAL_TLS                                  true/false: TLS with the system's CAs, or off
