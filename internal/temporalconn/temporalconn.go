@@ -214,7 +214,7 @@ func diagnoseTLS(ctx context.Context, opts tclient.Options) string {
 	if !UsesTLS(opts) {
 		// A plain client cannot reach a TLS server: say so if the server
 		// answers a TLS handshake.
-		err := probeTLS(ctx, opts.HostPort, &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // only asks whether the server speaks TLS
+		err := probeTLS(ctx, opts.HostPort, &tls.Config{InsecureSkipVerify: true}) // only asks whether the server speaks TLS
 		if err == nil || isRemoteAlert(err) {
 			return "the server requires TLS; set --tls or TEMPORAL_TLS=true, or the certificate flags for mTLS"
 		}
