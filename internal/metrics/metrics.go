@@ -26,6 +26,7 @@ type Metrics struct {
 	closer   io.Closer
 	handler  client.MetricsHandler
 	server   *http.Server
+	extra    map[string]http.Handler
 }
 
 // New makes a registry. Values reach the endpoint within ReportInterval.
@@ -63,6 +64,15 @@ func (m *Metrics) Handler() client.MetricsHandler { return m.handler }
 // HTTPHandler serves the registry in the Prometheus text format.
 func (m *Metrics) HTTPHandler() http.Handler { return m.reporter.HTTPHandler() }
 
+// Handle adds a handler to serve beside /metrics (the worker's health
+// checks). Call it before Serve.
+func (m *Metrics) Handle(pattern string, h http.Handler) {
+	if m.extra == nil {
+		m.extra = map[string]http.Handler{}
+	}
+	m.extra[pattern] = h
+}
+
 // Serve serves /metrics on addr (host:port; port 0 picks one) in the
 // background and returns the address it listens on.
 func (m *Metrics) Serve(addr string) (net.Addr, error) {
@@ -72,6 +82,9 @@ func (m *Metrics) Serve(addr string) (net.Addr, error) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", m.HTTPHandler())
+	for pattern, h := range m.extra {
+		mux.Handle(pattern, h)
+	}
 	m.server = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	// Serve returns only when Close shuts the server down (or the listener
 	// breaks, which Prometheus then shows as the target being down).

@@ -22,6 +22,7 @@ import (
 	"github.com/lifeboat-dev/lifeboat/gate"
 	"github.com/lifeboat-dev/lifeboat/internal/ids"
 	"github.com/lifeboat-dev/lifeboat/internal/registry"
+	"github.com/lifeboat-dev/lifeboat/internal/temporalconn"
 	"github.com/lifeboat-dev/lifeboat/starter/client"
 )
 
@@ -38,6 +39,7 @@ type app struct {
 	out, err io.Writer
 	aws      *awsx.Clients
 	temporal tclient.Client
+	conn     temporalconn.Flags
 }
 
 // Main runs the CLI with the process's arguments and returns the exit code.
@@ -65,8 +67,7 @@ func (a *app) rootCommand() *cobra.Command {
 		SilenceErrors: true,
 	}
 	pf := root.PersistentFlags()
-	pf.StringVar(&a.cfg.TemporalAddress, "temporal-address", a.cfg.TemporalAddress, "Temporal frontend host:port (TEMPORAL_ADDRESS)")
-	pf.StringVar(&a.cfg.Namespace, "namespace", a.cfg.Namespace, "Temporal namespace (TEMPORAL_NAMESPACE)")
+	a.conn.AddFlags(pf) // --temporal-address, --namespace, --api-key, --tls-*: see temporalconn
 	pf.StringVar(&a.cfg.TaskQueue, "task-queue", a.cfg.TaskQueue, "Lifeboat task queue (LIFEBOAT_TASK_QUEUE)")
 	pf.StringVar(&a.cfg.ControlTable, "control-table", a.cfg.ControlTable, "DynamoDB control table (LIFEBOAT_CONTROL_TABLE)")
 	pf.StringVar(&a.cfg.TablePrefix, "table-prefix", a.cfg.TablePrefix, "prefix of dataset table names (LIFEBOAT_TABLE_PREFIX)")
@@ -76,6 +77,7 @@ func (a *app) rootCommand() *cobra.Command {
 	root.AddCommand(a.envCommand(), a.datasetCommand(), a.dataCommand(),
 		a.backupCommand(), a.restoreCommand(), a.statusCommand("backup-status"), a.statusCommand("restore-status"), a.redisCommand())
 	root.AddCommand(a.backupsCommand())
+	root.AddCommand(a.versionCommand())
 	return root
 }
 
@@ -130,12 +132,16 @@ func (a *app) gate(ctx context.Context) (*gate.Gate, error) {
 
 func (a *app) client() (*client.Client, error) {
 	if a.temporal == nil {
-		c, err := tclient.Dial(tclient.Options{
-			HostPort: a.cfg.TemporalAddress, Namespace: a.cfg.Namespace, // The SDK's client logs would clutter the terminal; errors reach the user as values.
-			Logger: tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
-		})
+		opts, err := a.conn.Load(nil) // temporal.toml profile, TEMPORAL_* variables, then flags
 		if err != nil {
-			return nil, fmt.Errorf("connect to Temporal at %s: %w", a.cfg.TemporalAddress, err)
+			return nil, usageError{err}
+		}
+		a.cfg.TemporalAddress, a.cfg.Namespace = opts.HostPort, opts.Namespace
+		// The SDK's client logs would clutter the terminal; errors reach the user as values.
+		opts.Logger = tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
+		c, err := temporalconn.Dial(context.Background(), opts)
+		if err != nil {
+			return nil, err
 		}
 		a.temporal = c
 	}
