@@ -45,9 +45,9 @@ import (
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/worker"
 
+	"github.com/lifeboat-dev/lifeboat/gate"
 	"github.com/lifeboat-dev/lifeboat/internal/awsx"
 	"github.com/lifeboat-dev/lifeboat/internal/config"
-	"github.com/lifeboat-dev/lifeboat/gate"
 	"github.com/lifeboat-dev/lifeboat/internal/metrics"
 	"github.com/lifeboat-dev/lifeboat/internal/registry"
 	"github.com/lifeboat-dev/lifeboat/starter/client"
@@ -190,7 +190,7 @@ func New(ctx context.Context, opts Options) (_ *Env, err error) {
 		PollInterval:    opts.PollInterval,
 	}
 	e.reg = app.NewRegistry(e.Config, e.AWS)
-	e.gate = gate.New(e.AWS.DynamoDB, e.reg)
+	e.gate = gate.New(e.AWS.DynamoDB, gate.Options{ControlTable: e.Config.ControlTable, TablePrefix: e.Config.TablePrefix})
 	e.lb = client.New(e.Temporal, e.Config.TaskQueue)
 	e.lb.PollInterval = 100 * time.Millisecond
 

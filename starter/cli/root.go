@@ -16,10 +16,10 @@ import (
 	tclient "go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
 
+	"github.com/lifeboat-dev/lifeboat/gate"
 	"github.com/lifeboat-dev/lifeboat/internal/awsx"
 	"github.com/lifeboat-dev/lifeboat/internal/backupstore"
 	"github.com/lifeboat-dev/lifeboat/internal/config"
-	"github.com/lifeboat-dev/lifeboat/gate"
 	"github.com/lifeboat-dev/lifeboat/internal/ids"
 	"github.com/lifeboat-dev/lifeboat/internal/registry"
 	"github.com/lifeboat-dev/lifeboat/starter/client"
@@ -121,11 +121,11 @@ func (a *app) registry(ctx context.Context) (*registry.Registry, error) {
 }
 
 func (a *app) gate(ctx context.Context) (*gate.Gate, error) {
-	reg, err := a.registry(ctx)
+	c, err := a.awsClients(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return gate.New(a.aws.DynamoDB, reg), nil
+	return gate.New(c.DynamoDB, gate.Options{ControlTable: a.cfg.ControlTable, TablePrefix: a.cfg.TablePrefix}), nil
 }
 
 func (a *app) client() (*client.Client, error) {
