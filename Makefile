@@ -55,7 +55,9 @@ e2e: tools build
 
 # gofmt, go vet, staticcheck (installed if missing), go.mod tidy, and the
 # layout rule: nothing in internal/ (test harnesses aside) depends on
-# workflows/, activities/ or starter/.
+# workflows/, activities/ or starter/. examples/gate-app is a module of its
+# own (./... stops at its go.mod): the same checks run there; its test runs
+# from gate/outside_module_test.go.
 lint:
 	@test -x $(STATICCHECK) || go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt -l:"; echo "$$out"; exit 1; fi
@@ -63,6 +65,7 @@ lint:
 	go vet -tags e2e ./internal/e2e/
 	$(STATICCHECK) ./...
 	go mod tidy -diff
+	cd examples/gate-app && go vet ./... && $(STATICCHECK) ./... && go mod tidy -diff
 	@scripts/check-imports.sh
 
 test: tools lint

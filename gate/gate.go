@@ -1,13 +1,36 @@
-// Package gate is the write path applications use to write to a dataset.
+// Package gate is how an application writes to a Lifeboat dataset: every
+// write it lets through is one that a backup or restore cannot lose.
 //
-// Every write is a DynamoDB transaction that carries two condition checks on
-// the control table next to the item puts: the dataset is RUNNING, and the
-// environment's active store is the one the items go to. DynamoDB transactions
-// are serializable, so once a pause's conditional update to the dataset
-// record has returned, no write can commit any more, whichever process or
-// machine it started on: a write that checked earlier has already committed,
-// one that checks later is refused. A write is acknowledged only when its
-// transaction committed, so nothing acknowledged is lost.
+// Build one Gate per process from the application's DynamoDB client and the
+// control table the Lifeboat workers use, then write and read by environment
+// and dataset id:
+//
+//	cfg, err := config.LoadDefaultConfig(ctx)
+//	...
+//	g := gate.New(dynamodb.NewFromConfig(cfg), gate.Options{ControlTable: "lifeboat-control"})
+//	err = g.Put(ctx, "prod", "orders", gate.Item{Key: "order-1", Value: `{"total":42}`})
+//	if errors.Is(err, gate.ErrWritesPaused) {
+//		// A backup or restore holds the dataset: nothing was written.
+//		// Retry later: a backup pauses writes for about a second, a
+//		// restore for as long as its import.
+//	}
+//
+// While a backup or restore holds a dataset (its status is PAUSING or
+// PAUSED) every write is refused with a *WritesPausedError naming the dataset
+// and the workflow that holds it; reads go on. The refusal is clean: a
+// refused Put, BatchPut or Delete wrote nothing, so the application may
+// simply retry the same call later.
+//
+// How it holds: each write is one DynamoDB transaction that carries two
+// condition checks on the control table next to the item writes: the dataset
+// is RUNNING, and the environment's active store is the one the items go to.
+// DynamoDB transactions are serializable, so once a pause's conditional update
+// to the dataset record has returned, no write can commit any more, whichever
+// process or machine it started on: a write that checked earlier has already
+// committed, one that checks later is refused. A write is acknowledged only
+// when its transaction committed, so nothing acknowledged is lost. After a
+// restore switches the environment to a new store, writes go to the new
+// store's tables.
 package gate
 
 import (
@@ -19,34 +42,98 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/lifeboat-dev/lifeboat/internal/config"
+	"github.com/lifeboat-dev/lifeboat/internal/ids"
 	"github.com/lifeboat-dev/lifeboat/internal/registry"
 )
 
-// MaxBatch is the most items one Put commits at once: DynamoDB allows 100
-// actions in a transaction and two are the gate's condition checks.
+// MaxBatch is the most items one BatchPut commits at once: DynamoDB allows
+// 100 actions in a transaction and two are the gate's condition checks. A
+// transaction also holds at most 4 MB in all.
 const MaxBatch = 98
-
-// API is the part of the DynamoDB client the gate needs.
-type API interface {
-	registry.API
-	TransactWriteItems(context.Context, *dynamodb.TransactWriteItemsInput, ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
-}
-
-// Gate writes to and reads from datasets.
-type Gate struct {
-	DB       API
-	Registry *registry.Registry
-}
-
-// New builds a gate over the control table described by reg.
-func New(db API, reg *registry.Registry) *Gate { return &Gate{DB: db, Registry: reg} }
 
 // MaxKeyBytes is the longest item key: DynamoDB's limit on a partition key
 // value (2048 bytes of UTF-8).
 const MaxKeyBytes = 2048
+
+// API is the part of the DynamoDB client the gate uses; *dynamodb.Client
+// has it.
+type API interface {
+	GetItem(context.Context, *dynamodb.GetItemInput, ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	TransactWriteItems(context.Context, *dynamodb.TransactWriteItemsInput, ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
+}
+
+// Options say where Lifeboat keeps its tables. They must match the workers'
+// settings (LIFEBOAT_CONTROL_TABLE, LIFEBOAT_TABLE_PREFIX); empty fields take
+// the same defaults.
+type Options struct {
+	// ControlTable is the table holding environments and datasets
+	// (default "lifeboat-control").
+	ControlTable string
+	// TablePrefix starts the name of every dataset table (default "lifeboat").
+	TablePrefix string
+}
+
+// Gate writes to and reads from datasets. It is safe for concurrent use.
+type Gate struct {
+	db      API
+	control string
+	prefix  string
+}
+
+// New builds a gate over db, which must reach the DynamoDB that holds the
+// control table (the same region and account as the Lifeboat workers).
+func New(db API, opts Options) *Gate {
+	g := &Gate{db: db, control: opts.ControlTable, prefix: opts.TablePrefix}
+	if g.control == "" {
+		g.control = config.DefaultControlTable
+	}
+	if g.prefix == "" {
+		g.prefix = config.DefaultTablePrefix
+	}
+	return g
+}
+
+// Item is one key/value record of a dataset.
+type Item struct {
+	Key   string
+	Value string
+}
+
+// ErrWritesPaused matches, with errors.Is, every *WritesPausedError.
+var ErrWritesPaused = errors.New("writes paused")
+
+// ErrNotFound matches, with errors.Is, the error for an environment or
+// dataset that does not exist.
+var ErrNotFound = errors.New("not found")
+
+// WritesPausedError is a write refused because a Lifeboat workflow holds the
+// dataset (a backup or restore). Nothing of the refused call was written;
+// retry it later, after the workflow resumes writes.
+type WritesPausedError struct {
+	Env, Dataset string
+	// Status is PAUSING (writes just stopped) or PAUSED (drained; the
+	// backup or restore runs).
+	Status string
+	// HeldBy is the id of the workflow holding the pause, as the Lifeboat
+	// CLI and the Temporal Web UI show it; empty if it could not be read.
+	HeldBy string
+}
+
+func (e *WritesPausedError) Error() string {
+	held := ""
+	if e.HeldBy != "" {
+		held = " (held by workflow " + e.HeldBy + ")"
+	}
+	return fmt.Sprintf("write refused: dataset %s/%s is %s%s; retry later", e.Env, e.Dataset, e.Status, held)
+}
+
+// Is makes errors.Is(err, ErrWritesPaused) true.
+func (e *WritesPausedError) Is(target error) bool { return target == ErrWritesPaused }
 
 // InvalidKeyError says an item key is one DynamoDB cannot store.
 type InvalidKeyError struct {
@@ -60,8 +147,8 @@ func (e *InvalidKeyError) Error() string {
 	return fmt.Sprintf("item key is %d bytes, at most %d allowed", len(e.Key), MaxKeyBytes)
 }
 
-// CheckKey refuses a key DynamoDB would refuse: empty, or longer than
-// MaxKeyBytes.
+// CheckKey refuses, with an *InvalidKeyError, a key DynamoDB would refuse:
+// empty, or longer than MaxKeyBytes.
 func CheckKey(key string) error {
 	if key == "" || len(key) > MaxKeyBytes {
 		return &InvalidKeyError{Key: key}
@@ -69,24 +156,23 @@ func CheckKey(key string) error {
 	return nil
 }
 
-// Item is one key/value record of a dataset.
-type Item struct {
-	Key   string
-	Value string
+// notFoundError keeps the registry's error (the CLI tells it apart) and
+// matches ErrNotFound for applications.
+type notFoundError struct{ *registry.NotFoundError }
+
+func (e notFoundError) Unwrap() error        { return e.NotFoundError }
+func (e notFoundError) Is(target error) bool { return target == ErrNotFound }
+
+// Put writes one item to the dataset's active store, or overwrites it. It
+// returns a *WritesPausedError while the dataset is paused.
+func (g *Gate) Put(ctx context.Context, env, dataset string, item Item) error {
+	return g.BatchPut(ctx, env, dataset, []Item{item})
 }
 
-// WritesPausedError is returned when a write is refused because the dataset
-// is PAUSING or PAUSED.
-type WritesPausedError struct {
-	Env, Dataset, Status, HeldBy string
-}
-
-func (e *WritesPausedError) Error() string {
-	return fmt.Sprintf("write refused: dataset %s/%s is %s (held by workflow %s)", e.Env, e.Dataset, e.Status, e.HeldBy)
-}
-
-// Put writes items to the dataset's active store, atomically, through the gate.
-func (g *Gate) Put(ctx context.Context, env, dataset string, items ...Item) error {
+// BatchPut writes up to MaxBatch items (distinct keys) to the dataset's
+// active store atomically: all of them or, on any error, none. It returns a
+// *WritesPausedError while the dataset is paused.
+func (g *Gate) BatchPut(ctx context.Context, env, dataset string, items []Item) error {
 	if len(items) == 0 {
 		return nil
 	}
@@ -103,13 +189,80 @@ func (g *Gate) Put(ctx context.Context, env, dataset string, items ...Item) erro
 		}
 		seen[it.Key] = true
 	}
+	return g.write(ctx, env, dataset, func(table *string) []types.TransactWriteItem {
+		out := make([]types.TransactWriteItem, len(items))
+		for i, it := range items {
+			out[i] = types.TransactWriteItem{Put: &types.Put{
+				TableName: table,
+				Item: map[string]types.AttributeValue{
+					registry.DataKeyAttribute: &types.AttributeValueMemberS{Value: it.Key},
+					valueAttribute:            &types.AttributeValueMemberS{Value: it.Value},
+				},
+			}}
+		}
+		return out
+	})
+}
+
+// Delete removes one item from the dataset's active store; deleting a key
+// that is not there succeeds. It returns a *WritesPausedError while the
+// dataset is paused.
+func (g *Gate) Delete(ctx context.Context, env, dataset, key string) error {
+	if err := CheckKey(key); err != nil {
+		return fmt.Errorf("delete: %w", err)
+	}
+	return g.write(ctx, env, dataset, func(table *string) []types.TransactWriteItem {
+		return []types.TransactWriteItem{{Delete: &types.Delete{TableName: table, Key: dataKey(key)}}}
+	})
+}
+
+// Get reads one item from the dataset's active store, consistently; ok is
+// false if the key is not there. Reads are not refused while paused.
+func (g *Gate) Get(ctx context.Context, env, dataset, key string) (item Item, ok bool, err error) {
+	if err := CheckKey(key); err != nil {
+		return Item{}, false, fmt.Errorf("get: %w", err)
+	}
+	if _, err := g.dataset(ctx, env, dataset); err != nil {
+		return Item{}, false, err
+	}
+	e, err := g.environment(ctx, env)
+	if err != nil {
+		return Item{}, false, err
+	}
+	table := ids.TableName(g.prefix, env, e.ActiveStore, dataset)
+	out, err := g.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(table), Key: dataKey(key), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return Item{}, false, fmt.Errorf("read %s from %s: %w", key, table, err)
+	}
+	if out.Item == nil {
+		return Item{}, false, nil
+	}
+	v, _ := out.Item[valueAttribute].(*types.AttributeValueMemberS)
+	if v == nil {
+		return Item{Key: key}, true, nil
+	}
+	return Item{Key: key, Value: v.Value}, true, nil
+}
+
+// valueAttribute holds an item's value in a dataset table.
+const valueAttribute = "value"
+
+func dataKey(key string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{registry.DataKeyAttribute: &types.AttributeValueMemberS{Value: key}}
+}
+
+// write commits the actions writes makes for the active store's table, with
+// the gate's condition checks, in one transaction.
+func (g *Gate) write(ctx context.Context, env, dataset string, writes func(table *string) []types.TransactWriteItem) error {
 	backoff := 20 * time.Millisecond
 	for attempt := 0; ; attempt++ {
 		store, err := g.checkOpen(ctx, env, dataset)
 		if err != nil {
 			return err
 		}
-		err = g.commit(ctx, env, dataset, store, items)
+		err = g.commit(ctx, env, dataset, store, writes(aws.String(ids.TableName(g.prefix, env, store, dataset))))
 		if err == nil {
 			return nil
 		}
@@ -117,8 +270,11 @@ func (g *Gate) Put(ctx context.Context, env, dataset string, items ...Item) erro
 		if !errors.As(err, &cancelled) || attempt >= 8 {
 			return fmt.Errorf("write to %s/%s: %w", env, dataset, err)
 		}
-		// A condition failed (paused, or the store switched) or the transaction
-		// raced a control-table update: re-read the state and decide again.
+		if refused := pausedBy(env, dataset, cancelled); refused != nil {
+			return refused
+		}
+		// The store switched, or the transaction raced a control-table
+		// update: read the state again and decide again.
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -128,29 +284,48 @@ func (g *Gate) Put(ctx context.Context, env, dataset string, items ...Item) erro
 	}
 }
 
+// pausedBy is the refusal a cancelled transaction carries when its dataset
+// check failed: the dataset record as it was when the pause refused the
+// write, so the holder named is the one that refused it. nil if the dataset
+// check passed or the record did not come back (the caller reads it again).
+func pausedBy(env, dataset string, cancelled *types.TransactionCanceledException) error {
+	if len(cancelled.CancellationReasons) == 0 {
+		return nil
+	}
+	reason := cancelled.CancellationReasons[0]
+	if aws.ToString(reason.Code) != "ConditionalCheckFailed" || reason.Item == nil {
+		return nil
+	}
+	var d registry.Dataset
+	if err := attributevalue.UnmarshalMap(reason.Item, &d); err != nil || d.Status == registry.StatusRunning {
+		return nil
+	}
+	return &WritesPausedError{Env: env, Dataset: dataset, Status: d.Status, HeldBy: d.HeldBy}
+}
+
 // checkOpen reads the dataset and its environment and returns the active
-// store, or a WritesPausedError. The transaction re-checks both, so this read
-// only saves a doomed transaction and resolves the store.
+// store, or a *WritesPausedError. The transaction checks both again, so this
+// read only saves a doomed transaction and resolves the store.
 func (g *Gate) checkOpen(ctx context.Context, env, dataset string) (string, error) {
-	d, err := g.Registry.GetDataset(ctx, env, dataset)
+	d, err := g.dataset(ctx, env, dataset)
 	if err != nil {
 		return "", err
 	}
 	if d.Status != registry.StatusRunning {
 		return "", &WritesPausedError{Env: env, Dataset: dataset, Status: d.Status, HeldBy: d.HeldBy}
 	}
-	e, err := g.Registry.GetEnvironment(ctx, env)
+	e, err := g.environment(ctx, env)
 	if err != nil {
 		return "", err
 	}
 	return e.ActiveStore, nil
 }
 
-func (g *Gate) commit(ctx context.Context, env, dataset, store string, items []Item) error {
-	control := aws.String(g.Registry.Table)
-	table := aws.String(g.Registry.TableName(env, store, dataset))
-	actions := make([]types.TransactWriteItem, 0, len(items)+2)
+func (g *Gate) commit(ctx context.Context, env, dataset, store string, writes []types.TransactWriteItem) error {
+	control := aws.String(g.control)
+	actions := make([]types.TransactWriteItem, 0, len(writes)+2)
 	actions = append(actions,
+		// First, so that CancellationReasons[0] is its outcome (pausedBy).
 		types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
 			TableName:                control,
 			Key:                      registry.DatasetKey(env, dataset),
@@ -159,6 +334,7 @@ func (g *Gate) commit(ctx context.Context, env, dataset, store string, items []I
 			ExpressionAttributeValues: map[string]types.AttributeValue{
 				":running": &types.AttributeValueMemberS{Value: registry.StatusRunning},
 			},
+			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 		}},
 		types.TransactWriteItem{ConditionCheck: &types.ConditionCheck{
 			TableName:           control,
@@ -169,16 +345,8 @@ func (g *Gate) commit(ctx context.Context, env, dataset, store string, items []I
 			},
 		}},
 	)
-	for _, it := range items {
-		actions = append(actions, types.TransactWriteItem{Put: &types.Put{
-			TableName: table,
-			Item: map[string]types.AttributeValue{
-				registry.DataKeyAttribute: &types.AttributeValueMemberS{Value: it.Key},
-				"value":                   &types.AttributeValueMemberS{Value: it.Value},
-			},
-		}})
-	}
-	_, err := g.DB.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
+	actions = append(actions, writes...)
+	_, err := g.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
 		TransactItems:      actions,
 		ClientRequestToken: aws.String(token()),
 	})
@@ -192,95 +360,38 @@ func token() string {
 	return hex.EncodeToString(b)
 }
 
-// Get reads one item from the dataset's active store.
-func (g *Gate) Get(ctx context.Context, env, dataset, key string) (Item, bool, error) {
-	table, err := g.activeTable(ctx, env, dataset)
+// dataset reads a dataset record with a strongly consistent read.
+func (g *Gate) dataset(ctx context.Context, env, dataset string) (*registry.Dataset, error) {
+	var d registry.Dataset
+	found, err := g.read(ctx, registry.DatasetKey(env, dataset), &d)
 	if err != nil {
-		return Item{}, false, err
+		return nil, fmt.Errorf("read dataset %s/%s: %w", env, dataset, err)
 	}
-	out, err := g.DB.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:      aws.String(table),
-		Key:            map[string]types.AttributeValue{registry.DataKeyAttribute: &types.AttributeValueMemberS{Value: key}},
-		ConsistentRead: aws.Bool(true),
+	if !found {
+		return nil, notFoundError{&registry.NotFoundError{Kind: "dataset", Env: env, ID: dataset}}
+	}
+	return &d, nil
+}
+
+// environment reads an environment record with a strongly consistent read.
+func (g *Gate) environment(ctx context.Context, env string) (*registry.Environment, error) {
+	var e registry.Environment
+	found, err := g.read(ctx, registry.EnvironmentKey(env), &e)
+	if err != nil {
+		return nil, fmt.Errorf("read environment %s: %w", env, err)
+	}
+	if !found {
+		return nil, notFoundError{&registry.NotFoundError{Kind: "environment", ID: env}}
+	}
+	return &e, nil
+}
+
+func (g *Gate) read(ctx context.Context, key map[string]types.AttributeValue, into any) (bool, error) {
+	out, err := g.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(g.control), Key: key, ConsistentRead: aws.Bool(true),
 	})
-	if err != nil {
-		return Item{}, false, fmt.Errorf("read %s from %s: %w", key, table, err)
+	if err != nil || out.Item == nil {
+		return false, err
 	}
-	if out.Item == nil {
-		return Item{}, false, nil
-	}
-	return toItem(out.Item), true, nil
-}
-
-// Count returns the number of items in the dataset's active store.
-func (g *Gate) Count(ctx context.Context, env, dataset string) (int64, error) {
-	table, err := g.activeTable(ctx, env, dataset)
-	if err != nil {
-		return 0, err
-	}
-	return CountTable(ctx, g.DB, table)
-}
-
-// CountTable counts a table's items with a consistent, paginated scan.
-func CountTable(ctx context.Context, db registry.API, table string) (int64, error) {
-	var n int64
-	p := dynamodb.NewScanPaginator(db, &dynamodb.ScanInput{
-		TableName: aws.String(table), Select: types.SelectCount, ConsistentRead: aws.Bool(true),
-	})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return 0, fmt.Errorf("count items of %s: %w", table, err)
-		}
-		n += int64(page.Count)
-	}
-	return n, nil
-}
-
-// All reads every item of the dataset's active store, keyed by item key.
-func (g *Gate) All(ctx context.Context, env, dataset string) (map[string]string, error) {
-	table, err := g.activeTable(ctx, env, dataset)
-	if err != nil {
-		return nil, err
-	}
-	return ReadTable(ctx, g.DB, table)
-}
-
-// ReadTable reads every item of a dataset table, keyed by item key.
-func ReadTable(ctx context.Context, db registry.API, table string) (map[string]string, error) {
-	out := map[string]string{}
-	p := dynamodb.NewScanPaginator(db, &dynamodb.ScanInput{TableName: aws.String(table), ConsistentRead: aws.Bool(true)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("scan %s: %w", table, err)
-		}
-		for _, raw := range page.Items {
-			it := toItem(raw)
-			out[it.Key] = it.Value
-		}
-	}
-	return out, nil
-}
-
-func (g *Gate) activeTable(ctx context.Context, env, dataset string) (string, error) {
-	if _, err := g.Registry.GetDataset(ctx, env, dataset); err != nil {
-		return "", err
-	}
-	e, err := g.Registry.GetEnvironment(ctx, env)
-	if err != nil {
-		return "", err
-	}
-	return g.Registry.TableName(env, e.ActiveStore, dataset), nil
-}
-
-func toItem(raw map[string]types.AttributeValue) Item {
-	var it Item
-	if v, ok := raw[registry.DataKeyAttribute].(*types.AttributeValueMemberS); ok {
-		it.Key = v.Value
-	}
-	if v, ok := raw["value"].(*types.AttributeValueMemberS); ok {
-		it.Value = v.Value
-	}
-	return it
+	return true, attributevalue.UnmarshalMap(out.Item, into)
 }

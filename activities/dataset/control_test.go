@@ -116,7 +116,7 @@ func TestWaitForDrainMarksPausedHeldByTheRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	requireStatus(t, reg, ref, registry.StatusPaused, hold.Holder)
-	err := gate.New(emu.AWS.DynamoDB, reg).Put(context.Background(), ref.EnvID, ref.DatasetID, gate.Item{Key: "k", Value: "v"})
+	err := gate.New(emu.AWS.DynamoDB, gate.Options{ControlTable: reg.Table, TablePrefix: reg.TablePrefix}).Put(context.Background(), ref.EnvID, ref.DatasetID, gate.Item{Key: "k", Value: "v"})
 	var paused *gate.WritesPausedError
 	if !errors.As(err, &paused) || paused.HeldBy != hold.Holder {
 		t.Fatalf("write while paused: %v, want refused, held by %s", err, hold.Holder)

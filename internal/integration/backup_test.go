@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/lifeboat-dev/lifeboat/gate"
+	"github.com/lifeboat-dev/lifeboat/internal/gateload"
 	"github.com/lifeboat-dev/lifeboat/internal/registry"
 	"github.com/lifeboat-dev/lifeboat/internal/testenv"
 	"github.com/lifeboat-dev/lifeboat/starter/client"
@@ -209,7 +210,7 @@ func backupUnderWriters(t *testing.T, e *testenv.Env) writersBackup {
 		t.Errorf("manifest %+v does not describe backup %s of %s/%s in store %s", m, got.BackupID, env, ds, registry.InitialStoreID)
 	}
 	// The live table holds exactly the acknowledged writes: none lost, none extra.
-	live, err := e.Gate().All(ctx, env, ds)
+	live, err := gateload.All(ctx, e.Registry(), env, ds)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -73,7 +73,7 @@ func benchOnce(b *testing.B, e *testenv.Env, n int) benchFigures {
 	env, ds := e.ID("bench"), "items"
 	e.CreateEnvDataset(b, env, ds)
 	loc := e.NewBackupLocation(b)
-	// Not gate.Load: through the gate, moto copies the whole table for every
+	// Not gateload.Load: through the gate, moto copies the whole table for every
 	// item written (see testenv.BulkLoad), which takes minutes at 10,000.
 	e.BulkLoad(b, env, ds, "item", n)
 	var f benchFigures

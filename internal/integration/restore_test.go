@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/lifeboat-dev/lifeboat/gate"
+	"github.com/lifeboat-dev/lifeboat/internal/gateload"
 	"github.com/lifeboat-dev/lifeboat/internal/registry"
 	"github.com/lifeboat-dev/lifeboat/internal/testenv"
 	"github.com/lifeboat-dev/lifeboat/workflows/dataset"
@@ -72,7 +73,7 @@ func TestIntegrationRestore(t *testing.T) {
 	if d := testenv.DiffItems(backed, e.ReadDataset(t, env, store, ds)); d != "" {
 		t.Errorf("restored table differs from the backup: %s", d)
 	}
-	live, err := e.Gate().All(ctx, env, ds)
+	live, err := gateload.All(ctx, e.Registry(), env, ds)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/lifeboat-dev/lifeboat/gate"
 	"github.com/lifeboat-dev/lifeboat/internal/backupstore"
+	"github.com/lifeboat-dev/lifeboat/internal/gateload"
 	"github.com/lifeboat-dev/lifeboat/internal/registry"
 )
 
@@ -74,17 +75,17 @@ func (e *Env) CreateEnvDataset(tb testing.TB, env string, datasets ...string) {
 	}
 }
 
-// Load writes n generated items (gate.ItemKey(prefix, i) = gate.ItemValue(prefix, i))
+// Load writes n generated items (gateload.ItemKey(prefix, i) = gateload.ItemValue(prefix, i))
 // through the gate and returns them.
 func (e *Env) Load(tb testing.TB, env, dataset, prefix string, n int) map[string]string {
 	tb.Helper()
-	written, err := e.gate.Load(context.Background(), env, dataset, prefix, n, 50, 4, nil)
+	written, err := gateload.Load(context.Background(), e.gate, env, dataset, prefix, n, 50, 4, nil)
 	if err != nil || written != n {
 		tb.Fatalf("load %d items into %s/%s: wrote %d: %v", n, env, dataset, written, err)
 	}
 	out := make(map[string]string, n)
 	for i := 1; i <= n; i++ {
-		out[gate.ItemKey(prefix, i)] = gate.ItemValue(prefix, i)
+		out[gateload.ItemKey(prefix, i)] = gateload.ItemValue(prefix, i)
 	}
 	return out
 }
@@ -116,7 +117,7 @@ func (e *Env) BulkLoad(tb testing.TB, env, dataset, prefix string, n int) map[st
 		}
 	}
 	for i := 1; i <= n; i++ {
-		k, v := gate.ItemKey(prefix, i), gate.ItemValue(prefix, i)
+		k, v := gateload.ItemKey(prefix, i), gateload.ItemValue(prefix, i)
 		out[k] = v
 		pending = append(pending, dbtypes.WriteRequest{PutRequest: &dbtypes.PutRequest{Item: map[string]dbtypes.AttributeValue{
 			registry.DataKeyAttribute: &dbtypes.AttributeValueMemberS{Value: k},
@@ -140,7 +141,7 @@ func (e *Env) Put(tb testing.TB, env, dataset string, items map[string]string) {
 		for _, k := range keys[start:end] {
 			batch = append(batch, gate.Item{Key: k, Value: items[k]})
 		}
-		if err := e.gate.Put(context.Background(), env, dataset, batch...); err != nil {
+		if err := e.gate.BatchPut(context.Background(), env, dataset, batch); err != nil {
 			tb.Fatalf("put %d items into %s/%s: %v", len(batch), env, dataset, err)
 		}
 	}
@@ -149,7 +150,7 @@ func (e *Env) Put(tb testing.TB, env, dataset string, items map[string]string) {
 // ReadTable reads every item of a DynamoDB table, consistently.
 func (e *Env) ReadTable(tb testing.TB, table string) map[string]string {
 	tb.Helper()
-	items, err := gate.ReadTable(context.Background(), e.AWS.DynamoDB, table)
+	items, err := gateload.ReadTable(context.Background(), e.AWS.DynamoDB, table)
 	if err != nil {
 		tb.Fatalf("read table %s: %v", table, err)
 	}

@@ -190,7 +190,7 @@ func New(ctx context.Context, opts Options) (_ *Env, err error) {
 		PollInterval:    opts.PollInterval,
 	}
 	e.reg = app.NewRegistry(e.Config, e.AWS)
-	e.gate = gate.New(e.AWS.DynamoDB, e.reg)
+	e.gate = gate.New(e.AWS.DynamoDB, gate.Options{ControlTable: e.Config.ControlTable, TablePrefix: e.Config.TablePrefix})
 	e.lb = client.New(e.Temporal, e.Config.TaskQueue)
 	e.lb.PollInterval = 100 * time.Millisecond
 

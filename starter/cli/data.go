@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lifeboat-dev/lifeboat/gate"
+	"github.com/lifeboat-dev/lifeboat/internal/gateload"
 )
 
 func (a *app) dataCommand() *cobra.Command {
@@ -75,11 +76,11 @@ func (a *app) dataCommand() *cobra.Command {
 			if err := requireFlags(cmd, "env-id", "dataset-id"); err != nil {
 				return err
 			}
-			g, err := a.gate(cmd.Context())
+			reg, err := a.registry(cmd.Context())
 			if err != nil {
 				return err
 			}
-			n, err := g.Count(cmd.Context(), envID, datasetID)
+			n, err := gateload.Count(cmd.Context(), reg, envID, datasetID)
 			if err != nil {
 				return err
 			}
@@ -98,9 +99,9 @@ func (a *app) dataCommand() *cobra.Command {
 			if count < 1 || batch < 1 || batch > gate.MaxBatch || parallel < 1 {
 				return usagef("--count and --parallel must be positive and --batch between 1 and %d", gate.MaxBatch)
 			}
-			if gate.CheckKey(gate.ItemKey(prefix, count)) != nil {
+			if gate.CheckKey(gateload.ItemKey(prefix, count)) != nil {
 				return usagef("--prefix is %d bytes: the keys it makes (%s) must be at most %d bytes",
-					len(prefix), gate.ItemKey("<prefix>", count), gate.MaxKeyBytes)
+					len(prefix), gateload.ItemKey("<prefix>", count), gate.MaxKeyBytes)
 			}
 			g, err := a.gate(cmd.Context())
 			if err != nil {
@@ -110,7 +111,7 @@ func (a *app) dataCommand() *cobra.Command {
 				progressbar.OptionSetWriter(a.err), progressbar.OptionSetDescription("loading "+envID+"/"+datasetID),
 				progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionThrottle(100_000_000),
 				progressbar.OptionOnCompletion(func() { fmt.Fprintln(a.err) }))
-			written, err := g.Load(cmd.Context(), envID, datasetID, prefix, count, batch, parallel, func(n int) { _ = bar.Add(n) })
+			written, err := gateload.Load(cmd.Context(), g, envID, datasetID, prefix, count, batch, parallel, func(n int) { _ = bar.Add(n) })
 			if err != nil {
 				return fmt.Errorf("after %d items: %w", written, err)
 			}

@@ -123,11 +123,11 @@ func (a *app) registry(ctx context.Context) (*registry.Registry, error) {
 }
 
 func (a *app) gate(ctx context.Context) (*gate.Gate, error) {
-	reg, err := a.registry(ctx)
+	c, err := a.awsClients(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return gate.New(a.aws.DynamoDB, reg), nil
+	return gate.New(c.DynamoDB, gate.Options{ControlTable: a.cfg.ControlTable, TablePrefix: a.cfg.TablePrefix}), nil
 }
 
 func (a *app) client() (*client.Client, error) {
