@@ -202,10 +202,7 @@ func TestManifestChecksCatchBugs(t *testing.T) {
 				t.Fatal(err)
 			}
 			tc.plant(objs)
-			var got []string
-			for _, p := range checkReferences(objs) {
-				got = append(got, p)
-			}
+			got := []string(checkReferences(objs))
 			for _, c := range lifeboatNameChecks(objs, w) {
 				got = append(got, c.unknown...)
 			}
