@@ -44,6 +44,8 @@ type cliCase struct {
 	code int
 	// check, if set, looks at stdout (parsed JSON when args ask for it).
 	check func(t *testing.T, stdout string, doc any)
+	// checkErr, if set, looks at stderr.
+	checkErr func(t *testing.T, stderr string)
 }
 
 // TestEveryCommand runs every command of the CLI against a real stack
@@ -92,7 +94,13 @@ func TestEveryCommand(t *testing.T) {
 			return cliCase{args: []string{"dataset", "create", "--env-id", env, "--dataset-id", ds}}
 		},
 		func() cliCase {
-			return cliCase{args: []string{"data", "load", "--env-id", env, "--dataset-id", ds, "--count", "20"}}
+			// stderr is not a terminal here: plain progress lines, no bar.
+			return cliCase{args: []string{"data", "load", "--env-id", env, "--dataset-id", ds, "--count", "20"},
+				checkErr: func(t *testing.T, stderr string) {
+					if strings.Contains(stderr, "\r") || !strings.Contains(stderr, "20/20 items (100%)") || strings.Count(stderr, "\n") > 10 {
+						t.Errorf("data load progress off a terminal: %q, want at most 10 plain lines ending at 100%%", stderr)
+					}
+				}}
 		},
 		func() cliCase {
 			return cliCase{args: []string{"data", "put", "--env-id", env, "--dataset-id", ds, "--key", "k1", "--value", "v1"}}
@@ -348,6 +356,9 @@ func TestEveryCommand(t *testing.T) {
 		}
 		if c.check != nil {
 			c.check(t, out, doc)
+		}
+		if c.checkErr != nil {
+			c.checkErr(t, errOut)
 		}
 	}
 
