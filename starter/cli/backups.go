@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"path"
 	"text/tabwriter"
 	"time"
@@ -23,6 +24,8 @@ func (a *app) backupsCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "backup",
 		Short: "List a dataset's backups, mark them keep, prune old ones, and verify one",
+		Example: `  lifeboat backup list --backup-location s3://my-bucket/backups --env-id demo --dataset-id orders
+  lifeboat backup prune --backup-location s3://my-bucket/backups --env-id demo --dataset-id orders --retain 7 --dry-run`,
 	}
 	cmd.AddCommand(a.backupListCommand(), a.backupKeepCommand(true), a.backupKeepCommand(false), a.backupPruneCommand(), a.backupVerifyCommand())
 	return cmd
@@ -35,7 +38,7 @@ type backupTarget struct {
 
 func (t *backupTarget) flags(cmd *cobra.Command) {
 	f := cmd.Flags()
-	f.StringVar(&t.location, "backup-location", "", "s3://bucket/prefix: the backup root given to backup-dataset")
+	f.StringVar(&t.location, "backup-location", "", "the backup root given to backup-dataset: s3://bucket/prefix")
 	f.StringVar(&t.envID, "env-id", "", "environment id")
 	f.StringVar(&t.datasetID, "dataset-id", "", "dataset id")
 }
@@ -78,9 +81,11 @@ func (a *app) s3(ctx context.Context) (backupstore.DeleteAPI, error) {
 
 func (a *app) backupListCommand() *cobra.Command {
 	var t backupTarget
+	var out *output
 	cmd := &cobra.Command{
-		Use:   "list --backup-location s3://... --env-id E --dataset-id D",
-		Short: "List a dataset's backups in every store, newest first",
+		Use:     "list --backup-location s3://... --env-id E --dataset-id D [--output table|json]",
+		Short:   "List a dataset's backups in every store, newest first",
+		Example: "  lifeboat backup list --backup-location s3://my-bucket/backups --env-id demo --dataset-id orders --output json",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			loc, err := t.parse(cmd)
 			if err != nil {
@@ -96,31 +101,53 @@ func (a *app) backupListCommand() *cobra.Command {
 			}
 			backups := found.Backups
 			backupstore.SortNewestFirst(backups)
-			tw := tabwriter.NewWriter(a.out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "BACKUP ID\tSTORE\tCUT TIME\tITEMS\tBYTES\tKEPT\tSTATUS")
+			doc := make([]backupJSON, 0, len(backups))
 			for _, b := range backups {
-				kept := "-"
-				if b.Kept {
-					kept = "keep"
+				j := backupJSON{BackupID: b.ID, StoreID: b.StoreID, Kept: b.Kept, Complete: b.Complete(), Problem: b.Problem}
+				if b.Complete() {
+					t := b.Manifest.CutTime.UTC()
+					j.CutTime, j.ItemCount, j.Bytes = &t, b.Manifest.ItemCount, b.Manifest.Bytes
 				}
-				if !b.Complete() {
-					fmt.Fprintf(tw, "%s\t%s\t-\t-\t-\t%s\t%s\n", b.ID, b.StoreID, kept, b.Problem)
-					continue
-				}
-				m := b.Manifest
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\tcomplete\n", b.ID, b.StoreID, cutTime(m.CutTime), m.ItemCount, m.Bytes, kept)
+				doc = append(doc, j)
 			}
-			if err := tw.Flush(); err != nil {
+			if err := a.render(out, doc, func(tw io.Writer) {
+				fmt.Fprintln(tw, "BACKUP ID\tSTORE\tCUT TIME\tITEMS\tBYTES\tKEPT\tSTATUS")
+				for _, b := range backups {
+					kept := "-"
+					if b.Kept {
+						kept = "keep"
+					}
+					if !b.Complete() {
+						fmt.Fprintf(tw, "%s\t%s\t-\t-\t-\t%s\t%s\n", b.ID, b.StoreID, kept, b.Problem)
+						continue
+					}
+					m := b.Manifest
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\tcomplete\n", b.ID, b.StoreID, cutTime(m.CutTime), m.ItemCount, m.Bytes, kept)
+				}
+			}); err != nil {
 				return err
 			}
-			if len(backups) == 0 {
-				fmt.Fprintf(a.out, "no backups of %s/%s under %s\n", t.envID, t.datasetID, loc)
+			if len(backups) == 0 && *out == outputTable {
+				fmt.Fprintf(a.err, "no backups of dataset %q under %s\n", t.envID+"/"+t.datasetID, loc)
 			}
 			return nil
 		},
 	}
 	t.flags(cmd)
+	out = outputFlag(cmd)
 	return cmd
+}
+
+// backupJSON is one backup in the JSON of backup list.
+type backupJSON struct {
+	BackupID  string     `json:"backupId"`
+	StoreID   string     `json:"storeId"`
+	CutTime   *time.Time `json:"cutTime,omitempty"`
+	ItemCount int64      `json:"itemCount"`
+	Bytes     int64      `json:"bytes"`
+	Kept      bool       `json:"kept"`
+	Complete  bool       `json:"complete"`
+	Problem   string     `json:"problem,omitempty"`
 }
 
 func (a *app) backupKeepCommand(keep bool) *cobra.Command {
@@ -130,9 +157,14 @@ func (a *app) backupKeepCommand(keep bool) *cobra.Command {
 	if !keep {
 		name, short = "unkeep", "Remove a backup's keep mark: retention may delete it again"
 	}
+	example := "  lifeboat backup keep --backup-location s3://my-bucket/backups --env-id demo --dataset-id orders --backup-id 20261122T020556.939Z --reason audit"
+	if !keep {
+		example = "  lifeboat backup unkeep --backup-location s3://my-bucket/backups --env-id demo --dataset-id orders --backup-id 20261122T020556.939Z"
+	}
 	cmd := &cobra.Command{
-		Use:   name + " --backup-location s3://... --env-id E --dataset-id D --backup-id B",
-		Short: short,
+		Use:     name + " --backup-location s3://... --env-id E --dataset-id D --backup-id B",
+		Short:   short,
+		Example: example,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			loc, err := t.parse(cmd)
 			if err != nil {
@@ -170,9 +202,10 @@ func (a *app) backupKeepCommand(keep bool) *cobra.Command {
 		},
 	}
 	t.flags(cmd)
-	cmd.Flags().StringVar(&backupID, "backup-id", "", "the backup's id, as `backup list` shows it")
+	cmd.Flags().StringVar(&backupID, "backup-id", "", "the backup's id, like 20261122T020556.939Z, as backup list shows it")
 	if keep {
-		cmd.Flags().StringVar(&reason, "reason", "", "why it is kept, recorded in the marker")
+		cmd.Flags().StringVar(&reason, "reason", "", "why it is kept (free text, recorded in the marker)")
+		alias(cmd, "reason", "note")
 	}
 	return cmd
 }
@@ -189,6 +222,8 @@ backup's retention step. Kept: the newest N complete backups (--retain), those y
 (--retain-days), the newest complete backup always, and backups marked keep. Only the objects a
 backup's manifest lists and the manifest are deleted; folders without a manifest and objects
 Lifeboat did not write are left and reported.`,
+		Example: `  lifeboat backup prune --backup-location s3://my-bucket/backups --env-id demo --dataset-id orders --retain 7 --dry-run
+  lifeboat backup prune --backup-location s3://my-bucket/backups --env-id demo --dataset-id orders --retain 2 --retain-days 30`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			loc, err := t.parse(cmd)
 			if err != nil {
@@ -214,8 +249,8 @@ Lifeboat did not write are left and reported.`,
 	}
 	t.flags(cmd)
 	f := cmd.Flags()
-	f.IntVar(&retain, "retain", 0, "keep the newest N complete backups")
-	f.IntVar(&retainDays, "retain-days", 0, "keep backups younger than D days")
+	f.IntVar(&retain, "retain", 0, "keep the newest N complete backups (a number; 0: no count rule)")
+	f.IntVar(&retainDays, "retain-days", 0, "keep backups younger than D days (a number; 0: no age rule)")
 	f.BoolVar(&dryRun, "dry-run", false, "show what would be deleted; delete nothing")
 	return cmd
 }

@@ -3,7 +3,6 @@ package cli
 import (
 	"fmt"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
 	"github.com/lifeboat-dev/lifeboat/gate"
@@ -11,7 +10,8 @@ import (
 )
 
 func (a *app) dataCommand() *cobra.Command {
-	cmd := &cobra.Command{Use: "data", Short: "Read and write a dataset's items through the write gate"}
+	cmd := &cobra.Command{Use: "data", Short: "Read and write a dataset's items through the write gate",
+		Example: "  lifeboat data put --env-id demo --dataset-id orders --key k1 --value v1\n  lifeboat data get --env-id demo --dataset-id orders --key k1"}
 	var envID, datasetID, key, value, prefix string
 	var count, batch, parallel int
 	ids := func(c *cobra.Command) {
@@ -19,8 +19,9 @@ func (a *app) dataCommand() *cobra.Command {
 		c.Flags().StringVar(&datasetID, "dataset-id", "", "dataset id")
 	}
 	put := &cobra.Command{
-		Use:   "put --env-id E --dataset-id D --key K --value V",
-		Short: "Write one item (refused with exit code 3 while the dataset is paused)",
+		Use:     "put --env-id E --dataset-id D --key K --value V",
+		Short:   "Write one item (refused with exit code 3 while the dataset is paused)",
+		Example: "  lifeboat data put --env-id demo --dataset-id orders --key k1 --value v1",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := requireFlags(cmd, "env-id", "dataset-id", "key"); err != nil {
 				return err
@@ -40,11 +41,12 @@ func (a *app) dataCommand() *cobra.Command {
 		},
 	}
 	ids(put)
-	put.Flags().StringVar(&key, "key", "", "item key")
-	put.Flags().StringVar(&value, "value", "", "item value")
+	put.Flags().StringVar(&key, "key", "", "item key (1-2048 bytes of UTF-8)")
+	put.Flags().StringVar(&value, "value", "", "item value (text)")
 	get := &cobra.Command{
-		Use:   "get --env-id E --dataset-id D --key K",
-		Short: "Read one item from the active store",
+		Use:     "get --env-id E --dataset-id D --key K",
+		Short:   "Read one item from the active store (exit 2 when the key is not there)",
+		Example: "  lifeboat data get --env-id demo --dataset-id orders --key k1",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := requireFlags(cmd, "env-id", "dataset-id", "key"); err != nil {
 				return err
@@ -61,17 +63,18 @@ func (a *app) dataCommand() *cobra.Command {
 				return err
 			}
 			if !ok {
-				return fmt.Errorf("key %q not found in %s/%s", key, envID, datasetID)
+				return &notFoundError{fmt.Errorf("key %q not found in dataset %q", key, envID+"/"+datasetID)}
 			}
 			fmt.Fprintln(a.out, it.Value)
 			return nil
 		},
 	}
 	ids(get)
-	get.Flags().StringVar(&key, "key", "", "item key")
+	get.Flags().StringVar(&key, "key", "", "item key (1-2048 bytes of UTF-8)")
 	cnt := &cobra.Command{
-		Use:   "count --env-id E --dataset-id D",
-		Short: "Print the number of items in the active store",
+		Use:     "count --env-id E --dataset-id D",
+		Short:   "Print the number of items in the active store",
+		Example: "  lifeboat data count --env-id demo --dataset-id orders",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := requireFlags(cmd, "env-id", "dataset-id"); err != nil {
 				return err
@@ -90,8 +93,9 @@ func (a *app) dataCommand() *cobra.Command {
 	}
 	ids(cnt)
 	load := &cobra.Command{
-		Use:   "load --env-id E --dataset-id D --count N",
-		Short: "Write N generated items (<prefix>-000001 ...) with a progress bar",
+		Use:     "load --env-id E --dataset-id D --count N",
+		Short:   "Write N generated items (<prefix>-000001 ...) with a progress bar",
+		Example: "  lifeboat data load --env-id demo --dataset-id orders --count 1000",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := requireFlags(cmd, "env-id", "dataset-id", "count"); err != nil {
 				return err
@@ -107,11 +111,8 @@ func (a *app) dataCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			bar := progressbar.NewOptions(count,
-				progressbar.OptionSetWriter(a.err), progressbar.OptionSetDescription("loading "+envID+"/"+datasetID),
-				progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionThrottle(100_000_000),
-				progressbar.OptionOnCompletion(func() { fmt.Fprintln(a.err) }))
-			written, err := gateload.Load(cmd.Context(), g, envID, datasetID, prefix, count, batch, parallel, func(n int) { _ = bar.Add(n) })
+			progress := a.loadProgress("loading "+envID+"/"+datasetID, count)
+			written, err := gateload.Load(cmd.Context(), g, envID, datasetID, prefix, count, batch, parallel, progress)
 			if err != nil {
 				return fmt.Errorf("after %d items: %w", written, err)
 			}
@@ -120,10 +121,10 @@ func (a *app) dataCommand() *cobra.Command {
 		},
 	}
 	ids(load)
-	load.Flags().IntVar(&count, "count", 0, "number of items")
-	load.Flags().StringVar(&prefix, "prefix", "item", "key prefix")
-	load.Flags().IntVar(&batch, "batch", 50, "items per transaction")
-	load.Flags().IntVar(&parallel, "parallel", 4, "concurrent writers")
+	load.Flags().IntVar(&count, "count", 0, "number of items to write (a number)")
+	load.Flags().StringVar(&prefix, "prefix", "item", "key prefix: keys are <prefix>-000001, <prefix>-000002, ...")
+	load.Flags().IntVar(&batch, "batch", 50, fmt.Sprintf("items per transaction (1-%d)", gate.MaxBatch))
+	load.Flags().IntVar(&parallel, "parallel", 4, "concurrent writers (a number)")
 	cmd.AddCommand(put, get, cnt, load)
 	return cmd
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -20,7 +21,10 @@ import (
 )
 
 func (a *app) redisCommand() *cobra.Command {
-	cmd := &cobra.Command{Use: "redis", Short: "Back up and restore Redis clusters (one sidecar worker per node)"}
+	cmd := &cobra.Command{Use: "redis", Short: "Back up and restore Redis clusters (one sidecar worker per node)",
+		Example: `  lifeboat redis cluster register --cluster-id shop --node n1=10.0.0.1:6379 --node n2=10.0.0.2:6379
+  lifeboat redis backup --cluster-id shop --backup-location s3://my-bucket/redis --wait
+  lifeboat redis restore --cluster-id shop --backup-location s3://my-bucket/redis --at 2026-11-21 --wait`}
 	cmd.AddCommand(a.redisClusterCommand(), a.redisBackupCommand(), a.redisRestoreCommand(), a.redisBackupsCommand())
 	return cmd
 }
@@ -43,15 +47,18 @@ func redisInputError(err error) error {
 }
 
 func (a *app) redisClusterCommand() *cobra.Command {
-	cmd := &cobra.Command{Use: "cluster", Short: "Register and list Redis clusters"}
+	cmd := &cobra.Command{Use: "cluster", Short: "Register, list and release Redis clusters",
+		Example: "  lifeboat redis cluster list"}
 	var cluster string
 	var nodes []string
 	var replace bool
+	var out *output
 	register := &cobra.Command{
-		Use:   "register --cluster C --node n1=host:port [--node n2=host:port ...] [--replace]",
-		Short: "Register a cluster and its nodes (each node's sidecar serves <task queue>-redis-<node>)",
+		Use:     "register --cluster-id C --node n1=host:port [--node n2=host:port ...] [--replace]",
+		Short:   "Register a cluster and its nodes (each node's sidecar serves <task queue>-redis-<node>)",
+		Example: "  lifeboat redis cluster register --cluster-id shop --node n1=10.0.0.1:6379 --node n2=10.0.0.2:6379 --node n3=10.0.0.3:6379",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := requireFlags(cmd, "cluster", "node"); err != nil {
+			if err := requireFlags(cmd, "cluster-id", "node"); err != nil {
 				return err
 			}
 			if err := ids.Validate("cluster", cluster); err != nil {
@@ -65,7 +72,7 @@ func (a *app) redisClusterCommand() *cobra.Command {
 					return usageError{err}
 				}
 				if seen[id] {
-					return usagef("node %s is given twice", id)
+					return usagef("node %q is given twice", id)
 				}
 				seen[id] = true
 				c.Nodes = append(c.Nodes, registry.RedisNode{ID: id, Addr: addr, TaskQueue: redisbackup.NodeTaskQueue(a.cfg.TaskQueue, id)})
@@ -84,7 +91,7 @@ func (a *app) redisClusterCommand() *cobra.Command {
 			for _, o := range others {
 				for _, n := range o.Nodes {
 					if o.Name != cluster && seen[n.ID] {
-						return usagef("node id %s is taken by cluster %s: node ids name the sidecars' task queues and must be unique", n.ID, o.Name)
+						return usagef("node id %q is taken by cluster %q: node ids name the sidecars' task queues and must be unique", n.ID, o.Name)
 					}
 				}
 			}
@@ -105,13 +112,15 @@ func (a *app) redisClusterCommand() *cobra.Command {
 			return tw.Flush()
 		},
 	}
-	register.Flags().StringVar(&cluster, "cluster", "", "cluster name")
+	register.Flags().StringVar(&cluster, "cluster-id", "", "cluster id (1-63 letters, digits, '-' or '_')")
 	register.Flags().StringArrayVar(&nodes, "node", nil, "a node as id=host:port (repeat, in order)")
 	register.Flags().BoolVar(&replace, "replace", false, "replace the nodes of a cluster already registered")
+	alias(register, "cluster-id", "cluster")
 
 	list := &cobra.Command{
-		Use:   "list",
-		Short: "List registered clusters with their nodes and the workflow working on them",
+		Use:     "list [--output table|json]",
+		Short:   "List registered clusters with their nodes and the workflow working on them",
+		Example: "  lifeboat redis cluster list --output json",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			reg, err := a.registry(cmd.Context())
 			if err != nil {
@@ -121,27 +130,37 @@ func (a *app) redisClusterCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			tw := tabwriter.NewWriter(a.out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "CLUSTER\tNODE\tADDRESS\tSIDECAR TASK QUEUE\tHELD BY")
+			doc := make([]redisClusterJSON, 0, len(cs))
 			for _, c := range cs {
-				for i, n := range c.Nodes {
-					name, held := c.Name, dash(c.HeldBy)
-					if i > 0 {
-						name, held = "", ""
-					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", name, n.ID, n.Addr, n.TaskQueue, held)
+				j := redisClusterJSON{ClusterID: c.Name, HeldBy: c.HeldBy, Nodes: []redisNodeJSON{}}
+				for _, n := range c.Nodes {
+					j.Nodes = append(j.Nodes, redisNodeJSON{NodeID: n.ID, Addr: n.Addr, TaskQueue: n.TaskQueue})
 				}
+				doc = append(doc, j)
 			}
-			return tw.Flush()
+			return a.render(out, doc, func(tw io.Writer) {
+				fmt.Fprintln(tw, "CLUSTER\tNODE\tADDRESS\tSIDECAR TASK QUEUE\tHELD BY")
+				for _, c := range cs {
+					for i, n := range c.Nodes {
+						name, held := c.Name, dash(c.HeldBy)
+						if i > 0 {
+							name, held = "", ""
+						}
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", name, n.ID, n.Addr, n.TaskQueue, held)
+					}
+				}
+			})
 		},
 	}
+	out = outputFlag(list)
 
 	var releaseCluster string
 	release := &cobra.Command{
-		Use:   "release --cluster C",
-		Short: "Clear a cluster's hold left by a terminated workflow (a running one releases its own)",
+		Use:     "release --cluster-id C",
+		Short:   "Clear a cluster's hold left by a terminated workflow (a running one releases its own)",
+		Example: "  lifeboat redis cluster release --cluster-id shop",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := requireFlags(cmd, "cluster"); err != nil {
+			if err := requireFlags(cmd, "cluster-id"); err != nil {
 				return err
 			}
 			reg, err := a.registry(cmd.Context())
@@ -163,9 +182,34 @@ func (a *app) redisClusterCommand() *cobra.Command {
 			return nil
 		},
 	}
-	release.Flags().StringVar(&releaseCluster, "cluster", "", "cluster name")
+	release.Flags().StringVar(&releaseCluster, "cluster-id", "", "cluster id")
+	alias(release, "cluster-id", "cluster")
 	cmd.AddCommand(register, list, release)
 	return cmd
+}
+
+// redisClusterJSON is one cluster in redis cluster list's JSON.
+type redisClusterJSON struct {
+	ClusterID string          `json:"clusterId"`
+	Nodes     []redisNodeJSON `json:"nodes"`
+	HeldBy    string          `json:"heldBy,omitempty"`
+}
+
+type redisNodeJSON struct {
+	NodeID    string `json:"nodeId"`
+	Addr      string `json:"addr"`
+	TaskQueue string `json:"taskQueue"`
+}
+
+// redisBackupJSON is one backup in redis backups' JSON.
+type redisBackupJSON struct {
+	BackupID  string     `json:"backupId"`
+	StartedAt *time.Time `json:"startedAt,omitempty"`
+	Format    string     `json:"format,omitempty"`
+	Keys      int64      `json:"keys"`
+	Bytes     int64      `json:"bytes"`
+	NodeIDs   []string   `json:"nodeIds"`
+	Problem   string     `json:"problem,omitempty"`
 }
 
 func (a *app) redisBackupCommand() *cobra.Command {
@@ -173,10 +217,12 @@ func (a *app) redisBackupCommand() *cobra.Command {
 	var wait bool
 	var sidecar time.Duration
 	cmd := &cobra.Command{
-		Use:   "backup --cluster C --backup-location s3://bucket/prefix [--format rdb|aof] [--wait]",
+		Use:   "backup --cluster-id C --backup-location s3://bucket/prefix [--format rdb|aof] [--wait]",
 		Short: "Back up every node of a Redis cluster to S3 (BGSAVE or BGREWRITEAOF, upload, cluster manifest)",
+		Example: `  lifeboat redis backup --cluster-id shop --backup-location s3://my-bucket/redis --wait
+  lifeboat redis backup --cluster-id shop --backup-location s3://my-bucket/redis --format aof --wait`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := requireFlags(cmd, "cluster", "backup-location"); err != nil {
+			if err := requireFlags(cmd, "cluster-id", "backup-location"); err != nil {
 				return err
 			}
 			if err := checkRedisRequest(in.Cluster, in.BackupLocation); err != nil {
@@ -213,11 +259,12 @@ func (a *app) redisBackupCommand() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&in.Cluster, "cluster", "", "registered cluster to back up")
-	f.StringVar(&in.BackupLocation, "backup-location", "", "s3://bucket/prefix to back up to")
+	f.StringVar(&in.Cluster, "cluster-id", "", "registered cluster to back up")
+	f.StringVar(&in.BackupLocation, "backup-location", "", "where to back up to: s3://bucket/prefix")
 	f.StringVar(&in.Format, "format", redisbackup.FormatRDB, "rdb (BGSAVE) or aof (BGREWRITEAOF; nodes need appendonly yes)")
 	f.BoolVar(&wait, "wait", false, "wait for the backup, showing progress; exit non-zero if it fails")
-	f.DurationVar(&sidecar, "sidecar-timeout", redis.DefaultSidecarTimeoutSeconds*time.Second, "how long a node's sidecar may take to pick up its work before the node counts as down")
+	f.DurationVar(&sidecar, "sidecar-timeout", redis.DefaultSidecarTimeoutSeconds*time.Second, "how long a node's sidecar may take to pick up its work before the node counts as down: "+durationFormat)
+	alias(cmd, "cluster-id", "cluster")
 	return cmd
 }
 
@@ -225,11 +272,16 @@ func (a *app) redisRestoreCommand() *cobra.Command {
 	var in redis.RestoreInput
 	var wait bool
 	var sidecar time.Duration
+	var at string
 	cmd := &cobra.Command{
-		Use:   "restore --cluster C [--node N] [--source-cluster S [--source-node M]] [--date YYYY-mm-dd | --backup-id ID] --backup-location s3://... [--wait]",
+		Use:   "restore --cluster-id C [--node-id N] [--source-cluster-id S [--source-node-id M]] [--at TIME | --backup-id ID] --backup-location s3://... [--wait]",
 		Short: "Restore a Redis cluster, or one node, from a backup (of this cluster or another one)",
+		Example: `  lifeboat redis restore --cluster-id shop --backup-location s3://my-bucket/redis --wait
+  lifeboat redis restore --cluster-id shop --node-id n2 --backup-id 20261122T001730.096Z --backup-location s3://my-bucket/redis --wait
+  lifeboat redis restore --cluster-id shop --at 2026-11-21 --backup-location s3://my-bucket/redis --wait
+  lifeboat redis restore --cluster-id shop-test --source-cluster-id shop --backup-location s3://my-bucket/redis --wait`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := requireFlags(cmd, "cluster", "backup-location"); err != nil {
+			if err := requireFlags(cmd, "cluster-id", "backup-location"); err != nil {
 				return err
 			}
 			if err := checkRedisRequest(in.Cluster, in.BackupLocation); err != nil {
@@ -243,14 +295,20 @@ func (a *app) redisRestoreCommand() *cobra.Command {
 				}
 			}
 			if in.SourceNode != "" && in.Node == "" {
-				return usagef("--source-node needs --node: it names the backed-up node one restored node gets")
+				return usagef("--source-node-id needs --node-id: it names the backed-up node one restored node gets")
 			}
-			if in.Date != "" && in.BackupID != "" {
-				return usagef("give --date or --backup-id, not both")
+			if at != "" && in.BackupID != "" {
+				return usagef("give --at or --backup-id, not both")
 			}
-			if in.Date != "" {
-				if _, err := redisbackup.ParseDate(in.Date); err != nil {
-					return usageError{fmt.Errorf("--date: %w", err)}
+			if at != "" {
+				w, err := parseTime("at", at)
+				if err != nil {
+					return err
+				}
+				// The workflow reads a date as its whole day, as --at does.
+				in.Date = w.day()
+				if !w.date {
+					in.Date = w.t.Format(time.RFC3339Nano)
 				}
 			}
 			if in.BackupID != "" {
@@ -283,25 +341,32 @@ func (a *app) redisRestoreCommand() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&in.Cluster, "cluster", "", "registered cluster to restore into")
-	f.StringVar(&in.Node, "node", "", "restore this node only (default: every node)")
-	f.StringVar(&in.SourceCluster, "source-cluster", "", "restore this cluster's backup (default: the cluster's own); nodes pair by position")
-	f.StringVar(&in.SourceNode, "source-node", "", "with --node: the backed-up node it gets (default: by id, or by position from another cluster)")
-	f.StringVar(&in.Date, "date", "", "the latest backup at or before this day (YYYY-mm-dd, UTC) or time (RFC 3339); default the latest")
-	f.StringVar(&in.BackupID, "backup-id", "", "restore this backup (see lifeboat redis backups)")
-	f.StringVar(&in.BackupLocation, "backup-location", "", "s3://bucket/prefix the backups were written to")
+	f.StringVar(&in.Cluster, "cluster-id", "", "registered cluster to restore into")
+	f.StringVar(&in.Node, "node-id", "", "restore this node only (default: every node)")
+	f.StringVar(&in.SourceCluster, "source-cluster-id", "", "restore this cluster's backup (default: the cluster's own); nodes pair by position")
+	f.StringVar(&in.SourceNode, "source-node-id", "", "with --node-id: the backed-up node it gets (default: by id, or by position from another cluster)")
+	f.StringVar(&at, "at", "", "restore the latest backup taken at or before this moment: "+timeFormats+", a date meaning the end of that day (default: the latest)")
+	f.StringVar(&in.BackupID, "backup-id", "", "restore this backup, an id like 20261122T001730.096Z as redis backups lists it")
+	f.StringVar(&in.BackupLocation, "backup-location", "", "where the backups were written: s3://bucket/prefix")
 	f.BoolVar(&wait, "wait", false, "wait for the restore, showing progress; exit non-zero if it fails")
-	f.DurationVar(&sidecar, "sidecar-timeout", redis.DefaultSidecarTimeoutSeconds*time.Second, "how long a node's sidecar may take to pick up its work before the node counts as down")
+	f.DurationVar(&sidecar, "sidecar-timeout", redis.DefaultSidecarTimeoutSeconds*time.Second, "how long a node's sidecar may take to pick up its work before the node counts as down: "+durationFormat)
+	alias(cmd, "cluster-id", "cluster")
+	alias(cmd, "node-id", "node")
+	alias(cmd, "source-cluster-id", "source-cluster")
+	alias(cmd, "source-node-id", "source-node")
+	alias(cmd, "at", "date")
 	return cmd
 }
 
 func (a *app) redisBackupsCommand() *cobra.Command {
 	var cluster, location string
+	var out *output
 	cmd := &cobra.Command{
-		Use:   "backups --cluster C --backup-location s3://...",
-		Short: "List a cluster's complete backups: id, date, format, size, nodes",
+		Use:     "backups --cluster-id C --backup-location s3://... [--output table|json]",
+		Short:   "List a cluster's complete backups: id, date, format, size, nodes",
+		Example: "  lifeboat redis backups --cluster-id shop --backup-location s3://my-bucket/redis --output json",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := requireFlags(cmd, "cluster", "backup-location"); err != nil {
+			if err := requireFlags(cmd, "cluster-id", "backup-location"); err != nil {
 				return err
 			}
 			if err := checkRedisRequest(cluster, location); err != nil {
@@ -315,32 +380,43 @@ func (a *app) redisBackupsCommand() *cobra.Command {
 			found, err := redisbackup.FindBackups(cmd.Context(), c.S3, loc, cluster)
 			if err != nil {
 				if backupstore.IsNotFound(err) {
-					return usageError{fmt.Errorf("backup location %s: bucket %q does not exist", loc, loc.Bucket)}
+					return usageError{&backupstore.NoBucketError{Location: loc}}
 				}
 				return err
 			}
-			tw := tabwriter.NewWriter(a.out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "BACKUP ID\tDATE\tFORMAT\tKEYS\tSIZE\tNODES")
+			doc := make([]redisBackupJSON, 0, len(found))
 			for _, id := range found {
 				m, err := redisbackup.ReadManifest(cmd.Context(), c.S3, loc.Bucket, redisbackup.ManifestKey(loc, cluster, id))
 				if err != nil {
-					fmt.Fprintf(tw, "%s\t-\t-\t-\t-\tunreadable manifest: %s\n", id, oneLine(err))
+					doc = append(doc, redisBackupJSON{BackupID: id, NodeIDs: []string{}, Problem: "unreadable manifest: " + oneLine(err)})
 					continue
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", id, m.StartedAt.UTC().Format("2006-01-02 15:04:05Z"), m.Persistence,
-					m.Keys, humanBytes(m.Bytes), strings.Join(m.NodeIDs(), ","))
+				t := m.StartedAt.UTC()
+				doc = append(doc, redisBackupJSON{BackupID: id, StartedAt: &t, Format: m.Persistence, Keys: m.Keys, Bytes: m.Bytes, NodeIDs: m.NodeIDs()})
 			}
-			if err := tw.Flush(); err != nil {
+			if err := a.render(out, doc, func(tw io.Writer) {
+				fmt.Fprintln(tw, "BACKUP ID\tDATE\tFORMAT\tKEYS\tSIZE\tNODES")
+				for _, b := range doc {
+					if b.StartedAt == nil {
+						fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t%s\n", b.BackupID, b.Problem)
+						continue
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", b.BackupID, b.StartedAt.Format("2006-01-02 15:04:05Z"), b.Format,
+						b.Keys, humanBytes(b.Bytes), strings.Join(b.NodeIDs, ","))
+				}
+			}); err != nil {
 				return err
 			}
-			if len(found) == 0 {
-				fmt.Fprintf(a.err, "no complete backup of Redis cluster %s under %s\n", cluster, loc)
+			if len(found) == 0 && *out == outputTable {
+				fmt.Fprintf(a.err, "no complete backup of Redis cluster %q under %s\n", cluster, loc)
 			}
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&cluster, "cluster", "", "cluster whose backups to list")
-	cmd.Flags().StringVar(&location, "backup-location", "", "s3://bucket/prefix the backups were written to")
+	cmd.Flags().StringVar(&cluster, "cluster-id", "", "cluster whose backups to list")
+	cmd.Flags().StringVar(&location, "backup-location", "", "where the backups were written: s3://bucket/prefix")
+	alias(cmd, "cluster-id", "cluster")
+	out = outputFlag(cmd)
 	return cmd
 }
 

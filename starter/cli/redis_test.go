@@ -21,7 +21,7 @@ func TestRedisBadInputExitsTwo(t *testing.T) {
 		args []string
 		says string
 	}{
-		{[]string{"redis", "backup", "--backup-location", loc}, "--cluster is required"},
+		{[]string{"redis", "backup", "--backup-location", loc}, "--cluster-id is required"},
 		{[]string{"redis", "backup", "--cluster", "c1"}, "--backup-location is required"},
 		{[]string{"redis", "backup", "--cluster", "c.1", "--backup-location", loc}, "invalid cluster id"},
 		{[]string{"redis", "backup", "--cluster", "c1", "--backup-location", "s3://B"}, "invalid backup location"},
@@ -29,7 +29,7 @@ func TestRedisBadInputExitsTwo(t *testing.T) {
 		{[]string{"redis", "restore", "--cluster", "c1", "--backup-location", loc, "--date", "1/9/2021"}, "invalid date"},
 		{[]string{"redis", "restore", "--cluster", "c1", "--backup-location", loc, "--backup-id", "latest"}, "invalid backup id"},
 		{[]string{"redis", "restore", "--cluster", "c1", "--backup-location", loc, "--date", "2021-09-01", "--backup-id", "20210901T000000.000Z"}, "not both"},
-		{[]string{"redis", "restore", "--cluster", "c1", "--backup-location", loc, "--source-node", "n1"}, "--source-node needs --node"},
+		{[]string{"redis", "restore", "--cluster", "c1", "--backup-location", loc, "--source-node", "n1"}, "--source-node-id needs --node-id"},
 		{[]string{"redis", "restore", "--cluster", "c1", "--backup-location", loc, "--node", "n/1"}, "invalid node id"},
 		{[]string{"redis", "cluster", "register", "--cluster", "c1"}, "--node is required"},
 		{[]string{"redis", "cluster", "register", "--cluster", "c1", "--node", "n1=localhost"}, "want host:port"},

@@ -61,8 +61,23 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 func (a *app) rootCommand() *cobra.Command {
 	root := &cobra.Command{
-		Use:           "lifeboat",
-		Short:         "Durable backup and restore of DynamoDB datasets on Temporal",
+		Use:   "lifeboat",
+		Short: "Durable backup and restore of DynamoDB datasets, EBS snapshots and Redis, on Temporal",
+		Long: `Lifeboat backs up and restores AWS data with Temporal workflows run by lifeboat workers:
+
+  DynamoDB datasets  env, dataset, data, backup-dataset, restore-dataset, backup, backup-status, restore-status
+  EBS snapshots      snapshots (tag-driven create, cross-region copy, expiry, groups, volume restore)
+  Redis              redis (node and cluster backups to S3 and restores, through sidecar workers)
+  Timetables         schedule (Temporal Schedules for backups and snapshot chains)
+
+Settings come from the environment (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, LIFEBOAT_*, AWS_*); flags override.
+Exit codes: 0 success, 1 failure, 2 bad input or not found (nothing was changed), 3 a write refused
+because the dataset is paused. Errors are one line on stderr.`,
+		Example: `  lifeboat env create --env-id demo
+  lifeboat backup-dataset --env-id demo --dataset-id orders --backup-location s3://my-bucket/backups --wait
+  lifeboat snapshots run --regions us-east-1,us-west-2 --wait
+  lifeboat redis backup --cluster-id shop --backup-location s3://my-bucket/redis --wait
+  lifeboat backup-status --output json`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -78,6 +93,7 @@ func (a *app) rootCommand() *cobra.Command {
 		a.backupCommand(), a.restoreCommand(), a.statusCommand("backup-status"), a.statusCommand("restore-status"), a.redisCommand())
 	root.AddCommand(a.backupsCommand())
 	root.AddCommand(a.versionCommand())
+	finish(root)
 	return root
 }
 
@@ -156,6 +172,13 @@ func (e usageError) Unwrap() error { return e.err }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
 
+// notFoundError is a thing named on the command line that does not exist
+// (a workflow id, an item key): bad input, exit 2.
+type notFoundError struct{ err error }
+
+func (e *notFoundError) Error() string { return e.err.Error() }
+func (e *notFoundError) Unwrap() error { return e.err }
+
 func exitCode(err error) int {
 	var (
 		usage   usageError
@@ -165,12 +188,13 @@ func exitCode(err error) int {
 		exists  *registry.AlreadyExistsError
 		badID   *ids.InvalidIDError
 		badLoc  *backupstore.InvalidLocationError
+		missing *notFoundError
 	)
 	switch {
 	case errors.As(err, &paused):
 		return ExitRefused
 	case errors.As(err, &usage), errors.As(err, &invalid), errors.As(err, &nf), errors.As(err, &exists),
-		errors.As(err, &badID), errors.As(err, &badLoc):
+		errors.As(err, &badID), errors.As(err, &badLoc), errors.As(err, &missing):
 		return ExitInvalid
 	}
 	return ExitFailure
@@ -179,13 +203,4 @@ func exitCode(err error) int {
 // oneLine keeps an error to the single line users read.
 func oneLine(err error) string {
 	return strings.Join(strings.Fields(err.Error()), " ")
-}
-
-func requireFlags(cmd *cobra.Command, names ...string) error {
-	for _, n := range names {
-		if f := cmd.Flags().Lookup(n); f == nil || !f.Changed {
-			return usagef("--%s is required", n)
-		}
-	}
-	return nil
 }

@@ -2,8 +2,10 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -26,8 +28,12 @@ func (a *app) scheduleCommand() *cobra.Command {
 		Long: `Temporal Schedules start Lifeboat runs on a timetable: the Temporal server keeps
 the timetable, so runs start whether or not this machine is up, and show in the
 Web UI under Schedules. A run due while the last still runs is skipped by default.`,
+		Example: `  lifeboat schedule create backup --schedule-id orders-nightly --env-id prod --dataset-id orders \
+    --backup-location s3://nightly/lb --cron '0 2 * * *' --retain 7
+  lifeboat schedule list`,
 	}
-	create := &cobra.Command{Use: "create", Short: "Create a schedule"}
+	create := &cobra.Command{Use: "create", Short: "Create a schedule",
+		Example: "  lifeboat schedule create snapshots --schedule-id ebs-nightly --regions us-east-1,us-west-2 --cron '30 3 * * *'"}
 	create.AddCommand(a.scheduleBackupCommand(), a.scheduleSnapshotsCommand())
 	cmd.AddCommand(create, a.scheduleListCommand(), a.scheduleDescribeCommand(),
 		a.scheduleActionCommand("pause", "Pause a schedule: no runs start until unpaused"),
@@ -45,15 +51,16 @@ type scheduleFlags struct {
 
 func (f *scheduleFlags) add(cmd *cobra.Command) {
 	fl := cmd.Flags()
-	fl.StringVar(&f.s.ID, "schedule-id", "", "schedule id (required)")
-	fl.StringVar(&f.s.Cron, "cron", "", `cron expression, e.g. "0 2 * * *" or "@daily" (or --every)`)
-	fl.DurationVar(&f.s.Every, "every", 0, "run at this interval, e.g. 6h (or --cron)")
-	fl.StringVar(&f.s.TimeZone, "time-zone", "", "IANA time zone of --cron (default UTC)")
-	fl.StringVar(&f.overlap, "overlap", "skip", "when a run is due while the last still runs: skip, buffer-one, buffer-all, cancel-other, terminate-other, allow-all")
-	fl.DurationVar(&f.s.CatchupWindow, "catchup-window", client.DefaultCatchupWindow, "how late a run missed while Temporal was down may still start")
+	fl.StringVar(&f.s.ID, "schedule-id", "", "schedule id (required; letters, digits, '-', '_', '.')")
+	fl.StringVar(&f.s.Cron, "cron", "", `cron expression: 5 fields like "0 2 * * *", or "@daily" (or --every)`)
+	fl.DurationVar(&f.s.Every, "every", 0, "run at this interval (or --cron): "+durationFormat)
+	fl.StringVar(&f.s.TimeZone, "time-zone", "", "IANA time zone of --cron, like Europe/Berlin (default UTC)")
+	fl.StringVar(&f.overlap, "overlap", "skip", "when a run is due while the last still runs: skip, buffer-one, buffer-all, cancel-other, terminate-other or allow-all")
+	fl.DurationVar(&f.s.CatchupWindow, "catchup-window", client.DefaultCatchupWindow, "how late a run missed while Temporal was down may still start: "+durationFormat)
 	fl.BoolVar(&f.s.PauseOnFailure, "pause-on-failure", false, "pause the schedule when a run fails")
 	fl.BoolVar(&f.s.Paused, "paused", false, "create the schedule paused")
-	fl.StringVar(&f.s.Note, "note", "", "a note shown with the schedule")
+	fl.StringVar(&f.s.Note, "reason", "", "why the schedule exists (free text, shown with it)")
+	alias(cmd, "reason", "note")
 }
 
 func (f *scheduleFlags) schedule(cmd *cobra.Command) (client.Schedule, error) {
@@ -77,6 +84,9 @@ func (a *app) scheduleBackupCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "backup --schedule-id S (--env-id E --dataset-id D --backup-location s3://... | --datasets FILE) (--cron EXPR | --every DURATION) [--retain N] [--retain-days D] [--verify]",
 		Short: "Back up datasets on a schedule, pruning older backups after each successful run",
+		Example: `  lifeboat schedule create backup --schedule-id orders-nightly --env-id prod --dataset-id orders \
+    --backup-location s3://nightly/lb --cron '0 2 * * *' --retain 7 --pause-on-failure
+  lifeboat schedule create backup --schedule-id all-6h --env-id prod --datasets datasets.json --every 6h --verify`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			s, err := f.schedule(cmd)
 			if err != nil {
@@ -94,7 +104,7 @@ func (a *app) scheduleBackupCommand() *cobra.Command {
 			}
 			for _, d := range in.Datasets {
 				if d.PointInTime != nil {
-					return usagef("dataset %s/%s: a scheduled backup cannot have a fixed pointInTime", d.EnvID, d.DatasetID)
+					return usagef("dataset %q: a scheduled backup cannot have a fixed pointInTime", d.EnvID+"/"+d.DatasetID)
 				}
 			}
 			if err := a.checkBackupTargets(cmd.Context(), in.Datasets); err != nil {
@@ -114,11 +124,11 @@ func (a *app) scheduleBackupCommand() *cobra.Command {
 	fl := cmd.Flags()
 	fl.StringVar(&envID, "env-id", "", "environment id (default for entries of --datasets without envId)")
 	fl.StringVar(&datasetID, "dataset-id", "", "dataset id")
-	fl.StringVar(&location, "backup-location", "", "s3://bucket/prefix to back up to")
-	fl.StringVar(&file, "datasets", "", "JSON file: array of {envId, datasetId, backupLocation}")
-	fl.IntVar(&retain, "retain", 0, "after each successful run keep each dataset's newest N backups (0: no count rule)")
-	fl.IntVar(&retainDays, "retain-days", 0, "after each successful run keep backups younger than D days (0: no age rule)")
-	fl.DurationVar(&drain, "drain-timeout", time.Duration(dataset.DefaultDrainTimeoutSeconds)*time.Second, "how long each run waits for in-flight writes")
+	fl.StringVar(&location, "backup-location", "", "where to back up to: s3://bucket/prefix")
+	fl.StringVar(&file, "datasets", "", "path of a JSON file: an array of {envId, datasetId, backupLocation}")
+	fl.IntVar(&retain, "retain", 0, "after each successful run keep each dataset's newest N backups (a number; 0: no count rule)")
+	fl.IntVar(&retainDays, "retain-days", 0, "after each successful run keep backups younger than D days (a number; 0: no age rule)")
+	fl.DurationVar(&drain, "drain-timeout", time.Duration(dataset.DefaultDrainTimeoutSeconds)*time.Second, "how long each run waits for in-flight writes: "+durationFormat)
 	verifyFlag(cmd, &verify)
 	return cmd
 }
@@ -145,9 +155,9 @@ func (a *app) checkBackupTargets(ctx context.Context, ds []dataset.BackupDataset
 		if _, err := a.aws.S3.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(loc.Bucket)}); err != nil {
 			var nf *s3types.NotFound
 			if errors.As(err, &nf) {
-				return usagef("backup location %s: bucket %s does not exist", d.BackupLocation, loc.Bucket)
+				return usageError{&backupstore.NoBucketError{Location: loc}}
 			}
-			return fmt.Errorf("backup location %s: bucket %s cannot be reached: %v", d.BackupLocation, loc.Bucket, err)
+			return fmt.Errorf("backup location %s: bucket %q cannot be reached: %w", d.BackupLocation, loc.Bucket, err)
 		}
 		buckets[loc.Bucket] = true
 	}
@@ -159,8 +169,9 @@ func (a *app) scheduleSnapshotsCommand() *cobra.Command {
 	var regions []string
 	var sf snapshotFlags
 	cmd := &cobra.Command{
-		Use:   "snapshots --schedule-id S --regions r1[,r2] (--cron EXPR | --every DURATION)",
-		Short: "Run the EBS snapshot chain (create, wait, copy, expire) per region on a schedule",
+		Use:     "snapshots --schedule-id S --regions r1[,r2] (--cron EXPR | --every DURATION)",
+		Short:   "Run the EBS snapshot chain (create, wait, copy, expire) per region on a schedule",
+		Example: "  lifeboat schedule create snapshots --schedule-id ebs-nightly --regions us-east-1,us-west-2 --cron '30 3 * * *'",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			s, err := f.schedule(cmd)
 			if err != nil {
@@ -169,10 +180,8 @@ func (a *app) scheduleSnapshotsCommand() *cobra.Command {
 			if err := requireFlags(cmd, "regions"); err != nil {
 				return err
 			}
-			for _, r := range regions {
-				if err := checkRegionFlag("regions", r); err != nil {
-					return err
-				}
+			if regions, err = checkRegions(regions); err != nil {
+				return err
 			}
 			opts, err := sf.options()
 			if err != nil {
@@ -189,11 +198,9 @@ func (a *app) scheduleSnapshotsCommand() *cobra.Command {
 		},
 	}
 	f.add(cmd)
-	fs := cmd.Flags()
-	fs.StringSliceVar(&regions, "regions", nil, "regions to run a chain in, comma-separated")
-	fs.IntVar(&sf.maxCopies, "max-copies", ebs.DefaultMaxConcurrentCopies, "copies in progress at once per destination region")
-	fs.DurationVar(&sf.copyWindow, "copy-window", ebs.DefaultCopyWindowSeconds*time.Second, "no copy starts after this; the rest is left for the next run")
-	fs.DurationVar(&sf.waitTimeout, "wait-timeout", ebs.DefaultWaitTimeoutSeconds*time.Second, "how long to wait for new snapshots to complete before copying")
+	regionsFlag(cmd, &regions)
+	sf.copyFlags(cmd)
+	sf.waitFlag(cmd)
 	return cmd
 }
 
@@ -211,9 +218,11 @@ func (a *app) printScheduleCreated(ctx context.Context, c *client.Client, id str
 }
 
 func (a *app) scheduleListCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:   "list",
-		Short: "List Lifeboat's schedules",
+	var out *output
+	cmd := &cobra.Command{
+		Use:     "list [--output table|json]",
+		Short:   "List Lifeboat's schedules",
+		Example: "  lifeboat schedule list --output json",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := a.client()
 			if err != nil {
@@ -223,14 +232,67 @@ func (a *app) scheduleListCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			tw := tabwriter.NewWriter(a.out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "SCHEDULE ID\tWORKFLOW\tSPEC\tSTATE\tNEXT RUN\tLAST RUN")
+			doc := make([]scheduleJSON, 0, len(list))
 			for _, s := range list {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, s.WorkflowType, s.Spec, scheduleState(s.Paused), timeOrDash(s.NextRun), timeOrDash(s.LastRun))
+				doc = append(doc, scheduleJSON{ScheduleID: s.ID, WorkflowType: s.WorkflowType, Spec: s.Spec, Paused: s.Paused,
+					Reason: s.Note, NextRun: timeOrNil(s.NextRun), LastRun: timeOrNil(s.LastRun)})
 			}
-			return tw.Flush()
+			return a.render(out, doc, func(tw io.Writer) {
+				fmt.Fprintln(tw, "SCHEDULE ID\tWORKFLOW\tSPEC\tSTATE\tNEXT RUN\tLAST RUN")
+				for _, s := range list {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, s.WorkflowType, s.Spec, scheduleState(s.Paused), timeOrDash(s.NextRun), timeOrDash(s.LastRun))
+				}
+			})
 		},
 	}
+	out = outputFlag(cmd)
+	return cmd
+}
+
+// scheduleJSON is one schedule in schedule list's JSON.
+type scheduleJSON struct {
+	ScheduleID   string     `json:"scheduleId"`
+	WorkflowType string     `json:"workflowType"`
+	Spec         string     `json:"spec"`
+	Paused       bool       `json:"paused"`
+	Reason       string     `json:"reason,omitempty"`
+	NextRun      *time.Time `json:"nextRun,omitempty"`
+	LastRun      *time.Time `json:"lastRun,omitempty"`
+}
+
+// scheduleStatusJSON is schedule describe's JSON.
+type scheduleStatusJSON struct {
+	ScheduleID              string             `json:"scheduleId"`
+	WorkflowType            string             `json:"workflowType"`
+	Input                   json.RawMessage    `json:"input,omitempty"`
+	Spec                    string             `json:"spec"`
+	Overlap                 string             `json:"overlap"`
+	CatchupWindowSeconds    int64              `json:"catchupWindowSeconds"`
+	PauseOnFailure          bool               `json:"pauseOnFailure"`
+	Paused                  bool               `json:"paused"`
+	Reason                  string             `json:"reason,omitempty"`
+	NextRuns                []time.Time        `json:"nextRuns"`
+	Running                 []string           `json:"running"`
+	Recent                  []scheduledRunJSON `json:"recent"`
+	RunsStarted             int                `json:"runsStarted"`
+	RunsSkippedOverlap      int                `json:"runsSkippedOverlap"`
+	RunsMissedCatchupWindow int                `json:"runsMissedCatchupWindow"`
+}
+
+type scheduledRunJSON struct {
+	WorkflowID  string    `json:"workflowId"`
+	ScheduledAt time.Time `json:"scheduledAt"`
+	StartedAt   time.Time `json:"startedAt"`
+	Status      string    `json:"status"`
+	Error       string    `json:"error,omitempty"`
+}
+
+func timeOrNil(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	u := t.UTC()
+	return &u
 }
 
 func scheduleState(paused bool) string {
@@ -249,9 +311,11 @@ func timeOrDash(t time.Time) string {
 
 func (a *app) scheduleDescribeCommand() *cobra.Command {
 	var id string
+	var out *output
 	cmd := &cobra.Command{
-		Use:   "describe --schedule-id S",
-		Short: "Show a schedule: timetable, policies, next runs and the outcome of recent runs",
+		Use:     "describe --schedule-id S [--output table|json]",
+		Short:   "Show a schedule: timetable, policies, next runs and the outcome of recent runs",
+		Example: "  lifeboat schedule describe --schedule-id orders-nightly --output json",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := requireFlags(cmd, "schedule-id"); err != nil {
 				return err
@@ -263,6 +327,9 @@ func (a *app) scheduleDescribeCommand() *cobra.Command {
 			st, err := c.DescribeSchedule(cmd.Context(), id)
 			if err != nil {
 				return err
+			}
+			if *out == outputJSON {
+				return a.render(out, describeJSON(st), nil)
 			}
 			fmt.Fprintf(a.out, "schedule:        %s (%s)\n", st.ID, scheduleState(st.Paused))
 			if st.Note != "" {
@@ -294,14 +361,41 @@ func (a *app) scheduleDescribeCommand() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&id, "schedule-id", "", "schedule id (required)")
+	out = outputFlag(cmd)
 	return cmd
+}
+
+func describeJSON(st *client.ScheduleStatus) scheduleStatusJSON {
+	doc := scheduleStatusJSON{
+		ScheduleID: st.ID, WorkflowType: st.WorkflowType, Spec: st.Spec, Overlap: st.Overlap,
+		CatchupWindowSeconds: int64(st.CatchupWindow / time.Second), PauseOnFailure: st.PauseOnFailure, Paused: st.Paused,
+		Reason: st.Note, NextRuns: []time.Time{}, Running: []string{}, Recent: []scheduledRunJSON{},
+		RunsStarted: st.Actions, RunsSkippedOverlap: st.SkippedOverlap, RunsMissedCatchupWindow: st.MissedCatchup,
+	}
+	if json.Valid([]byte(st.Input)) {
+		doc.Input = json.RawMessage(st.Input)
+	}
+	for _, t := range st.NextRuns {
+		doc.NextRuns = append(doc.NextRuns, t.UTC())
+	}
+	doc.Running = append(doc.Running, st.Running...)
+	for _, r := range st.Recent {
+		doc.Recent = append(doc.Recent, scheduledRunJSON{WorkflowID: r.WorkflowID, ScheduledAt: r.ScheduledAt.UTC(), StartedAt: r.StartedAt.UTC(),
+			Status: r.Status, Error: r.Error})
+	}
+	return doc
 }
 
 func (a *app) scheduleActionCommand(verb, short string) *cobra.Command {
 	var id, note string
+	use := verb + " --schedule-id S"
+	if verb == "pause" || verb == "unpause" {
+		use += " [--reason TEXT]"
+	}
 	cmd := &cobra.Command{
-		Use:   verb + " --schedule-id S",
-		Short: short,
+		Use:     use,
+		Short:   short,
+		Example: "  lifeboat schedule " + verb + " --schedule-id orders-nightly" + map[bool]string{true: ` --reason "storage migration"`}[verb == "pause"],
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := requireFlags(cmd, "schedule-id"); err != nil {
 				return err
@@ -332,7 +426,8 @@ func (a *app) scheduleActionCommand(verb, short string) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&id, "schedule-id", "", "schedule id (required)")
 	if verb == "pause" || verb == "unpause" {
-		cmd.Flags().StringVar(&note, "note", "", "why (shown with the schedule)")
+		cmd.Flags().StringVar(&note, "reason", "", "why (free text, shown with the schedule)")
+		alias(cmd, "reason", "note")
 	}
 	return cmd
 }

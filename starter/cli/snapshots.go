@@ -25,6 +25,8 @@ func (a *app) snapshotsCommand() *cobra.Command {
 		Long: `EBS snapshots of instances tagged Backup=Yes (Retention=days, Copy_Dest=region[,region]):
 create a crash-consistent group per instance and day, copy completed snapshots to Copy_Dest,
 expire automated snapshots whose DeleteOn has come (never KeepForever), restore a group's volumes.`,
+		Example: `  lifeboat snapshots run --regions us-east-1,us-west-2 --wait
+  lifeboat snapshots list --region us-east-1`,
 	}
 	cmd.AddCommand(a.snapshotsRunCommand(), a.snapshotsStepCommand(client.SnapshotStepCreate),
 		a.snapshotsStepCommand(client.SnapshotStepCopy), a.snapshotsStepCommand(client.SnapshotStepExpire),
@@ -44,31 +46,40 @@ type snapshotFlags struct {
 
 func (f *snapshotFlags) add(cmd *cobra.Command, step string) {
 	fs := cmd.Flags()
+	// Copying does not depend on the date: copy has no --as-of.
 	if step != client.SnapshotStepCopy {
-		fs.StringVar(&f.asOf, "as-of", "", "evaluate this UTC date (YYYY-mm-dd) instead of today: names the day's groups, starts DeleteOn, decides expiry")
-	} else {
-		fs.StringVar(&f.asOf, "as-of", "", "accepted for symmetry: copying does not depend on the date")
+		fs.StringVar(&f.asOf, "as-of", "", "evaluate this day instead of today (names the day's groups, starts DeleteOn, decides expiry): "+timeFormats+", a time meaning its UTC date")
 	}
 	fs.BoolVar(&f.dryRun, "dry-run", false, "change nothing; list what would be done (implies --wait)")
 	fs.BoolVar(&f.wait, "wait", false, "wait for the workflow, showing progress; exit non-zero if anything failed")
 	if step == "run" || step == client.SnapshotStepCopy {
-		fs.IntVar(&f.maxCopies, "max-copies", ebs.DefaultMaxConcurrentCopies, "copies in progress at once per destination region")
-		fs.DurationVar(&f.copyWindow, "copy-window", ebs.DefaultCopyWindowSeconds*time.Second, "no copy starts after this; the rest is left for the next run")
+		f.copyFlags(cmd)
 	}
 	if step == "run" {
-		fs.DurationVar(&f.waitTimeout, "wait-timeout", ebs.DefaultWaitTimeoutSeconds*time.Second, "how long to wait for new snapshots to complete before copying")
+		f.waitFlag(cmd)
 	}
+}
+
+// copyFlags are the copy limits of run, copy and schedule create snapshots.
+func (f *snapshotFlags) copyFlags(cmd *cobra.Command) {
+	fs := cmd.Flags()
+	fs.IntVar(&f.maxCopies, "max-copies", ebs.DefaultMaxConcurrentCopies, "copies in progress at once per destination region (a number)")
+	fs.DurationVar(&f.copyWindow, "copy-window", ebs.DefaultCopyWindowSeconds*time.Second, "no copy starts after this; the rest is left for the next run: "+durationFormat)
+}
+
+func (f *snapshotFlags) waitFlag(cmd *cobra.Command) {
+	cmd.Flags().DurationVar(&f.waitTimeout, "wait-timeout", ebs.DefaultWaitTimeoutSeconds*time.Second, "how long to wait for new snapshots to complete before copying: "+durationFormat)
 }
 
 func (f *snapshotFlags) options() (ebs.Options, error) {
 	o := ebs.Options{DryRun: f.dryRun, MaxConcurrentCopies: f.maxCopies,
 		CopyWindowSeconds: int(f.copyWindow / time.Second), WaitTimeoutSeconds: int(f.waitTimeout / time.Second)}
 	if f.asOf != "" {
-		d, err := ebstags.ParseDate(f.asOf)
+		w, err := parseTime("as-of", f.asOf)
 		if err != nil {
-			return o, usagef("--as-of: %v", err)
+			return o, err
 		}
-		o.AsOf = ebstags.FormatDate(d)
+		o.AsOf = w.day()
 	}
 	if f.maxCopies < 0 {
 		return o, usagef("--max-copies must be at least 1")
@@ -86,28 +97,45 @@ func checkRegionFlag(flag, r string) error {
 	return nil
 }
 
+// regionsFlag adds --regions: a comma-separated list, or the flag repeated.
+func regionsFlag(cmd *cobra.Command, regions *[]string) {
+	cmd.Flags().StringSliceVar(regions, "regions", nil, "regions to run a chain in: comma-separated (us-east-1,us-west-2) or the flag repeated")
+}
+
+// checkRegions validates --regions, dropping empty entries.
+func checkRegions(regions []string) ([]string, error) {
+	var out []string
+	for _, r := range regions {
+		if r = strings.TrimSpace(r); r == "" {
+			continue
+		}
+		if err := checkRegionFlag("regions", r); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	if len(out) == 0 {
+		return nil, usagef("--regions names no region")
+	}
+	return out, nil
+}
+
 func (a *app) snapshotsRunCommand() *cobra.Command {
-	var regions string
+	var regions []string
 	var f snapshotFlags
 	cmd := &cobra.Command{
-		Use:   "run --regions us-east-1[,us-west-2] [--wait] [--dry-run] [--as-of YYYY-mm-dd]",
+		Use:   "run --regions us-east-1[,us-west-2] [--wait] [--dry-run] [--as-of DATE]",
 		Short: "Run the chain (create, wait, copy, expire) in each region; regions run independently",
+		Example: `  lifeboat snapshots run --regions us-east-1,us-west-2 --wait
+  lifeboat snapshots run --regions us-east-1 --dry-run --as-of 2026-11-26`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := requireFlags(cmd, "regions"); err != nil {
 				return err
 			}
 			in := ebs.RunInput{}
-			for _, r := range strings.Split(regions, ",") {
-				if r = strings.TrimSpace(r); r == "" {
-					continue
-				}
-				if err := checkRegionFlag("regions", r); err != nil {
-					return err
-				}
-				in.Regions = append(in.Regions, r)
-			}
-			if len(in.Regions) == 0 {
-				return usagef("--regions names no region")
+			var err error
+			if in.Regions, err = checkRegions(regions); err != nil {
+				return err
 			}
 			opts, err := f.options()
 			if err != nil {
@@ -133,7 +161,7 @@ func (a *app) snapshotsRunCommand() *cobra.Command {
 			return err
 		},
 	}
-	cmd.Flags().StringVar(&regions, "regions", "", "comma-separated regions to run a chain in")
+	regionsFlag(cmd, &regions)
 	f.add(cmd, "run")
 	return cmd
 }
@@ -146,9 +174,14 @@ func (a *app) snapshotsStepCommand(step string) *cobra.Command {
 		client.SnapshotStepCopy:   "Copy completed primary snapshots to their Copy_Dest regions",
 		client.SnapshotStepExpire: "Delete automated snapshots whose DeleteOn has come, here and in copy destinations",
 	}[step]
+	use := step + " --region R [--dry-run] [--as-of DATE] [--wait]"
+	if step == client.SnapshotStepCopy {
+		use = step + " --region R [--dry-run] [--wait]"
+	}
 	cmd := &cobra.Command{
-		Use:   step + " --region R [--dry-run] [--as-of YYYY-mm-dd] [--wait]",
-		Short: short,
+		Use:     use,
+		Short:   short,
+		Example: "  lifeboat snapshots " + step + " --region us-east-1 --dry-run\n  lifeboat snapshots " + step + " --region us-east-1 --wait",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := requireFlags(cmd, "region"); err != nil {
 				return err
@@ -159,9 +192,6 @@ func (a *app) snapshotsStepCommand(step string) *cobra.Command {
 			opts, err := f.options()
 			if err != nil {
 				return err
-			}
-			if step == client.SnapshotStepCopy {
-				opts.AsOf = ""
 			}
 			c, err := a.client()
 			if err != nil {
@@ -198,16 +228,19 @@ func (a *app) snapshotsStepCommand(step string) *cobra.Command {
 			}
 		},
 	}
-	cmd.Flags().StringVar(&region, "region", "", "source region")
+	cmd.Flags().StringVar(&region, "region", "", "source region, like us-east-1")
 	f.add(cmd, step)
 	return cmd
 }
 
 func (a *app) snapshotsListCommand() *cobra.Command {
 	var region, instanceID, groupID string
+	var out *output
 	cmd := &cobra.Command{
-		Use:   "list --region R [--instance-id I] [--group-id G]",
+		Use:   "list --region R [--instance-id I] [--group-id G] [--output table|json]",
 		Short: "List snapshot groups: generation, state, DeleteOn, copies",
+		Example: `  lifeboat snapshots list --region us-east-1
+  lifeboat snapshots list --region us-west-2 --group-id lbg-i-0846123af87f3dfea-20261122 --output json`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := requireFlags(cmd, "region"); err != nil {
 				return err
@@ -221,25 +254,34 @@ func (a *app) snapshotsListCommand() *cobra.Command {
 			}
 			res, err := ebsgroups.List(cmd.Context(), func(r string) ebsgroups.API { return aws.EC2(r) }, ebsgroups.ListInput{Region: region, InstanceID: instanceID, GroupID: groupID})
 			if err != nil {
-				return fmt.Errorf("list snapshot groups in %s: %w", region, err)
+				return fmt.Errorf("list snapshot groups in %q: %w", region, err)
 			}
-			printGroups(a.out, res.Groups)
-			return nil
+			groups := res.Groups
+			if groups == nil {
+				groups = []ebsgroups.Info{}
+			}
+			return a.render(out, groups, func(tw io.Writer) { printGroups(tw, groups) })
 		},
 	}
-	cmd.Flags().StringVar(&region, "region", "", "region to list")
-	cmd.Flags().StringVar(&instanceID, "instance-id", "", "only this source instance's groups")
-	cmd.Flags().StringVar(&groupID, "group-id", "", "only this group")
+	cmd.Flags().StringVar(&region, "region", "", "region to list, like us-east-1")
+	cmd.Flags().StringVar(&instanceID, "instance-id", "", "only this source instance's groups (an EC2 instance id)")
+	cmd.Flags().StringVar(&groupID, "group-id", "", "only this group (an id like lbg-<instance>-<YYYYMMDD>)")
+	out = outputFlag(cmd)
 	return cmd
 }
 
 func (a *app) snapshotsRestoreCommand() *cobra.Command {
 	var in ebs.RestoreInput
-	var at, devices string
+	var at string
+	var devices []string
 	var wait bool
 	cmd := &cobra.Command{
 		Use:   "restore --region R (--group-id G | --source-instance-id I --at TIME) --target-instance-id T --availability-zone AZ [--wait]",
 		Short: "Create a group's volumes in an availability zone and attach them to an instance at their original devices",
+		Example: `  lifeboat snapshots restore --region us-east-1 --group-id lbg-i-484eb042ffbdecab8-20261122 \
+    --target-instance-id i-c5e58aeeb04e25252 --availability-zone us-east-1a --devices /dev/sdf,/dev/sdg --wait
+  lifeboat snapshots restore --region us-west-2 --source-instance-id i-b0b0725a735cf1fbd --at 2026-11-22 \
+    --target-instance-id i-ac7bbcc0a17dc00be --availability-zone us-west-2a --wait`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := requireFlags(cmd, "region", "target-instance-id", "availability-zone"); err != nil {
 				return err
@@ -248,7 +290,7 @@ func (a *app) snapshotsRestoreCommand() *cobra.Command {
 				return err
 			}
 			if !strings.HasPrefix(in.AvailabilityZone, in.Region) {
-				return usagef("--availability-zone %q is not in region %s", in.AvailabilityZone, in.Region)
+				return usagef("--availability-zone %q is not in region %q", in.AvailabilityZone, in.Region)
 			}
 			switch {
 			case in.GroupID != "" && (in.SourceInstanceID != "" || at != ""):
@@ -257,13 +299,14 @@ func (a *app) snapshotsRestoreCommand() *cobra.Command {
 				return usagef("give --group-id, or --source-instance-id with --at")
 			}
 			if at != "" {
-				t, err := parseWhen(at)
+				w, err := parseTime("at", at)
 				if err != nil {
 					return err
 				}
+				t := w.end()
 				in.At = &t
 			}
-			for _, d := range strings.Split(devices, ",") {
+			for _, d := range devices {
 				if d = strings.TrimSpace(d); d != "" {
 					in.Devices = append(in.Devices, d)
 				}
@@ -295,26 +338,15 @@ func (a *app) snapshotsRestoreCommand() *cobra.Command {
 		},
 	}
 	fs := cmd.Flags()
-	fs.StringVar(&in.Region, "region", "", "region holding the group (its source region, or a copy destination)")
-	fs.StringVar(&in.GroupID, "group-id", "", "group to restore")
-	fs.StringVar(&in.SourceInstanceID, "source-instance-id", "", "restore this instance's latest group taken at or before --at")
-	fs.StringVar(&at, "at", "", "with --source-instance-id: a time (RFC3339, or YYYY-mm-dd for the end of that UTC day)")
-	fs.StringVar(&in.TargetInstanceID, "target-instance-id", "", "instance to attach the volumes to")
-	fs.StringVar(&in.AvailabilityZone, "availability-zone", "", "zone to create the volumes in: the target instance's")
-	fs.StringVar(&devices, "devices", "", "restore only these devices of the group (comma-separated, e.g. /dev/sdf)")
+	fs.StringVar(&in.Region, "region", "", "region holding the group (its source region, or a copy destination), like us-east-1")
+	fs.StringVar(&in.GroupID, "group-id", "", "group to restore (an id like lbg-<instance>-<YYYYMMDD>, as snapshots list shows it)")
+	fs.StringVar(&in.SourceInstanceID, "source-instance-id", "", "restore this instance's latest group taken at or before --at (an EC2 instance id)")
+	fs.StringVar(&at, "at", "", "with --source-instance-id, the latest group taken at or before this moment: "+timeFormats+", a date meaning the end of that day")
+	fs.StringVar(&in.TargetInstanceID, "target-instance-id", "", "EC2 instance to attach the volumes to")
+	fs.StringVar(&in.AvailabilityZone, "availability-zone", "", "zone to create the volumes in, the target instance's, like us-east-1a")
+	fs.StringSliceVar(&devices, "devices", nil, "restore only these devices of the group: comma-separated (/dev/sdf,/dev/sdg) or the flag repeated")
 	fs.BoolVar(&wait, "wait", false, "wait for the volumes to be attached; exit non-zero if the restore fails")
 	return cmd
-}
-
-// parseWhen reads --at: RFC3339, or a date meaning the end of that UTC day.
-func parseWhen(s string) (time.Time, error) {
-	if t, err := time.Parse(time.RFC3339, s); err == nil {
-		return t.UTC(), nil
-	}
-	if d, err := ebstags.ParseDate(s); err == nil {
-		return d.Add(24*time.Hour - time.Second), nil
-	}
-	return time.Time{}, usagef("--at %q: want RFC3339 (2026-11-22T06:00:00Z) or a date (2026-11-22)", s)
 }
 
 // printSnapshotProgress prints a line to stderr whenever progress changes.

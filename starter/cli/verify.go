@@ -19,7 +19,7 @@ var backupIDPattern = regexp.MustCompile(`^\d{8}T\d{6}\.\d{3}Z$`)
 
 // verifyFlag adds --verify, shared by backup-dataset and schedule create backup.
 func verifyFlag(cmd *cobra.Command, verify *bool) {
-	cmd.Flags().BoolVar(verify, "verify", false, "after writes resume, download every file of each new backup and check its items and checksums against the manifest (as `backup verify` does); the run fails if one does not match")
+	cmd.Flags().BoolVar(verify, "verify", false, "after writes resume, download every file of each new backup and check its items and checksums against the manifest (as backup verify does); the run fails if one does not match")
 }
 
 // backupVerifyCommand runs the DatasetVerify workflow: a worker downloads
@@ -35,13 +35,15 @@ same flags (the latest complete one unless --backup-id names one), download ever
 count its items and compare its checksum with the manifest. Exit 0 when the backup is sound,
 1 when it is not (the message names the object and what differs), 2 when there is no such
 bucket or backup.`,
+		Example: `  lifeboat backup verify --backup-location s3://my-bucket/backups --env-id demo --dataset-id orders
+  lifeboat backup verify --backup-location s3://my-bucket/backups --env-id demo --dataset-id orders --backup-id 20261122T020556.939Z`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			loc, err := t.parse(cmd)
 			if err != nil {
 				return err
 			}
 			if backupID != "" && !backupIDPattern.MatchString(backupID) {
-				return usagef("--backup-id %q is not a backup id (like 20210901T120000.000Z, as `backup list` shows them)", backupID)
+				return usagef("--backup-id %q is not a backup id (like 20210901T120000.000Z, as backup list shows them)", backupID)
 			}
 			if sourceEnv != "" {
 				if err := ids.Validate("environment", sourceEnv); err != nil {
@@ -64,7 +66,7 @@ bucket or backup.`,
 			if err != nil {
 				var failed *client.WorkflowFailedError
 				if errors.As(err, &failed) && failed.Type == activities.ErrBackupCorrupt {
-					return fmt.Errorf("backup of %s/%s is not sound (workflow %s): %s", t.envID, t.datasetID, run.ID, failed.Msg)
+					return fmt.Errorf("backup of dataset %q is not sound (workflow %s): %s", t.envID+"/"+t.datasetID, run.ID, failed.Msg)
 				}
 				return err
 			}
@@ -75,7 +77,7 @@ bucket or backup.`,
 	}
 	t.flags(cmd)
 	f := cmd.Flags()
-	f.StringVar(&backupID, "backup-id", "", "check this backup (default: the latest complete one)")
+	f.StringVar(&backupID, "backup-id", "", "check this backup, an id like 20261122T020556.939Z (default: the latest complete one)")
 	f.StringVar(&sourceEnv, "source-env-id", "", "environment the backup was taken from, when the location holds several")
 	return cmd
 }

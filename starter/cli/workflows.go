@@ -4,17 +4,21 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
+	"go.temporal.io/api/serviceerror"
 
 	"github.com/lifeboat-dev/lifeboat/internal/backupstore"
 	"github.com/lifeboat-dev/lifeboat/internal/ids"
 	"github.com/lifeboat-dev/lifeboat/starter/client"
+	"github.com/lifeboat-dev/lifeboat/workflows"
 	"github.com/lifeboat-dev/lifeboat/workflows/dataset"
 )
 
@@ -29,6 +33,9 @@ func (a *app) backupCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "backup-dataset (--env-id E --dataset-id D --backup-location s3://bucket/prefix [--point-in-time T] | --datasets FILE) [--verify]",
 		Short: "Back up datasets to S3: pause writes, drain, export at one cut time, resume",
+		Example: `  lifeboat backup-dataset --env-id demo --dataset-id orders --backup-location s3://my-bucket/backups --wait
+  lifeboat backup-dataset --env-id demo --dataset-id orders --backup-location s3://my-bucket/backups --point-in-time 2026-11-22T06:00:00Z
+  lifeboat backup-dataset --env-id demo --datasets datasets.json --verify --wait`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			in := dataset.BackupInput{DrainTimeoutSeconds: int(drain / time.Second), Verify: verify}
 			var err error
@@ -73,11 +80,11 @@ func (a *app) backupCommand() *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&envID, "env-id", "", "environment id (default for entries of --datasets without envId)")
 	f.StringVar(&datasetID, "dataset-id", "", "dataset id")
-	f.StringVar(&location, "backup-location", "", "s3://bucket/prefix to back up to")
-	f.StringVar(&pit, "point-in-time", "", "export this past moment (RFC3339) from PITR, without pausing writes")
-	f.StringVar(&file, "datasets", "", "JSON file: array of {envId, datasetId, backupLocation, pointInTime}")
+	f.StringVar(&location, "backup-location", "", "where to back up to: s3://bucket/prefix")
+	f.StringVar(&pit, "point-in-time", "", "export this past moment from PITR, without pausing writes: "+timeFormats+", a date meaning 00:00 UTC")
+	f.StringVar(&file, "datasets", "", "path of a JSON file: an array of {envId, datasetId, backupLocation, pointInTime}")
 	f.BoolVar(&wait, "wait", false, "wait for the backup, showing progress; exit non-zero if it fails")
-	f.DurationVar(&drain, "drain-timeout", time.Duration(dataset.DefaultDrainTimeoutSeconds)*time.Second, "how long to wait for in-flight writes before giving up")
+	f.DurationVar(&drain, "drain-timeout", time.Duration(dataset.DefaultDrainTimeoutSeconds)*time.Second, "how long to wait for in-flight writes before giving up: "+durationFormat)
 	verifyFlag(cmd, &verify)
 	return cmd
 }
@@ -87,8 +94,11 @@ func (a *app) restoreCommand() *cobra.Command {
 	var wait bool
 	var drain time.Duration
 	cmd := &cobra.Command{
-		Use:   "restore-dataset (--env-id E --dataset-id D [--source-dataset-id S] --backup-location s3://... | --datasets FILE) [--new-id N]",
+		Use:   "restore-dataset (--env-id E --dataset-id D [--source-dataset-id S] --backup-location s3://... | --datasets FILE) [--new-store-id N]",
 		Short: "Restore datasets from S3 into a new store and switch the environment to it",
+		Example: `  lifeboat restore-dataset --env-id demo --dataset-id orders --backup-location s3://my-bucket/backups --wait
+  lifeboat restore-dataset --env-id demo --dataset-id orders --backup-location s3://my-bucket/backups --backup-id 20261122T020556.939Z
+  lifeboat restore-dataset --env-id demo --datasets datasets.json --new-store-id r2 --wait`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if newID == "" {
 				newID = ids.TimestampID(time.Now())
@@ -154,12 +164,13 @@ func (a *app) restoreCommand() *cobra.Command {
 	f.StringVar(&datasetID, "dataset-id", "", "dataset to restore into")
 	f.StringVar(&source, "source-dataset-id", "", "dataset id in the backup, if different")
 	f.StringVar(&sourceEnv, "source-env-id", "", "environment the backup was taken from, when the location holds several")
-	f.StringVar(&newID, "new-id", "", "id of the new store (default: a timestamp id like 20210901T120000Z)")
-	f.StringVar(&location, "backup-location", "", "s3://bucket/prefix the backup was written to")
-	f.StringVar(&backupID, "backup-id", "", "restore this backup (default: the latest)")
-	f.StringVar(&file, "datasets", "", "JSON file: array of {envId, datasetId, sourceDatasetId, sourceEnvId, backupLocation, backupId}")
+	f.StringVar(&newID, "new-store-id", "", "id of the new store (default: a timestamp id like 20210901T120000Z)")
+	f.StringVar(&location, "backup-location", "", "where the backup was written: s3://bucket/prefix (the backup root or a folder below it)")
+	f.StringVar(&backupID, "backup-id", "", "restore this backup, an id like 20261122T020556.939Z as backup list shows it (default: the latest)")
+	f.StringVar(&file, "datasets", "", "path of a JSON file: an array of {envId, datasetId, sourceDatasetId, sourceEnvId, backupLocation, backupId}")
 	f.BoolVar(&wait, "wait", false, "wait for the restore, showing progress; exit non-zero if it fails")
-	f.DurationVar(&drain, "drain-timeout", time.Duration(dataset.DefaultDrainTimeoutSeconds)*time.Second, "how long to wait for in-flight writes before giving up")
+	f.DurationVar(&drain, "drain-timeout", time.Duration(dataset.DefaultDrainTimeoutSeconds)*time.Second, "how long to wait for in-flight writes before giving up: "+durationFormat)
+	alias(cmd, "new-store-id", "new-id")
 	return cmd
 }
 
@@ -183,10 +194,11 @@ func backupDatasets(cmd *cobra.Command, envID, datasetID, location, pit, file st
 		}
 		d := dataset.BackupDataset{EnvID: envID, DatasetID: datasetID, BackupLocation: location}
 		if pit != "" {
-			t, err := time.Parse(time.RFC3339Nano, pit)
+			w, err := parseTime("point-in-time", pit)
 			if err != nil {
-				return nil, usagef("--point-in-time %q: want RFC3339, e.g. 2021-01-01T00:01:00Z", pit)
+				return nil, err
 			}
+			t := w.start()
 			d.PointInTime = &t
 		}
 		out = []dataset.BackupDataset{d}
@@ -205,7 +217,7 @@ func (a *app) start(ctx context.Context, start func(context.Context) (client.Run
 	defer cancel()
 	run, err := start(vctx)
 	if err != nil && vctx.Err() != nil && ctx.Err() == nil {
-		return run, fmt.Errorf("workflow %s was started but not validated within %s: is a worker polling task queue %q?", run.ID, validateTimeout, a.cfg.TaskQueue)
+		return run, fmt.Errorf("workflow %q was started but not validated within %s: is a worker polling task queue %q?", run.ID, validateTimeout, a.cfg.TaskQueue)
 	}
 	return run, err
 }
@@ -228,15 +240,15 @@ func checkRequest(env, dataset, location string) error {
 func readDatasetsFile(path string, into any) error {
 	raw, err := os.ReadFile(path)
 	if err != nil {
-		return usagef("read --datasets file: %v", err)
+		return usagef("--datasets: %v", err)
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(into); err != nil {
-		return usagef("--datasets file %s: %v", path, err)
+		return usagef("--datasets file %q: %v", path, err)
 	}
 	if dec.More() {
-		return usagef("--datasets file %s: trailing data after the JSON array", path)
+		return usagef("--datasets file %q: trailing data after the JSON array", path)
 	}
 	return nil
 }
@@ -263,16 +275,19 @@ func (a *app) statusCommand(name string) *cobra.Command {
 	}
 	var workflowID string
 	var filter client.RunFilter
+	var out *output
 	cmd := &cobra.Command{
-		Use:   name + " [--workflow-id W | --env-id E --dataset-id D --schedule-id S]",
+		Use:   name + " [--workflow-id W | --env-id E --dataset-id D --schedule-id S] [--output table|json]",
 		Short: "Show recent " + op + " runs (found by Lifeboat's search attributes), or one run with its progress",
+		Example: "  lifeboat " + name + "\n  lifeboat " + name + " --env-id demo --dataset-id orders --limit 5\n" +
+			"  lifeboat " + name + " --workflow-id " + op + "-demo-orders-20261122T001953.882Z --output json",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := a.client()
 			if err != nil {
 				return err
 			}
 			if workflowID != "" {
-				return a.showRun(cmd.Context(), c, workflowID)
+				return a.showRun(cmd.Context(), c, workflowID, out)
 			}
 			filter.Operation = op
 			if filter.Dataset != "" {
@@ -286,35 +301,104 @@ func (a *app) statusCommand(name string) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			tw := tabwriter.NewWriter(a.out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "WORKFLOW ID\tSTATUS\tSTARTED\tDURATION\tDATASETS\tSCHEDULE")
+			doc := make([]runJSON, 0, len(runs))
 			for _, r := range runs {
-				dur := "-"
+				j := runJSON{WorkflowID: r.WorkflowID, RunID: r.RunID, Type: r.Type, Status: r.Status, StartTime: r.Start,
+					Datasets: r.Datasets, ScheduleID: r.ScheduleID}
 				if !r.Close.IsZero() {
-					dur = r.Close.Sub(r.Start).Round(time.Millisecond).String()
+					t := r.Close
+					j.CloseTime = &t
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.WorkflowID, r.Status, r.Start.Format(time.RFC3339), dur,
-					dash(strings.Join(r.Datasets, ",")), dash(r.ScheduleID))
+				if j.Datasets == nil {
+					j.Datasets = []string{}
+				}
+				doc = append(doc, j)
 			}
-			return tw.Flush()
+			return a.render(out, doc, func(tw io.Writer) {
+				fmt.Fprintln(tw, "WORKFLOW ID\tSTATUS\tSTARTED\tDURATION\tDATASETS\tSCHEDULE")
+				for _, r := range runs {
+					dur := "-"
+					if !r.Close.IsZero() {
+						dur = r.Close.Sub(r.Start).Round(time.Millisecond).String()
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.WorkflowID, r.Status, r.Start.Format(time.RFC3339), dur,
+						dash(strings.Join(r.Datasets, ",")), dash(r.ScheduleID))
+				}
+			})
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&workflowID, "workflow-id", "", "show this run with its progress")
+	fl.StringVar(&workflowID, "workflow-id", "", "show this run with its progress (a workflow id, as backup-dataset prints it)")
 	fl.StringVar(&filter.EnvID, "env-id", "", "only runs whose (first) dataset is in this environment")
 	fl.StringVar(&filter.Dataset, "dataset-id", "", "only runs covering this dataset (with --env-id)")
 	fl.StringVar(&filter.ScheduleID, "schedule-id", "", "only runs started by this schedule")
-	fl.IntVar(&filter.Limit, "limit", 20, "how many runs to list")
+	fl.IntVar(&filter.Limit, "limit", 20, "how many runs to list, newest first (a number)")
+	out = outputFlag(cmd)
 	return cmd
 }
 
-func (a *app) showRun(ctx context.Context, c *client.Client, workflowID string) error {
+// runJSON is one run in the JSON of backup-status and restore-status.
+type runJSON struct {
+	WorkflowID string     `json:"workflowId"`
+	RunID      string     `json:"runId"`
+	Type       string     `json:"type"`
+	Status     string     `json:"status"`
+	StartTime  time.Time  `json:"startTime"`
+	CloseTime  *time.Time `json:"closeTime,omitempty"`
+	Datasets   []string   `json:"datasets"`
+	ScheduleID string     `json:"scheduleId,omitempty"`
+}
+
+// runStatusJSON is one run with its progress, as --workflow-id shows it.
+type runStatusJSON struct {
+	WorkflowID string `json:"workflowId"`
+	RunID      string `json:"runId"`
+	Type       string `json:"type"`
+	Status     string `json:"status"`
+	// Progress is the run's progress query answer, whatever the
+	// workflow type (absent when the run cannot answer it).
+	Progress          json.RawMessage   `json:"progress,omitempty"`
+	PendingActivities []pendingActivity `json:"pendingActivities"`
+}
+
+type pendingActivity struct {
+	ActivityType string `json:"activityType"`
+	Attempt      int32  `json:"attempt"`
+	Heartbeat    string `json:"heartbeat,omitempty"`
+	LastFailure  string `json:"lastFailure,omitempty"`
+}
+
+func (a *app) showRun(ctx context.Context, c *client.Client, workflowID string, out *output) error {
 	d, err := c.Temporal.DescribeWorkflowExecution(ctx, workflowID, "")
 	if err != nil {
-		return fmt.Errorf("describe workflow %s: %w", workflowID, err)
+		var nf *serviceerror.NotFound
+		if errors.As(err, &nf) {
+			return &notFoundError{fmt.Errorf("no workflow %q in namespace %q", workflowID, a.cfg.Namespace)}
+		}
+		return fmt.Errorf("describe workflow %q: %w", workflowID, err)
 	}
 	info := d.WorkflowExecutionInfo
-	fmt.Fprintf(a.out, "workflow %s (%s): %s\n", workflowID, info.Type.Name, strings.TrimPrefix(info.Status.String(), "WORKFLOW_EXECUTION_STATUS_"))
+	doc := runStatusJSON{
+		WorkflowID: workflowID, RunID: info.Execution.GetRunId(), Type: info.Type.Name,
+		Status: strings.TrimPrefix(info.Status.String(), "WORKFLOW_EXECUTION_STATUS_"), PendingActivities: []pendingActivity{},
+	}
+	for _, pa := range d.PendingActivities {
+		p := pendingActivity{ActivityType: pa.ActivityType.Name, Attempt: pa.Attempt}
+		if pa.HeartbeatDetails != nil && len(pa.HeartbeatDetails.Payloads) > 0 {
+			p.Heartbeat = strings.TrimSpace(string(pa.HeartbeatDetails.Payloads[0].Data))
+		}
+		if pa.LastFailure != nil {
+			p.LastFailure = pa.LastFailure.Message
+		}
+		doc.PendingActivities = append(doc.PendingActivities, p)
+	}
+	if *out == outputJSON {
+		if v, err := c.Temporal.QueryWorkflow(ctx, workflowID, "", workflows.ProgressQuery); err == nil {
+			_ = v.Get(&doc.Progress)
+		}
+		return a.render(out, doc, nil)
+	}
+	fmt.Fprintf(a.out, "workflow %s (%s): %s\n", workflowID, doc.Type, doc.Status)
 	if p, err := c.Progress(ctx, workflowID); err == nil {
 		fmt.Fprintf(a.out, "step: %s (started %s)\n", p.Step, p.StartedAt.Format(time.RFC3339))
 		if p.StoreID != "" {
@@ -330,13 +414,13 @@ func (a *app) showRun(ctx context.Context, c *client.Client, workflowID string) 
 			fmt.Fprintf(a.out, "error: %s\n", p.Error)
 		}
 	}
-	for _, pa := range d.PendingActivities {
-		line := fmt.Sprintf("running activity %s (attempt %d)", pa.ActivityType.Name, pa.Attempt)
-		if pa.HeartbeatDetails != nil && len(pa.HeartbeatDetails.Payloads) > 0 {
-			line += ": " + strings.TrimSpace(string(pa.HeartbeatDetails.Payloads[0].Data))
+	for _, p := range doc.PendingActivities {
+		line := fmt.Sprintf("running activity %s (attempt %d)", p.ActivityType, p.Attempt)
+		if p.Heartbeat != "" {
+			line += ": " + p.Heartbeat
 		}
-		if pa.LastFailure != nil {
-			line += " last failure: " + pa.LastFailure.Message
+		if p.LastFailure != "" {
+			line += " last failure: " + p.LastFailure
 		}
 		fmt.Fprintln(a.out, line)
 	}

@@ -159,7 +159,7 @@ func (c *Client) WaitValidated(ctx context.Context, run Run) error {
 func (c *Client) closed(ctx context.Context, run Run) (bool, error) {
 	d, err := c.Temporal.DescribeWorkflowExecution(ctx, run.ID, run.RunID)
 	if err != nil {
-		return false, fmt.Errorf("describe workflow %s: %w", run.ID, err)
+		return false, fmt.Errorf("describe workflow %q: %w", run.ID, err)
 	}
 	if d.WorkflowExecutionInfo.Status != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
 		return true, nil
@@ -196,11 +196,11 @@ func (c *Client) Progress(ctx context.Context, workflowID string) (*dataset.Prog
 func queryProgress[P any](ctx context.Context, c *Client, workflowID, runID string) (*P, error) {
 	v, err := c.Temporal.QueryWorkflow(ctx, workflowID, runID, workflows.ProgressQuery)
 	if err != nil {
-		return nil, fmt.Errorf("query progress of %s: %w", workflowID, err)
+		return nil, fmt.Errorf("query progress of workflow %q: %w", workflowID, err)
 	}
 	var p P
 	if err := v.Get(&p); err != nil {
-		return nil, fmt.Errorf("decode progress of %s: %w", workflowID, err)
+		return nil, fmt.Errorf("decode progress of workflow %q: %w", workflowID, err)
 	}
 	return &p, nil
 }

@@ -182,13 +182,13 @@ func scheduleError(id, op string, err error) error {
 	)
 	switch {
 	case errors.Is(err, temporal.ErrScheduleAlreadyRunning), errors.As(err, &exists):
-		return &InvalidInputError{Msg: fmt.Sprintf("schedule %s already exists", id)}
+		return &InvalidInputError{Msg: fmt.Sprintf("schedule %q already exists", id)}
 	case errors.As(err, &notFound):
-		return &InvalidInputError{Msg: fmt.Sprintf("no schedule %s", id)}
+		return &InvalidInputError{Msg: fmt.Sprintf("no schedule %q", id)}
 	case errors.As(err, &invalid):
-		return &InvalidInputError{Msg: fmt.Sprintf("schedule %s: %s", id, invalid.Message)}
+		return &InvalidInputError{Msg: fmt.Sprintf("schedule %q: %s", id, invalid.Message)}
 	}
-	return fmt.Errorf("%s schedule %s: %w", op, id, err)
+	return fmt.Errorf("%s schedule %q: %w", op, id, err)
 }
 
 // ScheduleSummary is one schedule in a listing.

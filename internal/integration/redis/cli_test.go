@@ -49,7 +49,7 @@ func TestIntegrationRedisCLI(t *testing.T) {
 	}
 	// Node ids name the sidecars' task queues: unique across clusters.
 	if code, _, stderr := lifeboat("redis", "cluster", "register", "--cluster", name+"-2", "--node", c.nodes[0].id+"="+c.nodes[0].addr); code != 2 ||
-		!strings.Contains(stderr, "is taken by cluster "+name) {
+		!strings.Contains(stderr, `is taken by cluster "`+name+`"`) {
 		t.Errorf("registering a node id taken by another cluster: exit %d, %q", code, stderr)
 	}
 	if code, _, stderr := lifeboat("redis", "cluster", "register", "--cluster", name, "--node", c.nodes[0].id+"="+c.nodes[0].addr); code != 2 ||
