@@ -76,6 +76,7 @@ func (a *app) rootCommand() *cobra.Command {
 	root.AddCommand(a.envCommand(), a.datasetCommand(), a.dataCommand(),
 		a.backupCommand(), a.restoreCommand(), a.statusCommand("backup-status"), a.statusCommand("restore-status"), a.redisCommand())
 	root.AddCommand(a.backupsCommand())
+	root.AddCommand(a.storeCommand())
 	return root
 }
 
