@@ -21,7 +21,7 @@ import (
 
 func (a *app) redisCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "redis", Short: "Back up and restore Redis clusters (one sidecar worker per node)"}
-	cmd.AddCommand(a.redisClusterCommand(), a.redisBackupCommand(), a.redisRestoreCommand(), a.redisBackupsCommand())
+	cmd.AddCommand(a.redisClusterCommand(), a.redisBackupCommand(), a.redisRestoreCommand(), a.redisBackupsCommand(), a.redisPruneCommand())
 	return cmd
 }
 

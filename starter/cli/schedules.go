@@ -28,7 +28,7 @@ the timetable, so runs start whether or not this machine is up, and show in the
 Web UI under Schedules. A run due while the last still runs is skipped by default.`,
 	}
 	create := &cobra.Command{Use: "create", Short: "Create a schedule"}
-	create.AddCommand(a.scheduleBackupCommand(), a.scheduleSnapshotsCommand())
+	create.AddCommand(a.scheduleBackupCommand(), a.scheduleSnapshotsCommand(), a.scheduleRedisCommand())
 	cmd.AddCommand(create, a.scheduleListCommand(), a.scheduleDescribeCommand(),
 		a.scheduleActionCommand("pause", "Pause a schedule: no runs start until unpaused"),
 		a.scheduleActionCommand("unpause", "Unpause a schedule"),
