@@ -11,7 +11,7 @@ export TEMPORAL_BIN ?= $(GOBIN)/temporal
 # flags for the stack: EMULATOR_ARGS="--fault-rate 0.05". See docs/emulator.md.
 export EMULATOR_PROFILE ?= aws
 
-.PHONY: all build tools up down status demo test unit integration bench chaos lint clean demo-snapshots e2e
+.PHONY: all build install tools up down status demo test unit integration bench chaos lint clean demo-snapshots e2e
 
 all: build
 
@@ -19,6 +19,19 @@ build:
 	@mkdir -p bin
 	go build -o bin/lifeboat ./starter
 	go build -o bin/worker ./worker
+
+# `lifeboat` (the CLI) and `lifeboat-worker` into BINDIR: $(go env GOBIN), else
+# $(go env GOPATH)/bin, as go install does; PREFIX=/usr/local installs into
+# /usr/local/bin; BINDIR=<dir> into <dir>. The worker is lifeboat-worker on
+# PATH, not worker, so it cannot shadow another program's.
+PREFIX ?=
+BINDIR ?= $(if $(PREFIX),$(PREFIX)/bin,$(or $(shell go env GOBIN),$(GOBIN)))
+install:
+	@mkdir -p "$(BINDIR)"
+	go build -o "$(BINDIR)/lifeboat" ./starter
+	go build -o "$(BINDIR)/lifeboat-worker" ./worker
+	@case ":$$PATH:" in *":$(BINDIR):"*) echo "installed lifeboat and lifeboat-worker in $(BINDIR)" ;; \
+	  *) echo "installed lifeboat and lifeboat-worker in $(BINDIR), which is not on PATH: add it (export PATH=\"$(BINDIR):\$$PATH\")" ;; esac
 
 # The Temporal CLI (dev server + Web UI) and moto server, if missing.
 tools:
@@ -46,11 +59,13 @@ demo-snapshots: tools build
 # Browser check (README, "Browser check"): the stack as make up starts it (same
 # ports; it stays up), headless Chromium (Debian package, installed if missing)
 # opens the Web UI filtered by LifeboatOperation="backup" and asserts a finished
-# backup is listed; screenshots go to docs/images/.
+# backup is listed; screenshots go to out/e2e/ (git-ignored), or refresh
+# README's docs/images/ with UPDATE_IMAGES=1.
+E2E_OUT = $(if $(filter 1 true yes,$(UPDATE_IMAGES)),$(CURDIR)/docs/images,$(CURDIR)/out/e2e)
 e2e: tools build
 	@scripts/install-chromium.sh
 	@scripts/stack.sh up
-	TEMPORAL_ADDRESS=127.0.0.1:$${TEMPORAL_PORT:-7233} LIFEBOAT_UI_URL=http://127.0.0.1:$${TEMPORAL_UI_PORT:-8233} \
+	LIFEBOAT_E2E_OUT=$${LIFEBOAT_E2E_OUT:-$(E2E_OUT)} TEMPORAL_ADDRESS=127.0.0.1:$${TEMPORAL_PORT:-7233} LIFEBOAT_UI_URL=http://127.0.0.1:$${TEMPORAL_UI_PORT:-8233} \
 	  AWS_ENDPOINT_URL=http://127.0.0.1:$${MOTO_PORT:-5000} go test -tags e2e -count=1 -timeout 5m -v ./internal/e2e/
 
 # gofmt, go vet, staticcheck (installed if missing), go.mod tidy, and the

@@ -41,6 +41,35 @@ wait_port() { # name port
   return 1
 }
 
+# holder PORT: "name (pid N)" of the process listening on 127.0.0.1:PORT or
+# any address, "another process" when ss cannot say; empty if the port is free.
+holder() {
+  local line
+  line=$(ss -Hltnp "sport = :$1" 2>/dev/null | head -n 1) || true
+  if [ -z "$line" ]; then
+    # No ss, or no listener it can see: probe the port itself.
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && echo "another process"
+    return 0
+  fi
+  if [[ $line =~ users:\(\(\"([^\"]+)\",pid=([0-9]+) ]]; then
+    echo "${BASH_REMATCH[1]} (pid ${BASH_REMATCH[2]})"
+  else
+    echo "another process"
+  fi
+}
+
+# check_port NAME PORT WHAT: refuse to start NAME when PORT is taken by
+# something that is not this stack's NAME, instead of reporting the stack up
+# with its workers on someone else's server. One line, exit 1.
+check_port() {
+  local name=$1 port=$2 what=$3 who
+  running "$name" && return 0
+  who=$(holder "$port")
+  [ -z "$who" ] && return 0
+  echo "stack: port $port ($what) is taken by $who, not by this stack: stop it or pick another port (e.g. make up ${4:-}=<port>)" >&2
+  exit 1
+}
+
 start() { # name command...
   local name=$1; shift
   if running "$name"; then echo "stack: $name already running (pid $(cat "$state/pids/$name.pid"))"; return 0; fi
@@ -50,6 +79,12 @@ start() { # name command...
 
 up() {
   [ -x "$temporal_bin" ] || { echo "stack: Temporal CLI not found; run 'make tools'" >&2; exit 1; }
+  check_port temporal "$temporal_port" "Temporal frontend" TEMPORAL_PORT
+  check_port temporal "$ui_port" "Temporal Web UI" TEMPORAL_UI_PORT
+  check_port moto "$moto_port" "moto, the AWS emulator" MOTO_PORT
+  for i in $(seq 1 "$workers"); do
+    check_port "worker$i" "$((metrics_base + i))" "worker$i metrics" METRICS_PORT_BASE
+  done
   start temporal "$temporal_bin" server start-dev --ip 127.0.0.1 --port "$temporal_port" --ui-port "$ui_port" \
     --db-filename "$state/temporal.db" --log-level warn \
     "${search_attributes[@]/#/--search-attribute=}"

@@ -1,9 +1,15 @@
 package workflows
 
 import (
+	"errors"
+	"reflect"
+	"strings"
 	"time"
 
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/lifeboat-dev/lifeboat/activities"
 )
 
 // Lifeboat's own metrics, emitted through the workflow's metrics handler
@@ -27,7 +33,63 @@ const (
 	// (tags operation, step), and retention steps that failed in runs that
 	// succeeded anyway (step pruning-backups).
 	MetricFailures = "lifeboat_failures"
+	// MetricRefused counts requests a workflow refused before changing
+	// anything, because of bad input (tags operation, reason: RefusalReason),
+	// apart from MetricFailures so that a typo never pages anyone.
+	MetricRefused = "lifeboat_refused"
 )
+
+// Metrics lists every metric above: each has a HELP text in
+// internal/metrics.Help (a test checks).
+var Metrics = []string{
+	MetricPauseWindow, MetricItemsExported, MetricBytesExported, MetricItemsImported, MetricBytesImported,
+	MetricSnapshotsCreated, MetricSnapshotsCopied, MetricSnapshotsDeleted, MetricFailures, MetricRefused,
+}
+
+// Refusal reasons (the reason tag of MetricRefused), from the type of the
+// error behind an InvalidInput refusal.
+const (
+	RefusedNotFound     = "not-found"      // an unknown environment, dataset or Redis cluster
+	RefusedExists       = "already-exists" // an id already taken
+	RefusedNoBackup     = "no-backup"      // no backup matches a restore's request
+	RefusedInvalidInput = "invalid-input"  // anything else: a malformed id, location, policy...
+)
+
+// RefusalReason says whether err refuses the request as bad input (an
+// InvalidInput application error: nothing was changed) and why, in a few
+// fixed words fit for a metric tag.
+func RefusalReason(err error) (string, bool) {
+	var app *temporal.ApplicationError
+	if !errors.As(err, &app) || app.Type() != activities.ErrInvalidInput {
+		return "", false
+	}
+	// The cause is the typed error an activity refused with: the error
+	// itself within one process, an ApplicationError typed by its Go type
+	// name once it crossed the server.
+	cause := errors.Unwrap(app)
+	name := ""
+	var inner *temporal.ApplicationError
+	if errors.As(cause, &inner) {
+		name = inner.Type()
+	} else if cause != nil {
+		name = reflect.TypeOf(cause).String()
+		name = name[strings.LastIndex(name, ".")+1:]
+	}
+	switch name {
+	case "NotFoundError", "RedisClusterNotFoundError":
+		return RefusedNotFound, true
+	case "AlreadyExistsError", "RedisClusterExistsError":
+		return RefusedExists, true
+	case "NoBackupError":
+		return RefusedNoBackup, true
+	}
+	return RefusedInvalidInput, true
+}
+
+// CountRefused counts a refused request (MetricRefused).
+func CountRefused(ctx workflow.Context, op, reason string) {
+	Count(ctx, MetricRefused, 1, map[string]string{"operation": op, "reason": reason})
+}
 
 func Count(ctx workflow.Context, name string, n int64, tags map[string]string) {
 	if n <= 0 {

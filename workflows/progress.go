@@ -42,11 +42,15 @@ func SetStep(ctx workflow.Context, p Tracked, step string) {
 }
 
 // Fail records a failure: counted (lifeboat_failures, tagged with metricOp
-// and the step it failed in), msg kept as p's error, step StepFailed. It
-// returns err.
+// and the step it failed in; a refusal of bad input in lifeboat_refused
+// instead), msg kept as p's error, step StepFailed. It returns err.
 func Fail(ctx workflow.Context, p Tracked, metricOp, msg string, err error) error {
 	s := p.ProgressStatus()
-	CountFailure(ctx, metricOp, s.Step)
+	if reason, refused := RefusalReason(err); refused {
+		CountRefused(ctx, metricOp, reason)
+	} else {
+		CountFailure(ctx, metricOp, s.Step)
+	}
 	s.Error = msg
 	SetStep(ctx, p, StepFailed)
 	return err

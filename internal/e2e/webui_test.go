@@ -14,7 +14,9 @@
 //	AWS_ENDPOINT_URL    http://127.0.0.1:5000 (moto; AWS_REGION and credentials default to us-east-1, test/test)
 //	LIFEBOAT_BIN        <repo>/bin/lifeboat
 //	CHROMIUM_BIN        chromium from PATH (Debian's package)
-//	LIFEBOAT_E2E_OUT    <repo>/docs/images (where the screenshots go)
+//	LIFEBOAT_E2E_OUT    <repo>/out/e2e (where the screenshots go; git-ignored, so a run
+//	                    leaves the tree clean; `make e2e UPDATE_IMAGES=1` sets it to
+//	                    <repo>/docs/images to refresh README's pictures on purpose)
 package e2e
 
 import (
@@ -74,7 +76,7 @@ func load(t *testing.T) settings {
 		moto:     env("AWS_ENDPOINT_URL", "http://127.0.0.1:5000"),
 		lifeboat: env("LIFEBOAT_BIN", filepath.Join(root, "bin", "lifeboat")),
 		chromium: os.Getenv("CHROMIUM_BIN"),
-		out:      env("LIFEBOAT_E2E_OUT", filepath.Join(root, "docs", "images")),
+		out:      env("LIFEBOAT_E2E_OUT", filepath.Join(root, "out", "e2e")),
 	}
 	if s.chromium == "" {
 		for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {

@@ -32,15 +32,17 @@ type Metrics struct {
 // New makes a registry. Values reach the endpoint within ReportInterval.
 func New() *Metrics {
 	reg := prom.NewRegistry()
-	reporter := tallyprom.NewReporter(tallyprom.Options{
+	reporter := describedReporter{tallyprom.NewReporter(tallyprom.Options{
 		Registerer:       reg,
 		DefaultTimerType: tallyprom.HistogramTimerType,
 		OnRegisterError:  func(error) {},
-	})
+	})}
 	scope, closer := tally.NewRootScope(tally.ScopeOptions{
 		CachedReporter:  reporter,
 		Separator:       tallyprom.DefaultSeparator,
 		SanitizeOptions: &sanitize,
+		// tally's own bookkeeping (tally_internal_*) says nothing about Lifeboat.
+		OmitCardinalityMetrics: true,
 	}, ReportInterval)
 	scope = sdktally.NewPrometheusNamingScope(scope)
 	return &Metrics{reporter: reporter, scope: scope, closer: closer, handler: sdktally.NewMetricsHandler(scope)}

@@ -34,6 +34,7 @@ const (
 	StoreInactive = "INACTIVE" // an earlier store, kept after a restore switched away from it
 	StoreCreating = "CREATING" // being populated by a restore
 	StoreFailed   = "FAILED"   // a restore into it did not finish; never switched to
+	// StoreDeleted (stores.go): its tables were deleted.
 )
 
 // InitialStoreID is the store every environment starts with.
@@ -72,6 +73,10 @@ type Store struct {
 	Status     string    `dynamodbav:"status"`
 	CreatedAt  time.Time `dynamodbav:"createdAt"`
 	WorkflowID string    `dynamodbav:"workflowId,omitempty"`
+	// DeletedTables are the store's tables `lifeboat store delete` deleted
+	// (or began to), DeletedAt when the last one went (status DELETED).
+	DeletedTables []string  `dynamodbav:"deletedTables,omitempty"`
+	DeletedAt     time.Time `dynamodbav:"deletedAt,omitempty"`
 }
 
 // StoreIDs lists the environment's stores, oldest first.

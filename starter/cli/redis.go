@@ -25,7 +25,7 @@ func (a *app) redisCommand() *cobra.Command {
 		Example: `  lifeboat redis cluster register --cluster-id shop --node n1=10.0.0.1:6379 --node n2=10.0.0.2:6379
   lifeboat redis backup --cluster-id shop --backup-location s3://my-bucket/redis --wait
   lifeboat redis restore --cluster-id shop --backup-location s3://my-bucket/redis --at 2026-11-21 --wait`}
-	cmd.AddCommand(a.redisClusterCommand(), a.redisBackupCommand(), a.redisRestoreCommand(), a.redisBackupsCommand())
+	cmd.AddCommand(a.redisClusterCommand(), a.redisBackupCommand(), a.redisRestoreCommand(), a.redisBackupsCommand(), a.redisPruneCommand())
 	return cmd
 }
 

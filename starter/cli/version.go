@@ -14,7 +14,9 @@ import (
 func (a *app) versionCommand() *cobra.Command {
 	var output string
 	cmd := &cobra.Command{
-		Use:   "version [--output table|json]",
+		Use: "version [--output table|json]",
+		Example: `  lifeboat version
+  lifeboat version --output json`,
 		Short: "Print Lifeboat's version, commit and Go version",
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) > 0 {

@@ -11,8 +11,8 @@ import (
 // been validated (cluster registered, bucket there, cluster not busy). A
 // refused request returns an InvalidInputError and nothing ran.
 func (c *Client) StartRedisBackup(ctx context.Context, in redis.BackupInput) (Run, error) {
-	if in.Cluster == "" {
-		return Run{}, &InvalidInputError{Msg: "no Redis cluster to back up"}
+	if err := checkRedisBackup(in); err != nil {
+		return Run{}, err
 	}
 	id := redis.BackupWorkflowID(in.Cluster, c.Now())
 	format := in.Format

@@ -28,6 +28,13 @@ func Backup(ctx workflow.Context, in BackupInput) (*BackupResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Only runs given a retention policy (none before it existed) take
+	// this branch or the pruning step, so older histories replay unchanged.
+	if in.Retention != nil {
+		if err := in.Retention.Rules().Validate(); err != nil {
+			return nil, p.fail(ctx, temporal.NewNonRetryableApplicationError(err.Error(), activities.ErrInvalidInput, err))
+		}
+	}
 	short := workflow.WithActivityOptions(ctx, workflows.ShortAWSCall)
 	var plan redisact.BackupPlan
 	err = workflow.ExecuteActivity(short, redisClusters.PlanRedisBackup, redisact.BackupPlanInput{
@@ -104,8 +111,33 @@ func Backup(ctx workflow.Context, in BackupInput) (*BackupResult, error) {
 		p.node(n.Node).Step = workflows.StepDone
 		res.Nodes = append(res.Nodes, NodeResult{Node: n.Node, Keys: n.Keys, Bytes: n.Bytes, Files: len(n.Files)})
 	}
+	if in.Retention != nil {
+		// Still holding the cluster: no restore of it reads a backup
+		// while older ones are deleted.
+		workflows.SetStep(ctx, p, StepPruning)
+		pruneOlder(ctx, plan, *in.Retention, res, p)
+	}
 	workflows.SetStep(ctx, p, workflows.StepDone)
 	return res, nil
+}
+
+// pruneOlder runs retention for the cluster after a successful backup. A
+// failed retention step leaves a warning in the result and the progress and
+// counts in lifeboat_failures_total{step="pruning-backups"}: the backup has
+// succeeded and stays so.
+func pruneOlder(ctx workflow.Context, plan redisact.BackupPlan, policy RetentionPolicy, res *BackupResult, p *Progress) {
+	var pruned redisact.ApplyRedisRetentionResult
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, pruning), redisClusters.ApplyRedisRetention, redisact.ApplyRedisRetentionInput{
+		Location: plan.Location, Cluster: plan.Cluster, Policy: policy.Rules(), Now: workflow.Now(ctx), Protect: []string{res.BackupID},
+	}).Get(ctx, &pruned)
+	if err != nil {
+		res.RetentionWarning = "retention failed, older backups not pruned: " + err.Error()
+		p.Warnings = append(p.Warnings, res.RetentionWarning)
+		workflows.CountFailure(ctx, p.Operation, StepPruning)
+		workflow.GetLogger(ctx).Warn("Retention failed; the backup stands", "cluster", plan.Cluster, "error", err)
+		return
+	}
+	res.Pruned, res.RetentionNotes = pruned.Deleted, pruned.Left
 }
 
 // holdCluster marks the cluster as worked on by this workflow. On

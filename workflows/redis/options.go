@@ -40,6 +40,19 @@ var (
 			NonRetryableErrorTypes: activities.NonRetryable,
 		},
 	}
+	// pruning deletes older backups under the retention policy, from any
+	// worker on the main task queue; it heartbeats per object deleted.
+	pruning = workflow.ActivityOptions{
+		StartToCloseTimeout: time.Hour,
+		HeartbeatTimeout:    2 * time.Minute,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:        2 * time.Second,
+			BackoffCoefficient:     2,
+			MaximumInterval:        30 * time.Second,
+			MaximumAttempts:        3,
+			NonRetryableErrorTypes: activities.NonRetryable,
+		},
+	}
 	// nodeCleanup removes a node's leftovers (a staging folder).
 	nodeCleanup = workflow.ActivityOptions{
 		StartToCloseTimeout: 2 * time.Minute,

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lifeboat-dev/lifeboat/internal/backupstore"
 	"github.com/lifeboat-dev/lifeboat/workflows"
 )
 
@@ -20,12 +21,13 @@ const (
 // Steps a Redis workflow and its nodes go through (besides workflows.StepValidating,
 // workflows.StepManifest, workflows.StepDone and workflows.StepFailed).
 const (
-	StepBackingUp   = "backing-up"  // nodes persist and upload their files
-	StepDownloading = "downloading" // nodes download and check the backup's files
-	StepRestoring   = "restoring"   // nodes stop, swap files, start and load
-	StepWaiting     = "waiting"     // a node's step has not started yet
-	StepUploaded    = "uploaded"    // a node's files are in S3
-	StepStaged      = "staged"      // a node's files are downloaded and checked
+	StepBackingUp   = "backing-up"      // nodes persist and upload their files
+	StepDownloading = "downloading"     // nodes download and check the backup's files
+	StepRestoring   = "restoring"       // nodes stop, swap files, start and load
+	StepWaiting     = "waiting"         // a node's step has not started yet
+	StepUploaded    = "uploaded"        // a node's files are in S3
+	StepStaged      = "staged"          // a node's files are downloaded and checked
+	StepPruning     = "pruning-backups" // older backups are deleted under the retention policy
 )
 
 // DefaultSidecarTimeoutSeconds is how long a node's step may wait for the
@@ -39,6 +41,23 @@ type BackupInput struct {
 	// Format is rdb (default: BGSAVE) or aof (BGREWRITEAOF, every AOF part).
 	Format                string `json:"format,omitempty"`
 	SidecarTimeoutSeconds int    `json:"sidecarTimeoutSeconds,omitempty"`
+	// Retention, when set, deletes the cluster's older backups under the
+	// location after the backup succeeded (never this one, never the
+	// newest, never a folder without a cluster manifest).
+	Retention *RetentionPolicy `json:"retention,omitempty"`
+}
+
+// RetentionPolicy says which of a cluster's backups to keep: the newest
+// Count and/or those younger than Days days (at least one rule on); the
+// newest complete backup is always kept. The datasets' rules.
+type RetentionPolicy struct {
+	Count int `json:"count,omitempty"`
+	Days  int `json:"days,omitempty"`
+}
+
+// Rules is the policy as backupstore applies it.
+func (r RetentionPolicy) Rules() backupstore.Retention {
+	return backupstore.Retention{Count: r.Count, Days: r.Days}
 }
 
 // BackupResult is a complete cluster backup.
@@ -50,6 +69,13 @@ type BackupResult struct {
 	Keys        int64        `json:"keys"`
 	Bytes       int64        `json:"bytes"`
 	Nodes       []NodeResult `json:"nodes"`
+	// Pruned are the older backups (ids) the retention step deleted.
+	Pruned []string `json:"pruned,omitempty"`
+	// RetentionNotes say what retention left alone and why.
+	RetentionNotes []string `json:"retentionNotes,omitempty"`
+	// RetentionWarning says why the retention step failed, if it did; the
+	// backup itself succeeded.
+	RetentionWarning string `json:"retentionWarning,omitempty"`
 }
 
 // NodeResult is one node's part of a backup or restore.
@@ -97,6 +123,8 @@ type Progress struct {
 	Cluster  string         `json:"cluster"`
 	BackupID string         `json:"backupId,omitempty"`
 	Nodes    []NodeProgress `json:"nodes"`
+	// Warnings are failures that did not fail the run (a retention step).
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // NodeProgress is one node's part of RedisProgress.
