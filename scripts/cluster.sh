@@ -210,7 +210,7 @@ EOF
 down() {
   local p pid
   for p in "${processes[@]}"; do
-    running "${p%%:*}" && kill "$(cat "$state/pids/${p%%:*}.pid")" 2>/dev/null || true
+    if running "${p%%:*}"; then kill "$(cat "$state/pids/${p%%:*}.pid")" 2>/dev/null || true; fi
   done
   for p in "${processes[@]}"; do
     running "${p%%:*}" || continue
@@ -249,10 +249,18 @@ run_tests() {
   trap down EXIT
   trap 'exit 130' INT TERM
   up
-  local start=$SECONDS
+  local start=$SECONDS code=0
   log "go test -race ./internal/integration/... against $address${CLUSTER_TEST_RUN:+ (-run $CLUSTER_TEST_RUN)}"
   (cd "$root" && LIFEBOAT_TEST_TEMPORAL_ADDRESS=$address LIFEBOAT_TEST_TEMPORAL_NAMESPACE=$namespace \
-    go test -race -count=1 -timeout 30m ${CLUSTER_TEST_RUN:+-run "$CLUSTER_TEST_RUN"} ./internal/integration/...)
+    go test -race -count=1 -timeout 30m ${CLUSTER_TEST_RUN:+-run "$CLUSTER_TEST_RUN"} ./internal/integration/...) || code=$?
+  if [ "$code" -ne 0 ]; then
+    # down deletes the cluster's folder: keep the server logs for the report.
+    local kept
+    kept=$(mktemp -d "${TMPDIR:-/tmp}/lifeboat-cluster-logs.XXXXXX")
+    cp -r "$state/logs/." "$kept/"
+    log "tests failed after $((SECONDS - start))s; the cluster's logs are kept in $kept"
+    return "$code"
+  fi
   log "tests passed in $((SECONDS - start))s"
 }
 
