@@ -11,7 +11,8 @@ export TEMPORAL_BIN ?= $(GOBIN)/temporal
 # flags for the stack: EMULATOR_ARGS="--fault-rate 0.05". See docs/emulator.md.
 export EMULATOR_PROFILE ?= aws
 
-.PHONY: all build install tools up down status demo test unit integration bench chaos lint clean demo-snapshots e2e
+.PHONY: all build install tools up down status demo test unit integration bench chaos lint clean demo-snapshots e2e \
+	up-cluster down-cluster test-cluster
 
 all: build
 
@@ -91,6 +92,22 @@ unit:
 
 integration: tools
 	go test -race -count=1 -timeout 20m -run Integration ./internal/integration/...
+
+# A throw-away Temporal cluster (server v1.29.1 as two processes on
+# PostgreSQL, set up by deploy/temporal/ as docker-compose.yml is) on ports
+# LIFEBOAT_CLUSTER_PORT (17233) and LIFEBOAT_CLUSTER_PG_PORT (15432); builds
+# the server and installs PostgreSQL if missing. README, "Running on a
+# production Temporal cluster (PostgreSQL)".
+up-cluster: tools
+	@scripts/cluster.sh up
+
+down-cluster:
+	@scripts/cluster.sh down
+
+# up-cluster, the integration suites against it (two workers per test
+# package; CLUSTER_TEST_RUN=regexp narrows them), down-cluster always.
+test-cluster: tools
+	@scripts/cluster.sh test
 
 # Kills worker processes (kill -9) inside write pauses and checks writes are
 # refused at most heartbeat timeout + 10 s after the kill (README, Time limits).

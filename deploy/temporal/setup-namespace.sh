@@ -3,12 +3,14 @@
 # registers Lifeboat's custom search attributes in it. Idempotent: an existing
 # namespace is kept and attributes already registered with the same type are
 # skipped by the CLI. The workers register the same attributes at start-up too.
-# Runs in temporalio/admin-tools (Temporal CLI `temporal`).
+# Runs in temporalio/admin-tools (Temporal CLI `temporal`) and from
+# scripts/cluster.sh (TEMPORAL_BIN: the CLI `make tools` installs).
 set -eu
 
 address=${TEMPORAL_ADDRESS:-temporal:7233}
 namespace=${TEMPORAL_NAMESPACE:-default}
 retention=${NAMESPACE_RETENTION:-168h}
+cli=${TEMPORAL_BIN:-temporal}
 
 # retry N COMMAND...: runs COMMAND until it succeeds, N tries 2s apart.
 retry() {
@@ -24,7 +26,7 @@ retry() {
   done
 }
 
-t() { temporal --address "$address" "$@"; }
+t() { "$cli" --address "$address" "$@"; }
 
 echo "setup: waiting for Temporal at $address"
 retry 90 t operator cluster health >/dev/null

@@ -57,8 +57,12 @@ func (s *Shared) Get(tb testing.TB) *Env {
 		start := time.Now()
 		s.env, s.err = New(context.Background(), s.Options)
 		if s.err == nil {
-			tb.Logf("testenv: Temporal %s, moto %s, task queue %s, started in %s",
-				s.env.TemporalAddress, s.env.MotoURL, s.env.Config.TaskQueue, time.Since(start).Round(time.Millisecond))
+			kind := "dev server"
+			if s.env.External {
+				kind = "external"
+			}
+			tb.Logf("testenv: Temporal %s (%s), moto %s, task queue %s, %d workers, started in %s",
+				s.env.TemporalAddress, kind, s.env.MotoURL, s.env.Config.TaskQueue, len(s.env.workers), time.Since(start).Round(time.Millisecond))
 		}
 	})
 	if s.err != nil {

@@ -16,6 +16,15 @@
 // The Temporal CLI is found at $TEMPORAL_BIN, else $(go env GOPATH)/bin/temporal
 // (`make tools` installs it); moto must be importable by python3 (or by
 // $LIFEBOAT_PYTHON).
+//
+// With LIFEBOAT_TEST_TEMPORAL_ADDRESS set (host:port; namespace
+// LIFEBOAT_TEST_TEMPORAL_NAMESPACE, default "default"), every Env uses that
+// Temporal server instead of starting a dev server: `make test-cluster` runs
+// the integration suites so against a Temporal cluster on PostgreSQL
+// (scripts/cluster.sh). Envs, in one test process or many, still keep apart
+// by their own task queue, control table and table prefix. The CLI tests
+// pass the address but not the namespace: with another namespace than
+// "default", set TEMPORAL_NAMESPACE as well.
 package testenv
 
 import (
@@ -69,17 +78,28 @@ type Options struct {
 	Emulator EmulatorOptions
 }
 
-// Env is a running Temporal dev server, moto server and Lifeboat workers.
+// Environment variables that point every Env at an existing Temporal server
+// (see the package documentation).
+const (
+	ExternalAddressEnv   = "LIFEBOAT_TEST_TEMPORAL_ADDRESS"
+	ExternalNamespaceEnv = "LIFEBOAT_TEST_TEMPORAL_NAMESPACE"
+)
+
+// Env is a running Temporal dev server (or an external Temporal server's
+// address), moto server and Lifeboat workers.
 type Env struct {
 	// Config is what the workers run with: unique control table, table
 	// prefix and task queue.
 	Config config.Config
 	// AWS are clients for moto (static test credentials, us-east-1).
 	AWS *awsx.Clients
-	// Temporal is a client of the dev server (the starter's side).
+	// Temporal is a client of the Temporal server (the starter's side).
 	Temporal tclient.Client
-	// TemporalAddress is the dev server's host:port.
+	// TemporalAddress is the Temporal server's host:port.
 	TemporalAddress string
+	// External is true when the Env uses an existing Temporal server
+	// (LIFEBOAT_TEST_TEMPORAL_ADDRESS) rather than its own dev server.
+	External bool
 	// MetricsURLs are the workers' Prometheus endpoints, one per worker.
 	MetricsURLs []string
 	// MotoURL is the moto server's endpoint.
@@ -142,8 +162,14 @@ func New(ctx context.Context, opts Options) (_ *Env, err error) {
 	if err != nil {
 		return nil, err
 	}
-	temporalBin, err := TemporalBin()
-	if err != nil {
+	externalAddr := os.Getenv(ExternalAddressEnv)
+	namespace := config.DefaultNamespace
+	var temporalBin string
+	if externalAddr != "" {
+		if ns := os.Getenv(ExternalNamespaceEnv); ns != "" {
+			namespace = ns
+		}
+	} else if temporalBin, err = TemporalBin(); err != nil {
 		return nil, err
 	}
 	logDir, err := os.MkdirTemp("", "lifeboat-testenv-")
@@ -171,19 +197,25 @@ func New(ctx context.Context, opts Options) (_ *Env, err error) {
 		return nil, err
 	}
 
-	if err := e.startDevServer(ctx, temporalBin, logger, prefix); err != nil {
-		return nil, err
-	}
-	e.Temporal = e.dev.Client()
-	if err := waitNamespace(ctx, e.Temporal, config.DefaultNamespace); err != nil {
-		return nil, err
+	if externalAddr != "" {
+		if err := e.connectExternal(ctx, externalAddr, namespace, logger, prefix); err != nil {
+			return nil, err
+		}
+	} else {
+		if err := e.startDevServer(ctx, temporalBin, logger, prefix); err != nil {
+			return nil, err
+		}
+		e.Temporal = e.dev.Client()
+		if err := waitNamespace(ctx, e.Temporal, namespace); err != nil {
+			return nil, err
+		}
 	}
 
 	awsCfg := awsConfig(e.MotoURL)
 	e.AWS = awsx.New(awsCfg)
 	e.Config = config.Config{
 		TemporalAddress: e.TemporalAddress,
-		Namespace:       config.DefaultNamespace,
+		Namespace:       namespace,
 		TaskQueue:       prefix,
 		ControlTable:    prefix + "-control",
 		TablePrefix:     prefix,
@@ -205,7 +237,7 @@ func New(ctx context.Context, opts Options) (_ *Env, err error) {
 		}
 		e.MetricsURLs = append(e.MetricsURLs, fmt.Sprintf("http://%s/metrics", addr))
 		c, err := tclient.Dial(tclient.Options{
-			HostPort: e.TemporalAddress, Namespace: config.DefaultNamespace, Logger: logger,
+			HostPort: e.TemporalAddress, Namespace: namespace, Logger: logger,
 			Identity:       fmt.Sprintf("testenv-worker-%d@%s", i, prefix),
 			MetricsHandler: m.Handler(),
 		})
@@ -287,6 +319,28 @@ func (e *Env) logFile(name string) (*os.File, error) {
 	}
 	e.logFiles = append(e.logFiles, f)
 	return f, nil
+}
+
+// connectExternal connects to the Temporal server at addr instead of
+// starting one. It registers Lifeboat's search attributes in the namespace
+// if they are missing, as the dev server's flags do (scripts/cluster.sh has
+// registered them already; an Env without workers needs them too).
+func (e *Env) connectExternal(ctx context.Context, addr, namespace string, logger tlog.Logger, prefix string) error {
+	c, err := tclient.DialContext(ctx, tclient.Options{
+		HostPort: addr, Namespace: namespace, Logger: logger,
+		Identity: "testenv-starter@" + prefix,
+	})
+	if err != nil {
+		return fmt.Errorf("connect to Temporal at %s (%s): %w", addr, ExternalAddressEnv, err)
+	}
+	e.Temporal, e.TemporalAddress, e.External = c, addr, true
+	if err := waitNamespace(ctx, c, namespace); err != nil {
+		return fmt.Errorf("external Temporal %s: %w", addr, err)
+	}
+	if err := app.EnsureSearchAttributes(ctx, c, namespace); err != nil {
+		return fmt.Errorf("external Temporal %s: %w", addr, err)
+	}
+	return nil
 }
 
 // startDevServer starts the Temporal dev server on free ports. The CLI
