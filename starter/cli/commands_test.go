@@ -75,7 +75,7 @@ func TestEveryCommand(t *testing.T) {
 		return code, out.String(), errOut.String()
 	}
 	// Values found by earlier cases, used by later ones.
-	var backupWorkflow, restoreWorkflow, backupID string
+	var backupWorkflow, restoreWorkflow, backupID, activeTable string
 	firstLine := func(s string) string { return strings.SplitN(strings.TrimSpace(s), "\n", 2)[0] }
 	field := func(doc any, i int, key string) string {
 		t.Helper()
@@ -190,6 +190,41 @@ func TestEveryCommand(t *testing.T) {
 		func() cliCase {
 			return cliCase{args: with([]string{"restore-dataset", "--wait", "--newId", "r2"}, target...),
 				check: func(_ *testing.T, out string, _ any) { restoreWorkflow = firstLine(out) }}
+		},
+		// Stores: after the restore, r2 is active and initial INACTIVE.
+		func() cliCase {
+			return cliCase{args: []string{"store", "list", "--env-id", env, "--output", "json"},
+				check: func(t *testing.T, _ string, doc any) {
+					states := map[string]string{}
+					list, _ := doc.([]any)
+					for _, row := range list {
+						m, _ := row.(map[string]any)
+						states[m["storeId"].(string)] = m["state"].(string)
+						if m["state"] == "ACTIVE" {
+							activeTable, _ = m["table"].(string)
+						}
+					}
+					if states["r2"] != "ACTIVE" || states["initial"] != "INACTIVE" || activeTable == "" {
+						t.Errorf("store list json: %v", doc)
+					}
+				}}
+		},
+		func() cliCase {
+			return cliCase{args: []string{"store", "delete", "--env-id", env, "--inactive", "--dry-run"}}
+		},
+		func() cliCase {
+			return cliCase{args: []string{"store", "delete", "--table", activeTable, "--yes"}, code: ExitInvalid}
+		},
+		func() cliCase {
+			return cliCase{args: []string{"store", "delete", "--env-id", env, "--inactive", "--yes"}}
+		},
+		func() cliCase {
+			return cliCase{args: []string{"version", "--output", "json"},
+				check: func(t *testing.T, _ string, doc any) {
+					if m, _ := doc.(map[string]any); m["goVersion"] == "" || m["goVersion"] == nil {
+						t.Errorf("version json: %v", doc)
+					}
+				}}
 		},
 		func() cliCase {
 			return cliCase{args: []string{"restore-status", "--output", "json"},
@@ -308,6 +343,14 @@ func TestEveryCommand(t *testing.T) {
 						t.Errorf("redis backups json of a cluster without backups: %q, want []", out)
 					}
 				}}
+		},
+		func() cliCase {
+			return cliCase{args: []string{"schedule", "create", "redis", "--schedule-id", env + "-r", "--cluster-id", cluster,
+				"--backup-location", loc, "--every", "24h", "--retain", "7"}}
+		},
+		func() cliCase { return cliCase{args: []string{"schedule", "delete", "--schedule-id", env + "-r"}} },
+		func() cliCase {
+			return cliCase{args: []string{"redis", "prune", "--cluster-id", cluster, "--backup-location", loc, "--retain", "1", "--dry-run"}}
 		},
 		func() cliCase {
 			return cliCase{args: []string{"redis", "backup", "--cluster-id", "no-such-cluster", "--backup-location", loc}, code: ExitInvalid}
