@@ -78,8 +78,11 @@ func (a *Datasets) ValidateBackup(ctx context.Context, in ValidateBackupInput) (
 	if len(in.Targets) == 0 {
 		return nil, activities.Invalid(errors.New("no datasets to back up"))
 	}
+	hb := activities.KeepAlive(ctx, activities.HeartbeatInPause, nil)
+	defer hb.Stop()
 	seen := map[DatasetRef]bool{}
 	buckets := map[string]bool{}
+	envs := map[string]*registry.Environment{}
 	out := &ValidateBackupResult{}
 	for _, t := range in.Targets {
 		ref := DatasetRef{EnvID: t.EnvID, DatasetID: t.DatasetID}
@@ -94,9 +97,12 @@ func (a *Datasets) ValidateBackup(ctx context.Context, in ValidateBackupInput) (
 		if err != nil {
 			return nil, activities.Invalid(err)
 		}
-		env, err := a.Registry.GetEnvironment(ctx, t.EnvID)
-		if err != nil {
-			return nil, activities.Classify(err)
+		env, ok := envs[t.EnvID]
+		if !ok {
+			if env, err = a.Registry.GetEnvironment(ctx, t.EnvID); err != nil {
+				return nil, activities.Classify(err)
+			}
+			envs[t.EnvID] = env
 		}
 		ds, err := a.Registry.GetDataset(ctx, t.EnvID, t.DatasetID)
 		if err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/lifeboat-dev/lifeboat/internal/backupstore"
 	"github.com/lifeboat-dev/lifeboat/internal/ids"
 	"github.com/lifeboat-dev/lifeboat/internal/registry"
+	"golang.org/x/sync/errgroup"
 )
 
 // RestoreRequestItem is one dataset of a restore request, as the user gave it.
@@ -65,6 +66,9 @@ type ValidateRestoreResult struct {
 // ValidateRestore checks a restore request before anything is changed: the
 // environments and datasets exist and are not held, the new store id is
 // free, and each dataset has a complete backup whose manifest is consistent.
+// Its work grows with the request (a listing and a manifest read per
+// dataset), so it heartbeats, checks each bucket once and looks datasets up
+// planLookups at a time; of several bad targets it names the first listed.
 func (a *Datasets) ValidateRestore(ctx context.Context, in ValidateRestoreInput) (*ValidateRestoreResult, error) {
 	if len(in.Targets) == 0 {
 		return nil, activities.Invalid(errors.New("no datasets to restore"))
@@ -72,10 +76,13 @@ func (a *Datasets) ValidateRestore(ctx context.Context, in ValidateRestoreInput)
 	if err := ids.Validate("store", in.NewStoreID); err != nil {
 		return nil, activities.Invalid(err)
 	}
-	out := &ValidateRestoreResult{}
+	hb := activities.KeepAlive(ctx, activities.HeartbeatInPause, nil)
+	defer hb.Stop()
 	envs := map[string]*RestoreEnvironment{}
 	restored := map[DatasetRef]bool{}
-	for _, t := range in.Targets {
+	locs := make([]backupstore.Location, len(in.Targets))
+	buckets := map[string]bool{}
+	for i, t := range in.Targets {
 		ref := DatasetRef{EnvID: t.EnvID, DatasetID: t.DatasetID}
 		if t.EnvID == "" || t.DatasetID == "" {
 			return nil, activities.Invalid(fmt.Errorf("every dataset needs an environment id and a dataset id (got %q)", ref.String()))
@@ -88,6 +95,7 @@ func (a *Datasets) ValidateRestore(ctx context.Context, in ValidateRestoreInput)
 		if err != nil {
 			return nil, activities.Invalid(err)
 		}
+		locs[i] = loc
 		if _, ok := envs[t.EnvID]; !ok {
 			re, err := a.planEnvironment(ctx, t.EnvID, in.NewStoreID)
 			if err != nil {
@@ -95,22 +103,49 @@ func (a *Datasets) ValidateRestore(ctx context.Context, in ValidateRestoreInput)
 			}
 			envs[t.EnvID] = re
 		}
-		if _, err := a.Registry.GetDataset(ctx, t.EnvID, t.DatasetID); err != nil {
-			return nil, activities.Classify(err)
+		if !buckets[loc.Bucket] {
+			if err := a.checkBucket(ctx, loc); err != nil {
+				return nil, err
+			}
+			buckets[loc.Bucket] = true
 		}
-		source := t.SourceDatasetID
-		if source == "" {
-			source = t.DatasetID
-		}
-		m, key, err := a.findBackup(ctx, loc, source, t.SourceEnvID, t.EnvID, t.BackupID)
-		if err != nil {
-			return nil, err
-		}
-		out.Targets = append(out.Targets, RestoreTarget{
-			DatasetRef: ref, SourceDatasetID: source, Location: loc, ManifestKey: key,
-			BackupID: m.BackupID, ItemCount: m.ItemCount, Bytes: m.Bytes,
-			TableName: a.Registry.TableName(t.EnvID, in.NewStoreID, t.DatasetID),
+	}
+	out := &ValidateRestoreResult{Targets: make([]RestoreTarget, len(in.Targets))}
+	errs := make([]error, len(in.Targets))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(planLookups)
+	for i, t := range in.Targets {
+		g.Go(func() error {
+			if _, err := a.Registry.GetDataset(gctx, t.EnvID, t.DatasetID); err != nil {
+				errs[i] = activities.Classify(err)
+				return errs[i]
+			}
+			source := t.SourceDatasetID
+			if source == "" {
+				source = t.DatasetID
+			}
+			m, key, err := a.findBackup(gctx, locs[i], source, t.SourceEnvID, t.EnvID, t.BackupID)
+			if err != nil {
+				errs[i] = err
+				return err
+			}
+			out.Targets[i] = RestoreTarget{
+				DatasetRef: DatasetRef{EnvID: t.EnvID, DatasetID: t.DatasetID}, SourceDatasetID: source, Location: locs[i],
+				ManifestKey: key, BackupID: m.BackupID, ItemCount: m.ItemCount, Bytes: m.Bytes,
+				TableName: a.Registry.TableName(t.EnvID, in.NewStoreID, t.DatasetID),
+			}
+			return nil
 		})
+	}
+	if err := g.Wait(); err != nil {
+		// The first failure cancels the rest, which then fail with the
+		// context: report the first target that failed on its own.
+		for _, e := range errs {
+			if e != nil && !errors.Is(e, context.Canceled) {
+				return nil, e
+			}
+		}
+		return nil, err
 	}
 	envIDs := make([]string, 0, len(envs))
 	for id := range envs {
@@ -128,6 +163,11 @@ func (a *Datasets) ValidateRestore(ctx context.Context, in ValidateRestoreInput)
 	}
 	return out, nil
 }
+
+// planLookups is how many datasets ValidateBackup and ValidateRestore look
+// up at once: DynamoDB and S3 take far more, and a wide request (1,000
+// datasets) is then checked in seconds, not minutes.
+const planLookups = 16
 
 func (a *Datasets) planEnvironment(ctx context.Context, envID, newStore string) (*RestoreEnvironment, error) {
 	env, err := a.Registry.GetEnvironment(ctx, envID)
@@ -151,10 +191,9 @@ func (a *Datasets) planEnvironment(ctx context.Context, envID, newStore string) 
 	return re, nil
 }
 
+// findBackup finds the backup a restore or a verification reads; the caller
+// has checked that the bucket exists.
 func (a *Datasets) findBackup(ctx context.Context, loc backupstore.Location, dataset, sourceEnv, targetEnv, backupID string) (*backupstore.Manifest, string, error) {
-	if err := a.checkBucket(ctx, loc); err != nil {
-		return nil, "", err
-	}
 	refs, err := backupstore.FindManifests(ctx, a.S3, loc, dataset)
 	if err != nil {
 		return nil, "", err

@@ -64,6 +64,9 @@ func (a *Datasets) FindBackupToVerify(ctx context.Context, in FindBackupToVerify
 	if err != nil {
 		return nil, activities.Invalid(err)
 	}
+	if err := a.checkBucket(ctx, loc); err != nil {
+		return nil, err
+	}
 	m, key, err := a.findBackup(ctx, loc, in.DatasetID, in.SourceEnvID, in.EnvID, in.BackupID)
 	if err != nil {
 		return nil, err

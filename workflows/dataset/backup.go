@@ -48,7 +48,7 @@ func Backup(ctx workflow.Context, in BackupInput) (*BackupResult, error) {
 		items[i] = datasetact.BackupRequestItem(d)
 	}
 	var plan datasetact.ValidateBackupResult
-	err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, workflows.ShortAWSCall), datasets.ValidateBackup,
+	err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, planCall), datasets.ValidateBackup,
 		datasetact.ValidateBackupInput{Targets: items}).Get(ctx, &plan)
 	if err != nil {
 		return nil, fail(ctx, p, err)

@@ -42,6 +42,15 @@ var (
 		HeartbeatTimeout:    pausedHeartbeatTimeout,
 		RetryPolicy:         workflows.ShortAWSCall.RetryPolicy,
 	}
+	// planCall checks a request before anything is paused (ValidateBackup,
+	// ValidateRestore): a few calls per dataset, so minutes for the widest
+	// request; it heartbeats every few seconds, so a dead worker costs
+	// seconds.
+	planCall = workflow.ActivityOptions{
+		StartToCloseTimeout: 15 * time.Minute,
+		HeartbeatTimeout:    30 * time.Second,
+		RetryPolicy:         workflows.ShortAWSCall.RetryPolicy,
+	}
 	// longJob waits for a DynamoDB export or import, heartbeating every few
 	// seconds: an export or import of a large table takes hours (DynamoDB
 	// documents no upper bound), so the limit is generous, and a dead

@@ -42,7 +42,7 @@ func Restore(ctx workflow.Context, in RestoreInput) (*RestoreResult, error) {
 	}
 	short := workflow.WithActivityOptions(ctx, workflows.ShortAWSCall)
 	var plan datasetact.ValidateRestoreResult
-	if err := workflow.ExecuteActivity(short, datasets.ValidateRestore, datasetact.ValidateRestoreInput{
+	if err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, planCall), datasets.ValidateRestore, datasetact.ValidateRestoreInput{
 		Targets: items, NewStoreID: storeID,
 	}).Get(ctx, &plan); err != nil {
 		return nil, fail(ctx, p, err)
