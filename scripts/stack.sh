@@ -105,12 +105,23 @@ up() {
   for i in $(seq 1 "$workers"); do
     LIFEBOAT_METRICS_ADDR=127.0.0.1:$((metrics_base + i)) start "worker$i" "$root/bin/worker"
   done
+  # The bucket README's commands use (versioned, as a backup bucket must be).
+  python3 - "${DEMO_BUCKET:-lifeboat-demo}" <<'PY' || { echo "stack: could not create the demo bucket on moto" >&2; exit 1; }
+import os, sys, boto3
+s3 = boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name=os.environ["AWS_REGION"])
+try:
+    s3.create_bucket(Bucket=sys.argv[1])
+except (s3.exceptions.BucketAlreadyOwnedByYou, s3.exceptions.BucketAlreadyExists):
+    pass
+s3.put_bucket_versioning(Bucket=sys.argv[1], VersioningConfiguration={"Status": "Enabled"})
+PY
   sleep 1
   for i in $(seq 1 "$workers"); do
     running "worker$i" || { echo "stack: worker$i exited; see $state/logs/worker$i.log" >&2; tail -n 20 "$state/logs/worker$i.log" >&2; exit 1; }
   done
   cat <<MSG
 stack up: Temporal 127.0.0.1:$temporal_port, Web UI http://127.0.0.1:$ui_port, moto http://127.0.0.1:$moto_port (profile $emulator_profile), $workers workers
+bucket: s3://${DEMO_BUCKET:-lifeboat-demo} (versioned; README's commands use it)
 metrics: http://127.0.0.1:$((metrics_base + 1))/metrics ... http://127.0.0.1:$((metrics_base + workers))/metrics
 logs: $state/logs
 to use the CLI against it:
