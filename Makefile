@@ -14,12 +14,16 @@ export EMULATOR_PROFILE ?= aws
 .PHONY: all build install tools up down status demo test unit integration bench chaos lint clean demo-snapshots e2e \
 	up-cluster down-cluster test-cluster
 
+# The commit goes into the binaries (lifeboat version, worker --version) even
+# where GOFLAGS says -buildvcs=false; auto leaves it out outside a checkout.
+BUILDFLAGS ?= -buildvcs=auto
+
 all: build
 
 build:
 	@mkdir -p bin
-	go build -o bin/lifeboat ./starter
-	go build -o bin/worker ./worker
+	go build $(BUILDFLAGS) -o bin/lifeboat ./starter
+	go build $(BUILDFLAGS) -o bin/worker ./worker
 
 # `lifeboat` (the CLI) and `lifeboat-worker` into BINDIR: $(go env GOBIN), else
 # $(go env GOPATH)/bin, as go install does; PREFIX=/usr/local installs into
@@ -29,8 +33,8 @@ PREFIX ?=
 BINDIR ?= $(if $(PREFIX),$(PREFIX)/bin,$(or $(shell go env GOBIN),$(GOBIN)))
 install:
 	@mkdir -p "$(BINDIR)"
-	go build -o "$(BINDIR)/lifeboat" ./starter
-	go build -o "$(BINDIR)/lifeboat-worker" ./worker
+	go build $(BUILDFLAGS) -o "$(BINDIR)/lifeboat" ./starter
+	go build $(BUILDFLAGS) -o "$(BINDIR)/lifeboat-worker" ./worker
 	@case ":$$PATH:" in *":$(BINDIR):"*) echo "installed lifeboat and lifeboat-worker in $(BINDIR)" ;; \
 	  *) echo "installed lifeboat and lifeboat-worker in $(BINDIR), which is not on PATH: add it (export PATH=\"$(BINDIR):\$$PATH\")" ;; esac
 
