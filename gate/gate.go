@@ -60,6 +60,14 @@ const MaxBatch = 98
 // value (2048 bytes of UTF-8).
 const MaxKeyBytes = 2048
 
+// MaxItemBytes is DynamoDB's limit on one item (400 KB), counted as DynamoDB
+// counts it: the UTF-8 lengths of attribute names and values. See
+// https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html
+const MaxItemBytes = 400 * 1024
+
+// MaxBatchBytes is DynamoDB's limit on the items of one transaction (4 MB).
+const MaxBatchBytes = 4 * 1024 * 1024
+
 // API is the part of the DynamoDB client the gate uses; *dynamodb.Client
 // has it.
 type API interface {
@@ -147,6 +155,38 @@ func (e *InvalidKeyError) Error() string {
 	return fmt.Sprintf("item key is %d bytes, at most %d allowed", len(e.Key), MaxKeyBytes)
 }
 
+// ItemTooLargeError says an item, or a batch of items, is larger than
+// DynamoDB stores in one write. Nothing was written.
+type ItemTooLargeError struct {
+	// Key is the item's key; empty when the whole batch is too large.
+	Key          string
+	Bytes, Limit int
+}
+
+func (e *ItemTooLargeError) Error() string {
+	if e.Key == "" {
+		return fmt.Sprintf("batch is %d bytes, at most %d allowed in one transaction", e.Bytes, e.Limit)
+	}
+	return fmt.Sprintf("item %q is %d bytes, at most %d allowed", e.Key, e.Bytes, e.Limit)
+}
+
+// ItemBytes is the size DynamoDB counts for it against MaxItemBytes.
+func (it Item) ItemBytes() int {
+	return len(registry.DataKeyAttribute) + len(it.Key) + len(valueAttribute) + len(it.Value)
+}
+
+// CheckItem refuses, before anything is sent, an item DynamoDB would refuse:
+// an *InvalidKeyError for its key, an *ItemTooLargeError over MaxItemBytes.
+func CheckItem(it Item) error {
+	if err := CheckKey(it.Key); err != nil {
+		return err
+	}
+	if n := it.ItemBytes(); n > MaxItemBytes {
+		return &ItemTooLargeError{Key: it.Key, Bytes: n, Limit: MaxItemBytes}
+	}
+	return nil
+}
+
 // CheckKey refuses, with an *InvalidKeyError, a key DynamoDB would refuse:
 // empty, or longer than MaxKeyBytes.
 func CheckKey(key string) error {
@@ -180,14 +220,19 @@ func (g *Gate) BatchPut(ctx context.Context, env, dataset string, items []Item) 
 		return fmt.Errorf("put %d items: at most %d at once", len(items), MaxBatch)
 	}
 	seen := make(map[string]bool, len(items))
+	total := 0
 	for _, it := range items {
-		if err := CheckKey(it.Key); err != nil {
+		if err := CheckItem(it); err != nil {
 			return fmt.Errorf("put: %w", err)
 		}
 		if seen[it.Key] {
 			return fmt.Errorf("put: key %q appears twice in one batch", it.Key)
 		}
 		seen[it.Key] = true
+		total += it.ItemBytes()
+	}
+	if total > MaxBatchBytes {
+		return fmt.Errorf("put: %w", &ItemTooLargeError{Bytes: total, Limit: MaxBatchBytes})
 	}
 	return g.write(ctx, env, dataset, func(table *string) []types.TransactWriteItem {
 		out := make([]types.TransactWriteItem, len(items))

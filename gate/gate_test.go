@@ -194,6 +194,19 @@ func TestGateRefusesBadBatchesBeforeWriting(t *testing.T) {
 	if err := f.gate.Put(f.ctx, f.env, f.ds, gate.Item{Key: strings.Repeat("k", gate.MaxKeyBytes+1)}); !errors.As(err, &bad) {
 		t.Errorf("a key over MaxKeyBytes: %v, want an *InvalidKeyError", err)
 	}
+	var big *gate.ItemTooLargeError
+	over := gate.Item{Key: "big", Value: strings.Repeat("v", gate.MaxItemBytes)}
+	if err := f.gate.Put(f.ctx, f.env, f.ds, over); !errors.As(err, &big) || big.Key != "big" || big.Bytes != over.ItemBytes() {
+		t.Errorf("an item over MaxItemBytes: %v, want an *ItemTooLargeError naming it", err)
+	}
+	// Eleven items just under the item limit each: together over 4 MB.
+	var heavy []gate.Item
+	for i := range 11 {
+		heavy = append(heavy, gate.Item{Key: fmt.Sprintf("h%02d", i), Value: strings.Repeat("v", gate.MaxItemBytes-20)})
+	}
+	if err := f.gate.BatchPut(f.ctx, f.env, f.ds, heavy); !errors.As(err, &big) || big.Key != "" || big.Limit != gate.MaxBatchBytes {
+		t.Errorf("a batch over MaxBatchBytes: %v, want an *ItemTooLargeError for the batch", err)
+	}
 	if err := f.gate.Delete(f.ctx, f.env, f.ds, ""); !errors.As(err, &bad) {
 		t.Errorf("delete of an empty key: %v, want an *InvalidKeyError", err)
 	}

@@ -29,6 +29,9 @@ func (a *app) dataCommand() *cobra.Command {
 			if err := checkKey(key); err != nil {
 				return err
 			}
+			if err := gate.CheckItem(gate.Item{Key: key, Value: value}); err != nil {
+				return usagef("--value: %v", err)
+			}
 			g, err := a.gate(cmd.Context())
 			if err != nil {
 				return err
