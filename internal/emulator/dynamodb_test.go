@@ -247,11 +247,18 @@ func TestJobsTakeTime(t *testing.T) {
 			}
 		}
 		if importDone == 0 {
-			d, err := db.DescribeImport(ctxT(t), &dynamodb.DescribeImportInput{ImportArn: aws.String(importArn)})
-			if err != nil {
-				t.Fatal(err)
+			// The table first, then the import: an import still in progress
+			// after the table was read was in progress when it was read (the
+			// other order races the import's end on a loaded machine).
+			describeTable := func() *dynamodb.DescribeTableOutput {
+				tbl, err := db.DescribeTable(ctxT(t), &dynamodb.DescribeTableInput{TableName: aws.String(target)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return tbl
 			}
-			tbl, err := db.DescribeTable(ctxT(t), &dynamodb.DescribeTableInput{TableName: aws.String(target)})
+			tbl := describeTable()
+			d, err := db.DescribeImport(ctxT(t), &dynamodb.DescribeImportInput{ImportArn: aws.String(importArn)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -266,7 +273,7 @@ func TestJobsTakeTime(t *testing.T) {
 				}
 			} else {
 				importDone = time.Since(start)
-				if tbl.Table.TableStatus != types.TableStatusActive {
+				if tbl = describeTable(); tbl.Table.TableStatus != types.TableStatusActive {
 					t.Fatalf("table %s is %s after its import, want ACTIVE", target, tbl.Table.TableStatus)
 				}
 				if d.ImportTableDescription.ImportedItemCount != items {
