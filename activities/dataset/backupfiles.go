@@ -89,6 +89,9 @@ func (a *BackupFiles) WriteManifest(ctx context.Context, in WriteManifestInput) 
 type VerifyBackupInput struct {
 	Location    backupstore.Location `json:"location"`
 	ManifestKey string               `json:"manifestKey"`
+	// Record has VerifyBackup write its verdict beside the manifest
+	// (verified.json), as DatasetVerify does.
+	Record bool `json:"record,omitempty"`
 }
 
 // VerifyBackupResult is a checked backup's data.
@@ -178,6 +181,16 @@ type VerifyProgress struct {
 // the manifest (MD5 as DynamoDB recorded it; SHA-256 for format 1). It
 // heartbeats as it reads and resumes after the last object it finished.
 func (a *BackupFiles) VerifyBackup(ctx context.Context, in VerifyBackupInput) (*VerifyBackupResult, error) {
+	out, err := a.verifyBackup(ctx, in)
+	if in.Record {
+		if rerr := a.recordVerification(ctx, in, out, err); rerr != nil && err == nil {
+			return nil, rerr
+		}
+	}
+	return out, err
+}
+
+func (a *BackupFiles) verifyBackup(ctx context.Context, in VerifyBackupInput) (*VerifyBackupResult, error) {
 	m, out, err := a.checkBackup(ctx, in)
 	if err != nil {
 		return nil, err

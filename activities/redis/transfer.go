@@ -80,20 +80,37 @@ const downloadConcurrency = 8
 // against the manifest.
 func (a *Node) download(ctx context.Context, in NodeStageInput, f redisbackup.File, dest string, progress *transferProgress) error {
 	url := "s3://" + in.Bucket + "/" + f.Key
+	n, sum, err := downloadFile(ctx, a.S3, a.partSize(), in.Bucket, f.Key, dest, progress)
+	if err != nil {
+		return a.errorf("download %s: %w", url, err)
+	}
+	if n != f.Size || sum != f.SHA256 {
+		return permanent(activities.ErrChecksumMismatch, a.errorf(
+			"%s of backup %s (node %s) does not match the cluster manifest: %d bytes with SHA-256 %s, want %d bytes with %s: the backup is corrupt",
+			url, in.BackupID, in.SourceNode, n, sum, f.Size, f.SHA256))
+	}
+	return nil
+}
+
+// downloadFile fetches s3://bucket/key to dest with the transfer manager
+// (parallel ranged GETs of partSize each, written in place) and returns its
+// size and SHA-256, read back from disk: what a restore or a verification
+// will use.
+func downloadFile(ctx context.Context, api manager.DownloadAPIClient, partSize int64, bucket, key, dest string, progress *transferProgress) (int64, string, error) {
 	if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
-		return a.errorf("stage %s: %w", f.Name, err)
+		return 0, "", err
 	}
 	w, err := os.OpenFile(dest, os.O_CREATE|os.O_TRUNC|os.O_RDWR, 0o644)
 	if err != nil {
-		return a.errorf("stage %s: %w", f.Name, err)
+		return 0, "", err
 	}
 	//lint:ignore SA1019 feature/s3/manager is deprecated for transfermanager, which is still pre-1.0.
-	down := manager.NewDownloader(a.S3, func(d *manager.Downloader) {
-		d.PartSize = a.partSize()
+	down := manager.NewDownloader(api, func(d *manager.Downloader) {
+		d.PartSize = partSize
 		d.Concurrency = downloadConcurrency
 	})
 	//lint:ignore SA1019 see above.
-	n, err := down.Download(ctx, &countingWriterAt{w: w, progress: progress}, &s3.GetObjectInput{Bucket: aws.String(in.Bucket), Key: aws.String(f.Key)})
+	n, err := down.Download(ctx, &countingWriterAt{w: w, progress: progress}, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
 	if err == nil {
 		err = w.Sync()
 	}
@@ -107,14 +124,9 @@ func (a *Node) download(ctx context.Context, in NodeStageInput, f redisbackup.Fi
 		err = cerr
 	}
 	if err != nil {
-		return a.errorf("download %s: %w", url, err)
+		return 0, "", err
 	}
-	if sum := hex.EncodeToString(h.Sum(nil)); n != f.Size || sum != f.SHA256 {
-		return permanent(activities.ErrChecksumMismatch, a.errorf(
-			"%s of backup %s (node %s) does not match the cluster manifest: %d bytes with SHA-256 %s, want %d bytes with %s: the backup is corrupt",
-			url, in.BackupID, in.SourceNode, n, sum, f.Size, f.SHA256))
-	}
-	return nil
+	return n, hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // countingWriterAt reports the parts the downloader writes, from any of its

@@ -75,7 +75,10 @@ type Group struct {
 	KeepForever  bool
 	SourceRegion string // set when the group is made of copies
 	CopyDest     string
-	Members      []types.Snapshot
+	// Verified is the newest lifeboat:verified tag of its snapshots
+	// ("<RFC3339>:<ok|failed>"), empty when never verified.
+	Verified string
+	Members  []types.Snapshot
 }
 
 // Load reads the Lifeboat snapshot groups of a region matching the filters.
@@ -106,6 +109,9 @@ func Load(ctx context.Context, api API, filters []types.Filter) (map[string]*Gro
 		}
 		if ebstags.HasKeepForever(t) {
 			g.KeepForever = true
+		}
+		if v := t[ebstags.Verified]; v > g.Verified { // same UTC layout: sorts by time
+			g.Verified = v
 		}
 		g.Members = append(g.Members, s)
 	})
@@ -171,9 +177,12 @@ type Info struct {
 	DeleteOn    string    `json:"deleteOn"`
 	KeepForever bool      `json:"keepForever"`
 	// SourceRegion is set when the group here is made of copies.
-	SourceRegion string        `json:"sourceRegion,omitempty"`
-	Copies       []GroupCopies `json:"copies,omitempty"`
-	Snapshots    []Snapshot    `json:"snapshots"`
+	SourceRegion string `json:"sourceRegion,omitempty"`
+	// Verified is the group's last verification, "<RFC3339>:<ok|failed>"
+	// (the lifeboat:verified tag SnapshotsVerify writes).
+	Verified  string        `json:"verified,omitempty"`
+	Copies    []GroupCopies `json:"copies,omitempty"`
+	Snapshots []Snapshot    `json:"snapshots"`
 }
 
 // ListResult lists groups, by instance, newest first.
@@ -231,7 +240,7 @@ func List(ctx context.Context, ec2For func(region string) API, in ListInput) (*L
 	for _, g := range groups {
 		info := Info{
 			GroupID: g.ID, InstanceID: g.InstanceID, Generation: g.Generation, CreatedAt: g.CreatedAt, Size: g.Size,
-			State: g.State(), DeleteOn: g.DeleteOn, KeepForever: g.KeepForever, SourceRegion: g.SourceRegion,
+			State: g.State(), DeleteOn: g.DeleteOn, KeepForever: g.KeepForever, SourceRegion: g.SourceRegion, Verified: g.Verified,
 		}
 		for _, d := range sortedRegions(dests) {
 			if c := copies[g.ID][d]; c != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"slices"
 	"text/tabwriter"
 	"time"
 
@@ -108,21 +109,26 @@ func (a *app) backupListCommand() *cobra.Command {
 					t := b.Manifest.CutTime.UTC()
 					j.CutTime, j.ItemCount, j.Bytes = &t, b.Manifest.ItemCount, b.Manifest.Bytes
 				}
+				if slices.Contains(b.Keys, backupstore.VerifiedKey(b.Folder)) {
+					if j.Verified, err = backupstore.ReadVerification(cmd.Context(), api, loc.Bucket, b.Folder); err != nil {
+						return s3Error(err)
+					}
+				}
 				doc = append(doc, j)
 			}
 			if err := a.render(out, doc, func(tw io.Writer) {
-				fmt.Fprintln(tw, "BACKUP ID\tSTORE\tCUT TIME\tITEMS\tBYTES\tKEPT\tSTATUS")
-				for _, b := range backups {
+				fmt.Fprintln(tw, "BACKUP ID\tSTORE\tCUT TIME\tITEMS\tBYTES\tKEPT\tSTATUS\tVERIFIED")
+				for i, b := range backups {
 					kept := "-"
 					if b.Kept {
 						kept = "keep"
 					}
 					if !b.Complete() {
-						fmt.Fprintf(tw, "%s\t%s\t-\t-\t-\t%s\t%s\n", b.ID, b.StoreID, kept, b.Problem)
+						fmt.Fprintf(tw, "%s\t%s\t-\t-\t-\t%s\t%s\t-\n", b.ID, b.StoreID, kept, b.Problem)
 						continue
 					}
 					m := b.Manifest
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\tcomplete\n", b.ID, b.StoreID, cutTime(m.CutTime), m.ItemCount, m.Bytes, kept)
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\tcomplete\t%s\n", b.ID, b.StoreID, cutTime(m.CutTime), m.ItemCount, m.Bytes, kept, doc[i].Verified.Short())
 				}
 			}); err != nil {
 				return err
@@ -148,6 +154,8 @@ type backupJSON struct {
 	Kept      bool       `json:"kept"`
 	Complete  bool       `json:"complete"`
 	Problem   string     `json:"problem,omitempty"`
+	// Verified is the backup's last verification (verified.json), if any.
+	Verified *backupstore.Verification `json:"verified,omitempty"`
 }
 
 func (a *app) backupKeepCommand(keep bool) *cobra.Command {

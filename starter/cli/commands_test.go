@@ -75,7 +75,7 @@ func TestEveryCommand(t *testing.T) {
 		return code, out.String(), errOut.String()
 	}
 	// Values found by earlier cases, used by later ones.
-	var backupWorkflow, restoreWorkflow, backupID, activeTable string
+	var backupWorkflow, restoreWorkflow, backupID, activeTable, snapGroup string
 	firstLine := func(s string) string { return strings.SplitN(strings.TrimSpace(s), "\n", 2)[0] }
 	field := func(doc any, i int, key string) string {
 		t.Helper()
@@ -185,6 +185,19 @@ func TestEveryCommand(t *testing.T) {
 		},
 		func() cliCase {
 			return cliCase{args: with([]string{"backup", "verify", "--backup-id", backupID}, target...)}
+		},
+		// backup verify recorded its verdict beside the backup.
+		func() cliCase {
+			return cliCase{args: with([]string{"backup", "list", "--output", "json"}, target...),
+				check: func(t *testing.T, _ string, doc any) {
+					list, _ := doc.([]any)
+					if len(list) == 0 {
+						t.Fatalf("backup list json after verify: %v", doc)
+					}
+					if v, _ := list[0].(map[string]any)["verified"].(map[string]any); v["outcome"] != "ok" {
+						t.Errorf("backup list json after verify: verified %v, want outcome ok", v)
+					}
+				}}
 		},
 		// --newId is the seed's spelling of --new-store-id.
 		func() cliCase {
@@ -315,6 +328,15 @@ func TestEveryCommand(t *testing.T) {
 					if field(doc, 0, "instanceId") != inst || field(doc, 0, "groupId") == "" {
 						t.Errorf("snapshots list json: %v", doc)
 					}
+					snapGroup = field(doc, 0, "groupId")
+				}}
+		},
+		func() cliCase {
+			return cliCase{args: []string{"snapshots", "verify", "--region", region, "--group-id", snapGroup},
+				check: func(t *testing.T, out string, _ any) {
+					if !strings.Contains(out, "is sound") || !strings.Contains(out, "lifeboat:verified=") {
+						t.Errorf("snapshots verify printed %q", out)
+					}
 				}}
 		},
 		func() cliCase {
@@ -354,6 +376,9 @@ func TestEveryCommand(t *testing.T) {
 		},
 		func() cliCase {
 			return cliCase{args: []string{"redis", "backup", "--cluster-id", "no-such-cluster", "--backup-location", loc}, code: ExitInvalid}
+		},
+		func() cliCase {
+			return cliCase{args: []string{"redis", "verify", "--cluster-id", cluster, "--backup-location", loc}, code: ExitInvalid}
 		},
 		func() cliCase {
 			return cliCase{args: []string{"redis", "restore", "--cluster-id", "no-such-cluster", "--backup-location", loc, "--at", "2026-11-21"}, code: ExitInvalid}

@@ -30,7 +30,7 @@ expire automated snapshots whose DeleteOn has come (never KeepForever), restore 
 	}
 	cmd.AddCommand(a.snapshotsRunCommand(), a.snapshotsStepCommand(client.SnapshotStepCreate),
 		a.snapshotsStepCommand(client.SnapshotStepCopy), a.snapshotsStepCommand(client.SnapshotStepExpire),
-		a.snapshotsListCommand(), a.snapshotsRestoreCommand())
+		a.snapshotsListCommand(), a.snapshotsRestoreCommand(), a.snapshotsVerifyCommand())
 	return cmd
 }
 
@@ -238,7 +238,7 @@ func (a *app) snapshotsListCommand() *cobra.Command {
 	var out *output
 	cmd := &cobra.Command{
 		Use:   "list --region R [--instance-id I] [--group-id G] [--output table|json]",
-		Short: "List snapshot groups: generation, state, DeleteOn, copies",
+		Short: "List snapshot groups: generation, state, DeleteOn, copies, last verification",
 		Example: `  lifeboat snapshots list --region us-east-1
   lifeboat snapshots list --region us-west-2 --group-id lbg-i-0846123af87f3dfea-20261122 --output json`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -514,7 +514,7 @@ func sortedKept(m map[string]int) []string {
 
 func printGroups(w io.Writer, groups []ebsgroups.Info) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "GROUP\tINSTANCE\tGEN\tCREATED\tSNAPSHOTS\tSTATE\tDELETEON\tKEEP\tCOPIES")
+	fmt.Fprintln(tw, "GROUP\tINSTANCE\tGEN\tCREATED\tSNAPSHOTS\tSTATE\tDELETEON\tKEEP\tCOPIES\tVERIFIED")
 	for _, g := range groups {
 		copies := "-"
 		if g.SourceRegion != "" {
@@ -530,8 +530,8 @@ func printGroups(w io.Writer, groups []ebsgroups.Info) {
 		if g.KeepForever {
 			keep = "forever"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\t%s\t%s\t%s\t%s\n", g.GroupID, g.InstanceID, g.Generation,
-			g.CreatedAt.UTC().Format(time.RFC3339), len(g.Snapshots), g.State, dash(g.DeleteOn), keep, copies)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", g.GroupID, g.InstanceID, g.Generation,
+			g.CreatedAt.UTC().Format(time.RFC3339), len(g.Snapshots), g.State, dash(g.DeleteOn), keep, copies, dash(g.Verified))
 	}
 	_ = tw.Flush()
 }

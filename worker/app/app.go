@@ -29,6 +29,7 @@ func RegisterWorkflows(r worker.WorkflowRegistry) {
 	r.RegisterWorkflowWithOptions(dataset.Verify, workflow.RegisterOptions{Name: dataset.VerifyName})
 	r.RegisterWorkflowWithOptions(redis.Backup, workflow.RegisterOptions{Name: redis.BackupName})
 	r.RegisterWorkflowWithOptions(redis.Restore, workflow.RegisterOptions{Name: redis.RestoreName})
+	r.RegisterWorkflowWithOptions(redis.Verify, workflow.RegisterOptions{Name: redis.VerifyName})
 	registerSnapshotWorkflows(r)
 }
 

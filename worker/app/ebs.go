@@ -23,6 +23,7 @@ func registerSnapshotWorkflows(r worker.WorkflowRegistry) {
 		ebs.CopyDestinationName: ebs.CopyDestination,
 		ebs.ExpireName:          ebs.Expire,
 		ebs.RestoreName:         ebs.Restore,
+		ebs.VerifyName:          ebs.Verify,
 	} {
 		r.RegisterWorkflowWithOptions(fn, workflow.RegisterOptions{Name: name})
 	}

@@ -57,7 +57,8 @@ func VerifyWorkflowID(in VerifyInput, now time.Time) string {
 // find the backup (the latest complete one unless named), then download
 // every data object, count its items and compare its checksum with the
 // manifest (files.VerifyBackup, which heartbeats and resumes after the last
-// object checked). A backup that does not match fails the run with
+// object checked). The verdict, sound or not, is written beside the
+// manifest as verified.json. A backup that does not match fails the run with
 // BackupCorrupt naming the object and what differs; a missing bucket or
 // backup fails it with InvalidInput before anything is read.
 func Verify(ctx workflow.Context, in VerifyInput) (*VerifyResult, error) {
@@ -82,7 +83,7 @@ func Verify(ctx workflow.Context, in VerifyInput) (*VerifyResult, error) {
 	dp.Step = StepVerifying
 	var checked datasetact.VerifyBackupResult
 	err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, objectScan), files.VerifyBackup, datasetact.VerifyBackupInput{
-		Location: found.Location, ManifestKey: found.ManifestKey,
+		Location: found.Location, ManifestKey: found.ManifestKey, Record: true,
 	}).Get(ctx, &checked)
 	if err != nil {
 		dp.Step = workflows.StepFailed

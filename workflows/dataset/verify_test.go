@@ -168,7 +168,7 @@ func TestVerifyChecksTheBackupFoundDeeply(t *testing.T) {
 		EnvID: envID, StoreID: "initial", DatasetID: "ds-a", BackupID: sourceBackupID, CutTime: f.CutTime,
 		ManifestURL: f.ManifestURL, Objects: 3, ItemCount: 120, Bytes: 4096,
 	}, res)
-	require.Equal(t, []datasetact.VerifyBackupInput{{Location: f.Location, ManifestKey: verifyManifestKey}}, fx.verified)
+	require.Equal(t, []datasetact.VerifyBackupInput{{Location: f.Location, ManifestKey: verifyManifestKey, Record: true}}, fx.verified)
 	require.Zero(t, fx.count("CheckBackup"), "a metadata check is not a verify")
 	require.Equal(t, time.Minute, fx.heartbeat, "VerifyBackup runs with objectScan's options")
 
