@@ -33,10 +33,11 @@ func TestKeepAliveBeatsWithDetails(t *testing.T) {
 		run        func(ctx context.Context)
 	}{
 		{"recorded", "first", func(ctx context.Context) {
-			hb := activities.KeepAlive(ctx, time.Millisecond, nil)
+			// A ticker beat before Record would carry no details: the
+			// interval is long so that Record's own beat is the first.
+			hb := activities.KeepAlive(ctx, time.Hour, nil)
 			defer hb.Stop()
 			hb.Record("first")
-			time.Sleep(10 * time.Millisecond)
 		}},
 		{"computed", "node n1: stopping", func(ctx context.Context) {
 			hb := activities.KeepAlive(ctx, time.Hour, func() any { return "node n1: stopping" })
