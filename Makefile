@@ -4,6 +4,8 @@ GOBIN := $(shell go env GOPATH)/bin
 TEMPORAL_VERSION := v1.5.1
 STATICCHECK_VERSION := v0.8.2
 STATICCHECK := $(GOBIN)/staticcheck
+GREMLINS_VERSION := v0.6.0
+GREMLINS := $(GOBIN)/gremlins
 export TEMPORAL_BIN ?= $(GOBIN)/temporal
 # The AWS emulator's profile for up, demo, demo-snapshots, e2e, bench and the
 # tests' own launchers: aws (AWS's timings: jobs take time, PITR and EBS
@@ -12,7 +14,7 @@ export TEMPORAL_BIN ?= $(GOBIN)/temporal
 export EMULATOR_PROFILE ?= aws
 
 .PHONY: all build install tools up down status demo test unit integration bench chaos lint clean demo-snapshots e2e \
-	up-cluster down-cluster test-cluster
+	up-cluster down-cluster test-cluster mutation
 
 # The commit goes into the binaries (lifeboat version, worker --version) even
 # where GOFLAGS says -buildvcs=false; auto leaves it out outside a checkout.
@@ -117,6 +119,21 @@ test-cluster: tools
 # refused at most heartbeat timeout + 10 s after the kill (README, Time limits).
 chaos: tools
 	LIFEBOAT_CHAOS=1 go test -race -count=1 -timeout 20m -run KilledWorker -v ./internal/integration/
+
+# Mutation testing (README, "Mutation testing"): gremlins (installed if
+# missing; settings in .gremlins.yaml) mutates each package of MUTATION_PKGS
+# in turn, its subpackages excluded (-E /), and runs that package's unit
+# tests (GOFLAGS=-short: no test starts a server) against every mutant.
+# Prints the mutants left alive and each package's efficacy and mutant
+# coverage; fails when a package's efficacy is below 90 %.
+MUTATION_PKGS ?= internal/ebstags internal/ids internal/backupstore internal/redisbackup \
+	workflows workflows/ebs workflows/redis
+mutation:
+	@test -x $(GREMLINS) || go install github.com/go-gremlins/gremlins/cmd/gremlins@$(GREMLINS_VERSION)
+	@set -o pipefail; failed=; for p in $(MUTATION_PKGS); do echo "== $$p"; \
+	  GOFLAGS=-short $(GREMLINS) unleash -E / -S lt ./$$p 2>&1 | \
+	    grep -Ev '^(Starting|Gathering coverage)|^$$' || failed="$$failed $$p"; done; \
+	  if [ -n "$$failed" ]; then echo "mutation: below 90 % efficacy (or failed to run):$$failed"; exit 1; fi
 
 bench: tools
 	go test -run '^$$' -bench . -benchtime 1x -timeout 90m ./internal/integration/...
