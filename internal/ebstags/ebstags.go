@@ -239,7 +239,9 @@ func HasKeepForever(tags map[string]string) bool {
 func CopyTags(source map[string]string, sourceSnapshotID, sourceRegion string) map[string]string {
 	out := make(map[string]string, len(source)+2)
 	for k, v := range source {
-		if strings.HasPrefix(strings.ToLower(k), "aws:") {
+		// AWS's own tags cannot be set; a verification speaks of the
+		// snapshots it checked, not of a copy made after it.
+		if strings.HasPrefix(strings.ToLower(k), "aws:") || k == Verified {
 			continue
 		}
 		out[k] = v

@@ -158,6 +158,7 @@ func TestCopyTags(t *testing.T) {
 	src := map[string]string{
 		Type: TypeAutomated, DeleteOn: "2026-11-29", KeepForever: "", GroupID: "g", Description: "d",
 		"aws:backup:source-resource": "x", "team": "db",
+		Verified: "2026-12-01T00:00:00Z:ok", // not the copy's: nothing has verified it
 	}
 	got := CopyTags(src, "snap-1", "us-east-1")
 	want := map[string]string{
