@@ -240,6 +240,12 @@ func TestIntegrationBackupWithVerify(t *testing.T) {
 	if !d.Verified || d.ItemCount != 25 {
 		t.Errorf("backup result: verified %v, %d items; want verified, 25 items", d.Verified, d.ItemCount)
 	}
+	// The verdict is recorded beside the backup, as `backup verify` does.
+	bucket, folder := folderOf(t, d)
+	if v, err := backupstore.ReadVerification(ctx, e.AWS.S3, bucket, folder); err != nil || v == nil ||
+		v.Outcome != backupstore.VerifiedOK || v.WorkflowID != workflowID {
+		t.Errorf("%s after backup-dataset --verify: %+v, %v; want ok by %s", backupstore.VerifiedName, v, err, workflowID)
+	}
 	acts := e.ActivityTypes(t, workflowID)
 	verified, resumed := -1, -1
 	for i, a := range acts {

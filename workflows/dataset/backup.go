@@ -186,7 +186,7 @@ func verifyAll(ctx workflow.Context, targets []datasetact.BackupTarget, results 
 	for i, t := range targets {
 		p.dataset(t.EnvID, t.DatasetID).Step = StepVerifying
 		futures[i] = workflow.ExecuteActivity(vctx, files.VerifyBackup, datasetact.VerifyBackupInput{
-			Location: t.Location, ManifestKey: results[i].manifestKey,
+			Location: t.Location, ManifestKey: results[i].manifestKey, Record: true,
 		})
 	}
 	var firstErr error
