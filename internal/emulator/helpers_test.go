@@ -28,11 +28,13 @@ import (
 )
 
 // shared is the aws-profile emulator most tests use, with short timings.
-// Tests that change its configuration start their own.
+// Tests that change its configuration start their own. The EC2 windows
+// leave room for the several calls a test makes inside them on a loaded
+// CI machine (1 and 2 s were once too short).
 var shared *testenv.Emulator
 
 var sharedOpts = testenv.EmulatorOptions{
-	Profile: "aws", JobSeconds: 1, PITRUnavailableSeconds: 1, EC2SettleSeconds: 1, SnapshotPendingSeconds: 2,
+	Profile: "aws", JobSeconds: 1, PITRUnavailableSeconds: 1, EC2SettleSeconds: 3, SnapshotPendingSeconds: 6,
 }
 
 func TestMain(m *testing.M) {
