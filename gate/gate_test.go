@@ -28,12 +28,6 @@ import (
 // The gate's guarantees hold only as DynamoDB enforces its transactions, so
 // these tests run it against the emulator (one per test binary), each test
 // in environments of its own.
-var (
-	emuOnce sync.Once
-	emu     *testenv.Emulator
-	emuErr  error
-)
-
 const (
 	controlTable = "lifeboat-gate-test"
 	tablePrefix  = "gt-"
@@ -44,28 +38,12 @@ var gateOptions = gate.Options{ControlTable: controlTable, TablePrefix: tablePre
 // emulator starts the package's emulator on first use; -short skips.
 func emulator(t *testing.T) *testenv.Emulator {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("starts the emulator: skipped with -short")
-	}
-	emuOnce.Do(func() {
-		emu, emuErr = testenv.NewEmulator(context.Background(), testenv.EmulatorOptions{Profile: "fast"})
-		if emuErr == nil {
-			emuErr = (&registry.Registry{DB: emu.AWS.DynamoDB, Table: controlTable}).EnsureControlTable(context.Background())
-		}
-	})
-	if emuErr != nil {
-		t.Fatal(emuErr)
-	}
-	return emu
+	return pkgEmulator.Get(t)
 }
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if emu != nil {
-		_ = emu.Close()
-	}
-	os.Exit(code)
-}
+var pkgEmulator = testenv.PackageEmulator{Options: testenv.EmulatorOptions{Profile: "fast"}, ControlTable: controlTable}
+
+func TestMain(m *testing.M) { os.Exit(pkgEmulator.Main(m)) }
 
 // fixture is one environment with one dataset, and a gate over db.
 type fixture struct {

@@ -23,10 +23,8 @@ import (
 // activities against the emulator's control table, in Temporal's activity
 // test environment.
 var (
-	emuOnce sync.Once
-	emu     *testenv.Emulator
-	emuErr  error
-	envSeq  struct {
+	pkgEmulator = testenv.PackageEmulator{Options: testenv.EmulatorOptions{Profile: "fast"}, ControlTable: controlTable}
+	envSeq      struct {
 		sync.Mutex
 		n int
 	}
@@ -36,20 +34,8 @@ var (
 // registry with a fresh environment holding one RUNNING dataset.
 func newDataset(t *testing.T) (*registry.Registry, dataset.DatasetRef) {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("starts the emulator: skipped with -short")
-	}
-	const table = "lifeboat-control-test"
-	emuOnce.Do(func() {
-		emu, emuErr = testenv.NewEmulator(context.Background(), testenv.EmulatorOptions{Profile: "fast"})
-		if emuErr == nil {
-			emuErr = (&registry.Registry{DB: emu.AWS.DynamoDB, Table: table}).EnsureControlTable(context.Background())
-		}
-	})
-	if emuErr != nil {
-		t.Fatal(emuErr)
-	}
-	reg := &registry.Registry{DB: emu.AWS.DynamoDB, Table: table, TablePrefix: "ct-"}
+	emu := pkgEmulator.Get(t)
+	reg := &registry.Registry{DB: emu.AWS.DynamoDB, Table: controlTable, TablePrefix: "ct-"}
 	envSeq.Lock()
 	envSeq.n++
 	ref := dataset.DatasetRef{EnvID: fmt.Sprintf("hold%d", envSeq.n), DatasetID: "orders"}
@@ -64,13 +50,9 @@ func newDataset(t *testing.T) (*registry.Registry, dataset.DatasetRef) {
 	return reg, ref
 }
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if emu != nil {
-		_ = emu.Close()
-	}
-	os.Exit(code)
-}
+const controlTable = "lifeboat-control-test"
+
+func TestMain(m *testing.M) { os.Exit(pkgEmulator.Main(m)) }
 
 // run executes one Datasets activity in the activity test environment.
 func run[In any](t *testing.T, a *dataset.Datasets, fn func(context.Context, In) (*dataset.HoldResult, error), in In) error {
@@ -116,7 +98,7 @@ func TestWaitForDrainMarksPausedHeldByTheRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	requireStatus(t, reg, ref, registry.StatusPaused, hold.Holder)
-	err := gate.New(emu.AWS.DynamoDB, gate.Options{ControlTable: reg.Table, TablePrefix: reg.TablePrefix}).Put(context.Background(), ref.EnvID, ref.DatasetID, gate.Item{Key: "k", Value: "v"})
+	err := gate.New(pkgEmulator.Get(t).AWS.DynamoDB, gate.Options{ControlTable: reg.Table, TablePrefix: reg.TablePrefix}).Put(context.Background(), ref.EnvID, ref.DatasetID, gate.Item{Key: "k", Value: "v"})
 	var paused *gate.WritesPausedError
 	if !errors.As(err, &paused) || paused.HeldBy != hold.Holder {
 		t.Fatalf("write while paused: %v, want refused, held by %s", err, hold.Holder)

@@ -7,7 +7,6 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -22,20 +21,14 @@ import (
 
 // Store listing and deletion act on real tables and conditional writes, so
 // these tests run against the emulator (started once for the package).
+const control = "lifeboat-control-stores"
+
 var (
-	emuOnce sync.Once
-	emu     *testenv.Emulator
-	emuErr  error
-	seq     atomic.Int64
+	pkgEmulator = testenv.PackageEmulator{Options: testenv.EmulatorOptions{Profile: "fast"}, ControlTable: control}
+	seq         atomic.Int64
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if emu != nil {
-		_ = emu.Close()
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(pkgEmulator.Main(m)) }
 
 type fixture struct {
 	reg *registry.Registry
@@ -49,19 +42,7 @@ type fixture struct {
 // restore-r2) and "r3" FAILED, each with an orders table.
 func newStores(t *testing.T) *fixture {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("starts the emulator: skipped with -short")
-	}
-	const control = "lifeboat-control-stores"
-	emuOnce.Do(func() {
-		emu, emuErr = testenv.NewEmulator(context.Background(), testenv.EmulatorOptions{Profile: "fast"})
-		if emuErr == nil {
-			emuErr = (&registry.Registry{DB: emu.AWS.DynamoDB, Table: control}).EnsureControlTable(context.Background())
-		}
-	})
-	if emuErr != nil {
-		t.Fatal(emuErr)
-	}
+	emu := pkgEmulator.Get(t)
 	f := &fixture{
 		reg: &registry.Registry{DB: emu.AWS.DynamoDB, Table: control, TablePrefix: "st"},
 		db:  emu.AWS.DynamoDB,

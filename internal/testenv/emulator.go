@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/lifeboat-dev/lifeboat/internal/awsx"
+	"github.com/lifeboat-dev/lifeboat/internal/registry"
 )
 
 // EmulatorOptions are the AWS emulator's settings: scripts/moto_server.py's
@@ -367,3 +368,44 @@ func (e *Env) EmulatorConfig(ctx context.Context, patch EmulatorConfig) (Emulato
 
 // ResetEmulatorRequests empties the Env's emulator request log.
 func (e *Env) ResetEmulatorRequests(ctx context.Context) error { return e.emu.ResetRequests(ctx) }
+
+// PackageEmulator is one emulator for a test package that needs only AWS
+// (no Temporal): started on first Get, with ControlTable created, and
+// closed by Main after the package's tests.
+type PackageEmulator struct {
+	Options      EmulatorOptions
+	ControlTable string
+
+	once sync.Once
+	emu  *Emulator
+	err  error
+}
+
+// Get returns the package's emulator, starting it on first use; -short
+// skips the test.
+func (p *PackageEmulator) Get(tb testing.TB) *Emulator {
+	tb.Helper()
+	if testing.Short() {
+		tb.Skip("starts the emulator: skipped with -short")
+	}
+	p.once.Do(func() {
+		p.emu, p.err = NewEmulator(context.Background(), p.Options)
+		if p.err == nil && p.ControlTable != "" {
+			p.err = (&registry.Registry{DB: p.emu.AWS.DynamoDB, Table: p.ControlTable}).EnsureControlTable(context.Background())
+		}
+	})
+	if p.err != nil {
+		tb.Fatal(p.err)
+	}
+	return p.emu
+}
+
+// Main runs the package's tests, then closes the emulator if one started;
+// call it from TestMain: os.Exit(pkgEmulator.Main(m)).
+func (p *PackageEmulator) Main(m *testing.M) int {
+	code := m.Run()
+	if p.emu != nil {
+		_ = p.emu.Close()
+	}
+	return code
+}

@@ -299,25 +299,11 @@ func (a *app) redisRestoreCommand() *cobra.Command {
 			if in.SourceNode != "" && in.Node == "" {
 				return usagef("--source-node-id needs --node-id: it names the backed-up node one restored node gets")
 			}
-			if at != "" && in.BackupID != "" {
-				return usagef("give --at or --backup-id, not both")
+			date, err := redisBackupChoice(at, in.BackupID)
+			if err != nil {
+				return err
 			}
-			if at != "" {
-				w, err := parseTime("at", at)
-				if err != nil {
-					return err
-				}
-				// The workflow reads a date as its whole day, as --at does.
-				in.Date = w.day()
-				if !w.date {
-					in.Date = w.t.Format(time.RFC3339Nano)
-				}
-			}
-			if in.BackupID != "" {
-				if _, err := redisbackup.ParseBackupID(in.BackupID); err != nil {
-					return usageError{fmt.Errorf("--backup-id: %w", err)}
-				}
-			}
+			in.Date = date
 			in.SidecarTimeoutSeconds = int(sidecar / time.Second)
 			c, err := a.client()
 			if err != nil {
@@ -462,4 +448,29 @@ func (a *app) printRedisProgress() func(redis.Progress) {
 		}
 		fmt.Fprintf(a.err, "%s  %-16s %s\n", time.Now().Format("15:04:05"), p.Step, strings.Join(parts, ", "))
 	}
+}
+
+// redisBackupChoice checks --at and --backup-id of a Redis restore or
+// verify and returns the workflow's Date: a day (read as the whole day) or
+// an RFC 3339 time; empty without --at.
+func redisBackupChoice(at, backupID string) (string, error) {
+	if at != "" && backupID != "" {
+		return "", usagef("give --at or --backup-id, not both")
+	}
+	if backupID != "" {
+		if _, err := redisbackup.ParseBackupID(backupID); err != nil {
+			return "", usageError{fmt.Errorf("--backup-id: %w", err)}
+		}
+	}
+	if at == "" {
+		return "", nil
+	}
+	w, err := parseTime("at", at)
+	if err != nil {
+		return "", err
+	}
+	if !w.date {
+		return w.t.Format(time.RFC3339Nano), nil
+	}
+	return w.day(), nil
 }

@@ -4,11 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/lifeboat-dev/lifeboat/internal/redisbackup"
 	"github.com/lifeboat-dev/lifeboat/starter/client"
 	"github.com/lifeboat-dev/lifeboat/workflows/redis"
 )
@@ -40,24 +38,11 @@ such bucket or backup.`,
 			if err := checkRedisRequest(in.Cluster, in.BackupLocation); err != nil {
 				return err
 			}
-			if at != "" && in.BackupID != "" {
-				return usagef("give --at or --backup-id, not both")
+			date, err := redisBackupChoice(at, in.BackupID)
+			if err != nil {
+				return err
 			}
-			if at != "" {
-				w, err := parseTime("at", at)
-				if err != nil {
-					return err
-				}
-				in.Date = w.day()
-				if !w.date {
-					in.Date = w.t.Format(time.RFC3339Nano)
-				}
-			}
-			if in.BackupID != "" {
-				if _, err := redisbackup.ParseBackupID(in.BackupID); err != nil {
-					return usageError{fmt.Errorf("--backup-id: %w", err)}
-				}
-			}
+			in.Date = date
 			c, err := a.client()
 			if err != nil {
 				return err
