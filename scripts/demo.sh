@@ -17,22 +17,14 @@ lifeboat="$root/bin/lifeboat"
 run=$(date -u +%H%M%S)
 env="demo-$run"
 dataset="orders"
-bucket="lifeboat-demo"
+bucket="${DEMO_BUCKET:-lifeboat-demo}"
 location="s3://$bucket/backups"
 
 ms() { date +%s%3N; }
 step() { printf '\n== %s\n' "$*"; }
 
-step "bucket $bucket on moto (a user would point at a real, versioned bucket)"
-python3 - "$bucket" <<'PY'
-import os, sys, boto3
-s3 = boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name=os.environ["AWS_REGION"])
-try:
-    s3.create_bucket(Bucket=sys.argv[1])
-except s3.exceptions.BucketAlreadyOwnedByYou:
-    pass
-s3.put_bucket_versioning(Bucket=sys.argv[1], VersioningConfiguration={"Status": "Enabled"})
-PY
+# The bucket: `make up` (scripts/stack.sh) made it, versioned, as a backup
+# bucket must be (a user would point at a real one).
 
 step "environment $env, dataset $dataset"
 "$lifeboat" env create --env-id "$env"
