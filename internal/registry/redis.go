@@ -103,6 +103,9 @@ func (r *Registry) PutRedisCluster(ctx context.Context, c RedisCluster, replace 
 	})
 	if isConditionFailed(err) {
 		cur, gerr := r.GetRedisCluster(ctx, c.Name)
+		if gerr == nil && cur.UpdatedAt.Equal(c.UpdatedAt) && sameNodes(cur.Nodes, c.Nodes) {
+			return true, nil // a retried write whose first attempt landed
+		}
 		if gerr == nil && cur.HeldBy != "" {
 			return false, &RedisClusterHeldError{Cluster: c.Name, HeldBy: cur.HeldBy}
 		}

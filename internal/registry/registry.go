@@ -247,6 +247,11 @@ func (r *Registry) CreateEnvironment(ctx context.Context, env string, now time.T
 		ConditionExpression: aws.String("attribute_not_exists(pk)"),
 	})
 	if isConditionFailed(err) {
+		// The SDK retries a write whose response was lost; the retry then
+		// meets the record its first attempt wrote. That one is ours.
+		if cur, gerr := r.GetEnvironment(ctx, env); gerr == nil && cur.CreatedAt.Equal(e.CreatedAt) {
+			return cur, nil
+		}
 		return nil, &AlreadyExistsError{Kind: "environment", ID: env}
 	}
 	if err != nil {
@@ -310,6 +315,10 @@ func (r *Registry) CreateDataset(ctx context.Context, env, dataset string, now t
 		ConditionExpression: aws.String("attribute_not_exists(pk)"),
 	})
 	if isConditionFailed(err) {
+		// A retried write whose first attempt landed (see CreateEnvironment).
+		if cur, gerr := r.GetDataset(ctx, env, dataset); gerr == nil && cur.CreatedAt.Equal(d.CreatedAt) {
+			return cur, nil
+		}
 		return nil, &AlreadyExistsError{Kind: "dataset", Env: env, ID: dataset}
 	}
 	if err != nil {
