@@ -229,3 +229,20 @@ func TestValidRegion(t *testing.T) {
 		}
 	}
 }
+
+func TestRestoreTestedRoundTrip(t *testing.T) {
+	at := time.Date(2026, 12, 2, 3, 4, 5, 0, time.UTC)
+	v := FormatRestoreTested(at, false, 12340*time.Millisecond)
+	if v != "2026-12-02T03:04:05Z:failed:12.3" {
+		t.Fatalf("FormatRestoreTested = %q", v)
+	}
+	gotAt, outcome, rto, err := ParseRestoreTested(v)
+	if err != nil || !gotAt.Equal(at) || outcome != VerifiedFailed || rto != 12300*time.Millisecond {
+		t.Fatalf("ParseRestoreTested(%q) = %v %q %v %v", v, gotAt, outcome, rto, err)
+	}
+	for _, bad := range []string{"", "2026-12-02T03:04:05Z:ok", "2026-12-02T03:04:05Z:ok:-1", "x:ok:1"} {
+		if _, _, _, err := ParseRestoreTested(bad); err == nil {
+			t.Errorf("ParseRestoreTested(%q) accepted", bad)
+		}
+	}
+}
