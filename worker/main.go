@@ -176,6 +176,14 @@ func (s *settings) serve(ctx context.Context, stderr io.Writer) error {
 		opts.MetricsHandler = m.Handler()
 		logger.Info("Serving Prometheus metrics and health checks", "url", fmt.Sprintf("http://%s/metrics", addr))
 	}
+	if s.node.NodeID != "" {
+		// Before anything else, Temporal included: a sidecar that died
+		// mid-restore left its node down; bring it back now, not after the
+		// restore activity's retry (README, Redis: "A sidecar dies").
+		if _, err := s.node.Recover(ctx, logger); err != nil {
+			return fmt.Errorf("recover the interrupted restore of node %s: %w", s.node.NodeID, err)
+		}
+	}
 	c, err := temporalconn.Dial(ctx, opts)
 	if err != nil {
 		return err

@@ -86,6 +86,7 @@ func (a *Node) RestoreNode(ctx context.Context, in NodeRestoreInput) (*NodeResto
 	rc := a.client()
 	defer rc.Close()
 	setStep(step, "stopping Redis")
+	j.Target, j.BackupID, j.SourceNode, j.MinKeys, j.MaxKeys = st.Target, in.BackupID, in.SourceNode, in.MinKeys, in.MaxKeys
 	var down time.Time // Redis stops answering from here on
 	if j.DownAt != 0 {
 		down = time.UnixMilli(j.DownAt) // an earlier attempt stopped it

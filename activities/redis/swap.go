@@ -10,7 +10,6 @@ import (
 	"sync/atomic"
 
 	"github.com/redis/go-redis/v9"
-	"go.temporal.io/sdk/activity"
 
 	"github.com/lifeboat-dev/lifeboat/activities"
 )
@@ -40,7 +39,7 @@ func swapIn(staged, target, aside string) error {
 // its old data, and reports the failure either way.
 func (a *Node) rollback(ctx context.Context, rc *redis.Client, in NodeRestoreInput, target, aside string, j *restoreJournal, step *atomic.Pointer[string], cause error) error {
 	msg := a.errorf("did not come back on backup %s (of node %s): %v", in.BackupID, in.SourceNode, cause).Error()
-	activity.GetLogger(ctx).Error("Redis node restore failed, putting the old data back", "node", a.NodeID, "error", cause)
+	nodeLogger(ctx).Error("Redis node restore failed, putting the old data back", "node", a.NodeID, "error", cause)
 	setStep(step, "putting the old data back")
 	ready, err := func() (*started, error) {
 		if err := a.stop(ctx, rc, nil); err != nil {
@@ -74,7 +73,7 @@ func (a *Node) rollback(ctx context.Context, rc *redis.Client, in NodeRestoreInp
 	msg = fmt.Sprintf("%s; it was put back on its old data (%d keys)", msg, ready.keys.Keys)
 	j.State, j.Error = stateRolledBack, msg
 	if err := writeJournal(in.Stage.StagingDir, j); err != nil {
-		activity.GetLogger(ctx).Warn("Could not record the rollback", "node", a.NodeID, "error", err)
+		nodeLogger(ctx).Warn("Could not record the rollback", "node", a.NodeID, "error", err)
 	}
 	return permanent(activities.ErrRedisNodeFailed, errors.New(msg))
 }
@@ -95,6 +94,15 @@ type restoreJournal struct {
 	// the node's downtime, kept across attempts.
 	DownAt int64  `json:"downAt,omitempty"`
 	Error  string `json:"error,omitempty"`
+	// What the restore puts in place and expects, recorded before Redis is
+	// stopped, so that a sidecar restarted after dying mid-swap can finish
+	// or roll back on its own at start-up (Recover). Absent in journals of
+	// older sidecars.
+	Target     string `json:"target,omitempty"` // file (or AOF folder) name in the data dir
+	BackupID   string `json:"backupId,omitempty"`
+	SourceNode string `json:"sourceNode,omitempty"`
+	MinKeys    int64  `json:"minKeys,omitempty"`
+	MaxKeys    int64  `json:"maxKeys,omitempty"`
 }
 
 func readJournal(dir string) (*restoreJournal, error) {
