@@ -58,6 +58,7 @@ type node struct {
 	id, addr, dir, conf string
 	port                int
 	appendOnly          bool
+	stopNoSave          bool
 	rc                  *goredis.Client
 	proc                *exec.Cmd // the first redis-server; restores start others
 	procDone            chan struct{}
@@ -78,11 +79,14 @@ type clusterOptions struct {
 	noCommands bool
 	// unregistered leaves the cluster out of the control table.
 	unregistered bool
+	// stopNoSave stops Redis with SHUTDOWN NOSAVE (as README advises)
+	// rather than SHUTDOWN SAVE.
+	stopNoSave bool
 }
 
 // startCluster starts the nodes and their sidecars and registers the
 // cluster in the control table. Everything is stopped in Cleanup.
-func startCluster(t *testing.T, e *testenv.Env, prefix string, o clusterOptions) *cluster {
+func startCluster(t testing.TB, e *testenv.Env, prefix string, o clusterOptions) *cluster {
 	t.Helper()
 	if o.nodes == 0 {
 		o.nodes = 3
@@ -91,6 +95,7 @@ func startCluster(t *testing.T, e *testenv.Env, prefix string, o clusterOptions)
 	rec := registry.RedisCluster{Name: c.name}
 	for i := 1; i <= o.nodes; i++ {
 		n := startNode(t, fmt.Sprintf("%s-n%d", c.name, i), o.appendOnly)
+		n.stopNoSave = o.stopNoSave
 		startSidecar(t, e, n, !o.noCommands)
 		c.nodes = append(c.nodes, n)
 		rec.Nodes = append(rec.Nodes, registry.RedisNode{ID: n.id, Addr: n.addr, TaskQueue: redisbackup.NodeTaskQueue(e.Config.TaskQueue, n.id)})
@@ -115,7 +120,7 @@ func freePort() (int, error) {
 
 // startNode runs `redis-server <conf>` in the foreground, the command the
 // sidecar also starts it with.
-func startNode(t *testing.T, id string, appendOnly bool) *node {
+func startNode(t testing.TB, id string, appendOnly bool) *node {
 	t.Helper()
 	dir := t.TempDir()
 	n := &node{id: id, dir: dir, conf: filepath.Join(dir, "redis.conf"), appendOnly: appendOnly}
@@ -205,7 +210,7 @@ func waitAnswering(addr string, exited <-chan struct{}, timeout time.Duration) e
 
 // startSidecar runs the node's sidecar worker in process, as
 // `worker --redis-node ... --redis-start-cmd ... --redis-stop-cmd ...` would.
-func startSidecar(t *testing.T, e *testenv.Env, n *node, commands bool) {
+func startSidecar(t testing.TB, e *testenv.Env, n *node, commands bool) {
 	t.Helper()
 	c, err := tclient.Dial(tclient.Options{
 		HostPort: e.TemporalAddress, Namespace: e.Config.Namespace, Identity: "sidecar-" + n.id,
@@ -221,6 +226,9 @@ func startSidecar(t *testing.T, e *testenv.Env, n *node, commands bool) {
 	if commands {
 		rn.StartCmd = "exec redis-server " + n.conf
 		rn.StopCmd = fmt.Sprintf("redis-cli -p %d shutdown save", n.port)
+		if n.stopNoSave {
+			rn.StopCmd = fmt.Sprintf("redis-cli -p %d shutdown nosave", n.port)
+		}
 	}
 	w, err := app.NewRedisSidecar(c, e.Config, e.AWS, rn, worker.Options{})
 	if err != nil {
@@ -260,7 +268,7 @@ func (n *node) stopSidecar() {
 
 // restart stops the node's Redis (SHUTDOWN, which saves) and starts it
 // again on its files.
-func (n *node) restart(t *testing.T) {
+func (n *node) restart(t testing.TB) {
 	t.Helper()
 	if out, err := exec.Command("redis-cli", "-p", fmt.Sprint(n.port), "shutdown").CombinedOutput(); err != nil {
 		t.Fatalf("node %s: shutdown: %v: %s", n.id, err, out)
@@ -287,7 +295,7 @@ func (n *node) restart(t *testing.T) {
 }
 
 // runID identifies the running redis-server process: it changes on restart.
-func (n *node) runID(t *testing.T) string {
+func (n *node) runID(t testing.TB) string {
 	t.Helper()
 	s, err := n.rc.Info(context.Background(), "server").Result()
 	if err != nil {
@@ -298,7 +306,7 @@ func (n *node) runID(t *testing.T) string {
 
 // fill writes a mix of data types into databases 0 and 2 of a node, with
 // values derived from tag, and returns nothing: read it back with dump.
-func (n *node) fill(t *testing.T, tag string, keys int) {
+func (n *node) fill(t testing.TB, tag string, keys int) {
 	t.Helper()
 	ctx := context.Background()
 	p := n.rc.Pipeline()
@@ -331,7 +339,7 @@ func (n *node) db(db int) *goredis.Client {
 
 // putRandom stores size random (incompressible) bytes under key, so the
 // node's files need a multipart upload.
-func (n *node) putRandom(t *testing.T, key string, size int) {
+func (n *node) putRandom(t testing.TB, key string, size int) {
 	t.Helper()
 	b := make([]byte, size)
 	r := rand.New(rand.NewPCG(uint64(size), 7))
@@ -344,7 +352,7 @@ func (n *node) putRandom(t *testing.T, key string, size int) {
 }
 
 // change rewrites, deletes and adds keys: what a restore must undo.
-func (n *node) change(t *testing.T) {
+func (n *node) change(t testing.TB) {
 	t.Helper()
 	ctx := context.Background()
 	p := n.rc.Pipeline()
@@ -360,7 +368,7 @@ func (n *node) change(t *testing.T) {
 
 // dump reads every key of every database as "db:key" -> type and content,
 // in a form that compares equal for equal data.
-func (n *node) dump(t *testing.T) map[string]string {
+func (n *node) dump(t testing.TB) map[string]string {
 	t.Helper()
 	ctx := context.Background()
 	out := map[string]string{}
@@ -413,7 +421,7 @@ func hash(s string) uint64 {
 	return h
 }
 
-func (c *cluster) dump(t *testing.T) map[string]map[string]string {
+func (c *cluster) dump(t testing.TB) map[string]map[string]string {
 	t.Helper()
 	out := map[string]map[string]string{}
 	for _, n := range c.nodes {
@@ -422,7 +430,7 @@ func (c *cluster) dump(t *testing.T) map[string]map[string]string {
 	return out
 }
 
-func (c *cluster) runIDs(t *testing.T) map[string]string {
+func (c *cluster) runIDs(t testing.TB) map[string]string {
 	t.Helper()
 	out := map[string]string{}
 	for _, n := range c.nodes {
@@ -432,7 +440,7 @@ func (c *cluster) runIDs(t *testing.T) map[string]string {
 }
 
 // requireSame fails unless a node holds exactly want.
-func requireSame(t *testing.T, what string, want, got map[string]string) {
+func requireSame(t testing.TB, what string, want, got map[string]string) {
 	t.Helper()
 	if d := testenv.DiffItems(want, got); d != "" {
 		t.Errorf("%s: %s", what, d)
@@ -441,7 +449,7 @@ func requireSame(t *testing.T, what string, want, got map[string]string) {
 
 // requireClean fails if a restore left staging folders or data kept aside
 // in a node's data directory.
-func (n *node) requireClean(t *testing.T) {
+func (n *node) requireClean(t testing.TB) {
 	t.Helper()
 	entries, err := os.ReadDir(n.dir)
 	if err != nil {
@@ -454,7 +462,7 @@ func (n *node) requireClean(t *testing.T) {
 	}
 }
 
-func backup(ctx context.Context, t *testing.T, e *testenv.Env, in rediswf.BackupInput) *rediswf.BackupResult {
+func backup(ctx context.Context, t testing.TB, e *testenv.Env, in rediswf.BackupInput) *rediswf.BackupResult {
 	t.Helper()
 	run, err := e.Client().StartRedisBackup(ctx, in)
 	if err != nil {
@@ -467,7 +475,7 @@ func backup(ctx context.Context, t *testing.T, e *testenv.Env, in rediswf.Backup
 	return res
 }
 
-func restore(ctx context.Context, t *testing.T, e *testenv.Env, in rediswf.RestoreInput) *rediswf.RestoreResult {
+func restore(ctx context.Context, t testing.TB, e *testenv.Env, in rediswf.RestoreInput) *rediswf.RestoreResult {
 	t.Helper()
 	res, err := tryRestore(ctx, e, in)
 	if err != nil {
@@ -485,7 +493,7 @@ func tryRestore(ctx context.Context, e *testenv.Env, in rediswf.RestoreInput) (*
 }
 
 // failure unwraps a workflow failure.
-func failure(t *testing.T, err error) *client.WorkflowFailedError {
+func failure(t testing.TB, err error) *client.WorkflowFailedError {
 	t.Helper()
 	var wf *client.WorkflowFailedError
 	if !errors.As(err, &wf) {
