@@ -206,6 +206,7 @@ func plainScriptRestore(ctx context.Context, tb testing.TB, e *testenv.Env, loc,
 	if err != nil {
 		tb.Fatal(err)
 	}
+	//lint:ignore SA1019 feature/s3/manager is deprecated for transfermanager, which is still pre-1.0 (as in activities/redis).
 	_, err = manager.NewDownloader(e.AWS.S3).Download(ctx, f, &s3.GetObjectInput{
 		Bucket: aws.String(lc.Bucket), Key: aws.String(m.Nodes[0].Files[0].Key)})
 	if cerr := f.Close(); err == nil {
