@@ -66,14 +66,15 @@ demo-snapshots: tools build
 # Browser check (README, "Browser check"): the stack as make up starts it (same
 # ports; it stays up), headless Chromium (Debian package, installed if missing)
 # opens the Web UI filtered by LifeboatOperation="backup" and asserts a finished
-# backup is listed; screenshots go to out/e2e/ (git-ignored), or refresh
+# backup is listed, and renders `lifeboat report --output html` checking each
+# row's colour; screenshots go to out/e2e/ (git-ignored), or refresh
 # README's docs/images/ with UPDATE_IMAGES=1.
 E2E_OUT = $(if $(filter 1 true yes,$(UPDATE_IMAGES)),$(CURDIR)/docs/images,$(CURDIR)/out/e2e)
 e2e: tools build
 	@scripts/install-chromium.sh
 	@scripts/stack.sh up
 	LIFEBOAT_E2E_OUT=$${LIFEBOAT_E2E_OUT:-$(E2E_OUT)} TEMPORAL_ADDRESS=127.0.0.1:$${TEMPORAL_PORT:-7233} LIFEBOAT_UI_URL=http://127.0.0.1:$${TEMPORAL_UI_PORT:-8233} \
-	  AWS_ENDPOINT_URL=http://127.0.0.1:$${MOTO_PORT:-5000} go test -tags e2e -count=1 -timeout 5m -v ./internal/e2e/
+	  AWS_ENDPOINT_URL=http://127.0.0.1:$${MOTO_PORT:-5000} go test -tags e2e -count=1 -timeout 10m -v ./internal/e2e/
 
 # gofmt, go vet, staticcheck (installed if missing), go.mod tidy, and the
 # layout rule: nothing in internal/ (test harnesses aside) depends on

@@ -23,7 +23,13 @@ type RedisCluster struct {
 	HeldAt    time.Time   `dynamodbav:"heldAt,omitempty"`
 	CreatedAt time.Time   `dynamodbav:"createdAt"`
 	UpdatedAt time.Time   `dynamodbav:"updatedAt"`
+	// RPOSeconds is the cluster's own recovery point objective (`redis
+	// cluster set-rpo`), 0 when none is set (see Dataset.RPOSeconds).
+	RPOSeconds int64 `dynamodbav:"rpoSeconds,omitempty"`
 }
+
+// RPO is the cluster's own recovery point objective, 0 when none is set.
+func (c *RedisCluster) RPO() time.Duration { return time.Duration(c.RPOSeconds) * time.Second }
 
 // RedisNode is one node of a cluster, in registration order.
 type RedisNode struct {
@@ -88,6 +94,9 @@ func (r *Registry) PutRedisCluster(ctx context.Context, c RedisCluster, replace 
 			return false, &RedisClusterExistsError{Cluster: c.Name}
 		}
 		c.CreatedAt = old.CreatedAt
+		if c.RPOSeconds == 0 {
+			c.RPOSeconds = old.RPOSeconds // new nodes, same objective
+		}
 		cond = "attribute_not_exists(heldBy)"
 	}
 	item, err := attributevalue.MarshalMap(c)

@@ -103,7 +103,14 @@ type Dataset struct {
 	HeldBy    string    `dynamodbav:"heldBy,omitempty"`
 	PausedAt  time.Time `dynamodbav:"pausedAt,omitempty"`
 	CreatedAt time.Time `dynamodbav:"createdAt"`
+	// RPOSeconds is the dataset's own recovery point objective (`dataset
+	// set-rpo`): how old its newest backup may be. 0 means none is set, and
+	// `lifeboat report` takes the interval of the schedule backing it up.
+	RPOSeconds int64 `dynamodbav:"rpoSeconds,omitempty"`
 }
+
+// RPO is the dataset's own recovery point objective, 0 when none is set.
+func (d *Dataset) RPO() time.Duration { return time.Duration(d.RPOSeconds) * time.Second }
 
 // NotFoundError says an environment or dataset does not exist.
 type NotFoundError struct {

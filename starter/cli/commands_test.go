@@ -199,6 +199,28 @@ func TestEveryCommand(t *testing.T) {
 					}
 				}}
 		},
+		// report: the dataset, backed up and verified, within its own 1h RPO: green.
+		func() cliCase {
+			return cliCase{args: []string{"dataset", "set-rpo", "--env-id", env, "--dataset-id", ds, "--rpo", "1h"}}
+		},
+		func() cliCase {
+			return cliCase{args: []string{"dataset", "set-rpo", "--env-id", env, "--dataset-id", "nope", "--rpo", "1h"}, code: ExitInvalid}
+		},
+		func() cliCase {
+			return cliCase{args: []string{"report", "--env-id", env, "--backup-location", loc, "--output", "json"},
+				check: func(t *testing.T, _ string, doc any) {
+					m, _ := doc.(map[string]any)
+					list, _ := m["resources"].([]any)
+					if len(list) != 1 {
+						t.Fatalf("report json: %v", doc)
+					}
+					r, _ := list[0].(map[string]any)
+					if r["resource"] != env+"/"+ds || r["status"] != "ok" || r["coverage"] != "green" || r["rpoTargetSeconds"] != 3600.0 {
+						t.Errorf("report json: %v, want %s/%s ok and green against 1h", r, env, ds)
+					}
+				}}
+		},
+		func() cliCase { return cliCase{args: []string{"report", "--output", "pdf"}, code: ExitInvalid} },
 		// --newId is the seed's spelling of --new-store-id.
 		func() cliCase {
 			return cliCase{args: with([]string{"restore-dataset", "--wait", "--newId", "r2"}, target...),
@@ -361,6 +383,9 @@ func TestEveryCommand(t *testing.T) {
 				}}
 		},
 		func() cliCase { return cliCase{args: []string{"redis", "cluster", "release", "--cluster", cluster}} }, // old spelling
+		func() cliCase {
+			return cliCase{args: []string{"redis", "cluster", "set-rpo", "--cluster-id", cluster, "--rpo", "6h"}}
+		},
 		func() cliCase {
 			return cliCase{args: []string{"redis", "backups", "--cluster-id", cluster, "--backup-location", loc, "--output", "json"},
 				check: func(t *testing.T, out string, _ any) {

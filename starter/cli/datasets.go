@@ -104,13 +104,17 @@ func (a *app) datasetCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "dataset", Short: "Manage datasets: DynamoDB tables written through the write gate",
 		Example: "  lifeboat dataset create --env-id demo --dataset-id orders\n  lifeboat dataset list --env-id demo"}
 	var envID, datasetID string
+	var rpo time.Duration
 	var out *output
 	create := &cobra.Command{
-		Use:     "create --env-id E --dataset-id D",
+		Use:     "create --env-id E --dataset-id D [--rpo DURATION]",
 		Short:   "Create a dataset and its table (point-in-time recovery on)",
-		Example: "  lifeboat dataset create --env-id demo --dataset-id orders",
+		Example: "  lifeboat dataset create --env-id demo --dataset-id orders\n  lifeboat dataset create --env-id prod --dataset-id orders --rpo 6h",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := requireFlags(cmd, "env-id", "dataset-id"); err != nil {
+				return err
+			}
+			if err := checkRPO(rpo); err != nil {
 				return err
 			}
 			reg, err := a.registry(cmd.Context())
@@ -121,16 +125,26 @@ func (a *app) datasetCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if rpo > 0 {
+				if err := reg.SetDatasetRPO(cmd.Context(), envID, d.ID, rpo); err != nil {
+					return fmt.Errorf("dataset %s/%s created, but its RPO target was not set (run dataset set-rpo): %w", envID, d.ID, err)
+				}
+			}
 			e, err := reg.GetEnvironment(cmd.Context(), envID)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(a.out, "dataset %s/%s created: %s, table %s\n", envID, d.ID, d.Status, reg.TableName(envID, e.ActiveStore, d.ID))
+			fmt.Fprintf(a.out, "dataset %s/%s created: %s, table %s", envID, d.ID, d.Status, reg.TableName(envID, e.ActiveStore, d.ID))
+			if rpo > 0 {
+				fmt.Fprintf(a.out, ", RPO target %s", rpo)
+			}
+			fmt.Fprintln(a.out)
 			return nil
 		},
 	}
 	create.Flags().StringVar(&envID, "env-id", "", "environment id")
 	create.Flags().StringVar(&datasetID, "dataset-id", "", "dataset id")
+	rpoFlag(create, &rpo, "dataset")
 	list := &cobra.Command{
 		Use:     "list --env-id E [--output table|json]",
 		Short:   "List an environment's datasets with their status, store and table",
@@ -170,7 +184,7 @@ func (a *app) datasetCommand() *cobra.Command {
 	}
 	list.Flags().StringVar(&envID, "env-id", "", "environment id")
 	out = outputFlag(list)
-	cmd.AddCommand(create, list)
+	cmd.AddCommand(create, list, a.datasetSetRPOCommand())
 	return cmd
 }
 

@@ -52,9 +52,10 @@ func (a *app) redisClusterCommand() *cobra.Command {
 	var cluster string
 	var nodes []string
 	var replace bool
+	var rpo time.Duration
 	var out *output
 	register := &cobra.Command{
-		Use:     "register --cluster-id C --node n1=host:port [--node n2=host:port ...] [--replace]",
+		Use:     "register --cluster-id C --node n1=host:port [--node n2=host:port ...] [--replace] [--rpo DURATION]",
 		Short:   "Register a cluster and its nodes (each node's sidecar serves <task queue>-redis-<node>)",
 		Example: "  lifeboat redis cluster register --cluster-id shop --node n1=10.0.0.1:6379 --node n2=10.0.0.2:6379 --node n3=10.0.0.3:6379",
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -64,7 +65,10 @@ func (a *app) redisClusterCommand() *cobra.Command {
 			if err := ids.Validate("cluster", cluster); err != nil {
 				return err
 			}
-			c := registry.RedisCluster{Name: cluster}
+			if err := checkRPO(rpo); err != nil {
+				return err
+			}
+			c := registry.RedisCluster{Name: cluster, RPOSeconds: int64(rpo / time.Second)}
 			seen := map[string]bool{}
 			for _, spec := range nodes {
 				id, addr, err := redisbackup.ParseNodeSpec(spec)
@@ -99,6 +103,11 @@ func (a *app) redisClusterCommand() *cobra.Command {
 			if err != nil {
 				return redisInputError(err)
 			}
+			if rpo > 0 && !changed { // the same nodes: only the objective changes
+				if err := reg.SetRedisClusterRPO(cmd.Context(), cluster, rpo); err != nil {
+					return redisInputError(err)
+				}
+			}
 			verb := "registered"
 			if !changed {
 				verb = "already registered"
@@ -115,6 +124,7 @@ func (a *app) redisClusterCommand() *cobra.Command {
 	register.Flags().StringVar(&cluster, "cluster-id", "", "cluster id (1-63 letters, digits, '-' or '_')")
 	register.Flags().StringArrayVar(&nodes, "node", nil, "a node as id=host:port (repeat, in order)")
 	register.Flags().BoolVar(&replace, "replace", false, "replace the nodes of a cluster already registered")
+	rpoFlag(register, &rpo, "cluster")
 	alias(register, "cluster-id", "cluster")
 
 	list := &cobra.Command{
@@ -184,7 +194,7 @@ func (a *app) redisClusterCommand() *cobra.Command {
 	}
 	release.Flags().StringVar(&releaseCluster, "cluster-id", "", "cluster id")
 	alias(release, "cluster-id", "cluster")
-	cmd.AddCommand(register, list, release)
+	cmd.AddCommand(register, list, release, a.redisSetRPOCommand())
 	return cmd
 }
 

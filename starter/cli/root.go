@@ -69,6 +69,7 @@ func (a *app) rootCommand() *cobra.Command {
   EBS snapshots      snapshots (tag-driven create, cross-region copy, expiry, groups, volume restore)
   Redis              redis (node and cluster backups to S3 and restores, through sidecar workers)
   Timetables         schedule (Temporal Schedules for backups and snapshot chains)
+  Protection         report (every resource's last backup against its RPO target, verification, restore test)
 
 Settings come from the environment (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, LIFEBOAT_*, AWS_*); flags override.
 Exit codes: 0 success, 1 failure, 2 bad input or not found (nothing was changed), 3 a write refused
@@ -92,7 +93,7 @@ because the dataset is paused. Errors are one line on stderr.`,
 	root.AddCommand(a.envCommand(), a.datasetCommand(), a.dataCommand(),
 		a.backupCommand(), a.restoreCommand(), a.statusCommand("backup-status"), a.statusCommand("restore-status"), a.redisCommand())
 	root.AddCommand(a.backupsCommand())
-	root.AddCommand(a.versionCommand(), a.storeCommand())
+	root.AddCommand(a.versionCommand(), a.storeCommand(), a.reportCommand())
 	finish(root)
 	return root
 }
