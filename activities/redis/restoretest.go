@@ -162,18 +162,20 @@ func (a *Clusters) RestoreTestRedisNode(ctx context.Context, in RestoreTestRedis
 
 	setStep(step, "starting a scratch redis-server")
 	proc, err = startScratch(ctx, server, dir, conf)
-	if err != nil {
-		return nil, fmt.Errorf("node %s: %w", n.Node, err)
+	var rc *redis.Client
+	if err == nil {
+		res.Addr = proc.addr
+		rc = scratchClient(proc.addr)
+		defer rc.Close()
+		err = proc.waitLoaded(ctx, rc, step)
 	}
-	res.Addr = proc.addr
-	rc := scratchClient(proc.addr)
-	defer rc.Close()
-	if err := proc.waitLoaded(ctx, rc, step); err != nil {
-		var failed *loadError
-		if errors.As(err, &failed) {
-			return nil, testFailed("node %s: a scratch redis-server did not load %s of backup %s: %s", n.Node, conf.file, in.BackupID, failed.verdict)
-		}
-		return nil, fmt.Errorf("node %s: scratch redis-server on %s: %w", n.Node, proc.addr, err)
+	var failed *loadError
+	switch {
+	case errors.As(err, &failed):
+		// It exited: the file does not load (or not into this redis-server).
+		return nil, testFailed("node %s: a scratch redis-server did not load %s of backup %s: %s", n.Node, conf.file, in.BackupID, failed.verdict)
+	case err != nil:
+		return nil, fmt.Errorf("node %s: scratch redis-server: %w", n.Node, err)
 	}
 	res.RTOMillis = time.Since(began).Milliseconds()
 
@@ -219,6 +221,9 @@ func (a *Clusters) RestoreTestRedisNode(ctx context.Context, in RestoreTestRedis
 			return nil, ctx.Err()
 		}
 		if err != nil {
+			if out == "" {
+				out = "no output"
+			}
 			return nil, testFailed("node %s: the check command failed (%v): %s", n.Node, err, out)
 		}
 		res.CheckOutput = out
@@ -233,23 +238,31 @@ func testFailed(format string, args ...any) error {
 }
 
 // sampleKeys reads back up to size random keys, spread over the databases
-// that hold keys: each must still be there with a type. It returns the
-// types seen ("hash 3, string 14") and how many distinct keys were read.
-func sampleKeys(ctx context.Context, rc *redis.Client, dbs []int, size int) (string, int, error) {
+// that hold keys (dbs: database -> key count): each must still be there
+// with a type. It returns the types seen ("hash 3, string 14") and how
+// many distinct keys were read.
+func sampleKeys(ctx context.Context, rc *redis.Client, dbs map[int]int64, size int) (string, int, error) {
 	if len(dbs) == 0 {
 		return "", 0, nil
 	}
+	order := make([]int, 0, len(dbs))
+	for db := range dbs {
+		order = append(order, db)
+	}
+	sort.Ints(order)
 	conn := rc.Conn()
 	defer conn.Close()
 	per := (size + len(dbs) - 1) / len(dbs)
 	types := map[string]int{}
 	seen := 0
-	for _, db := range dbs {
+	for _, db := range order {
 		if err := conn.Select(ctx, db).Err(); err != nil {
 			return "", 0, fmt.Errorf("SELECT %d: %w", db, err)
 		}
+		want := int(min(int64(per), int64(size-seen), dbs[db]))
 		keys := map[string]bool{}
-		for i := 0; i < per && seen+len(keys) < size; i++ {
+		// RANDOMKEY repeats itself: a few more tries for distinct keys.
+		for try := 0; len(keys) < want && try < 3*want; try++ {
 			k, err := conn.RandomKey(ctx).Result()
 			if errors.Is(err, redis.Nil) {
 				return "", 0, fmt.Errorf("database %d is counted in INFO keyspace but RANDOMKEY finds no key", db)
@@ -270,6 +283,9 @@ func sampleKeys(ctx context.Context, rc *redis.Client, dbs []int, size int) (str
 			types[t]++
 		}
 		seen += len(keys)
+		if seen >= size {
+			break
+		}
 	}
 	names := make([]string, 0, len(types))
 	for t := range types {
@@ -283,17 +299,23 @@ func sampleKeys(ctx context.Context, rc *redis.Client, dbs []int, size int) (str
 	return strings.Join(parts, ", "), seen, nil
 }
 
-// keyspaceDBs lists the databases INFO keyspace shows keys in, in order.
-func keyspaceDBs(info map[string]string) []int {
-	var dbs []int
+// keyspaceDBs is the key count of each database INFO keyspace shows keys in
+// ("db2:keys=1,expires=0,avg_ttl=0").
+func keyspaceDBs(info map[string]string) map[int]int64 {
+	dbs := map[int]int64{}
 	for k, v := range info {
 		db, err := strconv.Atoi(strings.TrimPrefix(k, "db"))
-		if !strings.HasPrefix(k, "db") || err != nil || strings.HasPrefix(v, "keys=0,") {
+		if !strings.HasPrefix(k, "db") || err != nil {
 			continue
 		}
-		dbs = append(dbs, db)
+		for _, field := range strings.Split(v, ",") {
+			if name, val, _ := strings.Cut(field, "="); name == "keys" {
+				if n, err := strconv.ParseInt(val, 10, 64); err == nil && n > 0 {
+					dbs[db] = n
+				}
+			}
+		}
 	}
-	sort.Ints(dbs)
 	return dbs
 }
 
@@ -322,7 +344,7 @@ func firstLine(out []byte) string {
 			return s
 		}
 	}
-	return "no output"
+	return ""
 }
 
 // RecordRedisRestoreTestInput is a restore test's outcome, to be kept
