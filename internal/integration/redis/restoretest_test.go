@@ -324,11 +324,13 @@ func requireNoScratch(t *testing.T, root string, addrs []string) {
 			t.Errorf("scratch directory %s left behind", e.Name())
 		}
 	}
-	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	// A scratch redis-server runs in its directory (its title hides its
+	// arguments), which outlives its removal as "<dir> (deleted)".
+	procs, _ := filepath.Glob("/proc/[0-9]*/cwd")
 	for _, p := range procs {
-		b, err := os.ReadFile(p)
-		if err == nil && bytes.Contains(b, []byte(root)) && bytes.Contains(b, []byte("redis-server")) {
-			t.Errorf("a scratch redis-server still runs: %s: %s", p, bytes.ReplaceAll(b, []byte{0}, []byte{' '}))
+		if cwd, err := os.Readlink(p); err == nil && strings.HasPrefix(cwd, filepath.Join(root, "lifeboat-scratch-")) {
+			cmdline, _ := os.ReadFile(filepath.Join(filepath.Dir(p), "cmdline"))
+			t.Errorf("a scratch process still runs in %s: %s", cwd, strings.Join(strings.Fields(string(bytes.ReplaceAll(cmdline, []byte{0}, []byte{' '}))), " "))
 		}
 	}
 	for _, a := range addrs {
