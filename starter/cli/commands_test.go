@@ -411,6 +411,21 @@ func TestEveryCommand(t *testing.T) {
 		func() cliCase {
 			return cliCase{args: []string{"redis", "restore", "--cluster-id", "no-such-cluster", "--backup-location", loc, "--at", "2026-11-21"}, code: ExitInvalid}
 		},
+		// A restore test of no backup is refused before any scratch node
+		// starts; its schedule needs only the bucket.
+		func() cliCase {
+			return cliCase{args: []string{"redis", "restore-test", "--cluster-id", cluster, "--backup-location", loc}, code: ExitInvalid,
+				checkErr: func(t *testing.T, stderr string) {
+					if !strings.Contains(stderr, "no complete backup") {
+						t.Errorf("redis restore-test of no backup: %q", stderr)
+					}
+				}}
+		},
+		func() cliCase {
+			return cliCase{args: []string{"schedule", "create", "redis-restore-test", "--schedule-id", env + "-rt", "--cluster-id", cluster,
+				"--backup-location", loc, "--every", "168h", "--check-command", "true"}}
+		},
+		func() cliCase { return cliCase{args: []string{"schedule", "delete", "--schedule-id", env + "-rt"}} },
 		// Bad input found by the CLI itself.
 		func() cliCase { return cliCase{args: []string{"backup-status", "--output", "yaml"}, code: ExitInvalid} },
 	}

@@ -25,7 +25,7 @@ func (a *app) redisCommand() *cobra.Command {
 		Example: `  lifeboat redis cluster register --cluster-id shop --node n1=10.0.0.1:6379 --node n2=10.0.0.2:6379
   lifeboat redis backup --cluster-id shop --backup-location s3://my-bucket/redis --wait
   lifeboat redis restore --cluster-id shop --backup-location s3://my-bucket/redis --at 2026-11-21 --wait`}
-	cmd.AddCommand(a.redisClusterCommand(), a.redisBackupCommand(), a.redisRestoreCommand(), a.redisBackupsCommand(), a.redisPruneCommand(), a.redisVerifyCommand())
+	cmd.AddCommand(a.redisClusterCommand(), a.redisBackupCommand(), a.redisRestoreCommand(), a.redisBackupsCommand(), a.redisPruneCommand(), a.redisVerifyCommand(), a.redisRestoreTestCommand())
 	return cmd
 }
 
@@ -222,6 +222,8 @@ type redisBackupJSON struct {
 	Problem   string     `json:"problem,omitempty"`
 	// Verified is the backup's last verification (verified.json), if any.
 	Verified *backupstore.Verification `json:"verified,omitempty"`
+	// RestoreTest is the backup's last restore test (restore-test.json), if any.
+	RestoreTest *backupstore.RestoreTest `json:"restoreTest,omitempty"`
 }
 
 func (a *app) redisBackupCommand() *cobra.Command {
@@ -361,7 +363,7 @@ func (a *app) redisBackupsCommand() *cobra.Command {
 	var out *output
 	cmd := &cobra.Command{
 		Use:     "backups --cluster-id C --backup-location s3://... [--output table|json]",
-		Short:   "List a cluster's complete backups: id, date, format, size, nodes, last verification",
+		Short:   "List a cluster's complete backups: id, date, format, size, nodes, last verification and restore test",
 		Example: "  lifeboat redis backups --cluster-id shop --backup-location s3://my-bucket/redis --output json",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := requireFlags(cmd, "cluster-id", "backup-location"); err != nil {
@@ -390,21 +392,27 @@ func (a *app) redisBackupsCommand() *cobra.Command {
 					continue
 				}
 				t := m.StartedAt.UTC()
-				v, err := backupstore.ReadVerification(cmd.Context(), c.S3, loc.Bucket, redisbackup.BackupFolder(loc, cluster, id))
+				folder := redisbackup.BackupFolder(loc, cluster, id)
+				v, err := backupstore.ReadVerification(cmd.Context(), c.S3, loc.Bucket, folder)
 				if err != nil {
 					return err
 				}
-				doc = append(doc, redisBackupJSON{BackupID: id, StartedAt: &t, Format: m.Persistence, Keys: m.Keys, Bytes: m.Bytes, NodeIDs: m.NodeIDs(), Verified: v})
+				rt, err := backupstore.ReadRestoreTest(cmd.Context(), c.S3, loc.Bucket, folder)
+				if err != nil {
+					return err
+				}
+				doc = append(doc, redisBackupJSON{BackupID: id, StartedAt: &t, Format: m.Persistence, Keys: m.Keys, Bytes: m.Bytes, NodeIDs: m.NodeIDs(),
+					Verified: v, RestoreTest: rt})
 			}
 			if err := a.render(out, doc, func(tw io.Writer) {
-				fmt.Fprintln(tw, "BACKUP ID\tDATE\tFORMAT\tKEYS\tSIZE\tNODES\tVERIFIED")
+				fmt.Fprintln(tw, "BACKUP ID\tDATE\tFORMAT\tKEYS\tSIZE\tNODES\tVERIFIED\tRESTORE TEST")
 				for _, b := range doc {
 					if b.StartedAt == nil {
-						fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t%s\t-\n", b.BackupID, b.Problem)
+						fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t%s\t-\t-\n", b.BackupID, b.Problem)
 						continue
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", b.BackupID, b.StartedAt.Format("2006-01-02 15:04:05Z"), b.Format,
-						b.Keys, humanBytes(b.Bytes), strings.Join(b.NodeIDs, ","), b.Verified.Short())
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", b.BackupID, b.StartedAt.Format("2006-01-02 15:04:05Z"), b.Format,
+						b.Keys, humanBytes(b.Bytes), strings.Join(b.NodeIDs, ","), b.Verified.Short(), b.RestoreTest.Short())
 				}
 			}); err != nil {
 				return err

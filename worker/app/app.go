@@ -30,6 +30,7 @@ func RegisterWorkflows(r worker.WorkflowRegistry) {
 	r.RegisterWorkflowWithOptions(redis.Backup, workflow.RegisterOptions{Name: redis.BackupName})
 	r.RegisterWorkflowWithOptions(redis.Restore, workflow.RegisterOptions{Name: redis.RestoreName})
 	r.RegisterWorkflowWithOptions(redis.Verify, workflow.RegisterOptions{Name: redis.VerifyName})
+	r.RegisterWorkflowWithOptions(redis.RestoreTest, workflow.RegisterOptions{Name: redis.RestoreTestName})
 	registerSnapshotWorkflows(r)
 }
 
