@@ -17,19 +17,19 @@ import (
 	"github.com/lifeboat-dev/lifeboat/internal/ebstags"
 )
 
-// PlanRestoreTestInput names the group a snapshots restore test restores:
+// PlanSnapshotsRestoreTestInput names the group a snapshots restore test restores:
 // by id, or the newest complete group of an instance.
-type PlanRestoreTestInput struct {
+type PlanSnapshotsRestoreTestInput struct {
 	Region     string `json:"region"`
 	GroupID    string `json:"groupId,omitempty"`
 	InstanceID string `json:"instanceId,omitempty"`
 }
 
-// PlanRestoreTest finds the group and checks that it is whole and every
+// PlanSnapshotsRestoreTest finds the group and checks that it is whole and every
 // snapshot completed (InvalidInput otherwise, nothing made). Given an
 // instance, it takes the instance's newest group that is whole and
 // completed.
-func (a *EBS) PlanRestoreTest(ctx context.Context, in PlanRestoreTestInput) (*PlanVolumeRestoreResult, error) {
+func (a *EBS) PlanSnapshotsRestoreTest(ctx context.Context, in PlanSnapshotsRestoreTestInput) (*PlanVolumeRestoreResult, error) {
 	hb := activities.KeepAlive(ctx, activities.HeartbeatEvery, nil)
 	defer hb.Stop()
 	api := a.EC2(in.Region)

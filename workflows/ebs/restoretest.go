@@ -104,7 +104,7 @@ func RestoreTest(ctx workflow.Context, in RestoreTestInput) (res *RestoreTestRes
 	}
 	workflows.SetStep(ctx, p, StepPlanning)
 	var plan ebsact.PlanVolumeRestoreResult
-	err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ec2Call), ebs.PlanRestoreTest, ebsact.PlanRestoreTestInput{
+	err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, ec2Call), ebs.PlanSnapshotsRestoreTest, ebsact.PlanSnapshotsRestoreTestInput{
 		Region: in.Region, GroupID: in.GroupID, InstanceID: in.InstanceID,
 	}).Get(ctx, &plan)
 	if err != nil {
