@@ -230,7 +230,9 @@ func TestEveryCommand(t *testing.T) {
 					}
 				}}
 		},
-		func() cliCase { return cliCase{args: []string{"restore-test", "run", "--kind", "redis"}, code: ExitInvalid} },
+		func() cliCase {
+			return cliCase{args: []string{"restore-test", "run", "--kind", "redis"}, code: ExitInvalid}
+		},
 		func() cliCase {
 			return cliCase{args: []string{"schedule", "create", "restore-test", "--schedule-id", env + "-rt", "--kind", "dataset",
 				"--env-id", env, "--backup-location", loc, "--every", "168h"}}
