@@ -35,6 +35,9 @@ const (
 	ErrSnapshotFailed = "SnapshotFailed" // a snapshot went to the error state
 	ErrRestoreFailed  = "RestoreFailed"  // a restored volume failed or a device is taken
 
+	ErrRestoreTestFailed = "RestoreTestFailed"  // a restore test's check found the restored copy wrong
+	ErrCheckCommand      = "CheckCommandFailed" // a restore test's check command exited non-zero
+
 	// ErrSnapshotFailures is the error type of a snapshot workflow that
 	// finished its work but some of it failed (an instance, a copy, a
 	// region). Workflows raise it, not activities; the error's details hold
@@ -50,6 +53,7 @@ var NonRetryable = []string{
 	ErrImportFailed, ErrBackupCorrupt, ErrStoreConflict,
 	ErrRedisNodeFailed, ErrRedisClusterHeld, ErrChecksumMismatch, ErrNoStartCommand, ErrSidecarNotRunning,
 	ErrEC2Rejected, ErrSnapshotFailed, ErrRestoreFailed,
+	ErrRestoreTestFailed, ErrCheckCommand,
 }
 
 // Invalid marks err as bad input: non-retryable, nothing was changed.

@@ -213,6 +213,9 @@ type CreateRestoreVolumeInput struct {
 	Device           string `json:"device"`
 	GroupID          string `json:"groupId"`
 	RestoreID        string `json:"restoreId"`
+	// RestoreTest marks the volume as a restore test's scratch volume
+	// (lifeboat:restore-test=<RestoreID>), which the test deletes.
+	RestoreTest bool `json:"restoreTest,omitempty"`
 }
 
 // CreateRestoreVolumeResult names the volume.
@@ -243,14 +246,18 @@ func (a *EBS) CreateRestoreVolume(ctx context.Context, in CreateRestoreVolumeInp
 	if found != "" {
 		return &CreateRestoreVolumeResult{VolumeID: found}, nil
 	}
+	tags := map[string]string{
+		ebstags.ManagedBy: ebstags.ManagedByLifeboat, ebstags.RestoreID: in.RestoreID, ebstags.RestoredFrom: in.SnapshotID,
+		ebstags.GroupID: in.GroupID, ebstags.Device: in.Device,
+	}
+	if in.RestoreTest {
+		tags[ebstags.RestoreTest] = in.RestoreID
+	}
 	out, err := api.CreateVolume(ctx, &ec2.CreateVolumeInput{
-		AvailabilityZone: aws.String(in.AvailabilityZone),
-		SnapshotId:       aws.String(in.SnapshotID),
-		ClientToken:      aws.String(ec2Token(in.RestoreID, in.SnapshotID)),
-		TagSpecifications: ec2TagSpec(types.ResourceTypeVolume, map[string]string{
-			ebstags.ManagedBy: ebstags.ManagedByLifeboat, ebstags.RestoreID: in.RestoreID, ebstags.RestoredFrom: in.SnapshotID,
-			ebstags.GroupID: in.GroupID, ebstags.Device: in.Device,
-		}),
+		AvailabilityZone:  aws.String(in.AvailabilityZone),
+		SnapshotId:        aws.String(in.SnapshotID),
+		ClientToken:       aws.String(ec2Token(in.RestoreID, in.SnapshotID)),
+		TagSpecifications: ec2TagSpec(types.ResourceTypeVolume, tags),
 	})
 	if err != nil {
 		// The snapshot is the user's choice, checked by the plan:

@@ -78,7 +78,11 @@ type Group struct {
 	// Verified is the newest lifeboat:verified tag of its snapshots
 	// ("<RFC3339>:<ok|failed>"), empty when never verified.
 	Verified string
-	Members  []types.Snapshot
+	// RestoreTested is the newest lifeboat:restore-tested tag of its
+	// snapshots ("<RFC3339>:<ok|failed>:<RTO seconds>"), empty when never
+	// restore-tested.
+	RestoreTested string
+	Members       []types.Snapshot
 }
 
 // Load reads the Lifeboat snapshot groups of a region matching the filters.
@@ -112,6 +116,9 @@ func Load(ctx context.Context, api API, filters []types.Filter) (map[string]*Gro
 		}
 		if v := t[ebstags.Verified]; v > g.Verified { // same UTC layout: sorts by time
 			g.Verified = v
+		}
+		if v := t[ebstags.RestoreTested]; v > g.RestoreTested {
+			g.RestoreTested = v
 		}
 		g.Members = append(g.Members, s)
 	})
@@ -180,9 +187,13 @@ type Info struct {
 	SourceRegion string `json:"sourceRegion,omitempty"`
 	// Verified is the group's last verification, "<RFC3339>:<ok|failed>"
 	// (the lifeboat:verified tag SnapshotsVerify writes).
-	Verified  string        `json:"verified,omitempty"`
-	Copies    []GroupCopies `json:"copies,omitempty"`
-	Snapshots []Snapshot    `json:"snapshots"`
+	Verified string `json:"verified,omitempty"`
+	// RestoreTested is the group's last restore test,
+	// "<RFC3339>:<ok|failed>:<RTO seconds>" (the lifeboat:restore-tested
+	// tag SnapshotsRestoreTest writes).
+	RestoreTested string        `json:"restoreTested,omitempty"`
+	Copies        []GroupCopies `json:"copies,omitempty"`
+	Snapshots     []Snapshot    `json:"snapshots"`
 }
 
 // ListResult lists groups, by instance, newest first.
@@ -241,6 +252,7 @@ func List(ctx context.Context, ec2For func(region string) API, in ListInput) (*L
 		info := Info{
 			GroupID: g.ID, InstanceID: g.InstanceID, Generation: g.Generation, CreatedAt: g.CreatedAt, Size: g.Size,
 			State: g.State(), DeleteOn: g.DeleteOn, KeepForever: g.KeepForever, SourceRegion: g.SourceRegion, Verified: g.Verified,
+			RestoreTested: g.RestoreTested,
 		}
 		for _, d := range sortedRegions(dests) {
 			if c := copies[g.ID][d]; c != nil {

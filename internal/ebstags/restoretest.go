@@ -12,6 +12,11 @@ import (
 // seconds>", the RTO being how long the volumes took to become available.
 const RestoreTested = "lifeboat:restore-tested"
 
+// RestoreTest marks the scratch volumes a snapshots restore test creates:
+// its value is the test's workflow id. The test deletes exactly the
+// volumes carrying its id, and no other.
+const RestoreTest = "lifeboat:restore-test"
+
 // FormatRestoreTested is a RestoreTested tag value.
 func FormatRestoreTested(at time.Time, ok bool, rto time.Duration) string {
 	return FormatVerified(at, ok) + ":" + strconv.FormatFloat(rto.Seconds(), 'f', 1, 64)

@@ -66,6 +66,11 @@ type Environment struct {
 	ActiveStore string           `dynamodbav:"activeStore"`
 	Stores      map[string]Store `dynamodbav:"stores"`
 	CreatedAt   time.Time        `dynamodbav:"createdAt"`
+	// ScratchFor and ScratchWorkflowID mark a scratch environment a restore
+	// test made (scratch.go): the environment it tests and the test's
+	// workflow. Only such an environment can ever be deleted.
+	ScratchFor        string `dynamodbav:"scratchFor,omitempty"`
+	ScratchWorkflowID string `dynamodbav:"scratchWorkflowId,omitempty"`
 }
 
 // Store is one generation of an environment's data.

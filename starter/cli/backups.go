@@ -114,21 +114,27 @@ func (a *app) backupListCommand() *cobra.Command {
 						return s3Error(err)
 					}
 				}
+				if slices.Contains(b.Keys, backupstore.RestoreTestKey(b.Folder)) {
+					if j.RestoreTest, err = backupstore.ReadRestoreTest(cmd.Context(), api, loc.Bucket, b.Folder); err != nil {
+						return s3Error(err)
+					}
+				}
 				doc = append(doc, j)
 			}
 			if err := a.render(out, doc, func(tw io.Writer) {
-				fmt.Fprintln(tw, "BACKUP ID\tSTORE\tCUT TIME\tITEMS\tBYTES\tKEPT\tSTATUS\tVERIFIED")
+				fmt.Fprintln(tw, "BACKUP ID\tSTORE\tCUT TIME\tITEMS\tBYTES\tKEPT\tSTATUS\tVERIFIED\tRESTORE TEST")
 				for i, b := range backups {
 					kept := "-"
 					if b.Kept {
 						kept = "keep"
 					}
 					if !b.Complete() {
-						fmt.Fprintf(tw, "%s\t%s\t-\t-\t-\t%s\t%s\t-\n", b.ID, b.StoreID, kept, b.Problem)
+						fmt.Fprintf(tw, "%s\t%s\t-\t-\t-\t%s\t%s\t-\t-\n", b.ID, b.StoreID, kept, b.Problem)
 						continue
 					}
 					m := b.Manifest
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\tcomplete\t%s\n", b.ID, b.StoreID, cutTime(m.CutTime), m.ItemCount, m.Bytes, kept, doc[i].Verified.Short())
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\tcomplete\t%s\t%s\n", b.ID, b.StoreID, cutTime(m.CutTime), m.ItemCount, m.Bytes, kept,
+						doc[i].Verified.Short(), doc[i].RestoreTest.Short())
 				}
 			}); err != nil {
 				return err
@@ -156,6 +162,8 @@ type backupJSON struct {
 	Problem   string     `json:"problem,omitempty"`
 	// Verified is the backup's last verification (verified.json), if any.
 	Verified *backupstore.Verification `json:"verified,omitempty"`
+	// RestoreTest is the backup's last restore test (restore-test.json), if any.
+	RestoreTest *backupstore.RestoreTest `json:"restoreTest,omitempty"`
 }
 
 func (a *app) backupKeepCommand(keep bool) *cobra.Command {

@@ -46,6 +46,9 @@ type cliCase struct {
 	check func(t *testing.T, stdout string, doc any)
 	// checkErr, if set, looks at stderr.
 	checkErr func(t *testing.T, stderr string)
+	// progress: a waiting command prints progress lines on stderr before
+	// its error; the one-line rule applies to the last line.
+	progress bool
 }
 
 // TestEveryCommand runs every command of the CLI against a real stack
@@ -221,6 +224,45 @@ func TestEveryCommand(t *testing.T) {
 				}}
 		},
 		func() cliCase { return cliCase{args: []string{"report", "--output", "pdf"}, code: ExitInvalid} },
+		// A restore test of the environment's newest backup passes and is
+		// recorded beside it; a failing check command exits 1 in one line.
+		func() cliCase {
+			return cliCase{args: []string{"restore-test", "run", "--kind", "dataset", "--env-id", env, "--backup-location", loc, "--sample-size", "5"},
+				check: func(t *testing.T, out string, _ any) {
+					if !strings.Contains(out, "restore test passed") || !strings.Contains(out, "5 sampled items match") {
+						t.Errorf("restore-test run printed %q", out)
+					}
+				}}
+		},
+		func() cliCase {
+			return cliCase{args: with([]string{"backup", "list", "--output", "json"}, target...),
+				check: func(t *testing.T, _ string, doc any) {
+					list, _ := doc.([]any)
+					if len(list) == 0 {
+						t.Fatalf("backup list json after restore-test: %v", doc)
+					}
+					if r, _ := list[0].(map[string]any)["restoreTest"].(map[string]any); r["outcome"] != "ok" || r["rtoSeconds"] == nil {
+						t.Errorf("backup list json after restore-test: restoreTest %v, want outcome ok with an RTO", r)
+					}
+				}}
+		},
+		func() cliCase {
+			return cliCase{args: []string{"restore-test", "run", "--kind", "dataset", "--env-id", env, "--backup-location", loc,
+				"--check-command", "echo rows missing; exit 3"}, code: ExitFailure, progress: true,
+				checkErr: func(t *testing.T, stderr string) {
+					if !strings.Contains(stderr, "exited 3") || !strings.Contains(stderr, "rows missing") {
+						t.Errorf("failed restore test said %q, want the command's exit and output", stderr)
+					}
+				}}
+		},
+		func() cliCase {
+			return cliCase{args: []string{"restore-test", "run", "--kind", "redis"}, code: ExitInvalid}
+		},
+		func() cliCase {
+			return cliCase{args: []string{"schedule", "create", "restore-test", "--schedule-id", env + "-rt", "--kind", "dataset",
+				"--env-id", env, "--backup-location", loc, "--every", "168h"}}
+		},
+		func() cliCase { return cliCase{args: []string{"schedule", "delete", "--schedule-id", env + "-rt"}} },
 		// --newId is the seed's spelling of --new-store-id.
 		func() cliCase {
 			return cliCase{args: with([]string{"restore-dataset", "--wait", "--newId", "r2"}, target...),
@@ -365,6 +407,15 @@ func TestEveryCommand(t *testing.T) {
 				}}
 		},
 		func() cliCase {
+			return cliCase{args: []string{"restore-test", "run", "--kind", "snapshots", "--region", region, "--group-id", snapGroup,
+				"--availability-zone", region + "a"},
+				check: func(t *testing.T, out string, _ any) {
+					if !strings.Contains(out, "restore test passed") || !strings.Contains(out, "lifeboat:restore-tested=") {
+						t.Errorf("restore-test run --kind snapshots printed %q", out)
+					}
+				}}
+		},
+		func() cliCase {
 			return cliCase{args: []string{"snapshots", "restore", "--region", region, "--group-id", "lbg-none",
 				"--target-instance-id", inst, "--availability-zone", region + "a"}, code: ExitInvalid}
 		},
@@ -451,7 +502,12 @@ func TestEveryCommand(t *testing.T) {
 			continue
 		}
 		if code != 0 {
-			requireOneLine(t, c.args, errOut)
+			msg := errOut
+			if c.progress {
+				lines := strings.Split(strings.TrimSpace(errOut), "\n")
+				msg = lines[len(lines)-1] + "\n"
+			}
+			requireOneLine(t, c.args, msg)
 		}
 		var doc any
 		if wantJSON && code == 0 {

@@ -92,7 +92,7 @@ because the dataset is paused. Errors are one line on stderr.`,
 	root.AddCommand(a.snapshotsCommand(), a.scheduleCommand())
 	root.AddCommand(a.envCommand(), a.datasetCommand(), a.dataCommand(),
 		a.backupCommand(), a.restoreCommand(), a.statusCommand("backup-status"), a.statusCommand("restore-status"), a.redisCommand())
-	root.AddCommand(a.backupsCommand())
+	root.AddCommand(a.backupsCommand(), a.restoreTestCommand())
 	root.AddCommand(a.versionCommand(), a.storeCommand(), a.reportCommand())
 	finish(root)
 	return root

@@ -514,7 +514,7 @@ func sortedKept(m map[string]int) []string {
 
 func printGroups(w io.Writer, groups []ebsgroups.Info) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "GROUP\tINSTANCE\tGEN\tCREATED\tSNAPSHOTS\tSTATE\tDELETEON\tKEEP\tCOPIES\tVERIFIED")
+	fmt.Fprintln(tw, "GROUP\tINSTANCE\tGEN\tCREATED\tSNAPSHOTS\tSTATE\tDELETEON\tKEEP\tCOPIES\tVERIFIED\tRESTORE TEST")
 	for _, g := range groups {
 		copies := "-"
 		if g.SourceRegion != "" {
@@ -530,8 +530,18 @@ func printGroups(w io.Writer, groups []ebsgroups.Info) {
 		if g.KeepForever {
 			keep = "forever"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", g.GroupID, g.InstanceID, g.Generation,
-			g.CreatedAt.UTC().Format(time.RFC3339), len(g.Snapshots), g.State, dash(g.DeleteOn), keep, copies, dash(g.Verified))
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", g.GroupID, g.InstanceID, g.Generation,
+			g.CreatedAt.UTC().Format(time.RFC3339), len(g.Snapshots), g.State, dash(g.DeleteOn), keep, copies, dash(g.Verified), restoreTested(g.RestoreTested))
 	}
 	_ = tw.Flush()
+}
+
+// restoreTested shows a lifeboat:restore-tested value as backup list shows
+// restore-test.json: "ok 2026-12-02T03:04:05Z 12.3s".
+func restoreTested(v string) string {
+	at, outcome, rto, err := ebstags.ParseRestoreTested(v)
+	if err != nil {
+		return dash(v)
+	}
+	return fmt.Sprintf("%s %s %.1fs", outcome, at.UTC().Format(time.RFC3339), rto.Seconds())
 }

@@ -249,7 +249,8 @@ func lifeboatWorkflowType(name string) bool {
 	switch name {
 	case dataset.BackupName, dataset.RestoreName, redis.BackupName,
 		redis.RestoreName, ebs.RunName, ebs.ChainName,
-		ebs.CreateName, ebs.CopyName, ebs.ExpireName:
+		ebs.CreateName, ebs.CopyName, ebs.ExpireName,
+		dataset.RestoreTestName, ebs.RestoreTestName:
 		return true
 	}
 	return false

@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/lifeboat-dev/lifeboat/activities"
 	datasetact "github.com/lifeboat-dev/lifeboat/activities/dataset"
 	redisact "github.com/lifeboat-dev/lifeboat/activities/redis"
 	"github.com/lifeboat-dev/lifeboat/internal/awsx"
@@ -27,6 +28,7 @@ func RegisterWorkflows(r worker.WorkflowRegistry) {
 	r.RegisterWorkflowWithOptions(dataset.Backup, workflow.RegisterOptions{Name: dataset.BackupName})
 	r.RegisterWorkflowWithOptions(dataset.Restore, workflow.RegisterOptions{Name: dataset.RestoreName})
 	r.RegisterWorkflowWithOptions(dataset.Verify, workflow.RegisterOptions{Name: dataset.VerifyName})
+	r.RegisterWorkflowWithOptions(dataset.RestoreTest, workflow.RegisterOptions{Name: dataset.RestoreTestName})
 	r.RegisterWorkflowWithOptions(redis.Backup, workflow.RegisterOptions{Name: redis.BackupName})
 	r.RegisterWorkflowWithOptions(redis.Restore, workflow.RegisterOptions{Name: redis.RestoreName})
 	r.RegisterWorkflowWithOptions(redis.Verify, workflow.RegisterOptions{Name: redis.VerifyName})
@@ -40,8 +42,25 @@ func RegisterActivities(r worker.ActivityRegistry, cfg config.Config, aws *awsx.
 	r.RegisterActivity(&datasetact.Datasets{Registry: reg, S3: aws.S3})
 	r.RegisterActivity(&datasetact.DynamoDB{DB: aws.DynamoDB, PollInterval: cfg.PollInterval})
 	r.RegisterActivity(&datasetact.BackupFiles{S3: aws.S3})
+	r.RegisterActivity(&datasetact.RestoreTests{Registry: reg, DB: aws.DynamoDB, S3: aws.S3})
+	r.RegisterActivity(&activities.Checks{Env: checkEnv(aws)})
 	r.RegisterActivity(&redisact.Clusters{Registry: reg, S3: aws.S3})
 	r.RegisterActivity(NewEBS(cfg, aws))
+}
+
+// checkEnv is what every restore test's check command is told besides its
+// target: the region and endpoint the worker's AWS clients use (an endpoint
+// set in the configuration rather than in AWS_ENDPOINT_URL would otherwise
+// be lost to the command).
+func checkEnv(c *awsx.Clients) map[string]string {
+	env := map[string]string{}
+	if c.Config.Region != "" {
+		env["AWS_REGION"] = c.Config.Region
+	}
+	if c.Config.BaseEndpoint != nil && *c.Config.BaseEndpoint != "" {
+		env["AWS_ENDPOINT_URL"] = *c.Config.BaseEndpoint
+	}
+	return env
 }
 
 // NewRegistry is the control table as configured.

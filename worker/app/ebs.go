@@ -24,6 +24,7 @@ func registerSnapshotWorkflows(r worker.WorkflowRegistry) {
 		ebs.ExpireName:          ebs.Expire,
 		ebs.RestoreName:         ebs.Restore,
 		ebs.VerifyName:          ebs.Verify,
+		ebs.RestoreTestName:     ebs.RestoreTest,
 	} {
 		r.RegisterWorkflowWithOptions(fn, workflow.RegisterOptions{Name: name})
 	}

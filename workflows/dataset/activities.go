@@ -1,6 +1,9 @@
 package dataset
 
-import datasetact "github.com/lifeboat-dev/lifeboat/activities/dataset"
+import (
+	"github.com/lifeboat-dev/lifeboat/activities"
+	datasetact "github.com/lifeboat-dev/lifeboat/activities/dataset"
+)
 
 // The activities, as nil receivers: workflows name an activity by its
 // method (datasets.Pause), the worker registers the real structs.
@@ -8,4 +11,7 @@ var (
 	datasets *datasetact.Datasets
 	dynamo   *datasetact.DynamoDB
 	files    *datasetact.BackupFiles
+	// restore tests
+	restoreTests *datasetact.RestoreTests
+	checks       *activities.Checks
 )

@@ -1,7 +1,14 @@
 package ebs
 
-import ebsact "github.com/lifeboat-dev/lifeboat/activities/ebs"
+import (
+	"github.com/lifeboat-dev/lifeboat/activities"
+	ebsact "github.com/lifeboat-dev/lifeboat/activities/ebs"
+)
 
-// The activities, as a nil receiver: workflows name an activity by its
-// method (ebs.CreateInstanceSnapshots), the worker registers the real struct.
-var ebs *ebsact.EBS
+// The activities, as nil receivers: workflows name an activity by its
+// method (ebs.CreateInstanceSnapshots), the worker registers the real
+// structs.
+var (
+	ebs    *ebsact.EBS
+	checks *activities.Checks // restore tests' check commands
+)

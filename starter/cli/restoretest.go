@@ -1,0 +1,296 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/lifeboat-dev/lifeboat/internal/backupstore"
+	"github.com/lifeboat-dev/lifeboat/internal/ids"
+	"github.com/lifeboat-dev/lifeboat/starter/client"
+	"github.com/lifeboat-dev/lifeboat/workflows/dataset"
+	"github.com/lifeboat-dev/lifeboat/workflows/ebs"
+)
+
+// Restore test kinds, as --kind takes them.
+const (
+	kindDataset   = "dataset"
+	kindSnapshots = "snapshots"
+	kindRedis     = "redis"
+)
+
+// restoreTestFlags are the flags of restore-test run and schedule create
+// restore-test: one set for every kind, each kind reading its own.
+type restoreTestFlags struct {
+	kind string
+	// dataset
+	envID, location, backupID string
+	datasetIDs                []string
+	sampleSize                int
+	// snapshots
+	region, groupID, instanceID, zone string
+	// every kind
+	checkCommand string
+	checkTimeout time.Duration
+}
+
+func (f *restoreTestFlags) add(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringVar(&f.kind, "kind", "", "what to restore-test: dataset, snapshots (redis: not yet)")
+	fl.StringVar(&f.envID, "env-id", "", "dataset: the environment whose backups to restore")
+	fl.StringSliceVar(&f.datasetIDs, "dataset-id", nil, "dataset: datasets to restore, repeated or comma-separated (default: every dataset of the environment)")
+	fl.StringVar(&f.location, "backup-location", "", "dataset: the backup root given to backup-dataset: s3://bucket/prefix")
+	fl.StringVar(&f.backupID, "backup-id", "", "dataset: restore this backup id (default: the newest complete backup of each dataset)")
+	fl.IntVar(&f.sampleSize, "sample-size", 100, "dataset: items of each dataset read from the backup and compared with the restored table")
+	fl.StringVar(&f.region, "region", "", "snapshots: region of the group, like us-east-1")
+	fl.StringVar(&f.groupID, "group-id", "", "snapshots: the group to restore (or --instance-id)")
+	fl.StringVar(&f.instanceID, "instance-id", "", "snapshots: restore this instance's newest complete group (what a schedule wants)")
+	fl.StringVar(&f.zone, "availability-zone", "", "snapshots: zone to create the scratch volumes in, like us-east-1a")
+	fl.StringVar(&f.checkCommand, "check-command", "", "a command the worker runs (/bin/sh -c) against the restored copy; LIFEBOAT_SCRATCH_* variables name it; a non-zero exit fails the test")
+	fl.DurationVar(&f.checkTimeout, "check-timeout", 10*time.Minute, "how long the check command may run: "+durationFormat)
+}
+
+// kindOf checks --kind.
+func (f *restoreTestFlags) kindOf(cmd *cobra.Command) (string, error) {
+	if err := requireFlags(cmd, "kind"); err != nil {
+		return "", err
+	}
+	switch f.kind {
+	case kindDataset, kindSnapshots:
+		return f.kind, nil
+	case kindRedis:
+		return "", usagef("--kind redis: Redis restore tests are not supported yet")
+	}
+	return "", usagef("--kind %q: want dataset or snapshots", f.kind)
+}
+
+func (f *restoreTestFlags) checkTimeoutSeconds() (int, error) {
+	if f.checkTimeout < 0 {
+		return 0, usagef("--check-timeout cannot be negative")
+	}
+	return int(f.checkTimeout / time.Second), nil
+}
+
+// datasetInput reads the dataset kind's flags.
+func (f *restoreTestFlags) datasetInput(cmd *cobra.Command) (dataset.RestoreTestInput, error) {
+	if err := requireFlags(cmd, "env-id", "backup-location"); err != nil {
+		return dataset.RestoreTestInput{}, err
+	}
+	if err := ids.Validate("environment", f.envID); err != nil {
+		return dataset.RestoreTestInput{}, err
+	}
+	loc, err := backupstore.ParseLocation(f.location)
+	if err != nil {
+		return dataset.RestoreTestInput{}, err
+	}
+	if f.backupID != "" && !backupIDPattern.MatchString(f.backupID) {
+		return dataset.RestoreTestInput{}, usagef("--backup-id %q is not a backup id (like 20210901T120000.000Z, as backup list shows them)", f.backupID)
+	}
+	if f.sampleSize < 0 {
+		return dataset.RestoreTestInput{}, usagef("--sample-size cannot be negative")
+	}
+	secs, err := f.checkTimeoutSeconds()
+	if err != nil {
+		return dataset.RestoreTestInput{}, err
+	}
+	in := dataset.RestoreTestInput{
+		EnvID: f.envID, DatasetIDs: f.datasetIDs, BackupLocation: loc.String(), BackupID: f.backupID,
+		SampleSize: f.sampleSize, CheckCommand: f.checkCommand, CheckTimeoutSeconds: secs,
+	}
+	if err := in.Validate(); err != nil {
+		return in, usageError{err}
+	}
+	return in, nil
+}
+
+// snapshotsInput reads the snapshots kind's flags.
+func (f *restoreTestFlags) snapshotsInput(cmd *cobra.Command) (ebs.RestoreTestInput, error) {
+	if err := requireFlags(cmd, "region", "availability-zone"); err != nil {
+		return ebs.RestoreTestInput{}, err
+	}
+	if err := checkRegionFlag("region", f.region); err != nil {
+		return ebs.RestoreTestInput{}, err
+	}
+	if (f.groupID == "") == (f.instanceID == "") {
+		return ebs.RestoreTestInput{}, usagef("give --group-id or --instance-id (one of them)")
+	}
+	if !strings.HasPrefix(f.zone, f.region) {
+		return ebs.RestoreTestInput{}, usagef("--availability-zone %q is not a zone of %s", f.zone, f.region)
+	}
+	secs, err := f.checkTimeoutSeconds()
+	if err != nil {
+		return ebs.RestoreTestInput{}, err
+	}
+	return ebs.RestoreTestInput{
+		Region: f.region, GroupID: f.groupID, InstanceID: f.instanceID, AvailabilityZone: f.zone,
+		CheckCommand: f.checkCommand, CheckTimeoutSeconds: secs,
+	}, nil
+}
+
+func (a *app) restoreTestCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "restore-test",
+		Short: "Prove that backups restore: restore into a scratch target, check it, measure the RTO, clean up",
+		Long: `A restore test restores a backup into a scratch target, checks it, measures how long the
+restore took (the RTO), records the outcome beside the backup and always removes the scratch
+target again, also when it fails or is cancelled. The live environment or instance is never
+touched. Run one now with 'restore-test run', or on a timetable with
+'schedule create restore-test'.
+
+  dataset    the newest backup (or --backup-id) of an environment's datasets is restored into a
+             scratch environment <env>-rt-<id>; each table's item count is checked against the
+             manifest and --sample-size items read from the backup's data files are compared with
+             the restored tables. Recorded as restore-test.json beside each backup (backup list).
+  snapshots  one volume per snapshot of a group (or of an instance's newest complete group) is
+             created in --availability-zone, tagged lifeboat:restore-test; sizes and snapshot ids
+             are checked. Recorded as the lifeboat:restore-tested tag (snapshots list).
+
+--check-command runs on the worker after the checks, with LIFEBOAT_SCRATCH_ENV,
+LIFEBOAT_SCRATCH_TABLES and LIFEBOAT_SCRATCH_TABLE_<DATASET> (dataset), or
+LIFEBOAT_SCRATCH_VOLUMES (device=volume,...) and LIFEBOAT_SCRATCH_VOLUME_IDS (snapshots), plus
+AWS_REGION and AWS_ENDPOINT_URL as the worker uses them.`,
+		Example: `  lifeboat restore-test run --kind dataset --env-id prod --backup-location s3://my-bucket/backups
+  lifeboat schedule create restore-test --schedule-id prod-weekly --kind dataset --env-id prod \
+    --backup-location s3://my-bucket/backups --cron '0 4 * * 0'`,
+	}
+	cmd.AddCommand(a.restoreTestRunCommand())
+	return cmd
+}
+
+func (a *app) restoreTestRunCommand() *cobra.Command {
+	var f restoreTestFlags
+	cmd := &cobra.Command{
+		Use:   "run --kind dataset|snapshots ...",
+		Short: "Run one restore test and wait for it: exit 0 passed, 1 failed (one line why), 2 bad input or no backup",
+		Example: `  lifeboat restore-test run --kind dataset --env-id prod --backup-location s3://my-bucket/backups
+  lifeboat restore-test run --kind dataset --env-id prod --dataset-id orders --backup-location s3://my-bucket/backups \
+    --check-command 'test "$(aws dynamodb describe-table --table-name "$LIFEBOAT_SCRATCH_TABLE_ORDERS" --query Table.TableStatus --output text)" = ACTIVE'
+  lifeboat restore-test run --kind snapshots --region us-east-1 --instance-id i-0846123af87f3dfea --availability-zone us-east-1a`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			kind, err := f.kindOf(cmd)
+			if err != nil {
+				return err
+			}
+			if kind == kindDataset {
+				in, err := f.datasetInput(cmd)
+				if err != nil {
+					return err
+				}
+				return a.runDatasetRestoreTest(cmd.Context(), in)
+			}
+			in, err := f.snapshotsInput(cmd)
+			if err != nil {
+				return err
+			}
+			return a.runSnapshotsRestoreTest(cmd.Context(), in)
+		},
+	}
+	f.add(cmd)
+	return cmd
+}
+
+// restoreTestFailed turns a failed test into its one line.
+func restoreTestFailed(err error, id string) error {
+	var failed *client.WorkflowFailedError
+	if errors.As(err, &failed) {
+		return fmt.Errorf("restore test failed (workflow %s): %s", id, failed.Msg)
+	}
+	return err
+}
+
+func (a *app) runDatasetRestoreTest(ctx context.Context, in dataset.RestoreTestInput) error {
+	c, err := a.client()
+	if err != nil {
+		return err
+	}
+	run, err := a.start(ctx, func(ctx context.Context) (client.Run, error) { return c.StartDatasetRestoreTest(ctx, in) })
+	if err != nil {
+		return restoreTestFailed(err, run.ID)
+	}
+	fmt.Fprintf(a.err, "restore test in workflow %s\n", run.ID)
+	res, err := c.WaitDatasetRestoreTest(ctx, run.ID, a.printProgress())
+	if err != nil {
+		return restoreTestFailed(err, run.ID)
+	}
+	fmt.Fprintf(a.out, "restore test passed: %s restored into scratch environment %s in %.1fs (RTO), scratch environment deleted\n",
+		res.EnvID, res.ScratchEnvID, res.RTOSeconds)
+	for _, d := range res.Datasets {
+		fmt.Fprintf(a.out, "  %s: backup %s, %d items, %d sampled items match the backup\n", d.DatasetID, d.BackupID, d.ItemCount, d.Sampled)
+	}
+	return nil
+}
+
+func (a *app) runSnapshotsRestoreTest(ctx context.Context, in ebs.RestoreTestInput) error {
+	c, err := a.client()
+	if err != nil {
+		return err
+	}
+	run, err := a.start(ctx, func(ctx context.Context) (client.Run, error) { return c.StartSnapshotsRestoreTest(ctx, in) })
+	if err != nil {
+		return restoreTestFailed(err, run.ID)
+	}
+	fmt.Fprintf(a.err, "restore test in workflow %s\n", run.ID)
+	res, err := c.WaitSnapshotsRestoreTest(ctx, run.ID, a.printSnapshotProgress())
+	if err != nil {
+		return restoreTestFailed(err, run.ID)
+	}
+	fmt.Fprintf(a.out, "restore test passed: group %s (generation %d of %s) restored to %d volume(s) in %s in %.1fs (RTO), %d deleted\n",
+		res.GroupID, res.Generation, res.InstanceID, len(res.Volumes), res.AvailabilityZone, res.RTOSeconds, len(res.Deleted))
+	fmt.Fprintf(a.out, "tagged the group's snapshots lifeboat:restore-tested=%s\n", res.RestoreTested)
+	return nil
+}
+
+func (a *app) scheduleRestoreTestCommand() *cobra.Command {
+	var sf scheduleFlags
+	var f restoreTestFlags
+	cmd := &cobra.Command{
+		Use:   "restore-test --schedule-id S --kind dataset|snapshots ... (--cron EXPR | --every DURATION)",
+		Short: "Run a restore test on a schedule (see lifeboat restore-test --help)",
+		Example: `  lifeboat schedule create restore-test --schedule-id prod-weekly --kind dataset --env-id prod \
+    --backup-location s3://my-bucket/backups --cron '0 4 * * 0'
+  lifeboat schedule create restore-test --schedule-id web-weekly --kind snapshots --region us-east-1 \
+    --instance-id i-0846123af87f3dfea --availability-zone us-east-1a --every 168h`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := sf.schedule(cmd)
+			if err != nil {
+				return err
+			}
+			kind, err := f.kindOf(cmd)
+			if err != nil {
+				return err
+			}
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			if kind == kindDataset {
+				in, err := f.datasetInput(cmd)
+				if err != nil {
+					return err
+				}
+				if in.BackupID != "" {
+					return usagef("a scheduled restore test restores the newest backup: --backup-id is for restore-test run")
+				}
+				if err := c.CreateDatasetRestoreTestSchedule(cmd.Context(), s, in); err != nil {
+					return err
+				}
+			} else {
+				in, err := f.snapshotsInput(cmd)
+				if err != nil {
+					return err
+				}
+				if err := c.CreateSnapshotsRestoreTestSchedule(cmd.Context(), s, in); err != nil {
+					return err
+				}
+			}
+			return a.printScheduleCreated(cmd.Context(), c, s.ID)
+		},
+	}
+	sf.add(cmd)
+	f.add(cmd)
+	return cmd
+}
