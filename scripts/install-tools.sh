@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what Lifeboat's stack and tests need, if missing: the Temporal CLI
 # (built from source with go install; later versions cannot be go-installed)
-# moto server (Python package moto[server]) and redis-server (Debian package,
-# for the Redis tests).
+# moto server (Python package moto[server]), redis-server (Debian package,
+# for the Redis tests) and prometheus with promtool (Debian package, for the
+# alert rules' tests and the Prometheus integration test).
 set -euo pipefail
 TEMPORAL_VERSION=${TEMPORAL_VERSION:-v1.5.1}
 bin=${TEMPORAL_BIN:-$(go env GOPATH)/bin/temporal}
@@ -28,4 +29,13 @@ if ! command -v redis-server >/dev/null 2>&1; then
   [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq redis-server >/dev/null
+fi
+
+if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then
+  echo "installing prometheus and promtool (Debian package)..." >&2
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  # Not its recommended node exporter: the tests start their own server.
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends prometheus >/dev/null
 fi

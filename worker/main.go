@@ -175,6 +175,14 @@ func (s *settings) serve(ctx context.Context, stderr io.Writer) error {
 		}
 		opts.MetricsHandler = m.Handler()
 		logger.Info("Serving Prometheus metrics and health checks", "url", fmt.Sprintf("http://%s/metrics", addr))
+		if s.node.NodeID == "" {
+			// Every worker serves the paused datasets (alerts take the max):
+			// a pause outlives the worker that took it, so no worker can
+			// leave it to the one that paused.
+			if err := m.WatchPaused(ctx, app.NewRegistry(s.cfg, aws), metrics.PausedInterval, logger); err != nil {
+				return fmt.Errorf("metrics: %w", err)
+			}
+		}
 	}
 	if s.node.NodeID != "" {
 		// Before anything else, Temporal included: a sidecar that died

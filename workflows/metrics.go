@@ -37,6 +37,33 @@ const (
 	// anything, because of bad input (tags operation, reason: RefusalReason),
 	// apart from MetricFailures so that a typo never pages anyone.
 	MetricRefused = "lifeboat_refused"
+
+	// Gauges per protected resource, for alerts (deploy/prometheus) and
+	// dashboards. A worker serves the values of the runs it finished; with
+	// several workers take max by (operation, resource).
+	//
+	// MetricLastSuccess is when a backup of the resource last succeeded
+	// (Unix seconds; tags operation: a Protected* name, resource).
+	MetricLastSuccess = "lifeboat_last_success_timestamp_seconds"
+	// MetricRPOTarget is the resource's recovery point objective in
+	// seconds (its schedule's interval, or --rpo), set with each success of
+	// a run that knows it.
+	MetricRPOTarget = "lifeboat_rpo_target_seconds"
+	// Restore tests (tags kind: dataset, redis or snapshots; resource): the
+	// last test's measured restore time (RTO; tests that passed only), its
+	// outcome (1 passed, 0 failed) and when it ended.
+	MetricRestoreTestSeconds   = "lifeboat_last_restore_test_seconds"
+	MetricRestoreTestSuccess   = "lifeboat_last_restore_test_success"
+	MetricRestoreTestTimestamp = "lifeboat_last_restore_test_timestamp_seconds"
+)
+
+// The operation tag of MetricLastSuccess and MetricRPOTarget: what kind of
+// resource a backup protects (resource is env/dataset, the Redis cluster
+// id, the EBS region).
+const (
+	ProtectedDataset   = "backup"
+	ProtectedRedis     = "redis-backup"
+	ProtectedSnapshots = "snapshots"
 )
 
 // Metrics lists every metric above: each has a HELP text in
@@ -44,6 +71,7 @@ const (
 var Metrics = []string{
 	MetricPauseWindow, MetricItemsExported, MetricBytesExported, MetricItemsImported, MetricBytesImported,
 	MetricSnapshotsCreated, MetricSnapshotsCopied, MetricSnapshotsDeleted, MetricFailures, MetricRefused,
+	MetricLastSuccess, MetricRPOTarget, MetricRestoreTestSeconds, MetricRestoreTestSuccess, MetricRestoreTestTimestamp,
 }
 
 // Refusal reasons (the reason tag of MetricRefused), from the type of the
@@ -108,3 +136,30 @@ func CountFailure(ctx workflow.Context, op, step string) {
 func RecordPauseWindow(ctx workflow.Context, op string, d time.Duration) {
 	workflow.GetMetricsHandler(ctx).WithTags(map[string]string{"operation": op}).Timer(MetricPauseWindow).Record(d)
 }
+
+// RecordBackupSuccess says a backup of resource (operation op: a Protected*
+// name) succeeded now, and its target when known (rpo > 0).
+func RecordBackupSuccess(ctx workflow.Context, op, resource string, rpo time.Duration) {
+	h := workflow.GetMetricsHandler(ctx).WithTags(map[string]string{"operation": op, "resource": resource})
+	h.Gauge(MetricLastSuccess).Update(unixSeconds(workflow.Now(ctx)))
+	if rpo > 0 {
+		h.Gauge(MetricRPOTarget).Update(rpo.Seconds())
+	}
+}
+
+// RecordRestoreTest records a finished restore test of resource (kind
+// dataset, redis or snapshots): its outcome, when it ended and, when it
+// passed, how long the restore took (the RTO it proved). A failed test
+// leaves the RTO of the last one that passed.
+func RecordRestoreTest(ctx workflow.Context, kind, resource string, rto time.Duration, ok bool) {
+	h := workflow.GetMetricsHandler(ctx).WithTags(map[string]string{"kind": kind, "resource": resource})
+	success := 0.0
+	if ok {
+		success = 1
+		h.Gauge(MetricRestoreTestSeconds).Update(rto.Seconds())
+	}
+	h.Gauge(MetricRestoreTestSuccess).Update(success)
+	h.Gauge(MetricRestoreTestTimestamp).Update(unixSeconds(workflow.Now(ctx)))
+}
+
+func unixSeconds(t time.Time) float64 { return float64(t.UnixMilli()) / 1000 }

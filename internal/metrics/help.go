@@ -26,6 +26,13 @@ var Help = map[string]string{
 	"lifeboat_snapshots_deleted": "EBS snapshots deleted by expiry, by region.",
 	"lifeboat_failures":          "Lifeboat runs that failed, by operation and the step they failed in; step pruning-backups counts a failed retention step of a backup that succeeded. Refused requests are not counted here (lifeboat_refused_total).",
 	"lifeboat_refused":           "Lifeboat requests refused before anything was changed (bad input: an unknown dataset or cluster, a malformed location, a missing bucket...), by operation and reason. Not failures: nothing broke.",
+	// Per protected resource (gauges: the names are served as they are).
+	"lifeboat_last_success_timestamp_seconds":      "When the last successful backup of a resource ended, in Unix seconds, by operation (backup, redis-backup, snapshots) and resource (env/dataset, Redis cluster, EBS region); each worker serves the runs it finished: take the max.",
+	"lifeboat_rpo_target_seconds":                  "A resource's recovery point objective in seconds (its schedule's interval, or --rpo), by operation and resource: a backup older than this is overdue.",
+	"lifeboat_last_restore_test_seconds":           "How long the last passing restore test of a resource took to restore it (the RTO it proved), in seconds, by kind (dataset, redis, snapshots) and resource.",
+	"lifeboat_last_restore_test_success":           "Whether the last restore test of a resource passed (1) or failed (0), by kind and resource; read it with lifeboat_last_restore_test_timestamp_seconds when several workers serve it.",
+	"lifeboat_last_restore_test_timestamp_seconds": "When the last restore test of a resource ended, in Unix seconds, by kind and resource.",
+	DatasetPaused: "How long a dataset has had writes paused (status PAUSING or PAUSED in the control table), in seconds, by resource (env/dataset) and held_by (the workflow holding the pause); read from the control table every 30 s by each worker, so it shows a pause whose workflow or worker died.",
 
 	// The Temporal Go SDK's.
 	"temporal_workflow_completed":                      "Workflow executions that completed successfully on this worker.",
@@ -87,8 +94,13 @@ var Help = map[string]string{
 	"temporal_nexus_task_endtoend_latency":             "Time from a Nexus task's scheduling to its completion.",
 }
 
-// helpFor is the HELP text of a metric as the reporter names it.
+// helpFor is the HELP text of a metric as the reporter names it: a gauge
+// by its own name, a counter or timer without the suffix the naming scope
+// added.
 func helpFor(name string) (string, bool) {
+	if h, ok := Help[name]; ok {
+		return h, true
+	}
 	base := strings.TrimSuffix(strings.TrimSuffix(name, "_total"), "_seconds")
 	h, ok := Help[base]
 	return h, ok

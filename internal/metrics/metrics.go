@@ -22,6 +22,7 @@ import (
 // Metrics is one process's metrics registry.
 type Metrics struct {
 	reporter tallyprom.Reporter
+	registry *prom.Registry
 	scope    tally.Scope
 	closer   io.Closer
 	handler  client.MetricsHandler
@@ -45,7 +46,7 @@ func New() *Metrics {
 		OmitCardinalityMetrics: true,
 	}, ReportInterval)
 	scope = sdktally.NewPrometheusNamingScope(scope)
-	return &Metrics{reporter: reporter, scope: scope, closer: closer, handler: sdktally.NewMetricsHandler(scope)}
+	return &Metrics{reporter: reporter, registry: reg, scope: scope, closer: closer, handler: sdktally.NewMetricsHandler(scope)}
 }
 
 // sanitize keeps names and label keys to Prometheus's [A-Za-z0-9_], as

@@ -60,6 +60,7 @@ func (f *scheduleFlags) add(cmd *cobra.Command) {
 	fl.BoolVar(&f.s.PauseOnFailure, "pause-on-failure", false, "pause the schedule when a run fails")
 	fl.BoolVar(&f.s.Paused, "paused", false, "create the schedule paused")
 	fl.StringVar(&f.s.Note, "reason", "", "why the schedule exists (free text, shown with it)")
+	fl.DurationVar(&f.s.RPO, "rpo", 0, "recovery point objective of backup schedules: a backup older than this is overdue (lifeboat_rpo_target_seconds and its alert; default: the timetable's longest gap between runs): "+durationFormat)
 	alias(cmd, "reason", "note")
 }
 

@@ -46,6 +46,10 @@ type Schedule struct {
 	Paused bool
 	// Note is shown with the schedule.
 	Note string
+	// RPO is the recovery point objective of what the runs back up: a
+	// backup older than it is overdue (lifeboat_rpo_target_seconds, the
+	// overdue-backup alert). The schedule's Interval when zero.
+	RPO time.Duration
 }
 
 // DefaultCatchupWindow is the catch-up window of schedules that set none.
@@ -85,6 +89,8 @@ func (s Schedule) Check() error {
 		return &InvalidInputError{Msg: fmt.Sprintf("interval %s: want at least 1s", s.Every)}
 	case s.CatchupWindow < 0:
 		return &InvalidInputError{Msg: "the catch-up window cannot be negative"}
+	case s.RPO < 0 || (s.RPO > 0 && s.RPO < time.Second):
+		return &InvalidInputError{Msg: fmt.Sprintf("RPO %s: want at least 1s", s.RPO)}
 	}
 	if s.TimeZone != "" {
 		if _, err := time.LoadLocation(s.TimeZone); err != nil {
@@ -103,6 +109,9 @@ func (c *Client) CreateBackupSchedule(ctx context.Context, s Schedule, in datase
 	if r := in.Retention; r != nil && (r.Count < 0 || r.Days < 0) {
 		return &InvalidInputError{Msg: "retention: --retain and --retain-days cannot be negative"}
 	}
+	if in.RPOSeconds == 0 {
+		in.RPOSeconds = s.rpoSeconds(time.Now())
+	}
 	d := in.Datasets[0]
 	summary := "scheduled " + summarize("backup", d.EnvID, d.DatasetID, len(in.Datasets), d.BackupLocation)
 	return c.createSchedule(ctx, s, dataset.BackupName, "backup", summary, in)
@@ -118,6 +127,9 @@ func (c *Client) CreateSnapshotsSchedule(ctx context.Context, s Schedule, in ebs
 		if !ebstags.ValidRegion(r) {
 			return &InvalidInputError{Msg: fmt.Sprintf("%q is not an AWS region name (like us-east-1)", r)}
 		}
+	}
+	if in.RPOSeconds == 0 {
+		in.RPOSeconds = s.rpoSeconds(time.Now())
 	}
 	summary := "scheduled EBS snapshots in " + strings.Join(in.Regions, ", ")
 	return c.createSchedule(ctx, s, ebs.RunName, "snapshots-run", summary, in)

@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/lifeboat-dev/lifeboat/internal/backupstore"
 	"github.com/lifeboat-dev/lifeboat/internal/ids"
@@ -15,6 +16,9 @@ import (
 func (c *Client) CreateRedisBackupSchedule(ctx context.Context, s Schedule, in redis.BackupInput) error {
 	if err := checkRedisBackup(in); err != nil {
 		return err
+	}
+	if in.RPOSeconds == 0 {
+		in.RPOSeconds = s.rpoSeconds(time.Now())
 	}
 	format := in.Format
 	if format == "" {

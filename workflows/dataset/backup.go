@@ -119,6 +119,13 @@ func Backup(ctx workflow.Context, in BackupInput) (*BackupResult, error) {
 			return nil, fail(ctx, p, err)
 		}
 	}
+	rpo := time.Duration(in.RPOSeconds) * time.Second
+	for _, r := range results {
+		// A backup of an earlier point in time is no newer recovery point.
+		if r.PausedWrites {
+			workflows.RecordBackupSuccess(ctx, workflows.ProtectedDataset, r.EnvID+"/"+r.DatasetID, rpo)
+		}
+	}
 	if in.Retention != nil {
 		// Only after writes resumed: pruning never lengthens the pause.
 		workflows.SetStep(ctx, p, StepPruning)

@@ -135,6 +135,11 @@ type BackupInput struct {
 	// written and checks its item count and checksum against the manifest
 	// (as `lifeboat backup verify` does), with writes already resumed.
 	Verify bool `json:"verify,omitempty"`
+	// RPOSeconds is the recovery point objective of what this backs up,
+	// in seconds: its schedule's interval, or --rpo. Each success serves it
+	// as lifeboat_rpo_target_seconds, which the overdue-backup alert
+	// compares the backup's age with. Zero: unknown, no target served.
+	RPOSeconds int64 `json:"rpoSeconds,omitempty"`
 }
 
 // RetentionPolicy says which of a dataset's backups to keep: the newest

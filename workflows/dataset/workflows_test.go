@@ -408,7 +408,13 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	var suite testsuite.WorkflowTestSuite
+	return newFixtureOn(t, &testsuite.WorkflowTestSuite{})
+}
+
+// newFixtureOn is newFixture on a suite set up by the test (its metrics
+// handler).
+func newFixtureOn(t *testing.T, suite *testsuite.WorkflowTestSuite) *fixture {
+	t.Helper()
 	env := suite.NewTestWorkflowEnvironment()
 	env.SetStartTime(start)
 	env.RegisterWorkflowWithOptions(dataset.Backup, workflow.RegisterOptions{Name: dataset.BackupName})

@@ -113,10 +113,17 @@ func Chain(ctx workflow.Context, in ChainInput) (*ChainResult, error) {
 	outcome("expire", err)
 
 	var failed []string
+	taken := !in.DryRun // the day's snapshots are all taken and completed
 	for _, s := range res.Steps {
 		if s.Status == OutcomeFailed {
 			failed = append(failed, s.Step+": "+s.Error)
 		}
+		if (s.Step == "create" || s.Step == "wait") && s.Status != OutcomeOK {
+			taken = false
+		}
+	}
+	if taken {
+		workflows.RecordBackupSuccess(ctx, workflows.ProtectedSnapshots, in.Region, time.Duration(opts.RPOSeconds)*time.Second)
 	}
 	return finish(ctx, p, res, len(failed), in.Region+": "+strings.Join(failed, "; "))
 }

@@ -75,6 +75,11 @@ type Options struct {
 	// HistoryLimit is the history length at which long workflows continue
 	// as new (DefaultHistoryLimit; tests set it low).
 	HistoryLimit int `json:"historyLimit,omitempty"`
+	// RPOSeconds is the recovery point objective of each region's snapshots,
+	// in seconds: its schedule's interval, or --rpo. Each success serves it
+	// as lifeboat_rpo_target_seconds, which the overdue-backup alert
+	// compares the backup's age with. Zero: unknown, no target served.
+	RPOSeconds int64 `json:"rpoSeconds,omitempty"`
 }
 
 func (o Options) batchSize() int { return orDefault(o.BatchSize, DefaultBatchSize) }

@@ -407,7 +407,13 @@ type snapFixture struct {
 
 func newSnapFixture(t *testing.T) *snapFixture {
 	t.Helper()
-	var suite testsuite.WorkflowTestSuite
+	return newSnapFixtureOn(t, &testsuite.WorkflowTestSuite{})
+}
+
+// newSnapFixtureOn is newSnapFixture on a suite set up by the test (its
+// metrics handler).
+func newSnapFixtureOn(t *testing.T, suite *testsuite.WorkflowTestSuite) *snapFixture {
+	t.Helper()
 	env := suite.NewTestWorkflowEnvironment()
 	env.SetStartTime(snapDay)
 	for name, fn := range map[string]any{

@@ -103,6 +103,7 @@ func Backup(ctx workflow.Context, in BackupInput) (*BackupResult, error) {
 		return nil, p.fail(ctx, err)
 	}
 	complete = true
+	workflows.RecordBackupSuccess(ctx, workflows.ProtectedRedis, plan.Cluster, time.Duration(in.RPOSeconds)*time.Second)
 	res := &BackupResult{
 		Cluster: plan.Cluster, BackupID: backupID, Format: plan.Format, ManifestURL: written.ManifestURL,
 		Keys: written.Keys, Bytes: written.Bytes,

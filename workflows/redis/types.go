@@ -45,6 +45,11 @@ type BackupInput struct {
 	// location after the backup succeeded (never this one, never the
 	// newest, never a folder without a cluster manifest).
 	Retention *RetentionPolicy `json:"retention,omitempty"`
+	// RPOSeconds is the recovery point objective of what this backs up,
+	// in seconds: its schedule's interval, or --rpo. Each success serves it
+	// as lifeboat_rpo_target_seconds, which the overdue-backup alert
+	// compares the backup's age with. Zero: unknown, no target served.
+	RPOSeconds int64 `json:"rpoSeconds,omitempty"`
 }
 
 // RetentionPolicy says which of a cluster's backups to keep: the newest

@@ -17,7 +17,8 @@ import (
 // TestIntegrationSnapshotsSchedule creates a snapshots schedule for one
 // region, triggers it and checks the run it started snapshotted the
 // region's Backup=Yes instance, is tagged with the schedule and region,
-// and counted in the workers' metrics; then deletes the schedule.
+// and counted in the workers' metrics, its success and target served;
+// then deletes the schedule.
 func TestIntegrationSnapshotsSchedule(t *testing.T) {
 	e := shared(t)
 	ctx := testenv.Context(t, 5*time.Minute)
@@ -72,6 +73,15 @@ func TestIntegrationSnapshotsSchedule(t *testing.T) {
 	label := `region="` + region + `"`
 	if n := e.WaitMetric(t, "lifeboat_snapshots_created_total", label, float64(len(ours))); n != float64(len(ours)) {
 		t.Errorf("lifeboat_snapshots_created_total{%s} = %v, want %d", label, n, len(ours))
+	}
+	// The schedule gave its run the timetable's interval as the region's
+	// target; the run served it with its success.
+	resource := `operation="snapshots",resource="` + region + `"`
+	if n := e.WaitMetric(t, "lifeboat_rpo_target_seconds", resource, 24*3600); n != 24*3600 {
+		t.Errorf("lifeboat_rpo_target_seconds{%s} = %v, want 86400 (the nightly schedule's interval)", resource, n)
+	}
+	if at := e.Metric(t, "lifeboat_last_success_timestamp_seconds", resource); at < float64(st.Recent[0].StartedAt.Unix()) {
+		t.Errorf("lifeboat_last_success_timestamp_seconds{%s} = %v, want the run's end (started %s)", resource, at, st.Recent[0].StartedAt)
 	}
 
 	d, err := e.Temporal.DescribeWorkflowExecution(ctx, wfID, "")
