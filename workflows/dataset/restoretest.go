@@ -357,6 +357,9 @@ func (r *restoreTestRun) record(ctx workflow.Context, testErr error) error {
 			checked += "; check command: " + r.in.CheckCommand
 		}
 	}
+	for _, t := range r.plan.Targets {
+		workflows.RecordRestoreTest(ctx, "dataset", r.in.EnvID+"/"+t.DatasetID, r.rto, testErr == nil)
+	}
 	wctx := workflow.WithActivityOptions(ctx, workflows.ShortAWSCall)
 	futures := make([]workflow.Future, len(r.plan.Targets))
 	for i, t := range r.plan.Targets {

@@ -145,6 +145,7 @@ func RestoreTest(ctx workflow.Context, in RestoreTestInput) (res *RestoreTestRes
 	if temporal.IsCanceledError(testErr) || ctx.Err() != nil {
 		return nil, p.fail(ctx, testErr) // no verdict: nothing tagged
 	}
+	workflows.RecordRestoreTest(ctx, "snapshots", in.Region+"/"+plan.InstanceID, rto, testErr == nil)
 	workflows.SetStep(ctx, p, StepTagging)
 	ids := make([]string, len(plan.Snapshots))
 	for i, s := range plan.Snapshots {

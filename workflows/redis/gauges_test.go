@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
@@ -67,6 +68,37 @@ func TestRedisBackupRecordsSuccessAndTarget(t *testing.T) {
 			got := metricstest.Served(t, m, func(got map[string]float64) bool { return got[target] > 0 }, success, target)
 			if got[target] != 3600 || got[success] < float64(at.Unix()) || got[success] > float64(at.Add(time.Hour).Unix()) {
 				t.Errorf("served %v; want target 3600 and a success at the run's end (started %d)", got, at.Unix())
+			}
+		})
+	}
+}
+
+// TestRedisRestoreTestRecordsRTO: a passed restore test serves its RTO (the
+// slowest node's), success 1 and when it ran; a failed one serves success 0.
+func TestRedisRestoreTestRecordsRTO(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		fail bool
+	}{{"passed", false}, {"failed", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := metrics.New()
+			defer m.Close()
+			fx := newRestoreTestFixtureOn(t, false, m)
+			if tc.fail {
+				fx.nodeErr["n2"] = temporal.NewNonRetryableApplicationError("node n2: keys missing", redisact.ErrRestoreTestFailed, nil)
+			}
+			fx.run(redis.RestoreTestInput{})
+			series := func(name string) string { return name + `{kind="redis",resource="c1"}` }
+			rto, ok, at := series(workflows.MetricRestoreTestSeconds), series(workflows.MetricRestoreTestSuccess), series(workflows.MetricRestoreTestTimestamp)
+			got := metricstest.Served(t, m, func(got map[string]float64) bool { return got[at] > 0 }, rto, ok, at)
+			if tc.fail {
+				if got[ok] != 0 || got[rto] != 0 {
+					t.Errorf("a failed restore test served %v; want success 0 and no RTO", got)
+				}
+				return
+			}
+			if got[ok] != 1 || got[rto] != 3.4 || got[at] < float64(verifyStart.Unix()) {
+				t.Errorf("served %v; want success 1, RTO 3.4 s (the slowest node) and when it ran", got)
 			}
 		})
 	}

@@ -222,6 +222,7 @@ func RestoreTest(ctx workflow.Context, in RestoreTestInput) (*RestoreTestResult,
 		rec.Outcome, rec.Problem = backupstore.VerifiedFailed, msg
 	}
 
+	workflows.RecordRestoreTest(ctx, "redis", found.Cluster, time.Duration(rto)*time.Millisecond, verdict == nil)
 	workflows.SetStep(ctx, p, workflows.StepManifest)
 	var recorded redisact.RecordRedisRestoreTestResult
 	recErr := workflow.ExecuteActivity(short, redisClusters.RecordRedisRestoreTest, redisact.RecordRedisRestoreTestInput{

@@ -16,6 +16,7 @@ import (
 	"github.com/lifeboat-dev/lifeboat/activities"
 	redisact "github.com/lifeboat-dev/lifeboat/activities/redis"
 	"github.com/lifeboat-dev/lifeboat/internal/backupstore"
+	"github.com/lifeboat-dev/lifeboat/internal/metrics"
 	"github.com/lifeboat-dev/lifeboat/internal/redisbackup"
 	"github.com/lifeboat-dev/lifeboat/workflows"
 	"github.com/lifeboat-dev/lifeboat/workflows/redis"
@@ -35,7 +36,17 @@ type restoreTestFixture struct {
 
 func newRestoreTestFixture(t *testing.T, slowNodes bool) *restoreTestFixture {
 	t.Helper()
+	return newRestoreTestFixtureOn(t, slowNodes, nil)
+}
+
+// newRestoreTestFixtureOn is newRestoreTestFixture with the metrics served
+// by m (when not nil).
+func newRestoreTestFixtureOn(t *testing.T, slowNodes bool, m *metrics.Metrics) *restoreTestFixture {
+	t.Helper()
 	var suite testsuite.WorkflowTestSuite
+	if m != nil {
+		suite.SetMetricsHandler(m.Handler())
+	}
 	fx := &restoreTestFixture{env: suite.NewTestWorkflowEnvironment(), nodeErr: map[string]error{}}
 	fx.env.SetStartTime(verifyStart)
 	fx.env.RegisterWorkflowWithOptions(redis.RestoreTest, workflow.RegisterOptions{Name: redis.RestoreTestName})
