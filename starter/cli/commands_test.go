@@ -473,7 +473,10 @@ func TestEveryCommand(t *testing.T) {
 				}}
 		},
 		func() cliCase {
-			return cliCase{args: []string{"schedule", "create", "redis-restore-test", "--schedule-id", env + "-rt", "--cluster-id", cluster,
+			return cliCase{args: []string{"restore-test", "run", "--kind", "redis", "--cluster-id", cluster, "--backup-location", loc}, code: ExitInvalid}
+		},
+		func() cliCase {
+			return cliCase{args: []string{"schedule", "create", "restore-test", "--kind", "redis", "--schedule-id", env + "-rt", "--cluster-id", cluster,
 				"--backup-location", loc, "--every", "168h", "--check-command", "true"}}
 		},
 		func() cliCase { return cliCase{args: []string{"schedule", "delete", "--schedule-id", env + "-rt"}} },

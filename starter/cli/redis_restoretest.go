@@ -93,43 +93,7 @@ node and what went wrong), 2 when there is no such bucket, backup or node.`,
 			if err := f.apply(&in); err != nil {
 				return err
 			}
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
-			run, err := a.start(cmd.Context(), func(ctx context.Context) (client.Run, error) { return c.StartRedisRestoreTest(ctx, in) })
-			if err != nil {
-				return redisInputError(err)
-			}
-			fmt.Fprintf(a.err, "restore-testing in workflow %s\n", run.ID)
-			res, err := c.WaitRedisRestoreTest(cmd.Context(), run.ID, a.printRedisProgress())
-			if err != nil {
-				var failed *client.WorkflowFailedError
-				if errors.As(err, &failed) {
-					return fmt.Errorf("%s (workflow %s)", failed.Msg, run.ID)
-				}
-				return redisInputError(err)
-			}
-			if res.RecordWarning != "" {
-				fmt.Fprintf(a.err, "warning: %s\n", res.RecordWarning)
-			}
-			fmt.Fprintf(a.out, "backup %s of Redis cluster %s restores: %d node(s) loaded into scratch Redis and checked (%s), RTO %.1fs\n",
-				res.BackupID, res.Cluster, len(res.Nodes), res.Format, res.RTOSeconds)
-			for _, n := range res.Nodes {
-				line := fmt.Sprintf("  %s: %d keys, %d sampled", n.Node, n.Keys, n.Sampled)
-				if n.Types != "" {
-					line += " (" + n.Types + ")"
-				}
-				line += fmt.Sprintf(", loaded in %.1fs (download %.1fs) on scratch %s of %s", float64(n.RTOMillis)/1000, float64(n.DownloadMillis)/1000, n.Addr, n.Host)
-				if n.CheckOutput != "" {
-					line += "; check: " + n.CheckOutput
-				}
-				fmt.Fprintln(a.out, line)
-			}
-			if res.RecordURL != "" {
-				fmt.Fprintf(a.out, "recorded in %s\n", res.RecordURL)
-			}
-			return nil
+			return a.runRedisRestoreTest(cmd.Context(), in)
 		},
 	}
 	fl := cmd.Flags()
@@ -140,4 +104,46 @@ node and what went wrong), 2 when there is no such bucket, backup or node.`,
 	f.add(cmd)
 	alias(cmd, "cluster-id", "cluster")
 	return cmd
+}
+
+// runRedisRestoreTest starts a RedisRestoreTest, waits for it and prints
+// its outcome (redis restore-test, restore-test run --kind redis).
+func (a *app) runRedisRestoreTest(ctx context.Context, in redis.RestoreTestInput) error {
+	c, err := a.client()
+	if err != nil {
+		return err
+	}
+	run, err := a.start(ctx, func(ctx context.Context) (client.Run, error) { return c.StartRedisRestoreTest(ctx, in) })
+	if err != nil {
+		return redisInputError(err)
+	}
+	fmt.Fprintf(a.err, "restore-testing in workflow %s\n", run.ID)
+	res, err := c.WaitRedisRestoreTest(ctx, run.ID, a.printRedisProgress())
+	if err != nil {
+		var failed *client.WorkflowFailedError
+		if errors.As(err, &failed) {
+			return fmt.Errorf("%s (workflow %s)", failed.Msg, run.ID)
+		}
+		return redisInputError(err)
+	}
+	if res.RecordWarning != "" {
+		fmt.Fprintf(a.err, "warning: %s\n", res.RecordWarning)
+	}
+	fmt.Fprintf(a.out, "backup %s of Redis cluster %s restores: %d node(s) loaded into scratch Redis and checked (%s), RTO %.1fs\n",
+		res.BackupID, res.Cluster, len(res.Nodes), res.Format, res.RTOSeconds)
+	for _, n := range res.Nodes {
+		line := fmt.Sprintf("  %s: %d keys, %d sampled", n.Node, n.Keys, n.Sampled)
+		if n.Types != "" {
+			line += " (" + n.Types + ")"
+		}
+		line += fmt.Sprintf(", loaded in %.1fs (download %.1fs) on scratch %s of %s", float64(n.RTOMillis)/1000, float64(n.DownloadMillis)/1000, n.Addr, n.Host)
+		if n.CheckOutput != "" {
+			line += "; check: " + n.CheckOutput
+		}
+		fmt.Fprintln(a.out, line)
+	}
+	if res.RecordURL != "" {
+		fmt.Fprintf(a.out, "recorded in %s\n", res.RecordURL)
+	}
+	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/lifeboat-dev/lifeboat/starter/client"
 	"github.com/lifeboat-dev/lifeboat/workflows/dataset"
 	"github.com/lifeboat-dev/lifeboat/workflows/ebs"
+	"github.com/lifeboat-dev/lifeboat/workflows/redis"
 )
 
 // Restore test kinds, as --kind takes them.
@@ -33,6 +34,9 @@ type restoreTestFlags struct {
 	sampleSize                int
 	// snapshots
 	region, groupID, instanceID, zone string
+	// redis
+	clusterID, at string
+	nodeIDs       []string
 	// every kind
 	checkCommand string
 	checkTimeout time.Duration
@@ -40,12 +44,15 @@ type restoreTestFlags struct {
 
 func (f *restoreTestFlags) add(cmd *cobra.Command) {
 	fl := cmd.Flags()
-	fl.StringVar(&f.kind, "kind", "", "what to restore-test: dataset, snapshots (redis: not yet)")
+	fl.StringVar(&f.kind, "kind", "", "what to restore-test: dataset, redis or snapshots")
 	fl.StringVar(&f.envID, "env-id", "", "dataset: the environment whose backups to restore")
 	fl.StringSliceVar(&f.datasetIDs, "dataset-id", nil, "dataset: datasets to restore, repeated or comma-separated (default: every dataset of the environment)")
-	fl.StringVar(&f.location, "backup-location", "", "dataset: the backup root given to backup-dataset: s3://bucket/prefix")
-	fl.StringVar(&f.backupID, "backup-id", "", "dataset: restore this backup id (default: the newest complete backup of each dataset)")
-	fl.IntVar(&f.sampleSize, "sample-size", 100, "dataset: items of each dataset read from the backup and compared with the restored table")
+	fl.StringVar(&f.location, "backup-location", "", "dataset, redis: the backup root given to the backups: s3://bucket/prefix")
+	fl.StringVar(&f.backupID, "backup-id", "", "dataset, redis: restore this backup id (default: the newest complete backup)")
+	fl.IntVar(&f.sampleSize, "sample-size", 100, "dataset: items of each dataset read from the backup and compared with the restored table; redis: keys per node read back (default 20)")
+	fl.StringVar(&f.clusterID, "cluster-id", "", "redis: the cluster whose backup to restore into scratch redis-servers on a worker")
+	fl.StringVar(&f.at, "at", "", "redis: the latest backup taken at or before this moment: "+timeFormats)
+	fl.StringArrayVar(&f.nodeIDs, "node-id", nil, "redis: test this backed-up node only (repeat for several; default: every node)")
 	fl.StringVar(&f.region, "region", "", "snapshots: region of the group, like us-east-1")
 	fl.StringVar(&f.groupID, "group-id", "", "snapshots: the group to restore (or --instance-id)")
 	fl.StringVar(&f.instanceID, "instance-id", "", "snapshots: restore this instance's newest complete group (what a schedule wants)")
@@ -60,12 +67,10 @@ func (f *restoreTestFlags) kindOf(cmd *cobra.Command) (string, error) {
 		return "", err
 	}
 	switch f.kind {
-	case kindDataset, kindSnapshots:
+	case kindDataset, kindSnapshots, kindRedis:
 		return f.kind, nil
-	case kindRedis:
-		return "", usagef("--kind redis: Redis restore tests are not supported yet")
 	}
-	return "", usagef("--kind %q: want dataset or snapshots", f.kind)
+	return "", usagef("--kind %q: want dataset, redis or snapshots", f.kind)
 }
 
 func (f *restoreTestFlags) checkTimeoutSeconds() (int, error) {
@@ -105,6 +110,27 @@ func (f *restoreTestFlags) datasetInput(cmd *cobra.Command) (dataset.RestoreTest
 		return in, usageError{err}
 	}
 	return in, nil
+}
+
+// redisInput reads the redis kind's flags (those of redis restore-test).
+func (f *restoreTestFlags) redisInput(cmd *cobra.Command) (redis.RestoreTestInput, error) {
+	in := redis.RestoreTestInput{Cluster: f.clusterID, BackupLocation: f.location, BackupID: f.backupID}
+	if err := requireFlags(cmd, "cluster-id", "backup-location"); err != nil {
+		return in, err
+	}
+	if err := checkRedisRequest(in.Cluster, in.BackupLocation); err != nil {
+		return in, err
+	}
+	date, err := redisBackupChoice(f.at, in.BackupID)
+	if err != nil {
+		return in, err
+	}
+	in.Date = date
+	rf := redisRestoreTestFlags{nodes: f.nodeIDs, checkCommand: f.checkCommand, checkTimeout: f.checkTimeout, sample: 20}
+	if cmd.Flags().Changed("sample-size") {
+		rf.sample = f.sampleSize
+	}
+	return in, rf.apply(&in)
 }
 
 // snapshotsInput reads the snapshots kind's flags.
@@ -164,23 +190,31 @@ AWS_REGION and AWS_ENDPOINT_URL as the worker uses them.`,
 func (a *app) restoreTestRunCommand() *cobra.Command {
 	var f restoreTestFlags
 	cmd := &cobra.Command{
-		Use:   "run --kind dataset|snapshots ...",
+		Use:   "run --kind dataset|redis|snapshots ...",
 		Short: "Run one restore test and wait for it: exit 0 passed, 1 failed (one line why), 2 bad input or no backup",
 		Example: `  lifeboat restore-test run --kind dataset --env-id prod --backup-location s3://my-bucket/backups
   lifeboat restore-test run --kind dataset --env-id prod --dataset-id orders --backup-location s3://my-bucket/backups \
     --check-command 'test "$(aws dynamodb describe-table --table-name "$LIFEBOAT_SCRATCH_TABLE_ORDERS" --query Table.TableStatus --output text)" = ACTIVE'
-  lifeboat restore-test run --kind snapshots --region us-east-1 --instance-id i-0846123af87f3dfea --availability-zone us-east-1a`,
+  lifeboat restore-test run --kind snapshots --region us-east-1 --instance-id i-0846123af87f3dfea --availability-zone us-east-1a
+  lifeboat restore-test run --kind redis --cluster-id shop --backup-location s3://my-bucket/redis`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			kind, err := f.kindOf(cmd)
 			if err != nil {
 				return err
 			}
-			if kind == kindDataset {
+			switch kind {
+			case kindDataset:
 				in, err := f.datasetInput(cmd)
 				if err != nil {
 					return err
 				}
 				return a.runDatasetRestoreTest(cmd.Context(), in)
+			case kindRedis:
+				in, err := f.redisInput(cmd)
+				if err != nil {
+					return err
+				}
+				return a.runRedisRestoreTest(cmd.Context(), in)
 			}
 			in, err := f.snapshotsInput(cmd)
 			if err != nil {
@@ -248,12 +282,14 @@ func (a *app) scheduleRestoreTestCommand() *cobra.Command {
 	var sf scheduleFlags
 	var f restoreTestFlags
 	cmd := &cobra.Command{
-		Use:   "restore-test --schedule-id S --kind dataset|snapshots ... (--cron EXPR | --every DURATION)",
+		Use:   "restore-test --schedule-id S --kind dataset|redis|snapshots ... (--cron EXPR | --every DURATION)",
 		Short: "Run a restore test on a schedule (see lifeboat restore-test --help)",
 		Example: `  lifeboat schedule create restore-test --schedule-id prod-weekly --kind dataset --env-id prod \
     --backup-location s3://my-bucket/backups --cron '0 4 * * 0'
   lifeboat schedule create restore-test --schedule-id web-weekly --kind snapshots --region us-east-1 \
-    --instance-id i-0846123af87f3dfea --availability-zone us-east-1a --every 168h`,
+    --instance-id i-0846123af87f3dfea --availability-zone us-east-1a --every 168h
+  lifeboat schedule create restore-test --schedule-id shop-weekly --kind redis --cluster-id shop \
+    --backup-location s3://my-bucket/redis --cron '0 5 * * 0'`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			s, err := sf.schedule(cmd)
 			if err != nil {
@@ -262,6 +298,16 @@ func (a *app) scheduleRestoreTestCommand() *cobra.Command {
 			kind, err := f.kindOf(cmd)
 			if err != nil {
 				return err
+			}
+			if kind == kindRedis {
+				in, err := f.redisInput(cmd)
+				if err != nil {
+					return err
+				}
+				if in.BackupID != "" || in.Date != "" {
+					return usagef("a scheduled restore test restores the newest backup: --backup-id and --at are for restore-test run")
+				}
+				return a.createRedisRestoreTestSchedule(cmd.Context(), s, in)
 			}
 			c, err := a.client()
 			if err != nil {

@@ -34,7 +34,7 @@ Web UI under Schedules. A run due while the last still runs is skipped by defaul
 	}
 	create := &cobra.Command{Use: "create", Short: "Create a schedule",
 		Example: "  lifeboat schedule create snapshots --schedule-id ebs-nightly --regions us-east-1,us-west-2 --cron '30 3 * * *'"}
-	create.AddCommand(a.scheduleBackupCommand(), a.scheduleSnapshotsCommand(), a.scheduleRedisCommand(), a.scheduleRestoreTestCommand(), a.scheduleRedisRestoreTestCommand())
+	create.AddCommand(a.scheduleBackupCommand(), a.scheduleSnapshotsCommand(), a.scheduleRedisCommand(), a.scheduleRestoreTestCommand())
 	cmd.AddCommand(create, a.scheduleListCommand(), a.scheduleDescribeCommand(),
 		a.scheduleActionCommand("pause", "Pause a schedule: no runs start until unpaused"),
 		a.scheduleActionCommand("unpause", "Unpause a schedule"),
