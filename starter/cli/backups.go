@@ -77,7 +77,7 @@ func (a *app) s3(ctx context.Context) (backupstore.DeleteAPI, error) {
 	if err != nil {
 		return nil, err
 	}
-	return c.S3, nil
+	return c.Buckets, nil
 }
 
 func (a *app) backupListCommand() *cobra.Command {

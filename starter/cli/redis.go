@@ -365,7 +365,7 @@ func (a *app) redisBackupsCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			found, err := redisbackup.FindBackups(cmd.Context(), c.S3, loc, cluster)
+			found, err := redisbackup.FindBackups(cmd.Context(), c.Buckets, loc, cluster)
 			if err != nil {
 				if backupstore.IsNotFound(err) {
 					return usageError{&backupstore.NoBucketError{Location: loc}}
@@ -374,13 +374,13 @@ func (a *app) redisBackupsCommand() *cobra.Command {
 			}
 			doc := make([]redisBackupJSON, 0, len(found))
 			for _, id := range found {
-				m, err := redisbackup.ReadManifest(cmd.Context(), c.S3, loc.Bucket, redisbackup.ManifestKey(loc, cluster, id))
+				m, err := redisbackup.ReadManifest(cmd.Context(), c.Buckets, loc.Bucket, redisbackup.ManifestKey(loc, cluster, id))
 				if err != nil {
 					doc = append(doc, redisBackupJSON{BackupID: id, NodeIDs: []string{}, Problem: "unreadable manifest: " + oneLine(err)})
 					continue
 				}
 				t := m.StartedAt.UTC()
-				v, err := backupstore.ReadVerification(cmd.Context(), c.S3, loc.Bucket, redisbackup.BackupFolder(loc, cluster, id))
+				v, err := backupstore.ReadVerification(cmd.Context(), c.Buckets, loc.Bucket, redisbackup.BackupFolder(loc, cluster, id))
 				if err != nil {
 					return err
 				}

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -12,7 +11,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/spf13/cobra"
 
 	"github.com/lifeboat-dev/lifeboat/internal/backupstore"
@@ -152,9 +150,8 @@ func (a *app) checkBackupTargets(ctx context.Context, ds []dataset.BackupDataset
 		if buckets[loc.Bucket] {
 			continue
 		}
-		if _, err := a.aws.S3.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(loc.Bucket)}); err != nil {
-			var nf *s3types.NotFound
-			if errors.As(err, &nf) {
+		if _, err := a.aws.Buckets.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(loc.Bucket)}); err != nil {
+			if backupstore.IsNotFound(err) {
 				return usageError{&backupstore.NoBucketError{Location: loc}}
 			}
 			return fmt.Errorf("backup location %s: bucket %q cannot be reached: %w", d.BackupLocation, loc.Bucket, err)

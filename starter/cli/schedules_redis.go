@@ -106,7 +106,7 @@ func (a *app) checkRedisTarget(ctx context.Context, cluster, location string) er
 	if err != nil {
 		return err
 	}
-	if _, err := a.aws.S3.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(loc.Bucket)}); err != nil {
+	if _, err := a.aws.Buckets.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(loc.Bucket)}); err != nil {
 		if backupstore.IsNotFound(err) {
 			return usagef("backup location %s: bucket %s does not exist", location, loc.Bucket)
 		}
@@ -147,7 +147,7 @@ alone, and so are objects the manifest does not list; each backup's manifest is 
 			if err != nil {
 				return err
 			}
-			run, err := redisbackup.ApplyRetention(cmd.Context(), c.S3, loc, cluster, p.Rules(), time.Now(), nil, dryRun, nil)
+			run, err := redisbackup.ApplyRetention(cmd.Context(), c.Buckets, loc, cluster, p.Rules(), time.Now(), nil, dryRun, nil)
 			if run != nil {
 				a.printRedisPrune(run, dryRun)
 			}
