@@ -13,6 +13,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
 // DeleteAPI is the S3 client as retention and keep markers need it.
@@ -221,7 +222,8 @@ func MarkKeep(ctx context.Context, api API, bucket string, b Backup, reason stri
 	}
 	key := path.Join(b.Folder, KeepMarkerName)
 	_, err = api.PutObject(ctx, &s3.PutObjectInput{
-		Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(body), ContentType: aws.String("application/json"),
+		ChecksumAlgorithm: types.ChecksumAlgorithmSha256, // Object Lock buckets refuse a put without a checksum
+		Bucket:            aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(body), ContentType: aws.String("application/json"),
 	})
 	if err != nil {
 		return fmt.Errorf("write keep marker s3://%s/%s: %w", bucket, key, err)

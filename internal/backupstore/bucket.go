@@ -53,7 +53,9 @@ func (b *Bucket) OwnerOrEmpty() string {
 const VersioningOff = "Off"
 
 // Versioned reports whether the bucket keeps every version of an object.
-func (b *Bucket) Versioned() bool { return b != nil && b.Versioning == string(types.BucketVersioningStatusEnabled) }
+func (b *Bucket) Versioned() bool {
+	return b != nil && b.Versioning == string(types.BucketVersioningStatusEnabled)
+}
 
 // ObjectLock is a bucket's Object Lock configuration.
 type ObjectLock struct {

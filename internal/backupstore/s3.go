@@ -183,7 +183,8 @@ func WriteManifest(ctx context.Context, api API, bucket, key string, m *Manifest
 		return fmt.Errorf("encode manifest: %w", err)
 	}
 	_, err = api.PutObject(ctx, &s3.PutObjectInput{
-		Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(body),
+		ChecksumAlgorithm: types.ChecksumAlgorithmSha256, // Object Lock buckets refuse a put without a checksum
+		Bucket:            aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(body),
 		ContentType: aws.String("application/json"),
 	})
 	if err != nil {

@@ -1,10 +1,16 @@
 package integration
 
 import (
+	"bytes"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/lifeboat-dev/lifeboat/internal/backupstore"
+	"github.com/lifeboat-dev/lifeboat/internal/registry"
 	"github.com/lifeboat-dev/lifeboat/internal/testenv"
+	"github.com/lifeboat-dev/lifeboat/starter/cli"
 	"github.com/lifeboat-dev/lifeboat/workflows/dataset"
 )
 
@@ -57,4 +63,91 @@ func TestIntegrationBackupToBucketInAnotherRegion(t *testing.T) {
 		}
 	}
 	e.RequireRunning(t, env)
+}
+
+// TestIntegrationUnversionedBucket: a backup to a bucket without versioning
+// is refused before anything is paused, by the workflow (InvalidInput) and
+// by the CLI (exit 2, one line saying why and how to enable it), and a
+// schedule is not created for it; --allow-unversioned backs up and the
+// manifest records the choice. It sets the process's AWS environment, so it
+// does not run in parallel.
+func TestIntegrationUnversionedBucket(t *testing.T) {
+	e := shared(t)
+	e.UseForCLI(t, "us-east-1")
+	ctx := testenv.Context(t, 3*time.Minute)
+	env, ds := e.ID("unversioned"), "orders"
+	e.CreateEnvDataset(t, env, ds)
+	loc := e.NewBucketLocation(t, testenv.BucketOptions{Unversioned: true})
+	bucket := strings.Split(loc, "/")[2]
+	e.Load(t, env, ds, "item", 20)
+
+	_, err := e.Client().StartBackup(ctx, dataset.BackupInput{Datasets: []dataset.BackupDataset{{EnvID: env, DatasetID: ds, BackupLocation: loc}}})
+	requireInvalid(t, err, "bucket "+bucket+" has versioning off")
+	if d := e.Dataset(t, env, ds); d.Status != registry.StatusRunning || d.HeldBy != "" {
+		t.Fatalf("after the refusal the dataset is %s held by %q, want RUNNING and not held", d.Status, d.HeldBy)
+	}
+
+	lifeboat := func(args ...string) (int, string, string) {
+		t.Helper()
+		var out, errOut bytes.Buffer
+		code := cli.Main(ctx, append(args, "--temporal-address", e.TemporalAddress, "--task-queue", e.Config.TaskQueue), &out, &errOut)
+		t.Logf("$ lifeboat %s -> exit %d\n%s%s", strings.Join(args, " "), code, out.String(), errOut.String())
+		return code, out.String(), errOut.String()
+	}
+	target := []string{"--env-id", env, "--dataset-id", ds, "--backup-location", loc}
+	want := "bucket " + bucket + " has versioning off: a backup there can be overwritten or deleted for good; enable it with " +
+		"`aws s3api put-bucket-versioning --bucket " + bucket + " --versioning-configuration Status=Enabled`, or pass --allow-unversioned"
+	code, _, stderr := lifeboat(append([]string{"backup-dataset", "--wait"}, target...)...)
+	if code != cli.ExitInvalid || strings.Count(strings.TrimSpace(stderr), "\n") != 0 || !strings.Contains(stderr, want) {
+		t.Errorf("backup-dataset to an unversioned bucket: exit %d, %q; want exit 2 and the one line %q", code, stderr, want)
+	}
+	if d := e.Dataset(t, env, ds); d.Status != registry.StatusRunning {
+		t.Fatalf("after the CLI's refusal the dataset is %s, want RUNNING", d.Status)
+	}
+	code, _, stderr = lifeboat(append([]string{"schedule", "create", "backup", "--schedule-id", e.ID("unversioned"), "--every", "1h",
+		"--control-table", e.Config.ControlTable, "--table-prefix", e.Config.TablePrefix}, target...)...)
+	if code != cli.ExitInvalid || !strings.Contains(stderr, "has versioning off") {
+		t.Errorf("schedule create backup to an unversioned bucket: exit %d, %q; want exit 2", code, stderr)
+	}
+
+	code, out, stderr := lifeboat(append([]string{"backup-dataset", "--wait", "--allow-unversioned"}, target...)...)
+	if code != 0 {
+		t.Fatalf("backup-dataset --allow-unversioned: exit %d: %s", code, stderr)
+	}
+	url := regexp.MustCompile(`-> (s3://\S+)`).FindStringSubmatch(out)
+	if url == nil {
+		t.Fatalf("no manifest URL in %q", out)
+	}
+	m, _ := e.ReadBackup(t, url[1])
+	if m.Bucket == nil || !m.Bucket.AllowUnversioned || m.Bucket.Versioning != backupstore.VersioningOff {
+		t.Errorf("manifest records bucket %+v, want versioning Off and allowUnversioned", m.Bucket)
+	}
+}
+
+// TestIntegrationObjectLockRecorded: a bucket's Object Lock default
+// retention is read before the backup, recorded in the manifest and shown
+// by backup list. It sets the process's AWS environment, so it does not
+// run in parallel.
+func TestIntegrationObjectLockRecorded(t *testing.T) {
+	e := shared(t)
+	e.UseForCLI(t, "us-east-1")
+	ctx := testenv.Context(t, 3*time.Minute)
+	env, ds := e.ID("locked"), "orders"
+	e.CreateEnvDataset(t, env, ds)
+	loc := e.NewBucketLocation(t, testenv.BucketOptions{LockDays: 3})
+	e.Load(t, env, ds, "item", 10)
+	_, bres := backup(ctx, t, e, dataset.BackupInput{Datasets: []dataset.BackupDataset{{EnvID: env, DatasetID: ds, BackupLocation: loc}}})
+	m, _ := e.ReadBackup(t, bres.Datasets[0].ManifestURL)
+	want := &backupstore.ObjectLock{Enabled: true, Mode: "GOVERNANCE", Days: 3}
+	if m.Bucket == nil || m.Bucket.ObjectLock == nil || *m.Bucket.ObjectLock != *want {
+		t.Fatalf("manifest records bucket %+v, want object lock %+v", m.Bucket, want)
+	}
+	var out, errOut bytes.Buffer
+	if code := cli.Main(ctx, []string{"backup", "list", "--backup-location", loc, "--env-id", env, "--dataset-id", ds,
+		"--temporal-address", e.TemporalAddress, "--task-queue", e.Config.TaskQueue}, &out, &errOut); code != 0 {
+		t.Fatalf("backup list: exit %d: %s", code, errOut.String())
+	}
+	if !strings.Contains(out.String(), "OBJECT LOCK") || !regexp.MustCompile(regexp.QuoteMeta(bres.Datasets[0].BackupID)+`.*GOVERNANCE 3d`).MatchString(out.String()) {
+		t.Errorf("backup list does not show the object lock:\n%s", out.String())
+	}
 }

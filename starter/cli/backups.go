@@ -108,6 +108,7 @@ func (a *app) backupListCommand() *cobra.Command {
 				if b.Complete() {
 					t := b.Manifest.CutTime.UTC()
 					j.CutTime, j.ItemCount, j.Bytes = &t, b.Manifest.ItemCount, b.Manifest.Bytes
+					j.Bucket, j.KMSKeyID = b.Manifest.Bucket, b.Manifest.KMSKeyID
 				}
 				if slices.Contains(b.Keys, backupstore.VerifiedKey(b.Folder)) {
 					if j.Verified, err = backupstore.ReadVerification(cmd.Context(), api, loc.Bucket, b.Folder); err != nil {
@@ -117,18 +118,22 @@ func (a *app) backupListCommand() *cobra.Command {
 				doc = append(doc, j)
 			}
 			if err := a.render(out, doc, func(tw io.Writer) {
-				fmt.Fprintln(tw, "BACKUP ID\tSTORE\tCUT TIME\tITEMS\tBYTES\tKEPT\tSTATUS\tVERIFIED")
+				fmt.Fprintln(tw, "BACKUP ID\tSTORE\tCUT TIME\tITEMS\tBYTES\tKEPT\tSTATUS\tVERIFIED\tOBJECT LOCK")
 				for i, b := range backups {
 					kept := "-"
 					if b.Kept {
 						kept = "keep"
 					}
 					if !b.Complete() {
-						fmt.Fprintf(tw, "%s\t%s\t-\t-\t-\t%s\t%s\t-\n", b.ID, b.StoreID, kept, b.Problem)
+						fmt.Fprintf(tw, "%s\t%s\t-\t-\t-\t%s\t%s\t-\t-\n", b.ID, b.StoreID, kept, b.Problem)
 						continue
 					}
 					m := b.Manifest
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\tcomplete\t%s\n", b.ID, b.StoreID, cutTime(m.CutTime), m.ItemCount, m.Bytes, kept, doc[i].Verified.Short())
+					lock := "-" // not recorded by older backups
+					if m.Bucket != nil {
+						lock = m.Bucket.ObjectLock.String()
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\tcomplete\t%s\t%s\n", b.ID, b.StoreID, cutTime(m.CutTime), m.ItemCount, m.Bytes, kept, doc[i].Verified.Short(), lock)
 				}
 			}); err != nil {
 				return err
@@ -156,6 +161,10 @@ type backupJSON struct {
 	Problem   string     `json:"problem,omitempty"`
 	// Verified is the backup's last verification (verified.json), if any.
 	Verified *backupstore.Verification `json:"verified,omitempty"`
+	// Bucket is the bucket as the backup found it: region, versioning,
+	// Object Lock and its default retention.
+	Bucket   *backupstore.Bucket `json:"bucket,omitempty"`
+	KMSKeyID string              `json:"kmsKeyId,omitempty"`
 }
 
 func (a *app) backupKeepCommand(keep bool) *cobra.Command {

@@ -264,6 +264,7 @@ func (a *app) redisBackupCommand() *cobra.Command {
 	f.StringVar(&in.Cluster, "cluster-id", "", "registered cluster to back up")
 	f.StringVar(&in.BackupLocation, "backup-location", "", "where to back up to: s3://bucket/prefix")
 	f.StringVar(&in.Format, "format", redisbackup.FormatRDB, "rdb (BGSAVE) or aof (BGREWRITEAOF; nodes need appendonly yes)")
+	allowUnversionedFlag(cmd, &in.AllowUnversioned)
 	f.BoolVar(&wait, "wait", false, "wait for the backup, showing progress; exit non-zero if it fails")
 	f.DurationVar(&sidecar, "sidecar-timeout", redis.DefaultSidecarTimeoutSeconds*time.Second, "how long a node's sidecar may take to pick up its work before the node counts as down: "+durationFormat)
 	alias(cmd, "cluster-id", "cluster")

@@ -45,6 +45,8 @@ type BackupInput struct {
 	// location after the backup succeeded (never this one, never the
 	// newest, never a folder without a cluster manifest).
 	Retention *RetentionPolicy `json:"retention,omitempty"`
+	// AllowUnversioned accepts a bucket without versioning (refused otherwise).
+	AllowUnversioned bool `json:"allowUnversioned,omitempty"`
 }
 
 // RetentionPolicy says which of a cluster's backups to keep: the newest
