@@ -2,10 +2,14 @@ package integration
 
 import (
 	"bytes"
+	"context"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/lifeboat-dev/lifeboat/internal/backupstore"
 	"github.com/lifeboat-dev/lifeboat/internal/registry"
@@ -149,5 +153,101 @@ func TestIntegrationObjectLockRecorded(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "OBJECT LOCK") || !regexp.MustCompile(regexp.QuoteMeta(bres.Datasets[0].BackupID)+`.*GOVERNANCE 3d`).MatchString(out.String()) {
 		t.Errorf("backup list does not show the object lock:\n%s", out.String())
+	}
+}
+
+// versionsUnder lists every object version and delete marker under prefix.
+func versionsUnder(ctx context.Context, t *testing.T, e *testenv.Env, bucket, prefix string) []string {
+	t.Helper()
+	out, err := e.AWS.Buckets.ListObjectVersions(ctx, &s3.ListObjectVersionsInput{Bucket: aws.String(bucket), Prefix: aws.String(prefix)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vs []string
+	for _, v := range out.Versions {
+		vs = append(vs, aws.ToString(v.Key)+"@"+aws.ToString(v.VersionId))
+	}
+	for _, m := range out.DeleteMarkers {
+		vs = append(vs, aws.ToString(m.Key)+"@"+aws.ToString(m.VersionId)+" (delete marker)")
+	}
+	return vs
+}
+
+// TestIntegrationVersionedRetention: on a versioned bucket, retention
+// deletes every version of the objects a pruned backup wrote, so storage
+// is freed (ListObjectVersions shows nothing of them left), and leaves a
+// version someone wrote after the backup's manifest.
+func TestIntegrationVersionedRetention(t *testing.T) {
+	e := shared(t)
+	t.Parallel()
+	ctx := testenv.Context(t, 4*time.Minute)
+	env, ds := e.ID("versions"), "orders"
+	e.CreateEnvDataset(t, env, ds)
+	loc := e.NewBackupLocation(t)
+	e.Load(t, env, ds, "item", 30)
+	made := backups(ctx, t, e, env, ds, loc, 3)
+	bucket, oldFolder := folderOf(t, made[0])
+	_, midFolder := folderOf(t, made[1])
+	m, _ := e.ReadBackup(t, made[1].ManifestURL)
+	// A foreign version under the middle backup: the same bytes written
+	// again after its manifest (so the backup still checks out).
+	time.Sleep(1100 * time.Millisecond) // LastModified counts whole seconds
+	foreignKey := m.Objects[0].Key
+	e.PutObject(t, bucket, foreignKey, e.GetObject(t, bucket, foreignKey))
+	foreign := versionsUnder(ctx, t, e, bucket, foreignKey)[0] // newest first
+	pl, err := backupstore.ParseLocation(loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := backupstore.ApplyRetention(ctx, e.AWS.Buckets, pl, env, ds, backupstore.Retention{Count: 1}, time.Now(), nil, false, nil)
+	if err != nil {
+		t.Fatalf("retention: %v", err)
+	}
+	if len(run.Deleted) != 2 {
+		t.Fatalf("retention deleted %d backups, want 2; left %v", len(run.Deleted), run.Plan.Left)
+	}
+	if left := versionsUnder(ctx, t, e, bucket, oldFolder+"/"); len(left) != 0 {
+		t.Errorf("versions left under the pruned backup %s: %v, want none", oldFolder, left)
+	}
+	if left := versionsUnder(ctx, t, e, bucket, midFolder+"/"); len(left) != 1 || left[0] != foreign {
+		t.Errorf("versions left under the pruned backup %s: %v, want only the foreign %s", midFolder, left, foreign)
+	}
+	if !strings.Contains(strings.Join(run.Plan.Left, "\n"), "1 object versions Lifeboat did not write left in place") {
+		t.Errorf("retention does not report the foreign version: %v", run.Plan.Left)
+	}
+}
+
+// TestIntegrationLockedRetention: under Object Lock retention never tries
+// to delete a locked version: the backup is kept, listed, and reported as
+// deletable at its retain-until date.
+func TestIntegrationLockedRetention(t *testing.T) {
+	e := shared(t)
+	t.Parallel()
+	ctx := testenv.Context(t, 4*time.Minute)
+	env, ds := e.ID("lockret"), "orders"
+	e.CreateEnvDataset(t, env, ds)
+	loc := e.NewBucketLocation(t, testenv.BucketOptions{LockDays: 1})
+	e.Load(t, env, ds, "item", 10)
+	made := backups(ctx, t, e, env, ds, loc, 2)
+	bucket, oldFolder := folderOf(t, made[0])
+	before := versionsUnder(ctx, t, e, bucket, oldFolder+"/")
+	pl, _ := backupstore.ParseLocation(loc)
+	run, err := backupstore.ApplyRetention(ctx, e.AWS.Buckets, pl, env, ds, backupstore.Retention{Count: 1}, time.Now(), nil, false, nil)
+	if err != nil {
+		t.Fatalf("retention: %v", err)
+	}
+	if len(run.Deleted) != 0 || run.Objects != 0 {
+		t.Fatalf("retention deleted %v (%d objects) under a 1-day lock", run.Deleted, run.Objects)
+	}
+	day := made[0].CutTime.Add(24 * time.Hour).UTC().Format("2006-01-02")
+	if note := strings.Join(run.Plan.Left, "\n"); !strings.Contains(note, "locked by Object Lock until "+day) || !strings.Contains(note, "deletable from then") {
+		t.Errorf("retention does not say when the backup becomes deletable (%s): %v", day, run.Plan.Left)
+	}
+	if after := versionsUnder(ctx, t, e, bucket, oldFolder+"/"); len(after) != len(before) {
+		t.Errorf("versions under the locked backup: %d before, %d after", len(before), len(after))
+	}
+	found, err := backupstore.ListBackups(ctx, e.AWS.Buckets, pl, env, ds)
+	if err != nil || len(found.Backups) != 2 {
+		t.Errorf("backups listed after retention: %v, %v; want both", found, err)
 	}
 }
