@@ -71,7 +71,7 @@ func (a *BackupFiles) WriteManifest(ctx context.Context, in WriteManifestInput) 
 		EnvironmentID: in.Target.EnvID, StoreID: in.Target.StoreID, DatasetID: in.Target.DatasetID,
 		TableName: in.Target.TableName, ExportArn: in.ExportArn, ExportManifest: exp.SummaryKey,
 		ItemCount: exp.Items, Bytes: exp.Bytes, DataPrefix: exp.DataPrefix, Objects: exp.Objects, ExportFiles: exp.OwnFiles,
-		CreatedAt: time.Now().UTC(),
+		CreatedAt: time.Now().UTC(), Bucket: in.Target.Bucket, KMSKeyID: in.Target.KMSKeyID,
 	}
 	if m.Objects == nil {
 		m.Objects = []backupstore.ObjectDigest{}

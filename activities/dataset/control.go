@@ -20,10 +20,16 @@ import (
 	"github.com/lifeboat-dev/lifeboat/internal/registry"
 )
 
+// DatasetsS3 is the S3 client as dataset validation and restores need it.
+type DatasetsS3 interface {
+	backupstore.API
+	backupstore.BucketAPI
+}
+
 // Datasets acts on environments and datasets in the control table.
 type Datasets struct {
 	Registry *registry.Registry
-	S3       backupstore.API
+	S3       DatasetsS3
 	// Now is the clock; tests may replace it.
 	Now func() time.Time
 }
@@ -51,6 +57,11 @@ type BackupTarget struct {
 	Location  backupstore.Location `json:"location"`
 	// PointInTime, when set, is exported from PITR without pausing writes.
 	PointInTime *time.Time `json:"pointInTime,omitempty"`
+	// Bucket is the location's bucket as validated (region, versioning,
+	// Object Lock), recorded in the manifest.
+	Bucket *backupstore.Bucket `json:"bucket,omitempty"`
+	// KMSKeyID, when set, encrypts the export and the manifest with SSE-KMS.
+	KMSKeyID string `json:"kmsKeyId,omitempty"`
 }
 
 // ValidateBackupInput is the request as the user gave it.
@@ -64,6 +75,10 @@ type BackupRequestItem struct {
 	DatasetID      string     `json:"datasetId"`
 	BackupLocation string     `json:"backupLocation"`
 	PointInTime    *time.Time `json:"pointInTime,omitempty"`
+	// AllowUnversioned accepts a bucket without versioning.
+	AllowUnversioned bool `json:"allowUnversioned,omitempty"`
+	// KMSKeyID encrypts what the backup writes with this KMS key.
+	KMSKeyID string `json:"kmsKeyId,omitempty"`
 }
 
 // ValidateBackupResult is the request resolved against the control table.
@@ -72,8 +87,10 @@ type ValidateBackupResult struct {
 }
 
 // ValidateBackup checks every dataset of a backup request before anything is
-// paused: the datasets exist and are not held, the locations parse and their
-// buckets exist, and points in time lie inside the PITR window.
+// paused: the datasets exist and are not held, the locations parse, their
+// buckets exist and keep versions (unless the request allows otherwise),
+// and points in time lie inside the PITR window. Each bucket's region,
+// versioning and Object Lock are read once and travel with the targets.
 func (a *Datasets) ValidateBackup(ctx context.Context, in ValidateBackupInput) (*ValidateBackupResult, error) {
 	if len(in.Targets) == 0 {
 		return nil, activities.Invalid(errors.New("no datasets to back up"))
@@ -81,7 +98,7 @@ func (a *Datasets) ValidateBackup(ctx context.Context, in ValidateBackupInput) (
 	hb := activities.KeepAlive(ctx, activities.HeartbeatInPause, nil)
 	defer hb.Stop()
 	seen := map[DatasetRef]bool{}
-	buckets := map[string]bool{}
+	buckets := map[string]*backupstore.Bucket{}
 	envs := map[string]*registry.Environment{}
 	out := &ValidateBackupResult{}
 	for _, t := range in.Targets {
@@ -116,14 +133,20 @@ func (a *Datasets) ValidateBackup(ctx context.Context, in ValidateBackupInput) (
 		} else if ds.Status != registry.StatusRunning {
 			return nil, activities.Classify(&registry.HeldError{Env: t.EnvID, Dataset: t.DatasetID, HeldBy: ds.HeldBy, Status: ds.Status})
 		}
-		if !buckets[loc.Bucket] {
-			if err := a.checkBucket(ctx, loc); err != nil {
+		b, ok := buckets[loc.Bucket]
+		if !ok {
+			if b, err = a.readBucket(ctx, loc); err != nil {
 				return nil, err
 			}
-			buckets[loc.Bucket] = true
+			buckets[loc.Bucket] = b
+		}
+		bucket := *b // each target records its own AllowUnversioned
+		if err := bucket.Require(loc.Bucket, t.AllowUnversioned); err != nil {
+			return nil, activities.Invalid(err)
 		}
 		out.Targets = append(out.Targets, BackupTarget{
 			DatasetRef: ref, StoreID: env.ActiveStore, TableName: table, Location: loc, PointInTime: t.PointInTime,
+			Bucket: &bucket, KMSKeyID: t.KMSKeyID,
 		})
 	}
 	return out, nil
@@ -154,6 +177,16 @@ func (a *Datasets) checkBucket(ctx context.Context, loc backupstore.Location) er
 		return activities.Invalid(fmt.Errorf("backup location %s: bucket %q does not exist", loc, loc.Bucket))
 	}
 	return fmt.Errorf("check bucket %s: %w", loc.Bucket, err)
+}
+
+// readBucket reads what a backup needs to know of its bucket.
+func (a *Datasets) readBucket(ctx context.Context, loc backupstore.Location) (*backupstore.Bucket, error) {
+	b, err := backupstore.CheckBucket(ctx, a.S3, loc)
+	var nb *backupstore.NoBucketError
+	if errors.As(err, &nb) {
+		return nil, activities.Invalid(err)
+	}
+	return b, err
 }
 
 // HoldInput names a dataset and the workflow that holds (or will hold) it.

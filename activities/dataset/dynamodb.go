@@ -56,6 +56,11 @@ type StartExportInput struct {
 	ExportTime time.Time `json:"exportTime"`
 	Bucket     string    `json:"bucket"`
 	Prefix     string    `json:"prefix"`
+	// BucketOwner is the bucket's account, when known: AWS requires it
+	// for a bucket of another account.
+	BucketOwner string `json:"bucketOwner,omitempty"`
+	// KMSKeyID, when set, has DynamoDB write the export with SSE-KMS.
+	KMSKeyID string `json:"kmsKeyId,omitempty"`
 }
 
 // StartExportResult names the export.
@@ -76,15 +81,7 @@ func (a *DynamoDB) StartExport(ctx context.Context, in StartExportInput) (*Start
 		return nil, fmt.Errorf("describe table %s: %w", in.TableName, err)
 	}
 	tableArn := aws.ToString(desc.Table.TableArn)
-	out, err := a.DB.ExportTableToPointInTime(ctx, &dynamodb.ExportTableToPointInTimeInput{
-		TableArn:     aws.String(tableArn),
-		S3Bucket:     aws.String(in.Bucket),
-		S3Prefix:     aws.String(in.Prefix),
-		ExportTime:   aws.Time(in.ExportTime),
-		ExportFormat: types.ExportFormatDynamodbJson,
-		ExportType:   types.ExportTypeFullExport,
-		ClientToken:  aws.String(clientToken(ctx, "export/"+in.TableName)),
-	})
+	out, err := a.DB.ExportTableToPointInTime(ctx, exportInput(in, tableArn, clientToken(ctx, "export/"+in.TableName)))
 	if err != nil {
 		var pitr *types.PointInTimeRecoveryUnavailableException
 		var bad *types.InvalidExportTimeException
@@ -103,6 +100,28 @@ func (a *DynamoDB) StartExport(ctx context.Context, in StartExportInput) (*Start
 	arn := aws.ToString(out.ExportDescription.ExportArn)
 	activity.GetLogger(ctx).Info("Export started", "table", in.TableName, "export", arn, "exportTime", in.ExportTime)
 	return &StartExportResult{ExportArn: arn, TableArn: tableArn}, nil
+}
+
+// exportInput is the ExportTableToPointInTime request of a backup: the
+// bucket by name, its owner when known, SSE-KMS when a key is given.
+func exportInput(in StartExportInput, tableArn, token string) *dynamodb.ExportTableToPointInTimeInput {
+	req := &dynamodb.ExportTableToPointInTimeInput{
+		TableArn:     aws.String(tableArn),
+		S3Bucket:     aws.String(in.Bucket),
+		S3Prefix:     aws.String(in.Prefix),
+		ExportTime:   aws.Time(in.ExportTime),
+		ExportFormat: types.ExportFormatDynamodbJson,
+		ExportType:   types.ExportTypeFullExport,
+		ClientToken:  aws.String(token),
+	}
+	if in.BucketOwner != "" {
+		req.S3BucketOwner = aws.String(in.BucketOwner)
+	}
+	if in.KMSKeyID != "" {
+		req.S3SseAlgorithm = types.S3SseAlgorithmKms
+		req.S3SseKmsKeyId = aws.String(in.KMSKeyID)
+	}
+	return req
 }
 
 // exportTimeSkew is how recent a cut may be for DynamoDB's "export time in

@@ -21,6 +21,7 @@ import (
 // need: reads, the manifest's write, and deletes for a failed backup's files.
 type ClusterS3API interface {
 	backupstore.API
+	backupstore.BucketAPI
 	DeleteObject(context.Context, *s3.DeleteObjectInput, ...func(*s3.Options)) (*s3.DeleteObjectOutput, error)
 }
 
@@ -45,6 +46,8 @@ type BackupPlanInput struct {
 	Cluster        string `json:"cluster"`
 	BackupLocation string `json:"backupLocation"`
 	Format         string `json:"format"`
+	// AllowUnversioned accepts a bucket without versioning.
+	AllowUnversioned bool `json:"allowUnversioned,omitempty"`
 }
 
 // BackupPlan is the request resolved against the control table.
@@ -53,11 +56,14 @@ type BackupPlan struct {
 	Nodes    []registry.RedisNode `json:"nodes"`
 	Location backupstore.Location `json:"location"`
 	Format   string               `json:"format"`
+	// Bucket is the location's bucket as checked (region, versioning,
+	// Object Lock).
+	Bucket *backupstore.Bucket `json:"bucket,omitempty"`
 }
 
 // PlanRedisBackup checks a backup request before anything runs: the
 // cluster is registered, the format known, the location parses and its
-// bucket exists.
+// bucket exists and keeps versions (unless the request allows otherwise).
 func (a *Clusters) PlanRedisBackup(ctx context.Context, in BackupPlanInput) (*BackupPlan, error) {
 	if err := ids.Validate("cluster", in.Cluster); err != nil {
 		return nil, activities.Invalid(err)
@@ -74,10 +80,18 @@ func (a *Clusters) PlanRedisBackup(ctx context.Context, in BackupPlanInput) (*Ba
 	if err != nil {
 		return nil, err
 	}
-	if err := a.checkBucket(ctx, loc); err != nil {
+	b, err := backupstore.CheckBucket(ctx, a.S3, loc)
+	if err != nil {
+		var nb *backupstore.NoBucketError
+		if errors.As(err, &nb) {
+			return nil, activities.Invalid(err)
+		}
 		return nil, err
 	}
-	return &BackupPlan{Cluster: c.Name, Nodes: c.Nodes, Location: loc, Format: format}, nil
+	if err := b.Require(loc.Bucket, in.AllowUnversioned); err != nil {
+		return nil, activities.Invalid(err)
+	}
+	return &BackupPlan{Cluster: c.Name, Nodes: c.Nodes, Location: loc, Format: format, Bucket: b}, nil
 }
 
 func (a *Clusters) cluster(ctx context.Context, name string) (*registry.RedisCluster, error) {

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/lifeboat-dev/lifeboat/activities"
 	"github.com/lifeboat-dev/lifeboat/internal/redisbackup"
@@ -33,7 +34,11 @@ func (a *Node) upload(ctx context.Context, bucket, key string, r io.Reader, prog
 		u.Concurrency = 2
 	})
 	//lint:ignore SA1019 see above.
-	if _, err := up.Upload(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: counted}); err != nil {
+	if _, err := up.Upload(ctx, &s3.PutObjectInput{
+		Bucket: aws.String(bucket), Key: aws.String(key), Body: counted,
+		// Object Lock buckets refuse a put without a checksum.
+		ChecksumAlgorithm: s3types.ChecksumAlgorithmSha256,
+	}); err != nil {
 		return "", 0, err
 	}
 	return hex.EncodeToString(h.Sum(nil)), counted.n, nil

@@ -22,7 +22,11 @@ import (
 type Clients struct {
 	Config   aws.Config
 	DynamoDB *dynamodb.Client
-	S3       *s3.Client
+	// S3 is the client of the configuration's region. Calls on a backup
+	// location's bucket go through Buckets, which may live elsewhere.
+	S3 *s3.Client
+	// Buckets sends each call to a client of its bucket's region.
+	Buckets *Buckets
 
 	ec2Mu sync.Mutex
 	ec2   map[string]*ec2.Client
@@ -43,14 +47,17 @@ func Load(ctx context.Context) (*Clients, error) {
 // New builds the clients from an existing configuration.
 func New(cfg aws.Config) *Clients {
 	pathStyle := os.Getenv("AWS_ENDPOINT_URL") != "" || os.Getenv("AWS_ENDPOINT_URL_S3") != "" || cfg.BaseEndpoint != nil
+	s3opts := func(o *s3.Options) {
+		o.UsePathStyle = pathStyle
+		// Emulators answer without checksums; the SDK would log a line per GetObject.
+		o.DisableLogOutputChecksumValidationSkipped = true
+	}
+	home := s3.NewFromConfig(cfg, s3opts)
 	return &Clients{
 		Config:   cfg,
 		DynamoDB: dynamodb.NewFromConfig(cfg),
-		S3: s3.NewFromConfig(cfg, func(o *s3.Options) {
-			o.UsePathStyle = pathStyle
-			// Emulators answer without checksums; the SDK would log a line per GetObject.
-			o.DisableLogOutputChecksumValidationSkipped = true
-		}),
+		S3:       home,
+		Buckets:  NewBuckets(cfg, home, s3opts),
 	}
 }
 

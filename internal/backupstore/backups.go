@@ -13,6 +13,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
 // DeleteAPI is the S3 client as retention and keep markers need it.
@@ -221,7 +222,8 @@ func MarkKeep(ctx context.Context, api API, bucket string, b Backup, reason stri
 	}
 	key := path.Join(b.Folder, KeepMarkerName)
 	_, err = api.PutObject(ctx, &s3.PutObjectInput{
-		Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(body), ContentType: aws.String("application/json"),
+		ChecksumAlgorithm: types.ChecksumAlgorithmSha256, // Object Lock buckets refuse a put without a checksum
+		Bucket:            aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(body), ContentType: aws.String("application/json"),
 	})
 	if err != nil {
 		return fmt.Errorf("write keep marker s3://%s/%s: %w", bucket, key, err)
@@ -263,12 +265,29 @@ func ApplyRetention(ctx context.Context, api DeleteAPI, loc Location, env, datas
 		return nil, err
 	}
 	run := &RetentionRun{Plan: PlanRetention(found, r, now, protect...)}
-	if dryRun {
+	if dryRun || len(run.Plan.Delete) == 0 {
 		return run, nil
 	}
+	locked := false
+	if b, ok := api.(BucketAPI); ok {
+		ol, err := b.GetObjectLockConfiguration(ctx, &s3.GetObjectLockConfigurationInput{Bucket: aws.String(loc.Bucket)})
+		switch {
+		case errorCode(err) == "ObjectLockConfigurationNotFoundError":
+		case err != nil:
+			return run, fmt.Errorf("read Object Lock configuration of bucket %s: %w", loc.Bucket, err)
+		default:
+			locked = ol.ObjectLockConfiguration != nil && ol.ObjectLockConfiguration.ObjectLockEnabled == types.ObjectLockEnabledEnabled
+		}
+	}
 	for _, v := range run.Plan.Delete {
-		n, kept, err := deleteBackup(ctx, api, loc.Bucket, v, onDeleted)
+		n, kept, notes, err := deleteBackup(ctx, api, loc.Bucket, v, locked, now, onDeleted)
 		run.Objects += n
+		run.Plan.Left = append(run.Plan.Left, notes...)
+		var le *LockedError
+		if errors.As(err, &le) {
+			run.Plan.Left = append(run.Plan.Left, v.Backup.Name()+": "+le.Error()+": kept")
+			continue
+		}
 		if err != nil {
 			return run, err
 		}
@@ -283,26 +302,72 @@ func ApplyRetention(ctx context.Context, api DeleteAPI, loc Location, env, datas
 
 // deleteBackup deletes a planned backup's objects, the manifest last. It
 // looks at the folder once more first: a backup marked keep since the plan
-// was made is left (kept).
-func deleteBackup(ctx context.Context, api DeleteAPI, bucket string, v Verdict, onDeleted func(Backup, string)) (deleted int, kept bool, err error) {
+// was made is left (kept). On a versioned bucket it deletes the versions
+// Lifeboat wrote (versionPlan), never one under Object Lock (a LockedError
+// names the date the backup becomes deletable), and notes what it left.
+func deleteBackup(ctx context.Context, api DeleteAPI, bucket string, v Verdict, locked bool, now time.Time,
+	onDeleted func(Backup, string)) (deleted int, kept bool, notes []string, err error) {
 	marker := path.Join(v.Backup.Folder, KeepMarkerName)
 	current, err := List(ctx, api, bucket, v.Backup.Folder+"/")
 	if err != nil {
-		return 0, false, err
+		return 0, false, nil, err
 	}
 	for _, o := range current {
 		if aws.ToString(o.Key) == marker {
-			return 0, true, nil
+			return 0, true, nil, nil
+		}
+	}
+	if vapi, ok := api.(VersionsAPI); ok {
+		all, err := listVersions(ctx, vapi, bucket, v.Backup.Folder+"/")
+		if err != nil {
+			return 0, false, nil, err
+		}
+		if hasVersionIDs(all) {
+			if del, left, ok := versionPlan(v.Backup, v.Keys, all); ok {
+				if len(left) > 0 {
+					ks := make([]string, len(left))
+					for i, l := range left {
+						ks[i] = "s3://" + bucket + "/" + l.Key + "?versionId=" + l.ID
+					}
+					notes = append(notes, fmt.Sprintf("%s: %d object versions Lifeboat did not write left in place: %s", v.Backup.Name(), len(left), sample(ks, 3)))
+				}
+				if locked {
+					until, err := lockedUntil(ctx, vapi, bucket, del, now)
+					if err != nil {
+						return 0, false, notes, err
+					}
+					if !until.IsZero() {
+						return 0, false, notes, &LockedError{Until: until}
+					}
+				}
+				n, err := deleteVersions(ctx, vapi, bucket, del, func(key string) {
+					if onDeleted != nil {
+						onDeleted(v.Backup, key)
+					}
+				})
+				return n, false, notes, err
+			}
 		}
 	}
 	for _, key := range v.Keys {
 		if _, err := api.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)}); err != nil {
-			return deleted, false, fmt.Errorf("delete s3://%s/%s: %w", bucket, key, err)
+			return deleted, false, notes, fmt.Errorf("delete s3://%s/%s: %w", bucket, key, err)
 		}
 		deleted++
 		if onDeleted != nil {
 			onDeleted(v.Backup, key)
 		}
 	}
-	return deleted, false, nil
+	return deleted, false, notes, nil
+}
+
+// hasVersionIDs reports whether a listing shows real version ids: an
+// unversioned bucket lists every object as version "null", deleted by key.
+func hasVersionIDs(vs []version) bool {
+	for _, v := range vs {
+		if v.ID != "" && v.ID != "null" {
+			return true
+		}
+	}
+	return false
 }

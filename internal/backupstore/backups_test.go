@@ -241,7 +241,7 @@ func TestApplyRetentionDryRunAndKeepMarkedMeanwhile(t *testing.T) {
 	if err := MarkKeep(ctx, api, "b", old, "", day0); err != nil {
 		t.Fatal(err)
 	}
-	n, kept, err := deleteBackup(ctx, api, "b", run.Plan.Delete[0], nil)
+	n, kept, _, err := deleteBackup(ctx, api, "b", run.Plan.Delete[0], false, day0, nil)
 	if err != nil || !kept || n != 0 {
 		t.Fatalf("deleteBackup of a backup marked keep meanwhile: %d deleted, kept %v, err %v", n, kept, err)
 	}

@@ -39,6 +39,15 @@ type Manifest struct {
 	// backup. Manifests written before this field have none.
 	ExportFiles []string  `json:"exportFiles,omitempty"`
 	CreatedAt   time.Time `json:"createdAt"`
+	// StartedAt is when the backup began writing under its folder (the
+	// export's start): with CreatedAt, the manifest's own write, it bounds
+	// the object versions retention may delete as the backup's own.
+	StartedAt *time.Time `json:"startedAt,omitempty"`
+	// Bucket is the bucket as checked before the backup (region,
+	// versioning, Object Lock); absent in manifests before it was recorded.
+	Bucket *Bucket `json:"bucket,omitempty"`
+	// KMSKeyID is the KMS key the backup's objects are encrypted with.
+	KMSKeyID string `json:"kmsKeyId,omitempty"`
 }
 
 // ObjectDigest is one exported data object: its size and item count, and

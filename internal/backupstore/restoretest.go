@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
 // RestoreTestName is the record a restore test leaves in the folder of the
@@ -59,7 +60,8 @@ func WriteRestoreTest(ctx context.Context, api API, bucket, folder string, r *Re
 	key := RestoreTestKey(folder)
 	_, err = api.PutObject(ctx, &s3.PutObjectInput{
 		Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(body),
-		ContentType: aws.String("application/json"),
+		ContentType:       aws.String("application/json"),
+		ChecksumAlgorithm: types.ChecksumAlgorithmSha256, // Object Lock buckets refuse a put without a checksum
 	})
 	if err != nil {
 		return fmt.Errorf("write s3://%s/%s: %w", bucket, key, err)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
 // VerifiedName is the record a verification leaves in a backup's folder,
@@ -58,7 +59,8 @@ func WriteVerification(ctx context.Context, api API, bucket, folder string, v *V
 	}
 	key := VerifiedKey(folder)
 	_, err = api.PutObject(ctx, &s3.PutObjectInput{
-		Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(body),
+		ChecksumAlgorithm: types.ChecksumAlgorithmSha256, // Object Lock buckets refuse a put without a checksum
+		Bucket:            aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(body),
 		ContentType: aws.String("application/json"),
 	})
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/lifeboat-dev/lifeboat/internal/backupstore"
 )
@@ -144,7 +145,8 @@ func WriteManifest(ctx context.Context, api backupstore.API, bucket, key string,
 		return fmt.Errorf("encode cluster manifest: %w", err)
 	}
 	_, err = api.PutObject(ctx, &s3.PutObjectInput{
-		Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(body),
+		ChecksumAlgorithm: types.ChecksumAlgorithmSha256, // Object Lock buckets refuse a put without a checksum
+		Bucket:            aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(body),
 		ContentType: aws.String("application/json"),
 	})
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	dbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	enumspb "go.temporal.io/api/enums/v1"
 
 	"github.com/lifeboat-dev/lifeboat/gate"
@@ -41,20 +42,88 @@ func Context(tb testing.TB, timeout time.Duration) context.Context {
 	return ctx
 }
 
-// CreateBucket creates an S3 bucket in moto.
+// CreateBucket creates a versioned S3 bucket in moto, in the stack's
+// region: a backup bucket as Lifeboat requires it.
 func (e *Env) CreateBucket(tb testing.TB, name string) {
 	tb.Helper()
-	if _, err := e.AWS.S3.CreateBucket(context.Background(), &s3.CreateBucketInput{Bucket: aws.String(name)}); err != nil {
+	e.CreateBucketWith(tb, name, BucketOptions{})
+}
+
+// CreateBucketIn creates a versioned S3 bucket in a region ("" = the
+// stack's), as CreateBucket's LocationConstraint places it.
+func (e *Env) CreateBucketIn(tb testing.TB, name, region string) {
+	tb.Helper()
+	e.CreateBucketWith(tb, name, BucketOptions{Region: region})
+}
+
+// BucketOptions shape a test bucket.
+type BucketOptions struct {
+	Region      string // "" = the stack's
+	Unversioned bool   // leave versioning off (Lifeboat refuses such a bucket)
+	// LockDays, when positive, creates the bucket with Object Lock and a
+	// default retention of that many days in LockMode (default GOVERNANCE).
+	LockDays int32
+	LockMode s3types.ObjectLockRetentionMode
+}
+
+// CreateBucketWith creates an S3 bucket as opts say.
+func (e *Env) CreateBucketWith(tb testing.TB, name string, opts BucketOptions) {
+	tb.Helper()
+	ctx := context.Background()
+	in := &s3.CreateBucketInput{Bucket: aws.String(name)}
+	if opts.Region != "" && opts.Region != e.AWS.Config.Region {
+		in.CreateBucketConfiguration = &s3types.CreateBucketConfiguration{LocationConstraint: s3types.BucketLocationConstraint(opts.Region)}
+	}
+	if opts.LockDays > 0 {
+		in.ObjectLockEnabledForBucket = aws.Bool(true) // turns versioning on too, as on AWS
+	}
+	if _, err := e.AWS.S3.CreateBucket(ctx, in); err != nil {
 		tb.Fatalf("create bucket %s: %v", name, err)
 	}
+	if !opts.Unversioned {
+		if _, err := e.AWS.Buckets.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{
+			Bucket:                  aws.String(name),
+			VersioningConfiguration: &s3types.VersioningConfiguration{Status: s3types.BucketVersioningStatusEnabled},
+		}); err != nil {
+			tb.Fatalf("enable versioning on bucket %s: %v", name, err)
+		}
+	}
+	if opts.LockDays > 0 {
+		mode := opts.LockMode
+		if mode == "" {
+			mode = s3types.ObjectLockRetentionModeGovernance
+		}
+		if _, err := e.AWS.Buckets.PutObjectLockConfiguration(ctx, &s3.PutObjectLockConfigurationInput{
+			Bucket: aws.String(name),
+			ObjectLockConfiguration: &s3types.ObjectLockConfiguration{
+				ObjectLockEnabled: s3types.ObjectLockEnabledEnabled,
+				Rule:              &s3types.ObjectLockRule{DefaultRetention: &s3types.DefaultRetention{Mode: mode, Days: aws.Int32(opts.LockDays)}},
+			},
+		}); err != nil {
+			tb.Fatalf("set Object Lock on bucket %s: %v", name, err)
+		}
+	}
+}
+
+// NewBucketLocation creates a fresh bucket as opts say and returns
+// s3://<bucket>/backups.
+func (e *Env) NewBucketLocation(tb testing.TB, opts BucketOptions) string {
+	tb.Helper()
+	bucket := e.ID("lbtest-backups")
+	e.CreateBucketWith(tb, bucket, opts)
+	return "s3://" + bucket + "/backups"
 }
 
 // NewBackupLocation creates a fresh bucket and returns s3://<bucket>/backups.
 func (e *Env) NewBackupLocation(tb testing.TB) string {
 	tb.Helper()
-	bucket := e.ID("lbtest-backups")
-	e.CreateBucket(tb, bucket)
-	return "s3://" + bucket + "/backups"
+	return e.NewBackupLocationIn(tb, "")
+}
+
+// NewBackupLocationIn is NewBackupLocation with the bucket in a region.
+func (e *Env) NewBackupLocationIn(tb testing.TB, region string) string {
+	tb.Helper()
+	return e.NewBucketLocation(tb, BucketOptions{Region: region})
 }
 
 // CreateEnvDataset registers the environment (unless it exists) and creates
@@ -226,7 +295,7 @@ func (e *Env) ReadBackup(tb testing.TB, manifestURL string) (*backupstore.Manife
 	if !strings.HasPrefix(manifestURL, "s3://") || !ok {
 		tb.Fatalf("not an s3:// object URL: %q", manifestURL)
 	}
-	m, err := backupstore.ReadManifest(ctx, e.AWS.S3, bucket, key)
+	m, err := backupstore.ReadManifest(ctx, e.AWS.Buckets, bucket, key)
 	if err != nil {
 		tb.Fatalf("read manifest: %v", err)
 	}
@@ -295,7 +364,7 @@ func decodeItems(body []byte, gz bool, into map[string]string) (int64, error) {
 // GetObject reads a whole S3 object.
 func (e *Env) GetObject(tb testing.TB, bucket, key string) []byte {
 	tb.Helper()
-	out, err := e.AWS.S3.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	out, err := e.AWS.Buckets.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
 	if err != nil {
 		tb.Fatalf("get s3://%s/%s: %v", bucket, key, err)
 	}
@@ -310,7 +379,7 @@ func (e *Env) GetObject(tb testing.TB, bucket, key string) []byte {
 // PutObject writes an S3 object.
 func (e *Env) PutObject(tb testing.TB, bucket, key string, body []byte) {
 	tb.Helper()
-	_, err := e.AWS.S3.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(body)})
+	_, err := e.AWS.Buckets.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(body)})
 	if err != nil {
 		tb.Fatalf("put s3://%s/%s: %v", bucket, key, err)
 	}
@@ -319,7 +388,7 @@ func (e *Env) PutObject(tb testing.TB, bucket, key string, body []byte) {
 // DeleteObject removes an S3 object.
 func (e *Env) DeleteObject(tb testing.TB, bucket, key string) {
 	tb.Helper()
-	_, err := e.AWS.S3.DeleteObject(context.Background(), &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	_, err := e.AWS.Buckets.DeleteObject(context.Background(), &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
 	if err != nil {
 		tb.Fatalf("delete s3://%s/%s: %v", bucket, key, err)
 	}

@@ -45,6 +45,38 @@ def _s3_error(code, message, status):
     return status, [("Content-Type", "application/xml")], body.encode()
 
 
+def _s3_redirect(bucket, region, method):
+    """S3's answer to a request signed for another region than the bucket's:
+    301 PermanentRedirect naming the bucket's region in x-amz-bucket-region
+    (HEAD: the status and headers, no body)."""
+    headers = [("x-amz-bucket-region", region), ("Content-Type", "application/xml")]
+    if method == "HEAD":
+        return 301, headers, b""
+    endpoint = f"{bucket}.s3.{region}.amazonaws.com"
+    body = ('<?xml version="1.0" encoding="UTF-8"?>\n'
+            "<Error><Code>PermanentRedirect</Code><Message>The bucket you are attempting to access must be addressed "
+            "using the specified endpoint. Please send all future requests to this endpoint.</Message>"
+            f"<Endpoint>{endpoint}</Endpoint><Bucket>{bucket}</Bucket>"
+            f"<RequestId>{uuid.uuid4().hex[:16].upper()}</RequestId></Error>")
+    return 301, headers, body.encode()
+
+
+def _bucket_region(bucket):
+    """The region moto recorded for a bucket at CreateBucket (its
+    LocationConstraint), or None when there is no such bucket."""
+    from moto.s3.models import s3_backends
+    where = s3_backends.bucket_accounts.get(bucket)
+    if where is None:
+        return None
+    partition, account = where
+    b = s3_backends[account][partition].buckets.get(bucket)
+    return b.region_name if b is not None else None
+
+
+# S3 actions that never redirect: they name no existing bucket to route by.
+_S3_UNROUTED = {"ListBuckets", "CreateBucket"}
+
+
 def _ddb_error(code, message, status):
     body = json.dumps({"__type": dynamo_mod.ERR + code, "message": message}).encode()
     return status, [("Content-Type", "application/x-amz-json-1.0"), ("x-amzn-RequestId", str(uuid.uuid4()))], body
@@ -165,7 +197,7 @@ class Emulator:
         if fault in ("throttle", "error"):
             status, headers, body = fault_response(service, action, fault)
         else:
-            status, headers, body = self.dispatch(environ, service, region, action, body_json, ids)
+            status, headers, body = self.dispatch(environ, service, region, action, resource, body_json, ids)
             if fault == "lost":
                 status, headers, body = fault_response(service, action, fault)
         self.seq += 1
@@ -214,7 +246,7 @@ class Emulator:
         environ["wsgi.input"] = io.BytesIO(raw)
         return raw
 
-    def dispatch(self, environ, service, region, action, body_json, ids):
+    def dispatch(self, environ, service, region, action, resource, body_json, ids):
         if service == "dynamodb" and isinstance(body_json, dict):
             try:
                 if action == "TransactWriteItems":
@@ -248,6 +280,12 @@ class Emulator:
             finally:
                 self.ec2.action = None
             return status, headers, body
+        if service == "s3" and action not in _S3_UNROUTED and _SCOPE.search(environ.get("HTTP_AUTHORIZATION", "")):
+            # Only signed requests: an unsigned one names no region (on AWS it
+            # goes by the endpoint's, and all regions share this endpoint).
+            home = _bucket_region(resource)
+            if home is not None and home != region:
+                return _s3_redirect(resource, home, environ["REQUEST_METHOD"])
         _, status, headers, body = self.moto(environ)
         return status, headers, body
 
@@ -284,5 +322,5 @@ def _json(status, obj):
 
 
 def _reason(status):
-    return {200: "OK", 400: "Bad Request", 404: "Not Found", 500: "Internal Server Error",
+    return {200: "OK", 301: "Moved Permanently", 400: "Bad Request", 404: "Not Found", 500: "Internal Server Error",
             503: "Service Unavailable"}.get(status, "Status")

@@ -77,7 +77,7 @@ func (a *app) s3(ctx context.Context) (backupstore.DeleteAPI, error) {
 	if err != nil {
 		return nil, err
 	}
-	return c.S3, nil
+	return c.Buckets, nil
 }
 
 func (a *app) backupListCommand() *cobra.Command {
@@ -108,6 +108,7 @@ func (a *app) backupListCommand() *cobra.Command {
 				if b.Complete() {
 					t := b.Manifest.CutTime.UTC()
 					j.CutTime, j.ItemCount, j.Bytes = &t, b.Manifest.ItemCount, b.Manifest.Bytes
+					j.Bucket, j.KMSKeyID = b.Manifest.Bucket, b.Manifest.KMSKeyID
 				}
 				if slices.Contains(b.Keys, backupstore.VerifiedKey(b.Folder)) {
 					if j.Verified, err = backupstore.ReadVerification(cmd.Context(), api, loc.Bucket, b.Folder); err != nil {
@@ -122,7 +123,7 @@ func (a *app) backupListCommand() *cobra.Command {
 				doc = append(doc, j)
 			}
 			if err := a.render(out, doc, func(tw io.Writer) {
-				fmt.Fprintln(tw, "BACKUP ID\tSTORE\tCUT TIME\tITEMS\tBYTES\tKEPT\tSTATUS\tVERIFIED\tRESTORE TEST")
+				fmt.Fprintln(tw, "BACKUP ID\tSTORE\tCUT TIME\tITEMS\tBYTES\tKEPT\tSTATUS\tVERIFIED\tRESTORE TEST\tOBJECT LOCK")
 				for i, b := range backups {
 					kept := "-"
 					if b.Kept {
@@ -133,8 +134,12 @@ func (a *app) backupListCommand() *cobra.Command {
 						continue
 					}
 					m := b.Manifest
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\tcomplete\t%s\t%s\n", b.ID, b.StoreID, cutTime(m.CutTime), m.ItemCount, m.Bytes, kept,
-						doc[i].Verified.Short(), doc[i].RestoreTest.Short())
+					lock := "-" // not recorded by older backups
+					if m.Bucket != nil {
+						lock = m.Bucket.ObjectLock.String()
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\tcomplete\t%s\t%s\t%s\n", b.ID, b.StoreID, cutTime(m.CutTime), m.ItemCount, m.Bytes, kept,
+						doc[i].Verified.Short(), doc[i].RestoreTest.Short(), lock)
 				}
 			}); err != nil {
 				return err
@@ -164,6 +169,10 @@ type backupJSON struct {
 	Verified *backupstore.Verification `json:"verified,omitempty"`
 	// RestoreTest is the backup's last restore test (restore-test.json), if any.
 	RestoreTest *backupstore.RestoreTest `json:"restoreTest,omitempty"`
+	// Bucket is the bucket as the backup found it: region, versioning,
+	// Object Lock and its default retention.
+	Bucket   *backupstore.Bucket `json:"bucket,omitempty"`
+	KMSKeyID string              `json:"kmsKeyId,omitempty"`
 }
 
 func (a *app) backupKeepCommand(keep bool) *cobra.Command {

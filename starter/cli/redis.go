@@ -276,6 +276,7 @@ func (a *app) redisBackupCommand() *cobra.Command {
 	f.StringVar(&in.Cluster, "cluster-id", "", "registered cluster to back up")
 	f.StringVar(&in.BackupLocation, "backup-location", "", "where to back up to: s3://bucket/prefix")
 	f.StringVar(&in.Format, "format", redisbackup.FormatRDB, "rdb (BGSAVE) or aof (BGREWRITEAOF; nodes need appendonly yes)")
+	allowUnversionedFlag(cmd, &in.AllowUnversioned)
 	f.BoolVar(&wait, "wait", false, "wait for the backup, showing progress; exit non-zero if it fails")
 	f.DurationVar(&sidecar, "sidecar-timeout", redis.DefaultSidecarTimeoutSeconds*time.Second, "how long a node's sidecar may take to pick up its work before the node counts as down: "+durationFormat)
 	alias(cmd, "cluster-id", "cluster")
@@ -377,7 +378,7 @@ func (a *app) redisBackupsCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			found, err := redisbackup.FindBackups(cmd.Context(), c.S3, loc, cluster)
+			found, err := redisbackup.FindBackups(cmd.Context(), c.Buckets, loc, cluster)
 			if err != nil {
 				if backupstore.IsNotFound(err) {
 					return usageError{&backupstore.NoBucketError{Location: loc}}
@@ -386,18 +387,18 @@ func (a *app) redisBackupsCommand() *cobra.Command {
 			}
 			doc := make([]redisBackupJSON, 0, len(found))
 			for _, id := range found {
-				m, err := redisbackup.ReadManifest(cmd.Context(), c.S3, loc.Bucket, redisbackup.ManifestKey(loc, cluster, id))
+				m, err := redisbackup.ReadManifest(cmd.Context(), c.Buckets, loc.Bucket, redisbackup.ManifestKey(loc, cluster, id))
 				if err != nil {
 					doc = append(doc, redisBackupJSON{BackupID: id, NodeIDs: []string{}, Problem: "unreadable manifest: " + oneLine(err)})
 					continue
 				}
 				t := m.StartedAt.UTC()
 				folder := redisbackup.BackupFolder(loc, cluster, id)
-				v, err := backupstore.ReadVerification(cmd.Context(), c.S3, loc.Bucket, folder)
+				v, err := backupstore.ReadVerification(cmd.Context(), c.Buckets, loc.Bucket, folder)
 				if err != nil {
 					return err
 				}
-				rt, err := backupstore.ReadRestoreTest(cmd.Context(), c.S3, loc.Bucket, folder)
+				rt, err := backupstore.ReadRestoreTest(cmd.Context(), c.Buckets, loc.Bucket, folder)
 				if err != nil {
 					return err
 				}

@@ -99,7 +99,7 @@ none, or unreadable: the report is still printed, and stderr names them), 2 bad 
 			}
 			awsc := a.aws
 			src := report.Sources{
-				Registry: reg, S3: awsc.S3, Temporal: c.ReportSource(),
+				Registry: reg, S3: awsc.Buckets, Temporal: c.ReportSource(),
 				EC2: func(region string) report.EC2API { return awsc.EC2(region) },
 			}
 			rep, err := report.Collect(cmd.Context(), src, opt)

@@ -10,9 +10,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/spf13/cobra"
 
 	"github.com/lifeboat-dev/lifeboat/internal/backupstore"
@@ -82,6 +79,7 @@ func (a *app) scheduleBackupCommand() *cobra.Command {
 	var retain, retainDays int
 	var drain time.Duration
 	var verify bool
+	var bo bucketOptions
 	cmd := &cobra.Command{
 		Use:   "backup --schedule-id S (--env-id E --dataset-id D --backup-location s3://... | --datasets FILE) (--cron EXPR | --every DURATION) [--retain N] [--retain-days D] [--verify]",
 		Short: "Back up datasets on a schedule, pruning older backups after each successful run",
@@ -96,6 +94,9 @@ func (a *app) scheduleBackupCommand() *cobra.Command {
 			in := dataset.BackupInput{DrainTimeoutSeconds: int(drain / time.Second), Verify: verify}
 			if in.Datasets, err = backupDatasets(cmd, envID, datasetID, location, "", file); err != nil {
 				return err
+			}
+			for i := range in.Datasets {
+				bo.apply(&in.Datasets[i])
 			}
 			if retain < 0 || retainDays < 0 {
 				return usagef("--retain and --retain-days cannot be negative")
@@ -126,22 +127,24 @@ func (a *app) scheduleBackupCommand() *cobra.Command {
 	fl.StringVar(&envID, "env-id", "", "environment id (default for entries of --datasets without envId)")
 	fl.StringVar(&datasetID, "dataset-id", "", "dataset id")
 	fl.StringVar(&location, "backup-location", "", "where to back up to: s3://bucket/prefix")
-	fl.StringVar(&file, "datasets", "", "path of a JSON file: an array of {envId, datasetId, backupLocation}")
+	fl.StringVar(&file, "datasets", "", "path of a JSON file: an array of {envId, datasetId, backupLocation, allowUnversioned, kmsKeyId}")
 	fl.IntVar(&retain, "retain", 0, "after each successful run keep each dataset's newest N backups (a number; 0: no count rule)")
 	fl.IntVar(&retainDays, "retain-days", 0, "after each successful run keep backups younger than D days (a number; 0: no age rule)")
 	fl.DurationVar(&drain, "drain-timeout", time.Duration(dataset.DefaultDrainTimeoutSeconds)*time.Second, "how long each run waits for in-flight writes: "+durationFormat)
 	verifyFlag(cmd, &verify)
+	bo.add(cmd)
 	return cmd
 }
 
-// checkBackupTargets refuses datasets that do not exist and buckets that
-// cannot be reached, so a schedule is not created to fail every night.
+// checkBackupTargets refuses datasets that do not exist, buckets that
+// cannot be reached and unversioned buckets not allowed, so a schedule is
+// not created to fail every night.
 func (a *app) checkBackupTargets(ctx context.Context, ds []dataset.BackupDataset) error {
 	reg, err := a.registry(ctx)
 	if err != nil {
 		return err
 	}
-	buckets := map[string]bool{}
+	buckets := map[string]*backupstore.Bucket{}
 	for _, d := range ds {
 		if _, err := reg.GetDataset(ctx, d.EnvID, d.DatasetID); err != nil {
 			return err
@@ -150,17 +153,16 @@ func (a *app) checkBackupTargets(ctx context.Context, ds []dataset.BackupDataset
 		if err != nil {
 			return err
 		}
-		if buckets[loc.Bucket] {
-			continue
-		}
-		if _, err := a.aws.S3.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(loc.Bucket)}); err != nil {
-			var nf *s3types.NotFound
-			if errors.As(err, &nf) {
-				return usageError{&backupstore.NoBucketError{Location: loc}}
+		b, ok := buckets[loc.Bucket]
+		if !ok {
+			if b, err = checkBucket(ctx, a.aws.Buckets, loc); err != nil {
+				return err
 			}
-			return fmt.Errorf("backup location %s: bucket %q cannot be reached: %w", d.BackupLocation, loc.Bucket, err)
+			buckets[loc.Bucket] = b
 		}
-		buckets[loc.Bucket] = true
+		if err := b.Require(loc.Bucket, d.AllowUnversioned); err != nil {
+			return usageError{err}
+		}
 	}
 	return nil
 }
@@ -431,4 +433,18 @@ func (a *app) scheduleActionCommand(verb, short string) *cobra.Command {
 		alias(cmd, "reason", "note")
 	}
 	return cmd
+}
+
+// checkBucket reads a backup bucket as the worker will; a missing bucket is
+// bad input (exit 2).
+func checkBucket(ctx context.Context, api backupstore.BucketAPI, loc backupstore.Location) (*backupstore.Bucket, error) {
+	b, err := backupstore.CheckBucket(ctx, api, loc)
+	var nb *backupstore.NoBucketError
+	if errors.As(err, &nb) {
+		return nil, usageError{err}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("backup location %s: %w", loc, err)
+	}
+	return b, nil
 }

@@ -7,8 +7,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/spf13/cobra"
 
 	"github.com/lifeboat-dev/lifeboat/internal/backupstore"
@@ -69,7 +67,7 @@ the run's own backup, never the newest complete one, never a folder without a cl
 				return err
 			}
 			in.SidecarTimeoutSeconds = int(sidecar / time.Second)
-			if err := a.checkRedisTarget(cmd.Context(), in.Cluster, in.BackupLocation); err != nil {
+			if err := a.checkRedisTarget(cmd.Context(), in.Cluster, in.BackupLocation, in.AllowUnversioned); err != nil {
 				return err
 			}
 			c, err := a.client()
@@ -87,14 +85,16 @@ the run's own backup, never the newest complete one, never a folder without a cl
 	fl.StringVar(&in.Cluster, "cluster-id", "", "registered Redis cluster to back up")
 	fl.StringVar(&in.BackupLocation, "backup-location", "", "s3://bucket/prefix to back up to")
 	fl.StringVar(&in.Format, "format", redisbackup.FormatRDB, "rdb (BGSAVE) or aof (BGREWRITEAOF; nodes need appendonly yes)")
+	allowUnversionedFlag(cmd, &in.AllowUnversioned)
 	fl.DurationVar(&sidecar, "sidecar-timeout", redis.DefaultSidecarTimeoutSeconds*time.Second, "how long a node's sidecar may take to pick up its work before the node counts as down")
 	r.add(cmd, "after each successful run ")
 	return cmd
 }
 
-// checkRedisTarget refuses a cluster that is not registered and a bucket
-// that does not exist, so a schedule is not created to fail every night.
-func (a *app) checkRedisTarget(ctx context.Context, cluster, location string) error {
+// checkRedisTarget refuses a cluster that is not registered, a bucket that
+// does not exist and an unversioned bucket not allowed, so a schedule is not
+// created to fail every night.
+func (a *app) checkRedisTarget(ctx context.Context, cluster, location string, allowUnversioned bool) error {
 	reg, err := a.registry(ctx)
 	if err != nil {
 		return err
@@ -106,11 +106,12 @@ func (a *app) checkRedisTarget(ctx context.Context, cluster, location string) er
 	if err != nil {
 		return err
 	}
-	if _, err := a.aws.S3.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(loc.Bucket)}); err != nil {
-		if backupstore.IsNotFound(err) {
-			return usagef("backup location %s: bucket %s does not exist", location, loc.Bucket)
-		}
-		return fmt.Errorf("backup location %s: bucket %s cannot be reached: %w", location, loc.Bucket, err)
+	b, err := checkBucket(ctx, a.aws.Buckets, loc)
+	if err != nil {
+		return err
+	}
+	if err := b.Require(loc.Bucket, allowUnversioned); err != nil {
+		return usageError{err}
 	}
 	return nil
 }
@@ -147,7 +148,7 @@ alone, and so are objects the manifest does not list; each backup's manifest is 
 			if err != nil {
 				return err
 			}
-			run, err := redisbackup.ApplyRetention(cmd.Context(), c.S3, loc, cluster, p.Rules(), time.Now(), nil, dryRun, nil)
+			run, err := redisbackup.ApplyRetention(cmd.Context(), c.Buckets, loc, cluster, p.Rules(), time.Now(), nil, dryRun, nil)
 			if run != nil {
 				a.printRedisPrune(run, dryRun)
 			}

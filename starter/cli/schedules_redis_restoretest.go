@@ -24,7 +24,7 @@ func (a *app) createRedisRestoreTestSchedule(ctx context.Context, s client.Sched
 	if err != nil {
 		return err
 	}
-	if _, err := c.S3.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(loc.Bucket)}); err != nil {
+	if _, err := c.Buckets.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(loc.Bucket)}); err != nil {
 		if backupstore.IsNotFound(err) {
 			return usagef("backup location %s: bucket %s does not exist", in.BackupLocation, loc.Bucket)
 		}

@@ -30,6 +30,7 @@ func (a *app) backupCommand() *cobra.Command {
 	var wait bool
 	var drain time.Duration
 	var verify bool
+	var bo bucketOptions
 	cmd := &cobra.Command{
 		Use:   "backup-dataset (--env-id E --dataset-id D --backup-location s3://bucket/prefix [--point-in-time T] | --datasets FILE) [--verify]",
 		Short: "Back up datasets to S3: pause writes, drain, export at one cut time, resume",
@@ -41,6 +42,9 @@ func (a *app) backupCommand() *cobra.Command {
 			var err error
 			if in.Datasets, err = backupDatasets(cmd, envID, datasetID, location, pit, file); err != nil {
 				return err
+			}
+			for i := range in.Datasets {
+				bo.apply(&in.Datasets[i])
 			}
 			if err := in.Validate(); err != nil {
 				return usageError{err}
@@ -82,11 +86,37 @@ func (a *app) backupCommand() *cobra.Command {
 	f.StringVar(&datasetID, "dataset-id", "", "dataset id")
 	f.StringVar(&location, "backup-location", "", "where to back up to: s3://bucket/prefix")
 	f.StringVar(&pit, "point-in-time", "", "export this past moment from PITR, without pausing writes: "+timeFormats+", a date meaning 00:00 UTC")
-	f.StringVar(&file, "datasets", "", "path of a JSON file: an array of {envId, datasetId, backupLocation, pointInTime}")
+	f.StringVar(&file, "datasets", "", "path of a JSON file: an array of {envId, datasetId, backupLocation, pointInTime, allowUnversioned, kmsKeyId}")
 	f.BoolVar(&wait, "wait", false, "wait for the backup, showing progress; exit non-zero if it fails")
 	f.DurationVar(&drain, "drain-timeout", time.Duration(dataset.DefaultDrainTimeoutSeconds)*time.Second, "how long to wait for in-flight writes before giving up: "+durationFormat)
 	verifyFlag(cmd, &verify)
+	bo.add(cmd)
 	return cmd
+}
+
+// bucketOptions are the backup bucket flags shared by the backup commands.
+type bucketOptions struct {
+	allowUnversioned bool
+	kmsKeyID         string
+}
+
+func (o *bucketOptions) add(cmd *cobra.Command) {
+	allowUnversionedFlag(cmd, &o.allowUnversioned)
+	cmd.Flags().StringVar(&o.kmsKeyID, "kms-key-id", "", "encrypt what the backup writes with this KMS key (SSE-KMS): id, ARN or alias")
+}
+
+func allowUnversionedFlag(cmd *cobra.Command, v *bool) {
+	cmd.Flags().BoolVar(v, "allow-unversioned", false,
+		"accept a backup bucket without versioning (refused otherwise: a backup there can be overwritten or deleted for good)")
+}
+
+// apply sets the flags on a dataset entry; a --datasets entry's own
+// allowUnversioned or kmsKeyId stays when the flag is not given.
+func (o *bucketOptions) apply(d *dataset.BackupDataset) {
+	d.AllowUnversioned = d.AllowUnversioned || o.allowUnversioned
+	if o.kmsKeyID != "" {
+		d.KMSKeyID = o.kmsKeyID
+	}
 }
 
 func (a *app) restoreCommand() *cobra.Command {

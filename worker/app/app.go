@@ -39,12 +39,12 @@ func RegisterWorkflows(r worker.WorkflowRegistry) {
 // RegisterActivities registers every activity group, built on the given clients.
 func RegisterActivities(r worker.ActivityRegistry, cfg config.Config, aws *awsx.Clients) {
 	reg := NewRegistry(cfg, aws)
-	r.RegisterActivity(&datasetact.Datasets{Registry: reg, S3: aws.S3})
+	r.RegisterActivity(&datasetact.Datasets{Registry: reg, S3: aws.Buckets})
 	r.RegisterActivity(&datasetact.DynamoDB{DB: aws.DynamoDB, PollInterval: cfg.PollInterval})
-	r.RegisterActivity(&datasetact.BackupFiles{S3: aws.S3})
-	r.RegisterActivity(&datasetact.RestoreTests{Registry: reg, DB: aws.DynamoDB, S3: aws.S3})
+	r.RegisterActivity(&datasetact.BackupFiles{S3: aws.Buckets})
+	r.RegisterActivity(&datasetact.RestoreTests{Registry: reg, DB: aws.DynamoDB, S3: aws.Buckets})
 	r.RegisterActivity(&activities.Checks{Env: checkEnv(aws)})
-	r.RegisterActivity(&redisact.Clusters{Registry: reg, S3: aws.S3})
+	r.RegisterActivity(&redisact.Clusters{Registry: reg, S3: aws.Buckets})
 	r.RegisterActivity(NewEBS(cfg, aws))
 }
 
@@ -92,7 +92,7 @@ func NewRedisSidecar(c client.Client, cfg config.Config, aws *awsx.Clients, node
 		return nil, err
 	}
 	if node.S3 == nil {
-		node.S3 = aws.S3
+		node.S3 = aws.Buckets
 	}
 	w := worker.New(c, redisbackup.NodeTaskQueue(cfg.TaskQueue, node.NodeID), opts)
 	w.RegisterActivity(node)

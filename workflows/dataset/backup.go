@@ -150,6 +150,7 @@ func backupOne(ctx workflow.Context, t datasetact.BackupTarget, cut time.Time, p
 	var started datasetact.StartExportResult
 	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, workflows.ShortAWSCall), dynamo.StartExport, datasetact.StartExportInput{
 		TableName: t.TableName, ExportTime: exportTime, Bucket: t.Location.Bucket, Prefix: exportPrefix,
+		BucketOwner: t.Bucket.OwnerOrEmpty(), KMSKeyID: t.KMSKeyID,
 	}).Get(ctx, &started)
 	if err != nil {
 		dp.Step = workflows.StepFailed

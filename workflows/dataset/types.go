@@ -122,6 +122,10 @@ type BackupDataset struct {
 	BackupLocation string `json:"backupLocation"`
 	// PointInTime, when set, exports that moment from PITR without pausing writes.
 	PointInTime *time.Time `json:"pointInTime,omitempty"`
+	// AllowUnversioned accepts a bucket without versioning (refused otherwise).
+	AllowUnversioned bool `json:"allowUnversioned,omitempty"`
+	// KMSKeyID encrypts the export and the manifest with this KMS key (SSE-KMS).
+	KMSKeyID string `json:"kmsKeyId,omitempty"`
 }
 
 // BackupInput is the DatasetBackup workflow's input.

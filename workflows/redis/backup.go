@@ -38,7 +38,7 @@ func Backup(ctx workflow.Context, in BackupInput) (*BackupResult, error) {
 	short := workflow.WithActivityOptions(ctx, workflows.ShortAWSCall)
 	var plan redisact.BackupPlan
 	err = workflow.ExecuteActivity(short, redisClusters.PlanRedisBackup, redisact.BackupPlanInput{
-		Cluster: in.Cluster, BackupLocation: in.BackupLocation, Format: in.Format,
+		Cluster: in.Cluster, BackupLocation: in.BackupLocation, Format: in.Format, AllowUnversioned: in.AllowUnversioned,
 	}).Get(ctx, &plan)
 	if err != nil {
 		return nil, p.fail(ctx, err)

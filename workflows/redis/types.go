@@ -50,6 +50,8 @@ type BackupInput struct {
 	// as lifeboat_rpo_target_seconds, which the overdue-backup alert
 	// compares the backup's age with. Zero: unknown, no target served.
 	RPOSeconds int64 `json:"rpoSeconds,omitempty"`
+	// AllowUnversioned accepts a bucket without versioning (refused otherwise).
+	AllowUnversioned bool `json:"allowUnversioned,omitempty"`
 }
 
 // RetentionPolicy says which of a cluster's backups to keep: the newest
