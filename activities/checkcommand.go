@@ -45,11 +45,26 @@ type Checks struct {
 	// worker's AWS region and endpoint, so the command reaches what the
 	// worker reaches.
 	Env map[string]string
+	// Allowed says the worker runs check commands at all (config's
+	// AllowCheckCommands); otherwise RunCheck refuses them.
+	Allowed bool
+}
+
+// CheckCommandsOff is the refusal of a check command by a worker that does
+// not run them.
+func CheckCommandsOff() error {
+	return temporal.NewNonRetryableApplicationError(
+		"this worker does not run check commands: start the workers with --allow-check-commands (LIFEBOAT_ALLOW_CHECK_COMMANDS=true) "+
+			"if whoever may start workflows on the task queue may run commands on them, or drop --check-command",
+		ErrCheckCommandsOff, nil)
 }
 
 // RunCheck runs a restore test's check command with the worker's
 // variables (c.Env) and the test's (in.Env, which win): RunCheckCommand.
 func (c *Checks) RunCheck(ctx context.Context, in CheckCommandInput) (*CheckCommandResult, error) {
+	if !c.Allowed {
+		return nil, CheckCommandsOff()
+	}
 	env := make(map[string]string, len(c.Env)+len(in.Env))
 	for k, v := range c.Env {
 		env[k] = v

@@ -37,6 +37,9 @@ const (
 
 	ErrRestoreTestFailed = "RestoreTestFailed"  // a restore test's check found the restored copy wrong
 	ErrCheckCommand      = "CheckCommandFailed" // a restore test's check command exited non-zero
+	// ErrCheckCommandsOff: the worker does not run check commands
+	// (--allow-check-commands not given).
+	ErrCheckCommandsOff = "CheckCommandsDisabled"
 
 	// ErrSnapshotFailures is the error type of a snapshot workflow that
 	// finished its work but some of it failed (an instance, a copy, a
@@ -53,7 +56,7 @@ var NonRetryable = []string{
 	ErrImportFailed, ErrBackupCorrupt, ErrStoreConflict,
 	ErrRedisNodeFailed, ErrRedisClusterHeld, ErrChecksumMismatch, ErrNoStartCommand, ErrSidecarNotRunning,
 	ErrEC2Rejected, ErrSnapshotFailed, ErrRestoreFailed,
-	ErrRestoreTestFailed, ErrCheckCommand,
+	ErrRestoreTestFailed, ErrCheckCommand, ErrCheckCommandsOff,
 }
 
 // Invalid marks err as bad input: non-retryable, nothing was changed.

@@ -134,6 +134,8 @@ node-local steps of Redis backups and restores.`,
 	f.StringVar(&s.cfg.ControlTable, "control-table", s.cfg.ControlTable, "DynamoDB control table (LIFEBOAT_CONTROL_TABLE)")
 	f.StringVar(&s.cfg.TablePrefix, "table-prefix", s.cfg.TablePrefix, "prefix of dataset table names (LIFEBOAT_TABLE_PREFIX)")
 	f.DurationVar(&s.cfg.PollInterval, "poll-interval", s.cfg.PollInterval, "how often exports and imports are polled (LIFEBOAT_POLL_INTERVAL)")
+	f.BoolVar(&s.cfg.AllowCheckCommands, "allow-check-commands", s.cfg.AllowCheckCommands,
+		"run restore tests' --check-command on this worker (LIFEBOAT_ALLOW_CHECK_COMMANDS=true); whoever may start workflows may then run commands here")
 	f.StringVar(&s.node.NodeID, "redis-node", "", "run as the sidecar of this Redis node id (as registered with lifeboat redis cluster register)")
 	f.StringVar(&s.node.Addr, "redis-addr", "127.0.0.1:6379", "sidecar: the node's Redis host:port (password from LIFEBOAT_REDIS_PASSWORD)")
 	f.StringVar(&s.node.StartCmd, "redis-start-cmd", "", "sidecar: shell command starting Redis, e.g. 'systemctl start redis-server' (restores need it)")

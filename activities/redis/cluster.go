@@ -32,6 +32,9 @@ type Clusters struct {
 	S3       ClusterS3API
 	// Now is the clock; tests may replace it.
 	Now func() time.Time
+	// AllowCheckCommands lets restore tests run their check commands here
+	// (config's AllowCheckCommands).
+	AllowCheckCommands bool
 }
 
 func (a *Clusters) now() time.Time {

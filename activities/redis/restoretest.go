@@ -112,6 +112,9 @@ type RestoreTestRedisNodeResult struct {
 // RedisServerMissing.
 func (a *Clusters) RestoreTestRedisNode(ctx context.Context, in RestoreTestRedisNodeInput) (*RestoreTestRedisNodeResult, error) {
 	n := in.Node
+	if strings.TrimSpace(in.CheckCommand) != "" && !a.AllowCheckCommands {
+		return nil, activities.CheckCommandsOff() // before anything is downloaded
+	}
 	server, err := exec.LookPath("redis-server")
 	if err != nil {
 		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf(

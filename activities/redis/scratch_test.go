@@ -141,3 +141,17 @@ func TestDiscardRedisScratch(t *testing.T) {
 		t.Errorf("another run's fresh directory was removed: %v", err)
 	}
 }
+
+// A worker not allowed to run check commands refuses a restore test that
+// has one before it downloads anything or starts a scratch node.
+func TestRestoreTestRefusesCheckCommandsUnlessAllowed(t *testing.T) {
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestActivityEnvironment()
+	a := &Clusters{} // no S3: anything beyond the refusal would panic
+	env.RegisterActivity(a)
+	_, err := env.ExecuteActivity(a.RestoreTestRedisNode, RestoreTestRedisNodeInput{
+		Node: redisbackup.Node{Node: "n1"}, BackupID: "b1", CheckCommand: "true"})
+	if err == nil || !strings.Contains(err.Error(), "--allow-check-commands") {
+		t.Fatalf("restore test with a check command on a worker that does not allow them: %v", err)
+	}
+}

@@ -29,6 +29,10 @@ type Config struct {
 	TablePrefix string
 	// PollInterval is how often long-running AWS jobs (exports, imports) are polled.
 	PollInterval time.Duration
+	// AllowCheckCommands lets restore tests run their user-supplied check
+	// commands on this worker. Off by default: whoever may start workflows
+	// on the task queue could otherwise run commands on the workers.
+	AllowCheckCommands bool
 }
 
 // FromEnv reads the configuration from the environment, falling back to the defaults.
@@ -40,6 +44,8 @@ func FromEnv() Config {
 		ControlTable:    env("LIFEBOAT_CONTROL_TABLE", DefaultControlTable),
 		TablePrefix:     env("LIFEBOAT_TABLE_PREFIX", DefaultTablePrefix),
 		PollInterval:    durationEnv("LIFEBOAT_POLL_INTERVAL", 5*time.Second),
+		// Only an explicit yes: a typo leaves commands refused.
+		AllowCheckCommands: os.Getenv("LIFEBOAT_ALLOW_CHECK_COMMANDS") == "true",
 	}
 }
 

@@ -220,6 +220,8 @@ func New(ctx context.Context, opts Options) (_ *Env, err error) {
 		ControlTable:    prefix + "-control",
 		TablePrefix:     prefix,
 		PollInterval:    opts.PollInterval,
+		// The restore tests' check commands are the tests' own.
+		AllowCheckCommands: true,
 	}
 	e.reg = app.NewRegistry(e.Config, e.AWS)
 	e.gate = gate.New(e.AWS.DynamoDB, gate.Options{ControlTable: e.Config.ControlTable, TablePrefix: e.Config.TablePrefix})
