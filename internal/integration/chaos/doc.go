@@ -10,7 +10,7 @@
 // pause or node downtime, duplicates and failures.
 //
 //	make chaos                       # 20 runs per scenario (CHAOS_RUNS)
-//	CHAOS_SEED=42 CHAOS_RUNS=1 go test -v -run ChaosDataset ./internal/chaos/
+//	CHAOS_SEED=42 CHAOS_RUNS=1 go test -v -run ChaosDataset ./internal/integration/chaos/
 //
 // Without LIFEBOAT_CHAOS each scenario runs once (the short version inside
 // make test); -short skips them. The tests live in _test.go files.
