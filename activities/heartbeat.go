@@ -22,8 +22,10 @@ type Heartbeat struct {
 }
 
 // HeartbeatEvery is the interval of the EBS and DynamoDB activities: no
-// backoff or poll outlasts a heartbeat timeout of a few of these.
-const HeartbeatEvery = 20 * time.Second
+// backoff or poll outlasts a heartbeat timeout of a few of these. The beats
+// come from a ticker beside the work, so a slow AWS call never delays them;
+// the SDK sends at most one per 80 % of the heartbeat timeout.
+const HeartbeatEvery = 5 * time.Second
 
 // HeartbeatInPause is the interval of the activities that run while writes
 // are paused: their heartbeat timeouts are 10-15 s, so that a dead worker

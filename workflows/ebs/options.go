@@ -11,10 +11,11 @@ import (
 )
 
 // ec2Heartbeat is the heartbeat timeout of every EBS activity: each
-// heartbeats at least every 20 s (activities.HeartbeatEvery) whatever it
+// heartbeats at least every 5 s (activities.HeartbeatEvery) whatever it
 // is doing (a slow page, a backoff, a poll), so a worker that died is
-// noticed within two minutes, however long the activity may run.
-const ec2Heartbeat = 2 * time.Minute
+// noticed within 30 s, however long the activity may run (the chaos suite
+// once saw a chain stall for the 2 minutes this was).
+const ec2Heartbeat = 30 * time.Second
 
 // Activity options of the EBS activities, named by purpose. Throttling and
 // other transient errors are retried with backoff (inside the activity
