@@ -43,12 +43,15 @@ type PlanSnapshotCopiesResult struct {
 	// SourcePending counts primaries not completed yet: a later run copies them.
 	SourcePending int `json:"sourcePending"`
 	// SourceErrored counts primaries in the error state: never copied.
-	SourceErrored int      `json:"sourceErrored"`
-	Problems      []string `json:"problems,omitempty"`
+	SourceErrored int `json:"sourceErrored"`
+	// SeedSkipped counts primaries the seed's creator made: Lifeboat never
+	// copies them (ebstags.Copyable); the seed's copier, or nobody, does.
+	SeedSkipped int      `json:"seedSkipped,omitempty"`
+	Problems    []string `json:"problems,omitempty"`
 }
 
 // PlanSnapshotCopies lists the region's completed primary snapshots
-// (Type=Automated, not copies) whose Copy_Dest names other regions, and
+// (Lifeboat's own, not copies, not the seed's) whose Copy_Dest names other regions, and
 // looks in each destination for copies already there (by
 // Source_SnapshotId), so only missing copies are planned.
 func (a *EBS) PlanSnapshotCopies(ctx context.Context, in PlanSnapshotCopiesInput) (*PlanSnapshotCopiesResult, error) {
@@ -70,6 +73,10 @@ func (a *EBS) PlanSnapshotCopies(ctx context.Context, in PlanSnapshotCopiesInput
 		t := TagMap(s.Tags)
 		if ebstags.IsCopy(t) {
 			return // never copy a copy: that would loop
+		}
+		if !ebstags.Copyable(t) {
+			res.SeedSkipped++
+			return
 		}
 		switch {
 		case s.State == types.SnapshotStateError:
@@ -219,6 +226,9 @@ func (a *EBS) CopySnapshotsToRegion(ctx context.Context, in CopySnapshotsToRegio
 		switch {
 		case ebstags.IsCopy(tags):
 			res.Failed = append(res.Failed, snapshotFailure(s, in.SourceRegion, "is a copy: copies are never copied"))
+			continue
+		case !ebstags.Copyable(tags):
+			res.Failed = append(res.Failed, snapshotFailure(s, in.SourceRegion, "not a Lifeboat snapshot (no Managed-By=Lifeboat): only Lifeboat's groups are copied"))
 			continue
 		case s.State != types.SnapshotStateCompleted:
 			res.Failed = append(res.Failed, snapshotFailure(s, in.SourceRegion, "source snapshot is "+string(s.State)))

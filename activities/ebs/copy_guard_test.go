@@ -19,6 +19,7 @@ func TestPlanSnapshotCopiesNeverCopiesACopyToAThirdRegion(t *testing.T) {
 	const a, b, c = "us-east-1", "us-west-2", "eu-west-1"
 	w := newFakeWorld(a, b, c)
 	primaryTags := map[string]string{ebstags.Type: ebstags.TypeAutomated, ebstags.DeleteOn: "2026-11-29",
+		ebstags.ManagedBy: ebstags.ManagedByLifeboat, ebstags.GroupID: "lbg-i-1-20261122", ebstags.Device: "/dev/sdf",
 		ebstags.Description: "web (i-1) - vol-1 (/dev/sdf) - us-east-1", ebstags.CopyDest: b + "," + c}
 	primary := w[a].add(primaryTags, types.SnapshotStateCompleted)
 	copyInB := w[b].add(ebstags.CopyTags(primaryTags, primary, a), types.SnapshotStateCompleted)

@@ -499,7 +499,7 @@ func TestCopySnapshotsToRegion(t *testing.T) {
 	w := newFakeWorld("us-east-1", "us-west-2")
 	src, dst := w["us-east-1"], w["us-west-2"]
 	primary := map[string]string{ebstags.Type: "Automated", ebstags.DeleteOn: "2026-11-29", ebstags.KeepForever: "", ebstags.Description: "web (i-1) - vol-1 (/dev/sdf) - us-east-1",
-		ebstags.GroupID: "g", ebstags.CopyDest: "us-west-2", "aws:reserved": "x"}
+		ebstags.ManagedBy: ebstags.ManagedByLifeboat, ebstags.GroupID: "g", ebstags.CopyDest: "us-west-2", "aws:reserved": "x"}
 	a1 := src.add(primary, types.SnapshotStateCompleted)
 	a2 := src.add(primary, types.SnapshotStateCompleted)
 	copyOfA1 := src.add(map[string]string{ebstags.Type: "Automated", ebstags.SourceSnapshotID: "snap-elsewhere"}, types.SnapshotStateCompleted)
@@ -514,7 +514,7 @@ func TestCopySnapshotsToRegion(t *testing.T) {
 		t.Fatalf("result %+v", res)
 	}
 	want := map[string]string{ebstags.Type: "Automated", ebstags.DeleteOn: "2026-11-29", ebstags.KeepForever: "", ebstags.Description: primary[ebstags.Description],
-		ebstags.GroupID: "g", ebstags.CopyDest: "us-west-2", ebstags.SourceSnapshotID: a1, ebstags.SourceRegion: "us-east-1"}
+		ebstags.ManagedBy: ebstags.ManagedByLifeboat, ebstags.GroupID: "g", ebstags.CopyDest: "us-west-2", ebstags.SourceSnapshotID: a1, ebstags.SourceRegion: "us-east-1"}
 	got := dst.tags(res.Started[0].CopySnapshotID)
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("copy tags %v, want %v", got, want)

@@ -168,8 +168,10 @@ type ExpireSnapshotsResult struct {
 
 // ExpireSnapshots deletes the region's snapshots tagged Type=Automated whose
 // DeleteOn is on or before Today, never one with KeepForever, never one
-// without Type=Automated (see ebstags.Expiry). In a destination region it
-// deletes only the owner's copies, and keeps those whose primary has
+// without Type=Automated (see ebstags.Expiry). The seed's snapshots are
+// expired by the same rule: it wrote those tags. In a destination region it
+// deletes only the owner's copies (Lifeboat's by Source_Region, the seed's
+// by the source region their Description names), and keeps those whose primary has
 // KeepForever even if that tag has not been carried over yet. A snapshot
 // already gone counts as deleted, so a retry resumes where it stopped. In a
 // dry run it only lists.
@@ -180,7 +182,9 @@ func (a *EBS) ExpireSnapshots(ctx context.Context, in ExpireSnapshotsInput) (*Ex
 	filters := []types.Filter{ec2TagFilter(ebstags.Type, ebstags.TypeAutomated)}
 	var keepPrimary map[string]string
 	if in.Region != in.Owner {
-		filters = append(filters, ec2TagFilter(ebstags.SourceRegion, in.Owner))
+		// Every copy here: the seed's copies carry no Source_Region, so
+		// ebstags.Expiry tells the owner's copies from others'.
+		filters = append(filters, ec2Filter("tag-key", ebstags.SourceSnapshotID))
 		var err error
 		if keepPrimary, err = keepForeverPrimaries(ctx, a.EC2(in.Owner)); err != nil {
 			return nil, fmt.Errorf("list KeepForever snapshots in %s: %w", in.Owner, err)

@@ -142,7 +142,7 @@ func TestCopySnapshotsToRegionLostResponseMakesOneCopy(t *testing.T) {
 	t.Parallel()
 	w := newFakeWorld("us-east-1", "us-west-2")
 	src, dst := w["us-east-1"], w["us-west-2"]
-	tags := map[string]string{ebstags.Type: "Automated", ebstags.DeleteOn: "2026-11-29", ebstags.CopyDest: "us-west-2", ebstags.GroupID: "g"}
+	tags := map[string]string{ebstags.Type: "Automated", ebstags.DeleteOn: "2026-11-29", ebstags.CopyDest: "us-west-2", ebstags.ManagedBy: ebstags.ManagedByLifeboat, ebstags.GroupID: "g"}
 	a1 := src.add(tags, types.SnapshotStateCompleted)
 	a2 := src.add(tags, types.SnapshotStateCompleted)
 	dst.lost["CopySnapshot"], dst.hideFor = 2, 2
@@ -170,7 +170,7 @@ func TestCopySnapshotsToRegionThrottledAndAtTheLimit(t *testing.T) {
 	t.Parallel()
 	w := newFakeWorld("us-east-1", "us-west-2")
 	src, dst := w["us-east-1"], w["us-west-2"]
-	tags := map[string]string{ebstags.Type: "Automated", ebstags.CopyDest: "us-west-2"}
+	tags := map[string]string{ebstags.Type: "Automated", ebstags.CopyDest: "us-west-2", ebstags.ManagedBy: ebstags.ManagedByLifeboat}
 	a1 := src.add(tags, types.SnapshotStateCompleted)
 	a2 := src.add(tags, types.SnapshotStateCompleted)
 	dst.failFirst["CopySnapshot"] = fakeFault{n: 3, err: ec2APIErr("RequestLimitExceeded")}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -173,9 +174,19 @@ type GroupCopies struct {
 	Total     int    `json:"total"`
 }
 
+// Kinds of listed rows.
+const (
+	KindGroup = "group" // a Lifeboat group
+	KindSeed  = "seed"  // one snapshot made by the seed's creator or copier
+)
+
 // Info describes one group as found in a region.
 type Info struct {
-	GroupID     string    `json:"groupId"`
+	GroupID string `json:"groupId"`
+	// Kind is KindGroup, or KindSeed for a snapshot of the seed's jobs
+	// (its GroupID is "seed:<snapshot id>"): expired on its DeleteOn,
+	// never copied by Lifeboat.
+	Kind        string    `json:"kind"`
 	InstanceID  string    `json:"instanceId"`
 	Generation  int       `json:"generation"`
 	CreatedAt   time.Time `json:"createdAt"`
@@ -191,9 +202,14 @@ type Info struct {
 	// RestoreTested is the group's last restore test,
 	// "<RFC3339>:<ok|failed>:<RTO seconds>" (the lifeboat:restore-tested
 	// tag SnapshotsRestoreTest writes).
-	RestoreTested string        `json:"restoreTested,omitempty"`
-	Copies        []GroupCopies `json:"copies,omitempty"`
-	Snapshots     []Snapshot    `json:"snapshots"`
+	RestoreTested string `json:"restoreTested,omitempty"`
+	// SourceSnapshotID is, on a seed copy, the primary it was copied from.
+	SourceSnapshotID string `json:"sourceSnapshotId,omitempty"`
+	// ExpiredBy is, on a seed row, the region whose chain expires it
+	// (ebstags.OwnerRegion).
+	ExpiredBy string        `json:"expiredBy,omitempty"`
+	Copies    []GroupCopies `json:"copies,omitempty"`
+	Snapshots []Snapshot    `json:"snapshots"`
 }
 
 // ListResult lists groups, by instance, newest first.
@@ -250,7 +266,7 @@ func List(ctx context.Context, ec2For func(region string) API, in ListInput) (*L
 	res := &ListResult{Groups: []Info{}}
 	for _, g := range groups {
 		info := Info{
-			GroupID: g.ID, InstanceID: g.InstanceID, Generation: g.Generation, CreatedAt: g.CreatedAt, Size: g.Size,
+			GroupID: g.ID, Kind: KindGroup, InstanceID: g.InstanceID, Generation: g.Generation, CreatedAt: g.CreatedAt, Size: g.Size,
 			State: g.State(), DeleteOn: g.DeleteOn, KeepForever: g.KeepForever, SourceRegion: g.SourceRegion, Verified: g.Verified,
 			RestoreTested: g.RestoreTested,
 		}
@@ -268,8 +284,18 @@ func List(ctx context.Context, ec2For func(region string) API, in ListInput) (*L
 		sort.Slice(info.Snapshots, func(i, j int) bool { return info.Snapshots[i].Device < info.Snapshots[j].Device })
 		res.Groups = append(res.Groups, info)
 	}
+	if in.GroupID == "" || strings.HasPrefix(in.GroupID, ebstags.SeedGroupPrefix) {
+		seeds, err := listSeed(ctx, ec2For, in)
+		if err != nil {
+			return nil, err
+		}
+		res.Groups = append(res.Groups, seeds...)
+	}
 	sort.Slice(res.Groups, func(i, j int) bool {
 		a, b := res.Groups[i], res.Groups[j]
+		if a.Kind != b.Kind {
+			return a.Kind == KindGroup // Lifeboat's groups first, then the seed's
+		}
 		if a.InstanceID != b.InstanceID {
 			return a.InstanceID < b.InstanceID
 		}
@@ -279,6 +305,87 @@ func List(ctx context.Context, ec2For func(region string) API, in ListInput) (*L
 		return a.GroupID < b.GroupID
 	})
 	return res, nil
+}
+
+// listSeed lists, one row each, a region's snapshots made by the seed's
+// creator and copier (ebstags.IsSeed), so an operator sees what Lifeboat
+// will expire and when; for a seed primary, its copies in its Copy_Dest
+// regions (found by Source_SnapshotId, as the seed's copier looks).
+func listSeed(ctx context.Context, ec2For func(region string) API, in ListInput) ([]Info, error) {
+	var rows []Info
+	copyDest := map[string][]string{} // destination -> primaries naming it
+	err := EachSnapshot(ctx, ec2For(in.Region), []types.Filter{TagFilter(ebstags.Type, ebstags.TypeAutomated)}, func(s types.Snapshot) {
+		t := TagMap(s.Tags)
+		id := aws.ToString(s.SnapshotId)
+		if !ebstags.IsSeed(t) || (in.GroupID != "" && in.GroupID != ebstags.SeedGroupPrefix+id) {
+			return
+		}
+		inst, vol, dev, _ := ebstags.ParseDescription(t[ebstags.Description])
+		if in.InstanceID != "" && inst != in.InstanceID {
+			return
+		}
+		if vol == "" {
+			vol = aws.ToString(s.VolumeId)
+		}
+		info := Info{
+			GroupID: ebstags.SeedGroupPrefix + id, Kind: KindSeed, InstanceID: inst, CreatedAt: aws.ToTime(s.StartTime), Size: 1,
+			State: string(s.State), DeleteOn: t[ebstags.DeleteOn], KeepForever: ebstags.HasKeepForever(t),
+			SourceRegion: ebstags.CopySourceRegion(t), SourceSnapshotID: t[ebstags.SourceSnapshotID],
+			ExpiredBy: ebstags.OwnerRegion(t, in.Region),
+			Snapshots: []Snapshot{{SnapshotID: id, VolumeID: vol, Device: dev, State: string(s.State)}},
+		}
+		if !ebstags.IsCopy(t) {
+			ds, _ := ebstags.ParseCopyDest(t[ebstags.CopyDest], in.Region)
+			for _, d := range ds {
+				copyDest[d] = append(copyDest[d], id)
+			}
+		}
+		rows = append(rows, info)
+	})
+	if err != nil {
+		return nil, err
+	}
+	copies := map[string][]GroupCopies{} // primary -> its copies, by destination
+	for _, d := range sortedRegions(mapKeys(copyDest)) {
+		wanted := map[string]bool{}
+		for _, id := range copyDest[d] {
+			wanted[id] = true
+		}
+		counts := map[string]*GroupCopies{}
+		err := EachSnapshot(ctx, ec2For(d), []types.Filter{{Name: aws.String("tag-key"), Values: []string{ebstags.SourceSnapshotID}}}, func(s types.Snapshot) {
+			src := TagMap(s.Tags)[ebstags.SourceSnapshotID]
+			if !wanted[src] {
+				return
+			}
+			c := counts[src]
+			if c == nil {
+				c = &GroupCopies{Region: d}
+				counts[src] = c
+			}
+			c.Total++
+			if s.State == types.SnapshotStateCompleted {
+				c.Completed++
+			}
+		})
+		if err != nil {
+			return nil, fmt.Errorf("list copies of seed snapshots in %s: %w", d, err)
+		}
+		for src, c := range counts {
+			copies[src] = append(copies[src], *c)
+		}
+	}
+	for i := range rows {
+		rows[i].Copies = copies[rows[i].Snapshots[0].SnapshotID]
+	}
+	return rows, nil
+}
+
+func mapKeys(m map[string][]string) map[string]bool {
+	out := make(map[string]bool, len(m))
+	for k := range m {
+		out[k] = true
+	}
+	return out
 }
 
 func sortedRegions(m map[string]bool) []string {

@@ -187,6 +187,19 @@ func SnapshotDescription(name, instanceID, volumeID, device, region string) stri
 	return fmt.Sprintf("%s (%s) - %s (%s) - %s", name, instanceID, volumeID, device, region)
 }
 
+var descriptionPattern = regexp.MustCompile(`^.* \((i-[0-9a-zA-Z]+)\) - (\S+) \(([^)]*)\) - \S+$`)
+
+// ParseDescription reads the instance, volume and device from a Description
+// tag in the seed's format (see SnapshotDescription); ok is false for any
+// other text.
+func ParseDescription(d string) (instanceID, volumeID, device string, ok bool) {
+	m := descriptionPattern.FindStringSubmatch(strings.TrimSpace(d))
+	if m == nil {
+		return "", "", "", false
+	}
+	return m[1], m[2], m[3], true
+}
+
 // GroupIDFor is the id of the group an instance's snapshots get on a UTC
 // date. It is derived, not random, so a retried or repeated run on the same
 // day finds the group it already made instead of taking another.
@@ -226,6 +239,62 @@ func IsAutomated(tags map[string]string) bool { return tags[Type] == TypeAutomat
 
 // IsManaged reports whether a snapshot carries Lifeboat's group lineage.
 func IsManaged(tags map[string]string) bool { return tags[ManagedBy] == ManagedByLifeboat }
+
+// IsSeed reports whether a snapshot was made by the seed's creator or
+// copier Lambdas: Type=Automated without Lifeboat's lineage. Lifeboat
+// expires such snapshots on their DeleteOn but never copies them (see
+// Copyable).
+func IsSeed(tags map[string]string) bool {
+	return IsAutomated(tags) && !IsManaged(tags) && tags[GroupID] == ""
+}
+
+// SeedGroupPrefix starts the synthetic group id `snapshots list` gives a
+// seed snapshot: "seed:<snapshot id>".
+const SeedGroupPrefix = "seed:"
+
+// Copyable reports whether a region's copier may copy a snapshot: only
+// Lifeboat's own primaries. Copies are never copied (that would loop), and
+// the seed's primaries are left to the seed's copier: while both run during
+// a migration, neither sees the other's copy in flight, so a primary would
+// be copied twice.
+func Copyable(tags map[string]string) bool { return IsManaged(tags) && !IsCopy(tags) }
+
+// CopySourceRegion is the region a copy was made from: its Source_Region
+// tag (Lifeboat's copies), else, for a copy the seed's copier made (it sets
+// only Source_SnapshotId), the region its Description tag ends with (the
+// seed's "name (instance) - volume (device) - source_region", which the
+// copier carries over). It is "" for a primary, or a copy whose source
+// region is unknown.
+func CopySourceRegion(tags map[string]string) string {
+	if !IsCopy(tags) {
+		return ""
+	}
+	if r, ok := tags[SourceRegion]; ok {
+		return r
+	}
+	d := tags[Description]
+	i := strings.LastIndex(d, " - ")
+	if i < 0 {
+		return ""
+	}
+	if r := strings.TrimSpace(d[i+3:]); ValidRegion(r) {
+		return r
+	}
+	return ""
+}
+
+// OwnerRegion is the region whose expiry run deletes a snapshot found in
+// region: for a copy from another region, that source region (its run
+// carries KeepForever to the copy first and knows the primary); otherwise
+// the region itself. A seed copy whose source is unknown (its Description
+// names no region) is its own region's, as the seed's per-region manager
+// treated it.
+func OwnerRegion(tags map[string]string, region string) string {
+	if src := CopySourceRegion(tags); src != "" && src != region {
+		return src
+	}
+	return region
+}
 
 // HasKeepForever reports whether a snapshot must never expire.
 func HasKeepForever(tags map[string]string) bool {
@@ -270,10 +339,11 @@ type Verdict struct {
 
 // Expiry decides whether the expiry run of owner (a source region), looking
 // at a snapshot in region, deletes it. Only snapshots tagged Type=Automated
-// whose DeleteOn is today or earlier go, never one with KeepForever. In a
-// region, copies made from another region belong to that region's run
-// (which carries KeepForever to them first); in a destination region, a
-// run deletes only the copies it made.
+// whose DeleteOn is today or earlier go, never one with KeepForever, and
+// only those owner owns (OwnerRegion): in a region, copies made from
+// another region belong to that region's run (which carries KeepForever to
+// them first); in a destination region, a run deletes only its own copies,
+// Lifeboat's and the seed's alike.
 func Expiry(tags map[string]string, region, owner string, today time.Time) Verdict {
 	if !IsAutomated(tags) {
 		return Verdict{Reason: KeepNotAutomated}
@@ -281,11 +351,7 @@ func Expiry(tags map[string]string, region, owner string, today time.Time) Verdi
 	if HasKeepForever(tags) {
 		return Verdict{Reason: KeepForeverSet}
 	}
-	src, isCopyFrom := tags[SourceRegion]
-	if region == owner && isCopyFrom && src != owner {
-		return Verdict{Reason: KeepOtherOwner}
-	}
-	if region != owner && src != owner {
+	if OwnerRegion(tags, region) != owner {
 		return Verdict{Reason: KeepOtherOwner}
 	}
 	v, ok := tags[DeleteOn]

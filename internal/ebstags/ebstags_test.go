@@ -178,6 +178,69 @@ func TestCopyTags(t *testing.T) {
 	}
 }
 
+// seedDesc is a Description tag as the seed's creator writes it.
+const seedDesc = "web-1 (i-0123) - vol-0456 (/dev/sdf) - us-east-1"
+
+func TestCopySourceRegionAndOwner(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name       string
+		tags       map[string]string
+		src, owner string // in us-west-2
+	}{
+		{"primary", map[string]string{Description: seedDesc}, "", "us-west-2"},
+		{"Lifeboat copy", map[string]string{SourceSnapshotID: "snap-1", SourceRegion: "us-east-1", Description: "x - eu-west-1"}, "us-east-1", "us-east-1"},
+		{"seed copy", map[string]string{SourceSnapshotID: "snap-1", Description: seedDesc}, "us-east-1", "us-east-1"},
+		{"seed v1 description", map[string]string{SourceSnapshotID: "snap-1", Description: "web-1 - vol-0456 (/dev/sdf)"}, "", "us-west-2"},
+		{"no description", map[string]string{SourceSnapshotID: "snap-1"}, "", "us-west-2"},
+		{"description naming its own region", map[string]string{SourceSnapshotID: "snap-1", Description: "a - b - us-west-2"}, "us-west-2", "us-west-2"},
+	}
+	for _, c := range cases {
+		if got := CopySourceRegion(c.tags); got != c.src {
+			t.Errorf("%s: CopySourceRegion = %q, want %q", c.name, got, c.src)
+		}
+		if got := OwnerRegion(c.tags, "us-west-2"); got != c.owner {
+			t.Errorf("%s: OwnerRegion = %q, want %q", c.name, got, c.owner)
+		}
+	}
+}
+
+func TestSeedSnapshotsAreNeverCopyable(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name           string
+		tags           map[string]string
+		seed, copyable bool
+	}{
+		{"seed primary", map[string]string{Type: TypeAutomated, DeleteOn: "2026-11-22", CopyDest: "us-west-2", Description: seedDesc}, true, false},
+		{"seed copy", map[string]string{Type: TypeAutomated, DeleteOn: "2026-11-22", SourceSnapshotID: "snap-1", Description: seedDesc}, true, false},
+		{"Lifeboat primary", map[string]string{Type: TypeAutomated, ManagedBy: ManagedByLifeboat, GroupID: "lbg-i-1-20261122", CopyDest: "us-west-2"}, false, true},
+		{"Lifeboat copy", map[string]string{Type: TypeAutomated, ManagedBy: ManagedByLifeboat, GroupID: "lbg-i-1-20261122", SourceSnapshotID: "snap-1"}, false, false},
+		{"manual", map[string]string{DeleteOn: "2026-11-22"}, false, false},
+	}
+	for _, c := range cases {
+		if got := IsSeed(c.tags); got != c.seed {
+			t.Errorf("%s: IsSeed = %v", c.name, got)
+		}
+		if got := Copyable(c.tags); got != c.copyable {
+			t.Errorf("%s: Copyable = %v", c.name, got)
+		}
+	}
+}
+
+func TestParseDescription(t *testing.T) {
+	t.Parallel()
+	inst, vol, dev, ok := ParseDescription(SnapshotDescription("web-1 (blue)", "i-0123", "vol-0456", "/dev/sdf", "us-east-1"))
+	if !ok || inst != "i-0123" || vol != "vol-0456" || dev != "/dev/sdf" {
+		t.Errorf("ParseDescription = %q %q %q %v", inst, vol, dev, ok)
+	}
+	for _, bad := range []string{"", "web-1 - vol-0456 (/dev/sdf)", "Created by CreateImage"} {
+		if _, _, _, ok := ParseDescription(bad); ok {
+			t.Errorf("ParseDescription(%q) accepted", bad)
+		}
+	}
+}
+
 func TestExpiry(t *testing.T) {
 	t.Parallel()
 	today := time.Date(2026, 11, 22, 6, 0, 0, 0, time.UTC)
@@ -208,6 +271,16 @@ func TestExpiry(t *testing.T) {
 		{"other region's copy at home", auto(DeleteOn, "2026-11-01", SourceRegion, "eu-west-1", SourceSnapshotID, "snap-1"), "us-east-1", "us-east-1", Verdict{Reason: KeepOtherOwner}},
 		{"seed copy without Source_Region at home", auto(DeleteOn, "2026-11-01", SourceSnapshotID, "snap-1"), "us-east-1", "us-east-1", Verdict{Delete: true}},
 		{"seed copy without Source_Region in destination", auto(DeleteOn, "2026-11-01", SourceSnapshotID, "snap-1"), "us-west-2", "us-east-1", Verdict{Reason: KeepOtherOwner}},
+		// The seed's copier sets Source_SnapshotId only; its Description
+		// (carried from the primary) ends with the source region.
+		{"seed copy in destination, by its source's run", auto(DeleteOn, "2026-11-01", SourceSnapshotID, "snap-1", Description, seedDesc), "us-west-2", "us-east-1", Verdict{Delete: true}},
+		{"seed copy due today in destination", auto(DeleteOn, "2026-11-22", SourceSnapshotID, "snap-1", Description, seedDesc), "us-west-2", "us-east-1", Verdict{Delete: true}},
+		{"seed copy not due in destination", auto(DeleteOn, "2026-11-23", SourceSnapshotID, "snap-1", Description, seedDesc), "us-west-2", "us-east-1", Verdict{Reason: KeepNotDue}},
+		{"seed copy KeepForever in destination", auto(DeleteOn, "2026-11-01", SourceSnapshotID, "snap-1", Description, seedDesc, KeepForever, "Yes"), "us-west-2", "us-east-1", Verdict{Reason: KeepForeverSet}},
+		{"seed copy, not by its destination's run", auto(DeleteOn, "2026-11-01", SourceSnapshotID, "snap-1", Description, seedDesc), "us-west-2", "us-west-2", Verdict{Reason: KeepOtherOwner}},
+		{"seed copy, not by a third region's run", auto(DeleteOn, "2026-11-01", SourceSnapshotID, "snap-1", Description, seedDesc), "us-west-2", "eu-west-1", Verdict{Reason: KeepOtherOwner}},
+		{"seed primary at home", auto(DeleteOn, "2026-11-22", CopyDest, "us-west-2", Description, seedDesc), "us-east-1", "us-east-1", Verdict{Delete: true}},
+		{"seed primary, not by its copy destination's run", auto(DeleteOn, "2026-11-22", CopyDest, "us-west-2", Description, seedDesc), "us-east-1", "us-west-2", Verdict{Reason: KeepOtherOwner}},
 	}
 	for _, c := range cases {
 		if got := Expiry(c.tags, c.region, c.owner, today); got != c.want {

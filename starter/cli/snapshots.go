@@ -238,7 +238,7 @@ func (a *app) snapshotsListCommand() *cobra.Command {
 	var out *output
 	cmd := &cobra.Command{
 		Use:   "list --region R [--instance-id I] [--group-id G] [--output table|json]",
-		Short: "List snapshot groups: generation, state, DeleteOn, copies, last verification",
+		Short: "List snapshot groups (and the seed's snapshots, kind seed): generation, state, DeleteOn, copies, last verification",
 		Example: `  lifeboat snapshots list --region us-east-1
   lifeboat snapshots list --region us-west-2 --group-id lbg-i-0846123af87f3dfea-20261122 --output json`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -265,7 +265,7 @@ func (a *app) snapshotsListCommand() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&region, "region", "", "region to list, like us-east-1")
 	cmd.Flags().StringVar(&instanceID, "instance-id", "", "only this source instance's groups (an EC2 instance id)")
-	cmd.Flags().StringVar(&groupID, "group-id", "", "only this group (an id like lbg-<instance>-<YYYYMMDD>)")
+	cmd.Flags().StringVar(&groupID, "group-id", "", "only this group (an id like lbg-<instance>-<YYYYMMDD>, or seed:<snapshot id> for a snapshot of the seed's jobs)")
 	out = outputFlag(cmd)
 	return cmd
 }
@@ -457,6 +457,9 @@ func printCopy(w io.Writer, res *ebs.CopyResult) {
 	if res.SourcePending > 0 || res.SourceErrored > 0 {
 		fmt.Fprintf(w, "%s: %d primaries not completed yet (copied by a later run), %d in the error state (never copied)\n", res.Region, res.SourcePending, res.SourceErrored)
 	}
+	if res.SeedSkipped > 0 {
+		fmt.Fprintf(w, "%s: %d primaries made by the seed's jobs left alone (Lifeboat copies only its own groups)\n", res.Region, res.SeedSkipped)
+	}
 	for _, p := range res.Problems {
 		fmt.Fprintf(w, "note: %s\n", p)
 	}
@@ -514,12 +517,15 @@ func sortedKept(m map[string]int) []string {
 
 func printGroups(w io.Writer, groups []ebsgroups.Info) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "GROUP\tINSTANCE\tGEN\tCREATED\tSNAPSHOTS\tSTATE\tDELETEON\tKEEP\tCOPIES\tVERIFIED\tRESTORE TEST")
+	fmt.Fprintln(tw, "GROUP\tKIND\tINSTANCE\tGEN\tCREATED\tSNAPSHOTS\tSTATE\tDELETEON\tKEEP\tCOPIES\tVERIFIED\tRESTORE TEST")
 	for _, g := range groups {
 		copies := "-"
-		if g.SourceRegion != "" {
+		switch {
+		case g.SourceRegion != "":
 			copies = "copy from " + g.SourceRegion
-		} else if len(g.Copies) > 0 {
+		case g.SourceSnapshotID != "":
+			copies = "copy of " + g.SourceSnapshotID
+		case len(g.Copies) > 0:
 			var parts []string
 			for _, c := range g.Copies {
 				parts = append(parts, fmt.Sprintf("%s %d/%d", c.Region, c.Completed, c.Total))
@@ -530,7 +536,11 @@ func printGroups(w io.Writer, groups []ebsgroups.Info) {
 		if g.KeepForever {
 			keep = "forever"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", g.GroupID, g.InstanceID, g.Generation,
+		gen := fmt.Sprint(g.Generation)
+		if g.Kind == ebsgroups.KindSeed {
+			gen = "-" // the seed's snapshots have no generations
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", g.GroupID, dash(g.Kind), dash(g.InstanceID), gen,
 			g.CreatedAt.UTC().Format(time.RFC3339), len(g.Snapshots), g.State, dash(g.DeleteOn), keep, copies, dash(g.Verified), restoreTested(g.RestoreTested))
 	}
 	_ = tw.Flush()

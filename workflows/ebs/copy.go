@@ -44,7 +44,7 @@ func Copy(ctx workflow.Context, in CopyInput) (*CopyResult, error) {
 	if err != nil {
 		return nil, p.fail(ctx, err)
 	}
-	res := &CopyResult{Region: in.Region, DryRun: in.DryRun, SourcePending: plan.SourcePending, SourceErrored: plan.SourceErrored, Problems: plan.Problems}
+	res := &CopyResult{Region: in.Region, DryRun: in.DryRun, SourcePending: plan.SourcePending, SourceErrored: plan.SourceErrored, SeedSkipped: plan.SeedSkipped, Problems: plan.Problems}
 	if in.DryRun {
 		for _, d := range plan.Destinations {
 			r := CopyDestinationResult{Destination: d.Destination, AlreadyCopied: d.AlreadyCopied, Pending: len(d.ToCopy) + d.Deferred, InFlight: d.InFlight}

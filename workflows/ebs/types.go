@@ -249,12 +249,14 @@ type CopyDestinationResult struct {
 
 // CopyResult is the SnapshotCopy workflow's result.
 type CopyResult struct {
-	Region        string                  `json:"region"`
-	DryRun        bool                    `json:"dryRun,omitempty"`
-	SourcePending int                     `json:"sourcePending"` // primaries not completed yet: copied by a later run
-	SourceErrored int                     `json:"sourceErrored"`
-	Destinations  []CopyDestinationResult `json:"destinations"`
-	Problems      []string                `json:"problems,omitempty"`
+	Region        string `json:"region"`
+	DryRun        bool   `json:"dryRun,omitempty"`
+	SourcePending int    `json:"sourcePending"` // primaries not completed yet: copied by a later run
+	SourceErrored int    `json:"sourceErrored"`
+	// SeedSkipped counts the seed's primaries, never copied by Lifeboat.
+	SeedSkipped  int                     `json:"seedSkipped,omitempty"`
+	Destinations []CopyDestinationResult `json:"destinations"`
+	Problems     []string                `json:"problems,omitempty"`
 }
 
 // ExpiryOutcome is one region's expiry, or why it did not run.
