@@ -218,7 +218,7 @@ func (a *BackupFiles) verifyBackup(ctx context.Context, in VerifyBackupInput) (*
 			var bad *backupstore.BadDataError
 			switch {
 			case backupstore.IsNotFound(err):
-				return nil, activities.Corrupt(fmt.Errorf("backup %s: object missing: %w", m.BackupID, err))
+				return nil, activities.Corrupt(fmt.Errorf("backup %s: s3://%s/%s is missing: %w", m.BackupID, in.Location.Bucket, o.Key, err))
 			case errors.As(err, &bad):
 				return nil, activities.Corrupt(fmt.Errorf("backup %s: s3://%s/%s", m.BackupID, in.Location.Bucket, err))
 			}

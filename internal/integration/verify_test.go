@@ -290,3 +290,60 @@ func TestIntegrationScheduleBackupWithVerify(t *testing.T) {
 		t.Errorf("scheduled input %s: want verify true", st.Input)
 	}
 }
+
+// TestIntegrationVerifyNamesWhatIsWrong: a data file deleted, and a
+// manifest whose item count for a file is off, each make `backup verify`
+// exit 1 with one line naming the object and what is wrong.
+func TestIntegrationVerifyNamesWhatIsWrong(t *testing.T) {
+	e := shared(t)
+	t.Parallel()
+	ctx := testenv.Context(t, 5*time.Minute)
+	env, ds := e.ID("verify-named"), "orders"
+	e.CreateEnvDataset(t, env, ds)
+	loc := e.NewBackupLocation(t)
+	e.Load(t, env, ds, "item", 40)
+	_, bres := backup(ctx, t, e, dataset.BackupInput{Datasets: []dataset.BackupDataset{{EnvID: env, DatasetID: ds, BackupLocation: loc}}})
+	b := backupOf(t, bres, env, ds)
+	m, _ := e.ReadBackup(t, b.ManifestURL)
+	bucket, _ := folderOf(t, b)
+	manifestKey := strings.TrimPrefix(b.ManifestURL, "s3://"+bucket+"/")
+	obj := m.Objects[0]
+	for _, o := range m.Objects {
+		if o.Items > obj.Items {
+			obj = o
+		}
+	}
+	target := []string{"backup", "verify", "--backup-location", loc, "--env-id", env, "--dataset-id", ds}
+	requireNotSound := func(t *testing.T, what string) {
+		t.Helper()
+		code, _, stderr := lifeboatCLI(ctx, t, e, target...)
+		line := lastLine(stderr)
+		if code != cli.ExitFailure || !strings.Contains(line, "s3://"+bucket+"/"+obj.Key) || !strings.Contains(line, what) {
+			t.Errorf("verify: exit %d, %q; want exit 1 naming s3://%s/%s and %q", code, line, bucket, obj.Key, what)
+		}
+	}
+
+	// The manifest claims one item more in the file (and in all) than it
+	// holds.
+	patched := *m
+	patched.ItemCount++
+	patched.Objects = append([]backupstore.ObjectDigest{}, m.Objects...)
+	for i := range patched.Objects {
+		if patched.Objects[i].Key == obj.Key {
+			patched.Objects[i].Items++
+		}
+	}
+	if err := backupstore.WriteManifest(ctx, e.AWS.Buckets, bucket, manifestKey, &patched); err != nil {
+		t.Fatal(err)
+	}
+	requireNotSound(t, fmt.Sprintf("%d items, manifest says %d", obj.Items, obj.Items+1))
+
+	// The file is gone.
+	if err := backupstore.WriteManifest(ctx, e.AWS.Buckets, bucket, manifestKey, m); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.AWS.Buckets.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String(obj.Key)}); err != nil {
+		t.Fatal(err)
+	}
+	requireNotSound(t, "missing")
+}

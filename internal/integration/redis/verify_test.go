@@ -145,6 +145,23 @@ func TestIntegrationRedisVerify(t *testing.T) {
 		t.Errorf("verified.json after the checker failed: %+v", v)
 	}
 
+	// A dump cut short (a copy interrupted), its size and checksum made to
+	// match: redis-check-rdb finds the end missing.
+	truncated := orig[:len(orig)/2]
+	e.PutObject(t, lc.Bucket, key, truncated)
+	sum = sha256.Sum256(truncated)
+	m.Nodes[1].Files[0].SHA256, m.Nodes[1].Files[0].Size = hex.EncodeToString(sum[:]), int64(len(truncated))
+	m.Nodes[1].Bytes -= int64(len(orig) - len(truncated))
+	m.Bytes -= int64(len(orig) - len(truncated))
+	if err := redisbackup.WriteManifest(ctx, e.AWS.S3, lc.Bucket, manifestKey, m); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr = lifeboat("redis", "verify", "--cluster-id", c.name, "--backup-location", loc)
+	msg = lastLine(stderr)
+	if code != 1 || !strings.Contains(msg, "node "+bad.Node+":") || !strings.Contains(msg, "redis-check-rdb rejects dump.rdb") {
+		t.Errorf("verify of a truncated dump: exit %d, %q; want 1 naming node %s and redis-check-rdb's verdict", code, msg, bad.Node)
+	}
+
 	// No such backup: bad input.
 	if code, _, stderr := lifeboat("redis", "verify", "--cluster-id", c.name, "--backup-location", loc, "--at", "2001-01-01"); code != 2 ||
 		!strings.Contains(stderr, "no complete backup") {
