@@ -77,6 +77,32 @@ def _bucket_region(bucket):
 _S3_UNROUTED = {"ListBuckets", "CreateBucket"}
 
 
+# The request being answered, as the client sent it (requests are
+# answered one at a time): see _signed_request.
+_raw_uri = {"uri": None}
+
+
+def _signed_request(create):
+    """moto checks a signature (under IAM enforcement) over the request
+    path and query it decoded, so every S3 request whose query holds an
+    escaped character (ListObjectsV2 with prefix=a/b, as %2F) fails with
+    SignatureDoesNotMatch. The client signed them as sent: check that."""
+    def wrapper(self):
+        req = create(self)
+        if _raw_uri["uri"]:
+            req.url = _raw_uri["uri"]
+        return req
+    return wrapper
+
+
+def _patch_moto_signature():
+    from moto.iam.access_control import IAMRequestBase
+    IAMRequestBase._create_aws_request = _signed_request(IAMRequestBase._create_aws_request)
+
+
+_patch_moto_signature()
+
+
 def _authorize(environ, action, body_json):
     """moto's IAM check for a DynamoDB request the emulator answers itself
     (exports, imports, continuous backups): moto checks the requests it
@@ -241,6 +267,7 @@ class Emulator:
         return int(captured["status"].split()[0]), captured["status"], captured["headers"], body
 
     def handle(self, environ, path):
+        _raw_uri["uri"] = environ.get("RAW_URI") or environ.get("REQUEST_URI")
         if path.startswith("/moto-api"):
             _, status, headers, body = self.moto(environ)
             return status, headers, body
