@@ -158,6 +158,16 @@ def _denied_as(error, body, code=None):
     return error(code or (m.group(1) if m else "AccessDenied"), msg.group(1) if msg else "Access Denied", 403)
 
 
+def _query_error(code, message, status):
+    """An error of the query protocol (STS, IAM): one Error in the
+    ErrorResponse, where moto nests it in Errors, which the SDKs cannot
+    read (they report UnknownError)."""
+    body = ('<ErrorResponse><Error><Type>Sender</Type>'
+            f"<Code>{code}</Code><Message>{message}</Message></Error>"
+            f"<RequestId>{uuid.uuid4()}</RequestId></ErrorResponse>")
+    return status, [("Content-Type", "text/xml")], body.encode()
+
+
 def _ddb_error(code, message, status):
     body = json.dumps({"__type": dynamo_mod.ERR + code, "message": message}).encode()
     return status, [("Content-Type", "application/x-amz-json-1.0"), ("x-amzn-RequestId", str(uuid.uuid4()))], body
@@ -376,7 +386,9 @@ class Emulator:
             home = _bucket_region(resource)
             if home is not None and home != region:
                 return _s3_redirect(resource, home, environ["REQUEST_METHOD"])
-        _, status, headers, body = self.moto(environ)
+        code, status, headers, body = self.moto(environ)
+        if service in ("sts", "iam") and code == 403 and b"<Errors>" in body:
+            status, headers, body = _denied_as(_query_error, body)
         return status, headers, body
 
     # --- control endpoint ---

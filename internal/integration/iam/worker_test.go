@@ -28,8 +28,9 @@ const account = "123456789012"
 // users are the IAM users of one Env: an administrator for the test's own
 // calls and the worker, whose policy the test sets.
 type users struct {
-	iam    *iam.Client // as the administrator
-	worker string      // the worker's user name
+	iam         *iam.Client // as the administrator
+	worker      string      // the worker's user name
+	workerCreds aws.CredentialsProvider
 }
 
 // newUser creates an IAM user with an inline policy and returns its keys.
@@ -74,7 +75,7 @@ func start(t *testing.T) (*testenv.Env, *users) {
 			}
 			cfg := emu.AWS.Config.Copy()
 			cfg.Credentials = admin
-			u.iam = iam.NewFromConfig(cfg)
+			u.iam, u.workerCreds = iam.NewFromConfig(cfg), worker
 			return admin, worker, nil
 		},
 	})
