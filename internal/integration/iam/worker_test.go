@@ -140,10 +140,6 @@ func TestIntegrationIAMEnforcementIsOn(t *testing.T) {
 	checkDenied(t, activities.Denied(err), []string{"dynamodb:ExportTableToPointInTime"})
 }
 
-// step is one thing workers do, run as the worker user; it returns what
-// failed, as a user reads it.
-type step func(t *testing.T) error
-
 // fixture is what the steps work on.
 type fixture struct {
 	e        *testenv.Env
