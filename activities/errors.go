@@ -56,7 +56,7 @@ var NonRetryable = []string{
 	ErrImportFailed, ErrBackupCorrupt, ErrStoreConflict,
 	ErrRedisNodeFailed, ErrRedisClusterHeld, ErrChecksumMismatch, ErrNoStartCommand, ErrSidecarNotRunning,
 	ErrEC2Rejected, ErrSnapshotFailed, ErrRestoreFailed,
-	ErrRestoreTestFailed, ErrCheckCommand, ErrCheckCommandsOff,
+	ErrRestoreTestFailed, ErrCheckCommand, ErrCheckCommandsOff, ErrAccessDenied,
 }
 
 // Invalid marks err as bad input: non-retryable, nothing was changed.

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -311,6 +312,32 @@ func (m *Emulator) ResetRequests(ctx context.Context) error {
 func (m *Emulator) Config(ctx context.Context, patch EmulatorConfig) (EmulatorConfig, error) {
 	var out EmulatorConfig
 	return out, m.call(ctx, http.MethodPost, "/_emulator/config", patch, &out)
+}
+
+// EnforceIAM switches moto's IAM enforcement on (every later request is
+// authenticated and checked against its identity's policies) or off again,
+// through moto's POST /moto-api/reset-auth (the INITIAL_NO_AUTH_ACTION_COUNT
+// setting). Once on, the static test credentials are refused: create IAM
+// users with access keys first. docs/emulator.md says what moto checks.
+func (m *Emulator) EnforceIAM(ctx context.Context, on bool) error {
+	count := "inf"
+	if on {
+		count = "0"
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, m.URL+"/moto-api/reset-auth", strings.NewReader(count))
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("emulator reset-auth: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		return fmt.Errorf("emulator reset-auth: %s: %s", resp.Status, bytes.TrimSpace(b))
+	}
+	return nil
 }
 
 // SetFaultRate sets the share of AWS requests that fail, of the given kinds

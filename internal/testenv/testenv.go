@@ -48,6 +48,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"go.temporal.io/api/workflowservice/v1"
 	tclient "go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
@@ -76,6 +77,13 @@ type Options struct {
 	// Emulator sets up the AWS emulator (profile, job times, faults; see
 	// EmulatorOptions and docs/emulator.md).
 	Emulator EmulatorOptions
+	// Credentials, when set, is called once the emulator runs and before
+	// any client of it is built: it returns the credentials of the Env's
+	// own clients (Env.AWS) and of its workers, nil for the static test
+	// credentials. A test of IAM policies creates its users there, with
+	// the emulator's clients, before it switches IAM enforcement on
+	// (Emulator.EnforceIAM).
+	Credentials func(ctx context.Context, emu *Emulator) (env, workers aws.CredentialsProvider, err error)
 }
 
 // Environment variables that point every Env at an existing Temporal server
@@ -211,7 +219,19 @@ func New(ctx context.Context, opts Options) (_ *Env, err error) {
 		}
 	}
 
-	awsCfg := awsConfig(e.MotoURL)
+	awsCfg, workerCfg := awsConfig(e.MotoURL), awsConfig(e.MotoURL)
+	if opts.Credentials != nil {
+		envCreds, workerCreds, err := opts.Credentials(ctx, e.emu)
+		if err != nil {
+			return nil, fmt.Errorf("credentials: %w", err)
+		}
+		if envCreds != nil {
+			awsCfg.Credentials = envCreds
+		}
+		if workerCreds != nil {
+			workerCfg.Credentials = workerCreds
+		}
+	}
 	e.AWS = awsx.New(awsCfg)
 	e.Config = config.Config{
 		TemporalAddress: e.TemporalAddress,
@@ -247,7 +267,7 @@ func New(ctx context.Context, opts Options) (_ *Env, err error) {
 			return nil, fmt.Errorf("connect worker %d: %w", i, err)
 		}
 		e.workerClients = append(e.workerClients, c)
-		w, err := app.New(ctx, c, e.Config, awsx.New(awsCfg), worker.Options{})
+		w, err := app.New(ctx, c, e.Config, awsx.New(workerCfg), worker.Options{})
 		if err != nil {
 			return nil, fmt.Errorf("build worker %d: %w", i, err)
 		}

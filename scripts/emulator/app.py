@@ -77,6 +77,97 @@ def _bucket_region(bucket):
 _S3_UNROUTED = {"ListBuckets", "CreateBucket"}
 
 
+# The request being answered, as the client sent it (requests are
+# answered one at a time): see _signed_request.
+_raw_uri = {"uri": None}
+
+
+def _signed_request(create):
+    """moto checks a signature (under IAM enforcement) over the request
+    path and query it decoded, so every S3 request whose query holds an
+    escaped character (ListObjectsV2 with prefix=a/b, as %2F) fails with
+    SignatureDoesNotMatch. The client signed them as sent: check that."""
+    def wrapper(self):
+        req = create(self)
+        if _raw_uri["uri"]:
+            req.url = _raw_uri["uri"]
+        return req
+    return wrapper
+
+
+def _patch_moto_signature():
+    from moto.iam.access_control import IAMRequestBase
+    IAMRequestBase._create_aws_request = _signed_request(IAMRequestBase._create_aws_request)
+
+
+_patch_moto_signature()
+
+
+def _authorize(environ, action, body_json):
+    """moto's IAM check for a DynamoDB request the emulator answers itself
+    (exports, imports, continuous backups): moto checks the requests it
+    answers once its IAM enforcement is on (INITIAL_NO_AUTH_ACTION_COUNT,
+    POST /moto-api/reset-auth), and these never reach it. None when allowed
+    (or enforcement is off), else moto's error answer. Like moto, it checks
+    the action only: DynamoDB resources are not matched."""
+    from moto import settings
+    from moto.core.authorization import ActionAuthenticatorMixin
+    from moto.iam.access_control import IAMRequest
+    from moto.iam.models import get_account_id_from
+    from werkzeug.exceptions import HTTPException
+
+    if ActionAuthenticatorMixin.request_count < settings.INITIAL_NO_AUTH_ACTION_COUNT:
+        ActionAuthenticatorMixin.request_count += 1
+        return None
+    headers = {k[5:].replace("_", "-").title(): v for k, v in environ.items() if k.startswith("HTTP_")}
+    if "CONTENT_TYPE" in environ:
+        headers["Content-Type"] = environ["CONTENT_TYPE"]
+    if "CONTENT_LENGTH" in environ:
+        headers["Content-Length"] = environ["CONTENT_LENGTH"]
+    headers["X-Amz-Date"] = environ.get("HTTP_X_AMZ_DATE", "")
+    headers["Authorization"] = environ.get("HTTP_AUTHORIZATION", "")
+    if "HTTP_X_AMZ_SECURITY_TOKEN" in environ:
+        headers["X-Amz-Security-Token"] = environ["HTTP_X_AMZ_SECURITY_TOKEN"]
+    m = re.search(r"Credential=([^/]+)/", headers["Authorization"])
+    account = get_account_id_from(m.group(1)) if m else ""
+    raw = environ["wsgi.input"].getvalue() if hasattr(environ["wsgi.input"], "getvalue") else b""
+    path = environ.get("PATH_INFO", "/") or "/"
+    if environ.get("QUERY_STRING"):
+        path += "?" + environ["QUERY_STRING"]
+    try:
+        req = IAMRequest(account_id=account, method=environ["REQUEST_METHOD"], path=path,
+                         data=body_json, body=raw, headers=headers, action=action)
+        req.check_signature()
+        req.check_action_permitted("*")
+    except HTTPException as e:
+        # DynamoDB's spelling of moto's AccessDenied (which moto gives its
+        # own DynamoDB answers too).
+        code = getattr(e, "error_type", "AccessDenied")
+        return _ddb_error(code, getattr(e, "message", str(e)), e.code or 400)
+    return None
+
+
+def _denied_as(error, body, code=None):
+    """moto's AccessDenied (an IAM-style XML ErrorResponse, which it sends
+    for every service) in the dialect of the service asked: DynamoDB's JSON,
+    EC2's Response/Errors (code UnauthorizedOperation, as EC2 says it).
+    The message, naming the action, is kept."""
+    text = body.decode("utf-8", "replace")
+    m = re.search(r"<Code>([^<]*)</Code>", text)
+    msg = re.search(r"<Message>([^<]*)</Message>", text)
+    return error(code or (m.group(1) if m else "AccessDenied"), msg.group(1) if msg else "Access Denied", 403)
+
+
+def _query_error(code, message, status):
+    """An error of the query protocol (STS, IAM): one Error in the
+    ErrorResponse, where moto nests it in Errors, which the SDKs cannot
+    read (they report UnknownError)."""
+    body = ('<ErrorResponse><Error><Type>Sender</Type>'
+            f"<Code>{code}</Code><Message>{message}</Message></Error>"
+            f"<RequestId>{uuid.uuid4()}</RequestId></ErrorResponse>")
+    return status, [("Content-Type", "text/xml")], body.encode()
+
+
 def _ddb_error(code, message, status):
     body = json.dumps({"__type": dynamo_mod.ERR + code, "message": message}).encode()
     return status, [("Content-Type", "application/x-amz-json-1.0"), ("x-amzn-RequestId", str(uuid.uuid4()))], body
@@ -186,6 +277,7 @@ class Emulator:
         return int(captured["status"].split()[0]), captured["status"], captured["headers"], body
 
     def handle(self, environ, path):
+        _raw_uri["uri"] = environ.get("RAW_URI") or environ.get("REQUEST_URI")
         if path.startswith("/moto-api"):
             _, status, headers, body = self.moto(environ)
             return status, headers, body
@@ -253,6 +345,10 @@ class Emulator:
                     hit = self.dynamo.txn_lookup(region, body_json)
                     if hit is not None:
                         return hit[0], [("Content-Type", "application/x-amz-json-1.0")], hit[1]
+                if action in dynamo_mod.HANDLERS:
+                    denied = _authorize(environ, action, body_json)
+                    if denied is not None:
+                        return denied
                 out = self.dynamo.before(action, region, body_json)
             except dynamo_mod.DynamoError as e:
                 self.dynamo.pending = []
@@ -262,6 +358,8 @@ class Emulator:
                              ("x-amzn-RequestId", str(uuid.uuid4()))], json.dumps(out).encode()
             self.dynamo.pending = []
             code, status, headers, body = self.moto(environ)
+            if code == 403 and body.lstrip().startswith(b"<"):
+                status, headers, body = _denied_as(_ddb_error, body)
             self.dynamo.after(action, region, body_json, code)
             if action == "TransactWriteItems":
                 self.dynamo.txn_store(region, body_json, code, body)
@@ -276,9 +374,11 @@ class Emulator:
                         return _ec2_error("InvalidVolume.NotFound", f"The volume '{young}' does not exist.", 400)
             self.ec2.action = action
             try:
-                _, status, headers, body = self.moto(environ)
+                code, status, headers, body = self.moto(environ)
             finally:
                 self.ec2.action = None
+            if code == 403 and b"<ErrorResponse" in body:
+                status, headers, body = _denied_as(_ec2_error, body, "UnauthorizedOperation")
             return status, headers, body
         if service == "s3" and action not in _S3_UNROUTED and _SCOPE.search(environ.get("HTTP_AUTHORIZATION", "")):
             # Only signed requests: an unsigned one names no region (on AWS it
@@ -286,7 +386,9 @@ class Emulator:
             home = _bucket_region(resource)
             if home is not None and home != region:
                 return _s3_redirect(resource, home, environ["REQUEST_METHOD"])
-        _, status, headers, body = self.moto(environ)
+        code, status, headers, body = self.moto(environ)
+        if service in ("sts", "iam") and code == 403 and b"<Errors>" in body:
+            status, headers, body = _denied_as(_query_error, body)
         return status, headers, body
 
     # --- control endpoint ---

@@ -74,6 +74,7 @@ func New(ctx context.Context, c client.Client, cfg config.Config, aws *awsx.Clie
 	if err := NewRegistry(cfg, aws).EnsureControlTable(ctx); err != nil {
 		return nil, fmt.Errorf("prepare control table: %w", err)
 	}
+	opts.Interceptors = append(opts.Interceptors, &activities.DeniedInterceptor{})
 	w := worker.New(c, cfg.TaskQueue, opts)
 	RegisterWorkflows(w)
 	RegisterActivities(w, cfg, aws)
@@ -94,6 +95,7 @@ func NewRedisSidecar(c client.Client, cfg config.Config, aws *awsx.Clients, node
 	if node.S3 == nil {
 		node.S3 = aws.Buckets
 	}
+	opts.Interceptors = append(opts.Interceptors, &activities.DeniedInterceptor{})
 	w := worker.New(c, redisbackup.NodeTaskQueue(cfg.TaskQueue, node.NodeID), opts)
 	w.RegisterActivity(node)
 	return w, nil

@@ -261,6 +261,10 @@ func CopyDestination(ctx workflow.Context, in CopyDestinationInput) (*CopyDestin
 		failures++
 	}
 	msg := fmt.Sprintf("%d copies to %s failed", res.FailedCount, in.Destination)
+	if len(res.Failed) > 0 {
+		// The first cause, so the one line says why (a denied permission, say).
+		msg += fmt.Sprintf(", e.g. %s: %s", res.Failed[0].SnapshotID, res.Failed[0].Message)
+	}
 	if res.Error != "" {
 		msg += "; " + res.Error
 	}
