@@ -16,7 +16,6 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/lifeboat-dev/lifeboat/activities"
-	"github.com/lifeboat-dev/lifeboat/internal/awsx"
 	"github.com/lifeboat-dev/lifeboat/internal/backupstore"
 	"github.com/lifeboat-dev/lifeboat/internal/registry"
 )
@@ -181,27 +180,10 @@ func (a *Datasets) checkBucket(ctx context.Context, loc backupstore.Location) er
 	if backupstore.IsNotFound(err) {
 		return activities.Invalid(fmt.Errorf("backup location %s: bucket %q does not exist", loc, loc.Bucket))
 	}
-	if err := accessError(loc, err); err != nil {
+	if err := activities.InvalidAccess(loc, err); err != nil {
 		return err
 	}
 	return fmt.Errorf("check bucket %s: %w", loc.Bucket, err)
-}
-
-// accessError is bad input when a location's role cannot be assumed or
-// its credentials may not use the bucket; nil for other errors.
-func accessError(loc backupstore.Location, err error) error {
-	var ar *awsx.AssumeRoleError
-	if errors.As(err, &ar) {
-		return activities.Invalid(fmt.Errorf("backup location %s: %w", loc, ar))
-	}
-	var ba *backupstore.BucketAccessError
-	if errors.As(err, &ba) {
-		return activities.Invalid(ba)
-	}
-	if backupstore.IsAccessDenied(err) {
-		return activities.Invalid(&backupstore.BucketAccessError{Location: loc, Err: err})
-	}
-	return nil
 }
 
 // readBucket reads what a backup needs to know of its bucket.
@@ -211,7 +193,7 @@ func (a *Datasets) readBucket(ctx context.Context, loc backupstore.Location) (*b
 	if errors.As(err, &nb) {
 		return nil, activities.Invalid(err)
 	}
-	if aerr := accessError(loc, err); aerr != nil {
+	if aerr := activities.InvalidAccess(loc, err); aerr != nil {
 		return nil, aerr
 	}
 	return b, err

@@ -10,6 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/lifeboat-dev/lifeboat/internal/awsx"
 )
 
 // BucketAPI is the S3 client as the bucket checks need it.
@@ -109,6 +111,10 @@ func CheckBucket(ctx context.Context, api BucketAPI, loc Location) (*Bucket, err
 	if _, err := api.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(loc.Bucket)}); err != nil {
 		if IsNotFound(err) {
 			return nil, &NoBucketError{Location: loc}
+		}
+		var ar *awsx.AssumeRoleError
+		if errors.As(err, &ar) {
+			return nil, ar
 		}
 		if IsAccessDenied(err) {
 			return nil, &BucketAccessError{Location: loc, Err: err}

@@ -188,3 +188,52 @@ func TestIntegrationRoleCannotBeAssumed(t *testing.T) {
 		}
 	}
 }
+
+// TestIntegrationAnotherAccountCLI: the CLI's flags carry the role through
+// backup-dataset, backup verify, backup list (which reads the verdict and
+// shows the bucket's account) and restore-dataset. It sets the process's AWS environment, so it
+// does not run in parallel.
+func TestIntegrationAnotherAccountCLI(t *testing.T) {
+	e := shared(t)
+	e.UseForCLI(t, "us-east-1")
+	ctx := testenv.Context(t, 4*time.Minute)
+	env, ds := e.ID("acctcli"), "orders"
+	e.CreateEnvDataset(t, env, ds)
+	want := e.Load(t, env, ds, "item", 30)
+	externalID := "lifeboat-" + env
+	roleARN := createBackupRole(ctx, t, e, backupAccount, e.ID("backup-writer"), externalID)
+	_, loc := createAccountBucket(ctx, t, e, backupAccount)
+
+	lifeboat := func(args ...string) string {
+		t.Helper()
+		var out, errOut bytes.Buffer
+		args = append(args, "--env-id", env, "--dataset-id", ds, "--backup-location", loc, "--role-arn", roleARN, "--external-id", externalID,
+			"--temporal-address", e.TemporalAddress, "--task-queue", e.Config.TaskQueue)
+		code := cli.Main(ctx, args, &out, &errOut)
+		t.Logf("$ lifeboat %s -> exit %d\n%s%s", strings.Join(args, " "), code, out.String(), errOut.String())
+		if code != 0 {
+			t.Fatalf("lifeboat %s: exit %d: %s", args[0], code, errOut.String())
+		}
+		return out.String()
+	}
+	lifeboat("backup-dataset", "--wait")
+	if out := lifeboat("backup", "verify"); !strings.Contains(out, "is sound") {
+		t.Errorf("backup verify: %q, want a sound backup", out)
+	}
+	var listed []struct {
+		Complete bool                `json:"complete"`
+		Bucket   *backupstore.Bucket `json:"bucket"`
+		Verified *struct{ OK bool }  `json:"verified"`
+	}
+	if err := json.Unmarshal([]byte(lifeboat("backup", "list", "--output", "json")), &listed); err != nil {
+		t.Fatal(err)
+	}
+	if len(listed) != 1 || !listed[0].Complete || listed[0].Bucket == nil || listed[0].Bucket.Owner != backupAccount || listed[0].Verified == nil {
+		t.Fatalf("backup list: %+v, want one complete, verified backup in a bucket of account %s", listed, backupAccount)
+	}
+	e.Put(t, env, ds, map[string]string{"later": "written after the backup"})
+	lifeboat("restore-dataset", "--wait", "--new-store-id", "r2")
+	if diff := testenv.DiffItems(want, e.ReadDataset(t, env, "r2", ds)); diff != "" {
+		t.Errorf("restored table differs from the backup: %s", diff)
+	}
+}

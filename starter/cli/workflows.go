@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"go.temporal.io/api/serviceerror"
 
+	"github.com/lifeboat-dev/lifeboat/internal/awsx"
 	"github.com/lifeboat-dev/lifeboat/internal/backupstore"
 	"github.com/lifeboat-dev/lifeboat/internal/ids"
 	"github.com/lifeboat-dev/lifeboat/starter/client"
@@ -110,11 +111,28 @@ func (o *bucketOptions) add(cmd *cobra.Command) {
 // accessOptions are the flags of a backup location in another account.
 type accessOptions struct{ backupstore.Access }
 
-func (o *accessOptions) add(cmd *cobra.Command) {
+func (o *accessOptions) add(cmd *cobra.Command) { accessFlags(cmd, &o.Access) }
+
+// accessFlags binds --role-arn, --external-id and --bucket-owner.
+func accessFlags(cmd *cobra.Command, a *backupstore.Access) {
 	f := cmd.Flags()
-	f.StringVar(&o.RoleARN, "role-arn", "", "assume this IAM role for the backup location's S3 calls (a bucket in another account): arn:aws:iam::ACCOUNT:role/NAME")
-	f.StringVar(&o.ExternalID, "external-id", "", "external id the role's trust policy requires (with --role-arn)")
-	f.StringVar(&o.BucketOwner, "bucket-owner", "", "account id owning the bucket, when not the role's account")
+	f.StringVar(&a.RoleARN, "role-arn", "", "assume this IAM role for the backup location's S3 calls (a bucket in another account): arn:aws:iam::ACCOUNT:role/NAME")
+	f.StringVar(&a.ExternalID, "external-id", "", "external id the role's trust policy requires (with --role-arn)")
+	f.StringVar(&a.BucketOwner, "bucket-owner", "", "account id owning the bucket, when not the role's account")
+}
+
+// accessError makes a role that cannot be assumed, or a bucket its
+// credentials may not use, bad input (exit 2); nil for other errors.
+func accessError(loc backupstore.Location, err error) error {
+	var ar *awsx.AssumeRoleError
+	if errors.As(err, &ar) {
+		return usageError{fmt.Errorf("backup location %s: %w", loc, ar)}
+	}
+	var ba *backupstore.BucketAccessError
+	if errors.As(err, &ba) {
+		return usageError{ba}
+	}
+	return nil
 }
 
 // apply sets the flags on an entry; a --datasets entry's own roleArn,
