@@ -10,10 +10,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
-	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/lifeboat-dev/lifeboat/internal/awsx"
 	"github.com/lifeboat-dev/lifeboat/internal/backupstore"
@@ -23,64 +20,8 @@ import (
 	"github.com/lifeboat-dev/lifeboat/workflows/dataset"
 )
 
-// backupAccount is the second account of the cross-account tests; the
-// workers' credentials are moto's default account (123456789012). moto
-// keeps S3 buckets per account and, as the emulator runs it, refuses
-// another account's bucket (AccessDenied), as S3 does without a bucket
-// policy granting it; AssumeRole into a role of another account returns
-// credentials of that account.
-const backupAccount = "222233334444"
-
-// accountClients are IAM and S3 clients acting as an account's
-// administrator: moto takes the account from the x-moto-account-id header.
-func accountClients(e *testenv.Env, account string) (*iam.Client, *s3.Client) {
-	header := smithyhttp.AddHeaderValue("x-moto-account-id", account)
-	i := iam.NewFromConfig(e.AWS.Config, func(o *iam.Options) { o.APIOptions = append(o.APIOptions, header) })
-	s := s3.NewFromConfig(e.AWS.Config, func(o *s3.Options) {
-		o.UsePathStyle = true
-		o.APIOptions = append(o.APIOptions, header)
-	})
-	return i, s
-}
-
-// createBackupRole creates, in account, a role the Lifeboat account may
-// assume with externalID (as deploy/iam/assume-role-trust-policy.json).
-func createBackupRole(ctx context.Context, t *testing.T, e *testenv.Env, account, name, externalID string) string {
-	t.Helper()
-	trust, _ := json.Marshal(map[string]any{
-		"Version": "2012-10-17",
-		"Statement": []map[string]any{{
-			"Effect":    "Allow",
-			"Principal": map[string]string{"AWS": "arn:aws:iam::123456789012:root"},
-			"Action":    "sts:AssumeRole",
-			"Condition": map[string]any{"StringEquals": map[string]string{"sts:ExternalId": externalID}},
-		}},
-	})
-	ic, _ := accountClients(e, account)
-	out, err := ic.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String(name), AssumeRolePolicyDocument: aws.String(string(trust))})
-	if err != nil {
-		t.Fatalf("create role %s in account %s: %v", name, account, err)
-	}
-	return aws.ToString(out.Role.Arn)
-}
-
-// createAccountBucket creates a versioned bucket owned by account and
-// returns s3://<bucket>/backups.
-func createAccountBucket(ctx context.Context, t *testing.T, e *testenv.Env, account string) (string, string) {
-	t.Helper()
-	_, sc := accountClients(e, account)
-	bucket := e.ID("lbtest-acct")
-	if _, err := sc.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
-		t.Fatalf("create bucket %s in account %s: %v", bucket, account, err)
-	}
-	if _, err := sc.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{
-		Bucket:                  aws.String(bucket),
-		VersioningConfiguration: &s3types.VersioningConfiguration{Status: s3types.BucketVersioningStatusEnabled},
-	}); err != nil {
-		t.Fatalf("enable versioning on %s: %v", bucket, err)
-	}
-	return bucket, "s3://" + bucket + "/backups"
-}
+// backupAccount is the second account of the cross-account tests.
+const backupAccount = testenv.BackupAccount
 
 // readManifestAs reads a backup's manifest through a role.
 func readManifestAs(ctx context.Context, t *testing.T, e *testenv.Env, role awsx.Role, manifestURL string) *backupstore.Manifest {
@@ -105,8 +46,9 @@ func TestIntegrationBackupToAnotherAccount(t *testing.T) {
 	env, ds := e.ID("acct"), "orders"
 	e.CreateEnvDataset(t, env, ds)
 	externalID := "lifeboat-" + env
-	roleARN := createBackupRole(ctx, t, e, backupAccount, e.ID("backup-writer"), externalID)
-	bucket, loc := createAccountBucket(ctx, t, e, backupAccount)
+	roleARN := e.CreateBackupRole(t, backupAccount, e.ID("backup-writer"), externalID)
+	loc := e.NewBackupLocationInAccount(t, backupAccount)
+	bucket := strings.Split(loc, "/")[2]
 	if _, err := e.AWS.Buckets.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(bucket)}); !backupstore.IsAccessDenied(err) {
 		t.Fatalf("the workers' own credentials on the backup account's bucket: %v, want AccessDenied", err)
 	}
@@ -147,8 +89,8 @@ func TestIntegrationRoleCannotBeAssumed(t *testing.T) {
 	e.CreateEnvDataset(t, env, ds)
 	e.Load(t, env, ds, "item", 10)
 	externalID := "lifeboat-" + env
-	roleARN := createBackupRole(ctx, t, e, backupAccount, e.ID("backup-writer"), externalID)
-	_, loc := createAccountBucket(ctx, t, e, backupAccount)
+	roleARN := e.CreateBackupRole(t, backupAccount, e.ID("backup-writer"), externalID)
+	loc := e.NewBackupLocationInAccount(t, backupAccount)
 	missing := fmt.Sprintf("arn:aws:iam::%s:role/%s", backupAccount, e.ID("no-such-role"))
 
 	_, err := e.Client().StartBackup(ctx, dataset.BackupInput{Datasets: []dataset.BackupDataset{{
@@ -160,7 +102,7 @@ func TestIntegrationRoleCannotBeAssumed(t *testing.T) {
 	}
 
 	// A third account's bucket: the role assumes fine but may not use it.
-	_, foreign := createAccountBucket(ctx, t, e, "333344445555")
+	foreign := e.NewBackupLocationInAccount(t, "333344445555")
 	lifeboat := func(args ...string) (int, string) {
 		t.Helper()
 		var out, errOut bytes.Buffer
@@ -201,8 +143,8 @@ func TestIntegrationAnotherAccountCLI(t *testing.T) {
 	e.CreateEnvDataset(t, env, ds)
 	want := e.Load(t, env, ds, "item", 30)
 	externalID := "lifeboat-" + env
-	roleARN := createBackupRole(ctx, t, e, backupAccount, e.ID("backup-writer"), externalID)
-	_, loc := createAccountBucket(ctx, t, e, backupAccount)
+	roleARN := e.CreateBackupRole(t, backupAccount, e.ID("backup-writer"), externalID)
+	loc := e.NewBackupLocationInAccount(t, backupAccount)
 
 	lifeboat := func(args ...string) string {
 		t.Helper()
