@@ -69,17 +69,6 @@ func (b *Buckets) credentials(r Role) aws.CredentialsProvider {
 	return c
 }
 
-// Assume checks that the role in ctx can be assumed, before anything is
-// paused: a refusal is an *AssumeRoleError.
-func (b *Buckets) Assume(ctx context.Context) error {
-	r := RoleFrom(ctx)
-	if r.IsZero() {
-		return nil
-	}
-	_, err := b.credentials(r).Retrieve(ctx)
-	return err
-}
-
 // Region is the region of a bucket, asked once and remembered. A bucket
 // that does not exist gives an error IsNoSuchBucket recognises.
 func (b *Buckets) Region(ctx context.Context, bucket string) (string, error) {
