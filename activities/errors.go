@@ -6,9 +6,11 @@ package activities
 
 import (
 	"errors"
+	"fmt"
 
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/lifeboat-dev/lifeboat/internal/awsx"
 	"github.com/lifeboat-dev/lifeboat/internal/backupstore"
 	"github.com/lifeboat-dev/lifeboat/internal/ids"
 	"github.com/lifeboat-dev/lifeboat/internal/registry"
@@ -62,6 +64,23 @@ var NonRetryable = []string{
 // Invalid marks err as bad input: non-retryable, nothing was changed.
 func Invalid(err error) error {
 	return temporal.NewNonRetryableApplicationError(err.Error(), ErrInvalidInput, err)
+}
+
+// InvalidAccess is bad input when a location's role cannot be assumed or
+// its credentials may not use the bucket; nil for any other error.
+func InvalidAccess(loc backupstore.Location, err error) error {
+	var ar *awsx.AssumeRoleError
+	if errors.As(err, &ar) {
+		return Invalid(fmt.Errorf("backup location %s: %w", loc, ar))
+	}
+	var ba *backupstore.BucketAccessError
+	if errors.As(err, &ba) {
+		return Invalid(ba)
+	}
+	if backupstore.IsAccessDenied(err) {
+		return Invalid(&backupstore.BucketAccessError{Location: loc, Err: err})
+	}
+	return nil
 }
 
 // Classify turns the registry's typed errors into non-retryable application

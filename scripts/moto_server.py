@@ -139,6 +139,10 @@ def main():
     cfg = Config(args.profile)
     cfg.patch({k: v for k, v in vars(args).items() if k in FIELDS or k == "faultKinds" if v is not None})
     os.environ.setdefault("MOTO_PORT", str(args.port))
+    # S3 refuses another account's bucket (AccessDenied), as AWS does
+    # without a bucket policy granting it: a bucket in a backup account is
+    # reached only through a role assumed there (docs/emulator.md).
+    os.environ.setdefault("MOTO_S3_ALLOW_CROSSACCOUNT_ACCESS", "false")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     app = Emulator(DomainDispatcherApplication(create_backend_app), cfg)
     print(f"emulator: profile {cfg.profile} on http://{args.host}:{args.port} "

@@ -53,6 +53,7 @@ type WriteManifestResult struct {
 // downloads every file is VerifyBackup.
 func (a *BackupFiles) WriteManifest(ctx context.Context, in WriteManifestInput) (*WriteManifestResult, error) {
 	loc := in.Target.Location
+	ctx = loc.WithRole(ctx)
 	exp, err := backupstore.ReadExport(ctx, a.S3, loc.Bucket, in.ExportPrefix, in.ExportManifest, func(listed int) {
 		activity.RecordHeartbeat(ctx, fmt.Sprintf("listed %d objects of the export", listed))
 	})
@@ -111,6 +112,7 @@ type VerifyBackupResult struct {
 // S3 ETag. Nothing else may sit in the data folder: ImportTable would load
 // it.
 func (a *BackupFiles) CheckBackup(ctx context.Context, in VerifyBackupInput) (*VerifyBackupResult, error) {
+	ctx = in.Location.WithRole(ctx)
 	_, out, err := a.checkBackup(ctx, in)
 	return out, err
 }
@@ -181,6 +183,7 @@ type VerifyProgress struct {
 // the manifest (MD5 as DynamoDB recorded it; SHA-256 for format 1). It
 // heartbeats as it reads and resumes after the last object it finished.
 func (a *BackupFiles) VerifyBackup(ctx context.Context, in VerifyBackupInput) (*VerifyBackupResult, error) {
+	ctx = in.Location.WithRole(ctx)
 	out, err := a.verifyBackup(ctx, in)
 	if in.Record {
 		if rerr := a.recordVerification(ctx, in, out, err); rerr != nil && err == nil {

@@ -79,6 +79,8 @@ type BackupRequestItem struct {
 	AllowUnversioned bool `json:"allowUnversioned,omitempty"`
 	// KMSKeyID encrypts what the backup writes with this KMS key.
 	KMSKeyID string `json:"kmsKeyId,omitempty"`
+	// Access names the role to assume for the location and its bucket's owner.
+	backupstore.Access
 }
 
 // ValidateBackupResult is the request resolved against the control table.
@@ -98,7 +100,7 @@ func (a *Datasets) ValidateBackup(ctx context.Context, in ValidateBackupInput) (
 	hb := activities.KeepAlive(ctx, activities.HeartbeatInPause, nil)
 	defer hb.Stop()
 	seen := map[DatasetRef]bool{}
-	buckets := map[string]*backupstore.Bucket{}
+	buckets := map[backupstore.Location]*backupstore.Bucket{} // by bucket and access
 	envs := map[string]*registry.Environment{}
 	out := &ValidateBackupResult{}
 	for _, t := range in.Targets {
@@ -110,7 +112,7 @@ func (a *Datasets) ValidateBackup(ctx context.Context, in ValidateBackupInput) (
 			return nil, activities.Invalid(fmt.Errorf("dataset %s is listed twice", ref))
 		}
 		seen[ref] = true
-		loc, err := backupstore.ParseLocation(t.BackupLocation)
+		loc, err := backupstore.ParseLocationWith(t.BackupLocation, t.Access)
 		if err != nil {
 			return nil, activities.Invalid(err)
 		}
@@ -133,12 +135,14 @@ func (a *Datasets) ValidateBackup(ctx context.Context, in ValidateBackupInput) (
 		} else if ds.Status != registry.StatusRunning {
 			return nil, activities.Classify(&registry.HeldError{Env: t.EnvID, Dataset: t.DatasetID, HeldBy: ds.HeldBy, Status: ds.Status})
 		}
-		b, ok := buckets[loc.Bucket]
+		bkey := loc
+		bkey.Prefix = ""
+		b, ok := buckets[bkey]
 		if !ok {
 			if b, err = a.readBucket(ctx, loc); err != nil {
 				return nil, err
 			}
-			buckets[loc.Bucket] = b
+			buckets[bkey] = b
 		}
 		bucket := *b // each target records its own AllowUnversioned
 		if err := bucket.Require(loc.Bucket, t.AllowUnversioned); err != nil {
@@ -169,12 +173,15 @@ func (a *Datasets) checkPointInTime(ctx context.Context, ref DatasetRef, table s
 }
 
 func (a *Datasets) checkBucket(ctx context.Context, loc backupstore.Location) error {
-	_, err := a.S3.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(loc.Bucket)})
+	_, err := a.S3.HeadBucket(loc.WithRole(ctx), &s3.HeadBucketInput{Bucket: aws.String(loc.Bucket)})
 	if err == nil {
 		return nil
 	}
 	if backupstore.IsNotFound(err) {
 		return activities.Invalid(fmt.Errorf("backup location %s: bucket %q does not exist", loc, loc.Bucket))
+	}
+	if err := activities.InvalidAccess(loc, err); err != nil {
+		return err
 	}
 	return fmt.Errorf("check bucket %s: %w", loc.Bucket, err)
 }
@@ -185,6 +192,9 @@ func (a *Datasets) readBucket(ctx context.Context, loc backupstore.Location) (*b
 	var nb *backupstore.NoBucketError
 	if errors.As(err, &nb) {
 		return nil, activities.Invalid(err)
+	}
+	if aerr := activities.InvalidAccess(loc, err); aerr != nil {
+		return nil, aerr
 	}
 	return b, err
 }

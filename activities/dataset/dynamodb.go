@@ -208,6 +208,9 @@ type StartImportInput struct {
 	TableName  string `json:"tableName"`
 	Bucket     string `json:"bucket"`
 	DataPrefix string `json:"dataPrefix"`
+	// BucketOwner is the bucket's account when it is another account's:
+	// ImportTable needs it to read there.
+	BucketOwner string `json:"bucketOwner,omitempty"`
 }
 
 // StartImportResult names the import.
@@ -234,7 +237,7 @@ func (a *DynamoDB) StartImport(ctx context.Context, in StartImportInput) (*Start
 		ClientToken:          aws.String(clientToken(ctx, "import/"+in.TableName)),
 		InputFormat:          types.InputFormatDynamodbJson,
 		InputCompressionType: types.InputCompressionTypeGzip,
-		S3BucketSource:       &types.S3BucketSource{S3Bucket: aws.String(in.Bucket), S3KeyPrefix: aws.String(in.DataPrefix)},
+		S3BucketSource:       importSource(in),
 		TableCreationParameters: &types.TableCreationParameters{
 			TableName:            aws.String(in.TableName),
 			AttributeDefinitions: attrs,
@@ -357,4 +360,14 @@ func checkImported(in WaitImportInput, d *types.ImportTableDescription) error {
 		return temporal.NewNonRetryableApplicationError(msg, activities.ErrImportFailed, nil)
 	}
 	return nil
+}
+
+// importSource names the backup's data folder, and the bucket's owner when
+// it is another account.
+func importSource(in StartImportInput) *types.S3BucketSource {
+	src := &types.S3BucketSource{S3Bucket: aws.String(in.Bucket), S3KeyPrefix: aws.String(in.DataPrefix)}
+	if in.BucketOwner != "" {
+		src.S3BucketOwner = aws.String(in.BucketOwner)
+	}
+	return src
 }

@@ -208,6 +208,7 @@ type SampleRestoredResult struct {
 // BackupCorrupt, an item missing or different with RestoreTestFailed, each
 // naming the file or the item.
 func (a *RestoreTests) SampleRestored(ctx context.Context, in SampleRestoredInput) (*SampleRestoredResult, error) {
+	ctx = in.Location.WithRole(ctx)
 	m, err := backupstore.ReadManifest(ctx, a.S3, in.Location.Bucket, in.ManifestKey)
 	if err != nil {
 		var bad *backupstore.BadManifestError
@@ -319,6 +320,7 @@ type RecordRestoreTestResult struct{}
 
 // RecordRestoreTest writes restore-test.json beside the backup's manifest.
 func (a *BackupFiles) RecordRestoreTest(ctx context.Context, in RecordRestoreTestInput) (*RecordRestoreTestResult, error) {
+	ctx = in.Location.WithRole(ctx)
 	r := in.Record
 	if err := backupstore.WriteRestoreTest(ctx, a.S3, in.Location.Bucket, path.Dir(in.ManifestKey), &r); err != nil {
 		return nil, err

@@ -25,6 +25,8 @@ type RestoreRequestItem struct {
 	SourceEnvID    string `json:"sourceEnvId,omitempty"`
 	BackupLocation string `json:"backupLocation"`
 	BackupID       string `json:"backupId,omitempty"`
+	// Access names the role to assume for the location and its bucket's owner.
+	backupstore.Access
 }
 
 // ValidateRestoreInput is a restore request.
@@ -81,7 +83,7 @@ func (a *Datasets) ValidateRestore(ctx context.Context, in ValidateRestoreInput)
 	envs := map[string]*RestoreEnvironment{}
 	restored := map[DatasetRef]bool{}
 	locs := make([]backupstore.Location, len(in.Targets))
-	buckets := map[string]bool{}
+	buckets := map[backupstore.Location]bool{} // by bucket and access
 	for i, t := range in.Targets {
 		ref := DatasetRef{EnvID: t.EnvID, DatasetID: t.DatasetID}
 		if t.EnvID == "" || t.DatasetID == "" {
@@ -91,7 +93,7 @@ func (a *Datasets) ValidateRestore(ctx context.Context, in ValidateRestoreInput)
 			return nil, activities.Invalid(fmt.Errorf("dataset %s is listed twice", ref))
 		}
 		restored[ref] = true
-		loc, err := backupstore.ParseLocation(t.BackupLocation)
+		loc, err := backupstore.ParseLocationWith(t.BackupLocation, t.Access)
 		if err != nil {
 			return nil, activities.Invalid(err)
 		}
@@ -103,11 +105,13 @@ func (a *Datasets) ValidateRestore(ctx context.Context, in ValidateRestoreInput)
 			}
 			envs[t.EnvID] = re
 		}
-		if !buckets[loc.Bucket] {
+		bkey := loc
+		bkey.Prefix = ""
+		if !buckets[bkey] {
 			if err := a.checkBucket(ctx, loc); err != nil {
 				return nil, err
 			}
-			buckets[loc.Bucket] = true
+			buckets[bkey] = true
 		}
 	}
 	out := &ValidateRestoreResult{Targets: make([]RestoreTarget, len(in.Targets))}
@@ -194,6 +198,7 @@ func (a *Datasets) planEnvironment(ctx context.Context, envID, newStore string) 
 // findBackup finds the backup a restore or a verification reads; the caller
 // has checked that the bucket exists.
 func (a *Datasets) findBackup(ctx context.Context, loc backupstore.Location, dataset, sourceEnv, targetEnv, backupID string) (*backupstore.Manifest, string, error) {
+	ctx = loc.WithRole(ctx)
 	refs, err := backupstore.FindManifests(ctx, a.S3, loc, dataset)
 	if err != nil {
 		return nil, "", err

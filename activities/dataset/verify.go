@@ -21,6 +21,8 @@ type FindBackupToVerifyInput struct {
 	SourceEnvID string `json:"sourceEnvId,omitempty"`
 	// BackupID picks one backup; the latest complete one when empty.
 	BackupID string `json:"backupId,omitempty"`
+	// Access names the role to assume for the location and its bucket's owner.
+	backupstore.Access
 }
 
 // FindBackupToVerifyResult is the backup found, with what its manifest
@@ -60,7 +62,7 @@ func (a *Datasets) FindBackupToVerify(ctx context.Context, in FindBackupToVerify
 			return nil, activities.Invalid(err)
 		}
 	}
-	loc, err := backupstore.ParseLocation(in.BackupLocation)
+	loc, err := backupstore.ParseLocationWith(in.BackupLocation, in.Access)
 	if err != nil {
 		return nil, activities.Invalid(err)
 	}

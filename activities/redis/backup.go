@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/sdk/activity"
 
 	"github.com/lifeboat-dev/lifeboat/activities"
+	"github.com/lifeboat-dev/lifeboat/internal/awsx"
 	"github.com/lifeboat-dev/lifeboat/internal/redisbackup"
 )
 
@@ -29,6 +30,8 @@ type NodeBackupInput struct {
 	Bucket string `json:"bucket"`
 	// Folder is the node's folder of the backup (no trailing slash).
 	Folder string `json:"folder"`
+	// Role is assumed for the uploads when the bucket is another account's.
+	awsx.Role
 }
 
 // NodeBackupResult is the node's part of the cluster manifest.
@@ -42,6 +45,7 @@ type NodeBackupResult struct {
 // upload, hashing it with SHA-256 on the way. The key count is read right
 // around the moment the file was cut, so the restore can check it.
 func (a *Node) BackupNode(ctx context.Context, in NodeBackupInput) (*NodeBackupResult, error) {
+	ctx = awsx.WithRole(ctx, in.Role)
 	if err := a.checkNode(in.Node); err != nil {
 		return nil, err
 	}

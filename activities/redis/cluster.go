@@ -51,6 +51,8 @@ type BackupPlanInput struct {
 	Format         string `json:"format"`
 	// AllowUnversioned accepts a bucket without versioning.
 	AllowUnversioned bool `json:"allowUnversioned,omitempty"`
+	// Access names the role to assume for the location and its bucket's owner.
+	backupstore.Access
 }
 
 // BackupPlan is the request resolved against the control table.
@@ -75,7 +77,7 @@ func (a *Clusters) PlanRedisBackup(ctx context.Context, in BackupPlanInput) (*Ba
 	if err != nil {
 		return nil, activities.Invalid(err)
 	}
-	loc, err := backupstore.ParseLocation(in.BackupLocation)
+	loc, err := backupstore.ParseLocationWith(in.BackupLocation, in.Access)
 	if err != nil {
 		return nil, activities.Invalid(err)
 	}
@@ -88,6 +90,9 @@ func (a *Clusters) PlanRedisBackup(ctx context.Context, in BackupPlanInput) (*Ba
 		var nb *backupstore.NoBucketError
 		if errors.As(err, &nb) {
 			return nil, activities.Invalid(err)
+		}
+		if aerr := activities.InvalidAccess(loc, err); aerr != nil {
+			return nil, aerr
 		}
 		return nil, err
 	}
@@ -109,12 +114,15 @@ func (a *Clusters) cluster(ctx context.Context, name string) (*registry.RedisClu
 }
 
 func (a *Clusters) checkBucket(ctx context.Context, loc backupstore.Location) error {
-	_, err := a.S3.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(loc.Bucket)})
+	_, err := a.S3.HeadBucket(loc.WithRole(ctx), &s3.HeadBucketInput{Bucket: aws.String(loc.Bucket)})
 	if err == nil {
 		return nil
 	}
 	if backupstore.IsNotFound(err) {
 		return activities.Invalid(fmt.Errorf("backup location %s: bucket %q does not exist", loc, loc.Bucket))
+	}
+	if aerr := activities.InvalidAccess(loc, err); aerr != nil {
+		return aerr
 	}
 	return fmt.Errorf("check bucket %s: %w", loc.Bucket, err)
 }
@@ -170,6 +178,7 @@ type WriteRedisManifestResult struct {
 // size the node reported, then writes the cluster manifest, last: it is
 // what makes the backup complete.
 func (a *Clusters) WriteRedisManifest(ctx context.Context, in WriteRedisManifestInput) (*WriteRedisManifestResult, error) {
+	ctx = in.Location.WithRole(ctx)
 	folder := redisbackup.BackupFolder(in.Location, in.Cluster, in.BackupID)
 	objs, err := backupstore.List(ctx, a.S3, in.Location.Bucket, folder+"/")
 	if err != nil {
@@ -216,6 +225,7 @@ type DiscardRedisBackupResult struct {
 // DiscardRedisBackup deletes the files a failed backup uploaded. A folder
 // with a cluster manifest is a complete backup and is left alone.
 func (a *Clusters) DiscardRedisBackup(ctx context.Context, in DiscardRedisBackupInput) (*DiscardRedisBackupResult, error) {
+	ctx = in.Location.WithRole(ctx)
 	folder := redisbackup.BackupFolder(in.Location, in.Cluster, in.BackupID)
 	objs, err := backupstore.List(ctx, a.S3, in.Location.Bucket, folder+"/")
 	if err != nil {
@@ -246,6 +256,8 @@ type RestorePlanInput struct {
 	BackupID       string `json:"backupId,omitempty"`
 	Date           string `json:"date,omitempty"`
 	BackupLocation string `json:"backupLocation"`
+	// Access names the role to assume for the location and its bucket's owner.
+	backupstore.Access
 }
 
 // RestorePlan is the request resolved to a backup and its nodes.
@@ -297,7 +309,7 @@ func (a *Clusters) PlanRedisRestore(ctx context.Context, in RestorePlanInput) (*
 		}
 		notAfter = t
 	}
-	loc, err := backupstore.ParseLocation(in.BackupLocation)
+	loc, err := backupstore.ParseLocationWith(in.BackupLocation, in.Access)
 	if err != nil {
 		return nil, activities.Invalid(err)
 	}
@@ -308,7 +320,7 @@ func (a *Clusters) PlanRedisRestore(ctx context.Context, in RestorePlanInput) (*
 	if err := a.checkBucket(ctx, loc); err != nil {
 		return nil, err
 	}
-	id, m, key, err := redisbackup.FindBackup(ctx, a.S3, loc, source, in.BackupID, notAfter)
+	id, m, key, err := redisbackup.FindBackup(loc.WithRole(ctx), a.S3, loc, source, in.BackupID, notAfter)
 	var none *redisbackup.NoBackupError
 	switch {
 	case errors.As(err, &none):

@@ -368,7 +368,7 @@ type RecordRedisRestoreTestResult struct {
 // beside the cluster manifest, replacing an earlier record.
 func (a *Clusters) RecordRedisRestoreTest(ctx context.Context, in RecordRedisRestoreTestInput) (*RecordRedisRestoreTestResult, error) {
 	folder := redisbackup.BackupFolder(in.Location, in.Cluster, in.BackupID)
-	if err := backupstore.WriteRestoreTest(ctx, a.S3, in.Location.Bucket, folder, &in.RestoreTest); err != nil {
+	if err := backupstore.WriteRestoreTest(in.Location.WithRole(ctx), a.S3, in.Location.Bucket, folder, &in.RestoreTest); err != nil {
 		return nil, err
 	}
 	return &RecordRedisRestoreTestResult{URL: "s3://" + in.Location.Bucket + "/" + backupstore.RestoreTestKey(folder)}, nil

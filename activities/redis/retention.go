@@ -42,7 +42,7 @@ func (a *Clusters) ApplyRedisRetention(ctx context.Context, in ApplyRedisRetenti
 		return nil, activities.Invalid(err)
 	}
 	deleted := 0
-	run, err := redisbackup.ApplyRetention(ctx, a.S3, in.Location, in.Cluster, in.Policy, in.Now, in.Protect, false,
+	run, err := redisbackup.ApplyRetention(in.Location.WithRole(ctx), a.S3, in.Location, in.Cluster, in.Policy, in.Now, in.Protect, false,
 		func(id, _ string) {
 			deleted++
 			activity.RecordHeartbeat(ctx, fmt.Sprintf("deleting backup %s: %d objects deleted", id, deleted))

@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/activity"
 
 	"github.com/lifeboat-dev/lifeboat/activities"
+	"github.com/lifeboat-dev/lifeboat/internal/awsx"
 	"github.com/lifeboat-dev/lifeboat/internal/redisbackup"
 )
 
@@ -29,6 +30,8 @@ type NodeStageInput struct {
 	Persistence string             `json:"persistence"`
 	Bucket      string             `json:"bucket"`
 	Files       []redisbackup.File `json:"files"`
+	// Role is assumed for the downloads when the bucket is another account's.
+	awsx.Role
 }
 
 // NodeStageResult says where the checked files wait, and what they replace.
@@ -50,6 +53,7 @@ type NodeStageResult struct {
 // against the cluster manifest. Redis is not touched: a mismatch fails
 // with ChecksumMismatch before anything is stopped.
 func (a *Node) StageNodeRestore(ctx context.Context, in NodeStageInput) (*NodeStageResult, error) {
+	ctx = awsx.WithRole(ctx, in.Role)
 	if err := a.checkNode(in.Node); err != nil {
 		return nil, err
 	}

@@ -19,6 +19,11 @@ import (
 // discovered once per bucket (HeadBucket's x-amz-bucket-region header,
 // through manager.GetBucketRegion) and clients are built once per region.
 //
+// A location in another account names a role (WithRole on the context):
+// its calls go to clients signed with the role's credentials, assumed once
+// per role and refreshed before they expire; clients are kept per role and
+// region.
+//
 // It has the methods of *s3.Client that Lifeboat uses on backup buckets,
 // so the narrow interfaces of backupstore, redisbackup and the activities
 // take it as they take an *s3.Client.
@@ -28,8 +33,14 @@ type Buckets struct {
 	options func(*s3.Options)
 
 	mu      sync.Mutex
-	regions map[string]string     // bucket -> region
-	clients map[string]*s3.Client // region -> client
+	regions map[string]string                // bucket -> region
+	clients map[clientKey]*s3.Client         // (role, region) -> client
+	creds   map[Role]aws.CredentialsProvider // role -> its cached credentials
+}
+
+type clientKey struct {
+	role   Role
+	region string
 }
 
 // NewBuckets builds the router over cfg; options are applied to every
@@ -38,8 +49,24 @@ type Buckets struct {
 func NewBuckets(cfg aws.Config, home *s3.Client, options func(*s3.Options)) *Buckets {
 	return &Buckets{
 		home: home, cfg: cfg, options: options,
-		regions: map[string]string{}, clients: map[string]*s3.Client{cfg.Region: home},
+		regions: map[string]string{}, clients: map[clientKey]*s3.Client{{region: cfg.Region}: home},
+		creds: map[Role]aws.CredentialsProvider{},
 	}
+}
+
+// credentials are the role's (the zero Role: the configuration's).
+func (b *Buckets) credentials(r Role) aws.CredentialsProvider {
+	if r.IsZero() {
+		return b.cfg.Credentials
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	c, ok := b.creds[r]
+	if !ok {
+		c = newRoleCredentials(b.cfg, r)
+		b.creds[r] = c
+	}
+	return c
 }
 
 // Region is the region of a bucket, asked once and remembered. A bucket
@@ -51,10 +78,11 @@ func (b *Buckets) Region(ctx context.Context, bucket string) (string, error) {
 	if ok {
 		return r, nil
 	}
-	// Signed with the configuration's credentials (GetBucketRegion sends an
+	// Signed with the location's credentials (GetBucketRegion sends an
 	// anonymous request unless told otherwise): S3 names the region in the
 	// header of its 200, 301 and 403 answers alike.
-	r, err := manager.GetBucketRegion(ctx, b.home, bucket, func(o *s3.Options) { o.Credentials = b.cfg.Credentials })
+	creds := b.credentials(RoleFrom(ctx))
+	r, err := manager.GetBucketRegion(ctx, b.home, bucket, func(o *s3.Options) { o.Credentials = creds })
 	if err != nil {
 		var nf manager.BucketNotFound
 		if errors.As(err, &nf) {
@@ -71,15 +99,19 @@ func (b *Buckets) Region(ctx context.Context, bucket string) (string, error) {
 	return r, nil
 }
 
-// For is the client of a bucket's region.
+// For is the client of a bucket's region, signed with the credentials of
+// the role in ctx (WithRole), if any.
 func (b *Buckets) For(ctx context.Context, bucket string) (*s3.Client, error) {
 	r, err := b.Region(ctx, bucket)
 	if err != nil {
 		return nil, err
 	}
+	role := RoleFrom(ctx)
+	creds := b.credentials(role)
+	key := clientKey{role: role, region: r}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if c, ok := b.clients[r]; ok {
+	if c, ok := b.clients[key]; ok {
 		return c, nil
 	}
 	c := s3.NewFromConfig(b.cfg, func(o *s3.Options) {
@@ -87,8 +119,9 @@ func (b *Buckets) For(ctx context.Context, bucket string) (*s3.Client, error) {
 			b.options(o)
 		}
 		o.Region = r
+		o.Credentials = creds
 	})
-	b.clients[r] = c
+	b.clients[key] = c
 	return c, nil
 }
 

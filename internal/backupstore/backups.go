@@ -92,6 +92,7 @@ func (e *NoBucketError) Error() string {
 // ListBackups finds every backup folder of an environment's dataset under
 // a backup root, in every store, and reads their manifests.
 func ListBackups(ctx context.Context, api API, loc Location, env, dataset string) (*DatasetBackups, error) {
+	ctx = loc.WithRole(ctx)
 	out := &DatasetBackups{Location: loc, EnvID: env, Dataset: dataset}
 	envPrefix := loc.Key(env) + "/"
 	stores, err := listFolders(ctx, api, loc.Bucket, envPrefix)
@@ -257,6 +258,7 @@ type RetentionRun struct {
 // called after each deleted object (activities heartbeat there).
 func ApplyRetention(ctx context.Context, api DeleteAPI, loc Location, env, dataset string, r Retention, now time.Time,
 	protect []string, dryRun bool, onDeleted func(backup Backup, key string)) (*RetentionRun, error) {
+	ctx = loc.WithRole(ctx)
 	if err := r.Validate(); err != nil {
 		return nil, err
 	}

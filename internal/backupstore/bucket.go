@@ -10,6 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/lifeboat-dev/lifeboat/internal/awsx"
 )
 
 // BucketAPI is the S3 client as the bucket checks need it.
@@ -28,9 +30,13 @@ type regioner interface {
 // recorded in the backup's manifest.
 type Bucket struct {
 	Region string `json:"region,omitempty"`
-	// Owner is the account that owns the bucket, when known; DynamoDB
-	// exports name it (S3BucketOwner) so a bucket of another account works.
+	// Owner is the account that owns the bucket when it is another
+	// account than the worker's (the location's role's, or --bucket-owner);
+	// DynamoDB exports and imports name it (S3BucketOwner), as AWS requires
+	// for a bucket of another account.
 	Owner string `json:"owner,omitempty"`
+	// Role is the role assumed for the bucket's S3 calls, if any.
+	Role string `json:"role,omitempty"`
 	// Versioning is GetBucketVersioning's status: Enabled, Suspended, or
 	// "Off" for a bucket on which it was never enabled.
 	Versioning string `json:"versioning"`
@@ -101,13 +107,21 @@ func (e *UnversionedError) Error() string {
 // versioning and Object Lock configuration. A bucket that does not exist
 // is a NoBucketError. It does not judge: Require does.
 func CheckBucket(ctx context.Context, api BucketAPI, loc Location) (*Bucket, error) {
+	ctx = loc.WithRole(ctx)
 	if _, err := api.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(loc.Bucket)}); err != nil {
 		if IsNotFound(err) {
 			return nil, &NoBucketError{Location: loc}
 		}
+		var ar *awsx.AssumeRoleError
+		if errors.As(err, &ar) {
+			return nil, ar
+		}
+		if IsAccessDenied(err) {
+			return nil, &BucketAccessError{Location: loc, Err: err}
+		}
 		return nil, fmt.Errorf("check bucket %s: %w", loc.Bucket, err)
 	}
-	b := &Bucket{}
+	b := &Bucket{Owner: loc.Owner(), Role: loc.RoleARN}
 	if r, ok := api.(regioner); ok {
 		region, err := r.Region(ctx, loc.Bucket)
 		if err != nil {
@@ -116,6 +130,9 @@ func CheckBucket(ctx context.Context, api BucketAPI, loc Location) (*Bucket, err
 		b.Region = region
 	}
 	v, err := api.GetBucketVersioning(ctx, &s3.GetBucketVersioningInput{Bucket: aws.String(loc.Bucket)})
+	if IsAccessDenied(err) {
+		return nil, &BucketAccessError{Location: loc, Err: err}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read versioning of bucket %s: %w", loc.Bucket, err)
 	}
@@ -138,6 +155,35 @@ func CheckBucket(ctx context.Context, api BucketAPI, loc Location) (*Bucket, err
 		b.ObjectLock = lock
 	}
 	return b, nil
+}
+
+// BucketAccessError says the credentials of a location (its role's, or
+// the worker's own) may not use its bucket: bad input, fixed by a bucket
+// policy or the role's policy, never by retrying.
+type BucketAccessError struct {
+	Location Location
+	Err      error
+}
+
+func (e *BucketAccessError) Error() string {
+	who := "the worker's credentials"
+	if e.Location.RoleARN != "" {
+		who = "role " + e.Location.RoleARN
+	}
+	return fmt.Sprintf("backup location %s: %s may not use bucket %s (%s): see README, Backups in another account",
+		e.Location, who, e.Location.Bucket, errorCode(e.Err))
+}
+
+func (e *BucketAccessError) Unwrap() error { return e.Err }
+
+// IsAccessDenied recognises S3's refusals (AccessDenied; HEAD answers carry
+// no body, so the SDK names them by their status, Forbidden).
+func IsAccessDenied(err error) bool {
+	switch errorCode(err) {
+	case "AccessDenied", "Forbidden", "AllAccessDisabled":
+		return true
+	}
+	return false
 }
 
 // Require refuses an unversioned bucket unless allowUnversioned, and
@@ -167,6 +213,9 @@ func (b *Bucket) Describe() string {
 		return ""
 	}
 	parts := []string{}
+	if b.Owner != "" {
+		parts = append(parts, "account "+b.Owner)
+	}
 	if b.Region != "" {
 		parts = append(parts, b.Region)
 	}

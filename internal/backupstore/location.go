@@ -4,17 +4,84 @@
 package backupstore
 
 import (
+	"context"
 	"fmt"
 	"net/url"
 	"path"
 	"regexp"
 	"strings"
+
+	"github.com/lifeboat-dev/lifeboat/internal/awsx"
 )
 
-// Location is a parsed s3://bucket/prefix URL.
+// Location is a parsed s3://bucket/prefix URL, and how to reach it: a
+// bucket in another account names the role to assume there (its S3 calls
+// use that role's credentials) and its owner, which DynamoDB's exports and
+// imports must name.
 type Location struct {
 	Bucket string
 	Prefix string // without leading or trailing slash; may be empty
+
+	RoleARN    string `json:"roleArn,omitempty"`
+	ExternalID string `json:"externalId,omitempty"`
+	// BucketOwner is the bucket's account when it is not the role's.
+	BucketOwner string `json:"bucketOwner,omitempty"`
+}
+
+// Access is how a location is reached, as the user gave it: a role to
+// assume (with its external id) and the bucket owner's account, each
+// optional.
+type Access struct {
+	RoleARN     string `json:"roleArn,omitempty"`
+	ExternalID  string `json:"externalId,omitempty"`
+	BucketOwner string `json:"bucketOwner,omitempty"`
+}
+
+// Validate checks the role ARN's and the owner's shape.
+func (a Access) Validate() error {
+	if err := (awsx.Role{ARN: a.RoleARN, ExternalID: a.ExternalID}).Validate(); err != nil {
+		return err
+	}
+	if a.BucketOwner != "" && !accountPattern.MatchString(a.BucketOwner) {
+		return fmt.Errorf("bucket owner %q is not a 12-digit AWS account id", a.BucketOwner)
+	}
+	return nil
+}
+
+var accountPattern = regexp.MustCompile(`^[0-9]{12}$`)
+
+// ParseLocationWith parses s3://bucket[/prefix] reached with access.
+func ParseLocationWith(raw string, a Access) (Location, error) {
+	loc, err := ParseLocation(raw)
+	if err != nil {
+		return Location{}, err
+	}
+	if err := a.Validate(); err != nil {
+		return Location{}, &InvalidLocationError{URL: raw, Reason: err.Error()}
+	}
+	loc.RoleARN, loc.ExternalID, loc.BucketOwner = a.RoleARN, a.ExternalID, a.BucketOwner
+	return loc, nil
+}
+
+// Role is the role the location's S3 calls assume (zero: none).
+func (l Location) Role() awsx.Role { return awsx.Role{ARN: l.RoleARN, ExternalID: l.ExternalID} }
+
+// Owner is the bucket's account when it is known to be another one: the
+// explicit owner, else the role's account; "" for the worker's own.
+func (l Location) Owner() string {
+	if l.BucketOwner != "" {
+		return l.BucketOwner
+	}
+	return l.Role().Account()
+}
+
+// WithRole makes S3 calls under the returned context use the location's
+// role; a location without one leaves ctx as it is.
+func (l Location) WithRole(ctx context.Context) context.Context {
+	if l.RoleARN == "" {
+		return ctx
+	}
+	return awsx.WithRole(ctx, l.Role())
 }
 
 // InvalidLocationError says a backup location is not a usable s3:// URL.

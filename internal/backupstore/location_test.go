@@ -46,3 +46,27 @@ func TestParseManifestKey(t *testing.T) {
 		t.Fatalf("BackupFolder without prefix = %s", got)
 	}
 }
+
+func TestParseLocationWith(t *testing.T) {
+	t.Parallel()
+	const role = "arn:aws:iam::222233334444:role/lifeboat-backup-writer"
+	loc, err := ParseLocationWith("s3://bucket/p", Access{RoleARN: role, ExternalID: "x-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if loc.Owner() != "222233334444" || loc.Role().ARN != role || loc.Role().ExternalID != "x-1" {
+		t.Errorf("location %+v: owner %q, role %+v", loc, loc.Owner(), loc.Role())
+	}
+	loc, err = ParseLocationWith("s3://bucket/p", Access{RoleARN: role, BucketOwner: "555566667777"})
+	if err != nil || loc.Owner() != "555566667777" {
+		t.Errorf("explicit owner: %+v, %v", loc, err)
+	}
+	if loc, _ := ParseLocation("s3://bucket"); loc.Owner() != "" {
+		t.Errorf("own-account location has owner %q", loc.Owner())
+	}
+	for _, a := range []Access{{RoleARN: "arn:aws:iam::1:role/x"}, {BucketOwner: "12"}, {ExternalID: "no-role"}} {
+		if _, err := ParseLocationWith("s3://bucket/p", a); err == nil {
+			t.Errorf("%+v accepted", a)
+		}
+	}
+}

@@ -75,6 +75,7 @@ const maxFindDepth = 4
 // be; a folder whose backup is in progress or failed has none, which the
 // caller learns when it reads the manifest.
 func FindManifests(ctx context.Context, api API, loc Location, dataset string) ([]ManifestRef, error) {
+	ctx = loc.WithRole(ctx)
 	start := loc.Prefix
 	if start != "" {
 		start += "/"

@@ -168,6 +168,60 @@ def _query_error(code, message, status):
     return status, [("Content-Type", "text/xml")], body.encode()
 
 
+def _assume_role_refusal(environ):
+    """STS's 403 AccessDenied for an AssumeRole AWS would refuse: a role that
+    does not exist in its account, or a trust policy whose
+    sts:ExternalId condition the request does not meet. moto hands out
+    credentials for any ARN. Principals are not checked."""
+    raw = Emulator._body(environ)
+    q = parse_qs(raw.decode("utf-8", "replace") + "&" + environ.get("QUERY_STRING", ""))
+    if (q.get("Action") or [""])[0] != "AssumeRole":
+        return None
+    arn, external = (q.get("RoleArn") or [""])[0], (q.get("ExternalId") or [None])[0]
+    m = re.match(r"^arn:aws[\w-]*:iam::(\d{12}):role/", arn)
+    why = None
+    if m is None:
+        why = "not an IAM role ARN"
+    else:
+        from moto.iam.models import iam_backends
+        try:
+            role = iam_backends[m.group(1)]["aws"].get_role_by_arn(arn)
+        except Exception:
+            role = None
+        if role is None:
+            why = "no such role"
+        elif not _trust_allows(role.assume_role_policy_document, external):
+            why = "the trust policy's sts:ExternalId condition is not met"
+    if why is None:
+        return None
+    print(f"emulator: AssumeRole {arn} refused: {why}", flush=True)
+    body = ('<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type>'
+            "<Code>AccessDenied</Code><Message>User is not authorized to perform: sts:AssumeRole on resource: "
+            f"{arn}</Message></Error><RequestId>{uuid.uuid4()}</RequestId></ErrorResponse>")
+    return 403, [("Content-Type", "text/xml")], body.encode()
+
+
+def _trust_allows(document, external):
+    """Whether an Allow statement of the trust policy admits the external
+    id: each sts:ExternalId in a StringEquals condition must match."""
+    try:
+        doc = json.loads(document) if isinstance(document, str) else document
+    except ValueError:
+        return True
+    statements = doc.get("Statement") or []
+    if isinstance(statements, dict):
+        statements = [statements]
+    for st in statements:
+        if st.get("Effect") != "Allow":
+            continue
+        want = ((st.get("Condition") or {}).get("StringEquals") or {}).get("sts:ExternalId")
+        if want is None:
+            return True
+        if external in (want if isinstance(want, list) else [want]):
+            return True
+    return False
+
+
 def _ddb_error(code, message, status):
     body = json.dumps({"__type": dynamo_mod.ERR + code, "message": message}).encode()
     return status, [("Content-Type", "application/x-amz-json-1.0"), ("x-amzn-RequestId", str(uuid.uuid4()))], body
@@ -380,6 +434,10 @@ class Emulator:
             if code == 403 and b"<ErrorResponse" in body:
                 status, headers, body = _denied_as(_ec2_error, body, "UnauthorizedOperation")
             return status, headers, body
+        if service == "sts":
+            refusal = _assume_role_refusal(environ)
+            if refusal is not None:
+                return refusal
         if service == "s3" and action not in _S3_UNROUTED and _SCOPE.search(environ.get("HTTP_AUTHORIZATION", "")):
             # Only signed requests: an unsigned one names no region (on AWS it
             # goes by the endpoint's, and all regions share this endpoint).

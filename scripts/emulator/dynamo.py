@@ -195,6 +195,22 @@ class DynamoState:
         from moto.s3.models import s3_backends
         return s3_backends[DEFAULT_ACCOUNT_ID]["aws"]
 
+    def s3_for(self, bucket, owner):
+        """The S3 backend holding bucket, as an export or import reaches it,
+        or None and the job's failure. A bucket of another account than the
+        caller's is reached only when S3BucketOwner names that account, as
+        AWS requires (its bucket policy is assumed to grant the caller);
+        an S3BucketOwner that is not the bucket's account is refused."""
+        from moto.s3.models import s3_backends
+        where = s3_backends.bucket_accounts.get(bucket)
+        if where is None:
+            return None, ("S3NoSuchBucket", "The specified bucket does not exist")
+        partition, account = where
+        if (owner or DEFAULT_ACCOUNT_ID) != account:
+            return None, ("S3AccessDenied", f"Access Denied: bucket {bucket} belongs to account {account}, "
+                                            f"S3BucketOwner is {owner or 'not set'}")
+        return s3_backends[account][partition], None
+
     def pitr_window(self, table):
         """(earliest, latest) restorable times, or None if PITR is off."""
         p = self.pitr.get((table.account_id, table.region_name, table.name))
@@ -330,6 +346,7 @@ class DynamoState:
         job.table_arn, job.table_name, job.table_id = table.table_arn, table.name, self.table_id(table.table_arn)
         job.export_time = export_time if export_time is not None else started
         job.bucket, job.owner = body["S3Bucket"], body.get("S3BucketOwner") or DEFAULT_ACCOUNT_ID
+        job.owner_given = body.get("S3BucketOwner")
         job.prefix = body.get("S3Prefix") or ""
         job.format = body.get("ExportFormat") or "DYNAMODB_JSON"
         job.export_type = body.get("ExportType") or "FULL_EXPORT"
@@ -339,11 +356,11 @@ class DynamoState:
         self.jobs[arn] = job
         if token:
             self.tokens[("export", DEFAULT_ACCOUNT_ID, region, token)] = (fp, arn, started)
-        bucket = self.s3().buckets.get(job.bucket)
-        if bucket is None:
-            self._fail(job, "S3NoSuchBucket", "The specified bucket does not exist")
+        s3, failure = self.s3_for(job.bucket, job.owner_given)
+        if failure is not None:
+            self._fail(job, *failure)
         else:
-            self.s3().put_object(job.bucket, job.base + "/_started", b"")
+            s3.put_object(job.bucket, job.base + "/_started", b"")
             if job.due <= started:
                 self._complete_export(job)
         return {"ExportDescription": self._export_desc(job)}
@@ -378,9 +395,9 @@ class DynamoState:
         job.items = None
 
     def _complete_export(self, job):
-        s3 = self.s3()
-        if job.bucket not in s3.buckets:
-            self._fail(job, "S3NoSuchBucket", "The specified bucket does not exist")
+        s3, failure = self.s3_for(job.bucket, job.owner_given)
+        if failure is not None:
+            self._fail(job, *failure)
             return
         n = len(job.items)
         files = 1 if n < 2 * ITEMS_PER_FILE_MIN else max(min(n // ITEMS_PER_FILE_MIN, DATA_FILES_MAX),
@@ -493,11 +510,9 @@ class DynamoState:
         src = body.get("S3BucketSource") or {}
         # Read the source now (its size sets the job's duration); load at the end.
         lines, failure = [], None
-        s3 = self.s3()
-        bucket = s3.buckets.get(src.get("S3Bucket", ""))
-        if bucket is None:
-            failure = ("S3NoSuchBucket", "The specified bucket does not exist")
-        else:
+        s3, failure = self.s3_for(src.get("S3Bucket", ""), src.get("S3BucketOwner"))
+        if failure is None:
+            bucket = s3.buckets[src["S3Bucket"]]
             keys, _, _, _ = s3.list_objects(bucket, prefix=src.get("S3KeyPrefix") or "", delimiter=None,
                                             marker=None, max_keys=None)
             for key in keys:

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/lifeboat-dev/lifeboat/internal/awsx"
 	"github.com/lifeboat-dev/lifeboat/internal/backupstore"
 	"github.com/lifeboat-dev/lifeboat/internal/ids"
 )
@@ -35,6 +36,7 @@ func (a *app) backupsCommand() *cobra.Command {
 // backupTarget is the flags every `backup` subcommand takes.
 type backupTarget struct {
 	location, envID, datasetID string
+	access                     backupstore.Access
 }
 
 func (t *backupTarget) flags(cmd *cobra.Command) {
@@ -42,6 +44,7 @@ func (t *backupTarget) flags(cmd *cobra.Command) {
 	f.StringVar(&t.location, "backup-location", "", "the backup root given to backup-dataset: s3://bucket/prefix")
 	f.StringVar(&t.envID, "env-id", "", "environment id")
 	f.StringVar(&t.datasetID, "dataset-id", "", "dataset id")
+	accessFlags(cmd, &t.access)
 }
 
 func (t *backupTarget) parse(cmd *cobra.Command) (backupstore.Location, error) {
@@ -54,7 +57,13 @@ func (t *backupTarget) parse(cmd *cobra.Command) (backupstore.Location, error) {
 	if err := ids.Validate("dataset", t.datasetID); err != nil {
 		return backupstore.Location{}, err
 	}
-	return backupstore.ParseLocation(t.location)
+	loc, err := backupstore.ParseLocationWith(t.location, t.access)
+	if err != nil {
+		return backupstore.Location{}, err
+	}
+	// Every S3 call the command makes on the location uses its role.
+	cmd.SetContext(loc.WithRole(cmd.Context()))
+	return loc, nil
 }
 
 // s3Error makes a missing bucket or backup bad input (exit 2).
@@ -65,6 +74,14 @@ func s3Error(err error) error {
 	)
 	if errors.As(err, &nb) || errors.As(err, &bucket) {
 		return usageError{err}
+	}
+	var ar *awsx.AssumeRoleError
+	var ba *backupstore.BucketAccessError
+	if errors.As(err, &ar) || errors.As(err, &ba) {
+		return usageError{err}
+	}
+	if backupstore.IsAccessDenied(err) {
+		return usageError{fmt.Errorf("access denied (see README, Backups in another account): %w", err)}
 	}
 	return err
 }

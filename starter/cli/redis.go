@@ -242,6 +242,9 @@ func (a *app) redisBackupCommand() *cobra.Command {
 			if err := checkRedisRequest(in.Cluster, in.BackupLocation); err != nil {
 				return err
 			}
+			if err := in.Access.Validate(); err != nil {
+				return usageError{err}
+			}
 			format, err := redisbackup.ParseFormat(in.Format)
 			if err != nil {
 				return usageError{fmt.Errorf("--format: %w", err)}
@@ -277,6 +280,7 @@ func (a *app) redisBackupCommand() *cobra.Command {
 	f.StringVar(&in.BackupLocation, "backup-location", "", "where to back up to: s3://bucket/prefix")
 	f.StringVar(&in.Format, "format", redisbackup.FormatRDB, "rdb (BGSAVE) or aof (BGREWRITEAOF; nodes need appendonly yes)")
 	allowUnversionedFlag(cmd, &in.AllowUnversioned)
+	accessFlags(cmd, &in.Access)
 	f.BoolVar(&wait, "wait", false, "wait for the backup, showing progress; exit non-zero if it fails")
 	f.DurationVar(&sidecar, "sidecar-timeout", redis.DefaultSidecarTimeoutSeconds*time.Second, "how long a node's sidecar may take to pick up its work before the node counts as down: "+durationFormat)
 	alias(cmd, "cluster-id", "cluster")
@@ -308,6 +312,9 @@ func (a *app) redisRestoreCommand() *cobra.Command {
 						return err
 					}
 				}
+			}
+			if err := in.Access.Validate(); err != nil {
+				return usageError{err}
 			}
 			if in.SourceNode != "" && in.Node == "" {
 				return usagef("--source-node-id needs --node-id: it names the backed-up node one restored node gets")
@@ -349,6 +356,7 @@ func (a *app) redisRestoreCommand() *cobra.Command {
 	f.StringVar(&at, "at", "", "restore the latest backup taken at or before this moment: "+timeFormats+", a date meaning the end of that day (default: the latest)")
 	f.StringVar(&in.BackupID, "backup-id", "", "restore this backup, an id like 20261122T001730.096Z as redis backups lists it")
 	f.StringVar(&in.BackupLocation, "backup-location", "", "where the backups were written: s3://bucket/prefix")
+	accessFlags(cmd, &in.Access)
 	f.BoolVar(&wait, "wait", false, "wait for the restore, showing progress; exit non-zero if it fails")
 	f.DurationVar(&sidecar, "sidecar-timeout", redis.DefaultSidecarTimeoutSeconds*time.Second, "how long a node's sidecar may take to pick up its work before the node counts as down: "+durationFormat)
 	alias(cmd, "cluster-id", "cluster")
@@ -361,6 +369,7 @@ func (a *app) redisRestoreCommand() *cobra.Command {
 
 func (a *app) redisBackupsCommand() *cobra.Command {
 	var cluster, location string
+	var access backupstore.Access
 	var out *output
 	cmd := &cobra.Command{
 		Use:     "backups --cluster-id C --backup-location s3://... [--output table|json]",
@@ -373,7 +382,11 @@ func (a *app) redisBackupsCommand() *cobra.Command {
 			if err := checkRedisRequest(cluster, location); err != nil {
 				return err
 			}
-			loc, _ := backupstore.ParseLocation(location)
+			loc, err := backupstore.ParseLocationWith(location, access)
+			if err != nil {
+				return usageError{err}
+			}
+			cmd.SetContext(loc.WithRole(cmd.Context()))
 			c, err := a.awsClients(cmd.Context())
 			if err != nil {
 				return err
@@ -382,6 +395,9 @@ func (a *app) redisBackupsCommand() *cobra.Command {
 			if err != nil {
 				if backupstore.IsNotFound(err) {
 					return usageError{&backupstore.NoBucketError{Location: loc}}
+				}
+				if aerr := accessError(loc, err); aerr != nil {
+					return aerr
 				}
 				return err
 			}

@@ -127,7 +127,7 @@ func (a *app) scheduleBackupCommand() *cobra.Command {
 	fl.StringVar(&envID, "env-id", "", "environment id (default for entries of --datasets without envId)")
 	fl.StringVar(&datasetID, "dataset-id", "", "dataset id")
 	fl.StringVar(&location, "backup-location", "", "where to back up to: s3://bucket/prefix")
-	fl.StringVar(&file, "datasets", "", "path of a JSON file: an array of {envId, datasetId, backupLocation, allowUnversioned, kmsKeyId}")
+	fl.StringVar(&file, "datasets", "", "path of a JSON file: an array of {envId, datasetId, backupLocation, allowUnversioned, kmsKeyId, roleArn, externalId, bucketOwner}")
 	fl.IntVar(&retain, "retain", 0, "after each successful run keep each dataset's newest N backups (a number; 0: no count rule)")
 	fl.IntVar(&retainDays, "retain-days", 0, "after each successful run keep backups younger than D days (a number; 0: no age rule)")
 	fl.DurationVar(&drain, "drain-timeout", time.Duration(dataset.DefaultDrainTimeoutSeconds)*time.Second, "how long each run waits for in-flight writes: "+durationFormat)
@@ -144,21 +144,23 @@ func (a *app) checkBackupTargets(ctx context.Context, ds []dataset.BackupDataset
 	if err != nil {
 		return err
 	}
-	buckets := map[string]*backupstore.Bucket{}
+	buckets := map[backupstore.Location]*backupstore.Bucket{} // by bucket and access
 	for _, d := range ds {
 		if _, err := reg.GetDataset(ctx, d.EnvID, d.DatasetID); err != nil {
 			return err
 		}
-		loc, err := backupstore.ParseLocation(d.BackupLocation)
+		loc, err := backupstore.ParseLocationWith(d.BackupLocation, d.Access)
 		if err != nil {
 			return err
 		}
-		b, ok := buckets[loc.Bucket]
+		key := loc
+		key.Prefix = ""
+		b, ok := buckets[key]
 		if !ok {
 			if b, err = checkBucket(ctx, a.aws.Buckets, loc); err != nil {
 				return err
 			}
-			buckets[loc.Bucket] = b
+			buckets[key] = b
 		}
 		if err := b.Require(loc.Bucket, d.AllowUnversioned); err != nil {
 			return usageError{err}
@@ -442,6 +444,9 @@ func checkBucket(ctx context.Context, api backupstore.BucketAPI, loc backupstore
 	var nb *backupstore.NoBucketError
 	if errors.As(err, &nb) {
 		return nil, usageError{err}
+	}
+	if aerr := accessError(loc, err); aerr != nil {
+		return nil, aerr
 	}
 	if err != nil {
 		return nil, fmt.Errorf("backup location %s: %w", loc, err)

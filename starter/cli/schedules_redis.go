@@ -67,7 +67,7 @@ the run's own backup, never the newest complete one, never a folder without a cl
 				return err
 			}
 			in.SidecarTimeoutSeconds = int(sidecar / time.Second)
-			if err := a.checkRedisTarget(cmd.Context(), in.Cluster, in.BackupLocation, in.AllowUnversioned); err != nil {
+			if err := a.checkRedisTarget(cmd.Context(), in.Cluster, in.BackupLocation, in.Access, in.AllowUnversioned); err != nil {
 				return err
 			}
 			c, err := a.client()
@@ -86,6 +86,7 @@ the run's own backup, never the newest complete one, never a folder without a cl
 	fl.StringVar(&in.BackupLocation, "backup-location", "", "s3://bucket/prefix to back up to")
 	fl.StringVar(&in.Format, "format", redisbackup.FormatRDB, "rdb (BGSAVE) or aof (BGREWRITEAOF; nodes need appendonly yes)")
 	allowUnversionedFlag(cmd, &in.AllowUnversioned)
+	accessFlags(cmd, &in.Access)
 	fl.DurationVar(&sidecar, "sidecar-timeout", redis.DefaultSidecarTimeoutSeconds*time.Second, "how long a node's sidecar may take to pick up its work before the node counts as down")
 	r.add(cmd, "after each successful run ")
 	return cmd
@@ -94,7 +95,7 @@ the run's own backup, never the newest complete one, never a folder without a cl
 // checkRedisTarget refuses a cluster that is not registered, a bucket that
 // does not exist and an unversioned bucket not allowed, so a schedule is not
 // created to fail every night.
-func (a *app) checkRedisTarget(ctx context.Context, cluster, location string, allowUnversioned bool) error {
+func (a *app) checkRedisTarget(ctx context.Context, cluster, location string, access backupstore.Access, allowUnversioned bool) error {
 	reg, err := a.registry(ctx)
 	if err != nil {
 		return err
@@ -102,7 +103,7 @@ func (a *app) checkRedisTarget(ctx context.Context, cluster, location string, al
 	if _, err := reg.GetRedisCluster(ctx, cluster); err != nil {
 		return redisInputError(err)
 	}
-	loc, err := backupstore.ParseLocation(location)
+	loc, err := backupstore.ParseLocationWith(location, access)
 	if err != nil {
 		return err
 	}

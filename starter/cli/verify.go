@@ -52,6 +52,7 @@ bucket or backup.`,
 			}
 			in := dataset.VerifyInput{
 				BackupLocation: loc.String(), EnvID: t.envID, DatasetID: t.datasetID, SourceEnvID: sourceEnv, BackupID: backupID,
+				Access: t.access,
 			}
 			c, err := a.client()
 			if err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"go.temporal.io/api/serviceerror"
 
+	"github.com/lifeboat-dev/lifeboat/internal/awsx"
 	"github.com/lifeboat-dev/lifeboat/internal/backupstore"
 	"github.com/lifeboat-dev/lifeboat/internal/ids"
 	"github.com/lifeboat-dev/lifeboat/starter/client"
@@ -86,7 +87,7 @@ func (a *app) backupCommand() *cobra.Command {
 	f.StringVar(&datasetID, "dataset-id", "", "dataset id")
 	f.StringVar(&location, "backup-location", "", "where to back up to: s3://bucket/prefix")
 	f.StringVar(&pit, "point-in-time", "", "export this past moment from PITR, without pausing writes: "+timeFormats+", a date meaning 00:00 UTC")
-	f.StringVar(&file, "datasets", "", "path of a JSON file: an array of {envId, datasetId, backupLocation, pointInTime, allowUnversioned, kmsKeyId}")
+	f.StringVar(&file, "datasets", "", "path of a JSON file: an array of {envId, datasetId, backupLocation, pointInTime, allowUnversioned, kmsKeyId, roleArn, externalId, bucketOwner}")
 	f.BoolVar(&wait, "wait", false, "wait for the backup, showing progress; exit non-zero if it fails")
 	f.DurationVar(&drain, "drain-timeout", time.Duration(dataset.DefaultDrainTimeoutSeconds)*time.Second, "how long to wait for in-flight writes before giving up: "+durationFormat)
 	verifyFlag(cmd, &verify)
@@ -98,11 +99,53 @@ func (a *app) backupCommand() *cobra.Command {
 type bucketOptions struct {
 	allowUnversioned bool
 	kmsKeyID         string
+	access           accessOptions
 }
 
 func (o *bucketOptions) add(cmd *cobra.Command) {
 	allowUnversionedFlag(cmd, &o.allowUnversioned)
 	cmd.Flags().StringVar(&o.kmsKeyID, "kms-key-id", "", "encrypt what the backup writes with this KMS key (SSE-KMS): id, ARN or alias")
+	o.access.add(cmd)
+}
+
+// accessOptions are the flags of a backup location in another account.
+type accessOptions struct{ backupstore.Access }
+
+func (o *accessOptions) add(cmd *cobra.Command) { accessFlags(cmd, &o.Access) }
+
+// accessFlags binds --role-arn, --external-id and --bucket-owner.
+func accessFlags(cmd *cobra.Command, a *backupstore.Access) {
+	f := cmd.Flags()
+	f.StringVar(&a.RoleARN, "role-arn", "", "assume this IAM role for the backup location's S3 calls (a bucket in another account): arn:aws:iam::ACCOUNT:role/NAME")
+	f.StringVar(&a.ExternalID, "external-id", "", "external id the role's trust policy requires (with --role-arn)")
+	f.StringVar(&a.BucketOwner, "bucket-owner", "", "account id owning the bucket, when not the role's account")
+}
+
+// accessError makes a role that cannot be assumed, or a bucket its
+// credentials may not use, bad input (exit 2); nil for other errors.
+func accessError(loc backupstore.Location, err error) error {
+	var ar *awsx.AssumeRoleError
+	if errors.As(err, &ar) {
+		return usageError{fmt.Errorf("backup location %s: %w", loc, ar)}
+	}
+	var ba *backupstore.BucketAccessError
+	if errors.As(err, &ba) {
+		return usageError{ba}
+	}
+	return nil
+}
+
+// apply sets the flags on an entry; a --datasets entry's own roleArn,
+// externalId or bucketOwner stays when the flag is not given.
+func (o *accessOptions) apply(a *backupstore.Access) {
+	if o.RoleARN != "" {
+		a.RoleARN, a.ExternalID = o.RoleARN, o.ExternalID
+	} else if o.ExternalID != "" && a.ExternalID == "" {
+		a.ExternalID = o.ExternalID
+	}
+	if o.BucketOwner != "" {
+		a.BucketOwner = o.BucketOwner
+	}
 }
 
 func allowUnversionedFlag(cmd *cobra.Command, v *bool) {
@@ -117,12 +160,14 @@ func (o *bucketOptions) apply(d *dataset.BackupDataset) {
 	if o.kmsKeyID != "" {
 		d.KMSKeyID = o.kmsKeyID
 	}
+	o.access.apply(&d.Access)
 }
 
 func (a *app) restoreCommand() *cobra.Command {
 	var envID, datasetID, source, sourceEnv, newID, location, backupID, file string
 	var wait bool
 	var drain time.Duration
+	var access accessOptions
 	cmd := &cobra.Command{
 		Use:   "restore-dataset (--env-id E --dataset-id D [--source-dataset-id S] --backup-location s3://... | --datasets FILE) [--new-store-id N]",
 		Short: "Restore datasets from S3 into a new store and switch the environment to it",
@@ -155,10 +200,11 @@ func (a *app) restoreCommand() *cobra.Command {
 					BackupLocation: location, BackupID: backupID,
 				}}
 			}
-			for _, d := range in.Datasets {
+			for i, d := range in.Datasets {
 				if err := checkRequest(d.EnvID, d.DatasetID, d.BackupLocation); err != nil {
 					return err
 				}
+				access.apply(&in.Datasets[i].Access)
 			}
 			if err := in.Validate(); err != nil {
 				return usageError{err}
@@ -197,7 +243,8 @@ func (a *app) restoreCommand() *cobra.Command {
 	f.StringVar(&newID, "new-store-id", "", "id of the new store (default: a timestamp id like 20210901T120000Z)")
 	f.StringVar(&location, "backup-location", "", "where the backup was written: s3://bucket/prefix (the backup root or a folder below it)")
 	f.StringVar(&backupID, "backup-id", "", "restore this backup, an id like 20261122T020556.939Z as backup list shows it (default: the latest)")
-	f.StringVar(&file, "datasets", "", "path of a JSON file: an array of {envId, datasetId, sourceDatasetId, sourceEnvId, backupLocation, backupId}")
+	f.StringVar(&file, "datasets", "", "path of a JSON file: an array of {envId, datasetId, sourceDatasetId, sourceEnvId, backupLocation, backupId, roleArn, externalId, bucketOwner}")
+	access.add(cmd)
 	f.BoolVar(&wait, "wait", false, "wait for the restore, showing progress; exit non-zero if it fails")
 	f.DurationVar(&drain, "drain-timeout", time.Duration(dataset.DefaultDrainTimeoutSeconds)*time.Second, "how long to wait for in-flight writes before giving up: "+durationFormat)
 	alias(cmd, "new-store-id", "new-id")

@@ -179,7 +179,7 @@ func restoreOne(ctx workflow.Context, t datasetact.RestoreTarget, v datasetact.V
 	}
 	var started datasetact.StartImportResult
 	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, importStart), dynamo.StartImport, datasetact.StartImportInput{
-		TableName: t.TableName, Bucket: t.Location.Bucket, DataPrefix: v.DataPrefix,
+		TableName: t.TableName, Bucket: t.Location.Bucket, DataPrefix: v.DataPrefix, BucketOwner: t.Location.Owner(),
 	}).Get(ctx, &started)
 	if err != nil {
 		dp.Step = workflows.StepFailed

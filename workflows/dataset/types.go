@@ -61,6 +61,9 @@ func (in BackupInput) Validate() error {
 		if err := checkIDs(d.EnvID, d.DatasetID); err != nil {
 			return err
 		}
+		if err := d.Access.Validate(); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -77,6 +80,9 @@ func (in RestoreInput) Validate() error {
 	}
 	for _, d := range in.Datasets {
 		if err := checkIDs(d.EnvID, d.DatasetID, d.SourceEnvID, d.SourceDatasetID); err != nil {
+			return err
+		}
+		if err := d.Access.Validate(); err != nil {
 			return err
 		}
 	}
@@ -126,6 +132,10 @@ type BackupDataset struct {
 	AllowUnversioned bool `json:"allowUnversioned,omitempty"`
 	// KMSKeyID encrypts the export and the manifest with this KMS key (SSE-KMS).
 	KMSKeyID string `json:"kmsKeyId,omitempty"`
+	// Access names a role to assume for the location's S3 calls (roleArn,
+	// externalId) and the bucket's owner (bucketOwner), for a bucket in
+	// another account.
+	backupstore.Access
 }
 
 // BackupInput is the DatasetBackup workflow's input.
@@ -203,6 +213,10 @@ type RestoreDataset struct {
 	BackupLocation string `json:"backupLocation"`
 	// BackupID picks one backup; the latest is used when empty.
 	BackupID string `json:"backupId,omitempty"`
+	// Access names a role to assume for the location's S3 calls (roleArn,
+	// externalId) and the bucket's owner (bucketOwner), for a bucket in
+	// another account.
+	backupstore.Access
 }
 
 // RestoreInput is the DatasetRestore workflow's input.

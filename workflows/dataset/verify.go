@@ -7,6 +7,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	datasetact "github.com/lifeboat-dev/lifeboat/activities/dataset"
+	"github.com/lifeboat-dev/lifeboat/internal/backupstore"
 	"github.com/lifeboat-dev/lifeboat/workflows"
 )
 
@@ -29,6 +30,8 @@ type VerifyInput struct {
 	SourceEnvID string `json:"sourceEnvId,omitempty"`
 	// BackupID picks one backup; the latest complete one when empty.
 	BackupID string `json:"backupId,omitempty"`
+	// Access names the role to assume for the location and its bucket's owner.
+	backupstore.Access
 }
 
 // VerifyResult is what a DatasetVerify run checked: every object of the

@@ -39,6 +39,7 @@ func Backup(ctx workflow.Context, in BackupInput) (*BackupResult, error) {
 	var plan redisact.BackupPlan
 	err = workflow.ExecuteActivity(short, redisClusters.PlanRedisBackup, redisact.BackupPlanInput{
 		Cluster: in.Cluster, BackupLocation: in.BackupLocation, Format: in.Format, AllowUnversioned: in.AllowUnversioned,
+		Access: in.Access,
 	}).Get(ctx, &plan)
 	if err != nil {
 		return nil, p.fail(ctx, err)
@@ -75,7 +76,7 @@ func Backup(ctx workflow.Context, in BackupInput) (*BackupResult, error) {
 			var r redisact.NodeBackupResult
 			err := workflow.ExecuteActivity(onNode(gctx, n, nodeJob, timeout), redisNode.BackupNode, redisact.NodeBackupInput{
 				Cluster: plan.Cluster, Node: n.ID, Format: plan.Format, Bucket: plan.Location.Bucket,
-				Folder: redisbackup.NodeFolder(plan.Location, plan.Cluster, backupID, n.ID),
+				Folder: redisbackup.NodeFolder(plan.Location, plan.Cluster, backupID, n.ID), Role: plan.Location.Role(),
 			}).Get(gctx, &r)
 			if err != nil {
 				failures[i] = describeNodeError(n, err, timeout)

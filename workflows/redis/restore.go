@@ -31,7 +31,7 @@ func Restore(ctx workflow.Context, in RestoreInput) (*RestoreResult, error) {
 	var plan redisact.RestorePlan
 	err = workflow.ExecuteActivity(short, redisClusters.PlanRedisRestore, redisact.RestorePlanInput{
 		Cluster: in.Cluster, Node: in.Node, SourceCluster: in.SourceCluster, SourceNode: in.SourceNode,
-		BackupID: in.BackupID, Date: in.Date, BackupLocation: in.BackupLocation,
+		BackupID: in.BackupID, Date: in.Date, BackupLocation: in.BackupLocation, Access: in.Access,
 	}).Get(ctx, &plan)
 	if err != nil {
 		return nil, p.fail(ctx, err)
@@ -75,7 +75,7 @@ func Restore(ctx workflow.Context, in RestoreInput) (*RestoreResult, error) {
 			np.Step = StepDownloading
 			err := workflow.ExecuteActivity(onNode(gctx, t.Node, nodeJob, timeout), redisNode.StageNodeRestore, redisact.NodeStageInput{
 				Node: t.Node.ID, SourceCluster: plan.SourceCluster, SourceNode: t.Source.Node, BackupID: plan.BackupID,
-				Persistence: plan.Persistence, Bucket: plan.Location.Bucket, Files: t.Source.Files,
+				Persistence: plan.Persistence, Bucket: plan.Location.Bucket, Files: t.Source.Files, Role: plan.Location.Role(),
 			}).Get(gctx, &staged[i])
 			if err != nil {
 				failures[i] = describeNodeError(t.Node, err, timeout)

@@ -52,6 +52,10 @@ type BackupInput struct {
 	RPOSeconds int64 `json:"rpoSeconds,omitempty"`
 	// AllowUnversioned accepts a bucket without versioning (refused otherwise).
 	AllowUnversioned bool `json:"allowUnversioned,omitempty"`
+	// Access names a role to assume for the location's S3 calls (roleArn,
+	// externalId) and the bucket's owner (bucketOwner), for a bucket in
+	// another account.
+	backupstore.Access
 }
 
 // RetentionPolicy says which of a cluster's backups to keep: the newest
@@ -113,6 +117,10 @@ type RestoreInput struct {
 	Date                  string `json:"date,omitempty"`
 	BackupLocation        string `json:"backupLocation"`
 	SidecarTimeoutSeconds int    `json:"sidecarTimeoutSeconds,omitempty"`
+	// Access names a role to assume for the location's S3 calls (roleArn,
+	// externalId) and the bucket's owner (bucketOwner), for a bucket in
+	// another account.
+	backupstore.Access
 }
 
 // RestoreResult is a finished restore.
