@@ -2,6 +2,7 @@ package activities
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -22,6 +23,13 @@ const ErrAccessDenied = "AccessDenied"
 func Denied(err error) error {
 	if err == nil {
 		return nil
+	}
+	// An activity that already judged the refusal bad input (a role the
+	// user named that cannot be assumed, a bucket it may not use) said
+	// so in its own words: the request is wrong, not Lifeboat's grants.
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) && app.Type() == ErrInvalidInput {
+		return err
 	}
 	action, ok := awsx.DeniedAction(err)
 	if !ok {

@@ -74,13 +74,20 @@ func InvalidAccess(loc backupstore.Location, err error) error {
 		return Invalid(fmt.Errorf("backup location %s: %w", loc, ar))
 	}
 	var ba *backupstore.BucketAccessError
-	if errors.As(err, &ba) {
-		return Invalid(ba)
+	if !errors.As(err, &ba) && backupstore.IsAccessDenied(err) {
+		ba = &backupstore.BucketAccessError{Location: loc, Err: err}
 	}
-	if backupstore.IsAccessDenied(err) {
-		return Invalid(&backupstore.BucketAccessError{Location: loc, Err: err})
+	switch {
+	case ba == nil:
+		return nil
+	case ba.Location.RoleARN == "":
+		// The worker's own credentials: Lifeboat's grants are short, and the
+		// refusal names the IAM action to allow (deploy/iam/).
+		if d := Denied(ba.Err); d != ba.Err {
+			return d
+		}
 	}
-	return nil
+	return Invalid(ba)
 }
 
 // Classify turns the registry's typed errors into non-retryable application

@@ -102,7 +102,16 @@ func TestIntegrationSnapshotsSchedule(t *testing.T) {
 	if err := lb.DeleteSchedule(ctx, id); err != nil {
 		t.Fatalf("delete: %v", err)
 	}
-	if list, err := lb.ListSchedules(ctx); err != nil || slices.ContainsFunc(list, func(s client.ScheduleSummary) bool { return s.ID == id }) {
-		t.Errorf("schedules after delete: %+v, %v; want %s gone", list, err, id)
+	// Schedules are listed from visibility, which catches up with a delete
+	// a moment later.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		list, err := lb.ListSchedules(ctx)
+		if err == nil && !slices.ContainsFunc(list, func(s client.ScheduleSummary) bool { return s.ID == id }) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("schedules 30 s after delete: %+v, %v; want %s gone", list, err, id)
+			break
+		}
 	}
 }
