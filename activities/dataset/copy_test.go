@@ -31,9 +31,9 @@ type memS3 struct {
 	objects map[string]memObject // bucket/key
 	uploads map[string][][]byte
 	upMeta  map[string]map[string]string // an upload's metadata, kept by the object
-	puts    []string // keys written, in order
-	parts   int      // parts uploaded
-	failPut string   // a key whose upload fails
+	puts    []string                     // keys written, in order
+	parts   int                          // parts uploaded
+	failPut string                       // a key whose upload fails
 }
 
 type memObject struct {
