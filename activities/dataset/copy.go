@@ -193,16 +193,21 @@ type copied struct {
 // of the parts' MD5s). The bytes read are checked against the source's
 // single-part ETag too.
 func (a *Copies) copyObject(srcCtx, dstCtx context.Context, srcBucket, srcKey, dstBucket, dstKey string, bytes *atomic.Int64) (copied, error) {
-	src, err := a.S3.GetObject(srcCtx, &s3.GetObjectInput{Bucket: aws.String(srcBucket), Key: aws.String(srcKey)})
+	sh, err := a.head(srcCtx, srcBucket, srcKey)
 	if err != nil {
-		return copied{}, fmt.Errorf("read s3://%s/%s: %w", srcBucket, srcKey, err)
+		return copied{}, err
 	}
-	defer src.Body.Close()
-	srcETag, size := strings.Trim(aws.ToString(src.ETag), `"`), aws.ToInt64(src.ContentLength)
+	srcETag, size := strings.Trim(aws.ToString(sh.ETag), `"`), aws.ToInt64(sh.ContentLength)
 	if h, err := a.head(dstCtx, dstBucket, dstKey); err == nil && aws.ToInt64(h.ContentLength) == size && h.Metadata[sourceETagKey] == srcETag {
 		bytes.Add(size)
 		return copied{etag: strings.Trim(aws.ToString(h.ETag), `"`), size: size, modified: aws.ToTime(h.LastModified), skipped: true}, nil
 	}
+	// IfMatch: the bytes read are those of the version just looked at.
+	src, err := a.S3.GetObject(srcCtx, &s3.GetObjectInput{Bucket: aws.String(srcBucket), Key: aws.String(srcKey), IfMatch: sh.ETag})
+	if err != nil {
+		return copied{}, fmt.Errorf("read s3://%s/%s: %w", srcBucket, srcKey, err)
+	}
+	defer src.Body.Close()
 
 	partSize := a.PartSize
 	if partSize <= 0 {
@@ -223,7 +228,7 @@ func (a *Copies) copyObject(srcCtx, dstCtx context.Context, srcBucket, srcKey, d
 	if body.n != size {
 		return copied{}, fmt.Errorf("copy s3://%s/%s: read %d bytes, the object has %d", srcBucket, srcKey, body.n, size)
 	}
-	if !strings.Contains(srcETag, "-") && srcETag != body.md5() && src.ServerSideEncryption != types.ServerSideEncryptionAwsKms {
+	if !strings.Contains(srcETag, "-") && srcETag != body.md5() && sh.ServerSideEncryption != types.ServerSideEncryptionAwsKms {
 		return copied{}, fmt.Errorf("copy s3://%s/%s: the bytes read have MD5 %s, the source's ETag is %s", srcBucket, srcKey, body.md5(), srcETag)
 	}
 	h, err := a.head(dstCtx, dstBucket, dstKey)
