@@ -127,7 +127,7 @@ func (a *app) scheduleBackupCommand() *cobra.Command {
 	fl.StringVar(&envID, "env-id", "", "environment id (default for entries of --datasets without envId)")
 	fl.StringVar(&datasetID, "dataset-id", "", "dataset id")
 	fl.StringVar(&location, "backup-location", "", "where to back up to: s3://bucket/prefix")
-	fl.StringVar(&file, "datasets", "", "path of a JSON file: an array of {envId, datasetId, backupLocation, allowUnversioned, kmsKeyId, roleArn, externalId, bucketOwner}")
+	fl.StringVar(&file, "datasets", "", "path of a JSON file: an array of {envId, datasetId, backupLocation, allowUnversioned, kmsKeyId, roleArn, externalId, bucketOwner, copyTo: [{location, roleArn, externalId}]}")
 	fl.IntVar(&retain, "retain", 0, "after each successful run keep each dataset's newest N backups (a number; 0: no count rule)")
 	fl.IntVar(&retainDays, "retain-days", 0, "after each successful run keep backups younger than D days (a number; 0: no age rule)")
 	fl.DurationVar(&drain, "drain-timeout", time.Duration(dataset.DefaultDrainTimeoutSeconds)*time.Second, "how long each run waits for in-flight writes: "+durationFormat)

@@ -87,7 +87,7 @@ func (a *app) backupCommand() *cobra.Command {
 	f.StringVar(&datasetID, "dataset-id", "", "dataset id")
 	f.StringVar(&location, "backup-location", "", "where to back up to: s3://bucket/prefix")
 	f.StringVar(&pit, "point-in-time", "", "export this past moment from PITR, without pausing writes: "+timeFormats+", a date meaning 00:00 UTC")
-	f.StringVar(&file, "datasets", "", "path of a JSON file: an array of {envId, datasetId, backupLocation, pointInTime, allowUnversioned, kmsKeyId, roleArn, externalId, bucketOwner}")
+	f.StringVar(&file, "datasets", "", "path of a JSON file: an array of {envId, datasetId, backupLocation, pointInTime, allowUnversioned, kmsKeyId, roleArn, externalId, bucketOwner, copyTo: [{location, roleArn, externalId}]}")
 	f.BoolVar(&wait, "wait", false, "wait for the backup, showing progress; exit non-zero if it fails")
 	f.DurationVar(&drain, "drain-timeout", time.Duration(dataset.DefaultDrainTimeoutSeconds)*time.Second, "how long to wait for in-flight writes before giving up: "+durationFormat)
 	verifyFlag(cmd, &verify)
@@ -100,12 +100,18 @@ type bucketOptions struct {
 	allowUnversioned bool
 	kmsKeyID         string
 	access           accessOptions
+	copyTo           []string
+	copyAccess       backupstore.Access
 }
 
 func (o *bucketOptions) add(cmd *cobra.Command) {
 	allowUnversionedFlag(cmd, &o.allowUnversioned)
 	cmd.Flags().StringVar(&o.kmsKeyID, "kms-key-id", "", "encrypt what the backup writes with this KMS key (SSE-KMS): id, ARN or alias")
 	o.access.add(cmd)
+	f := cmd.Flags()
+	f.StringArrayVar(&o.copyTo, "copy-to", nil, "after the backup succeeded, copy it to this s3://bucket/prefix too (repeatable; a failed copy is a warning, the backup stands)")
+	f.StringVar(&o.copyAccess.RoleARN, "copy-role-arn", "", "assume this IAM role to write the --copy-to locations (a bucket in another account)")
+	f.StringVar(&o.copyAccess.ExternalID, "copy-external-id", "", "external id the --copy-role-arn role's trust policy requires")
 }
 
 // accessOptions are the flags of a backup location in another account.
@@ -161,6 +167,9 @@ func (o *bucketOptions) apply(d *dataset.BackupDataset) {
 		d.KMSKeyID = o.kmsKeyID
 	}
 	o.access.apply(&d.Access)
+	for _, c := range o.copyTo {
+		d.CopyTo = append(d.CopyTo, dataset.CopyDestination{Location: c, Access: o.copyAccess})
+	}
 }
 
 func (a *app) restoreCommand() *cobra.Command {

@@ -42,6 +42,7 @@ func RegisterActivities(r worker.ActivityRegistry, cfg config.Config, aws *awsx.
 	r.RegisterActivity(&datasetact.Datasets{Registry: reg, S3: aws.Buckets})
 	r.RegisterActivity(&datasetact.DynamoDB{DB: aws.DynamoDB, PollInterval: cfg.PollInterval})
 	r.RegisterActivity(&datasetact.BackupFiles{S3: aws.Buckets})
+	r.RegisterActivity(&datasetact.Copies{S3: aws.Buckets})
 	r.RegisterActivity(&datasetact.RestoreTests{Registry: reg, DB: aws.DynamoDB, S3: aws.Buckets})
 	r.RegisterActivity(&activities.Checks{Env: checkEnv(aws), Allowed: cfg.AllowCheckCommands})
 	r.RegisterActivity(&redisact.Clusters{Registry: reg, S3: aws.Buckets, AllowCheckCommands: cfg.AllowCheckCommands})

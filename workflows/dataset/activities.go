@@ -11,6 +11,7 @@ var (
 	datasets *datasetact.Datasets
 	dynamo   *datasetact.DynamoDB
 	files    *datasetact.BackupFiles
+	copies   *datasetact.Copies
 	// restore tests
 	restoreTests *datasetact.RestoreTests
 	checks       *activities.Checks

@@ -45,7 +45,10 @@ func Backup(ctx workflow.Context, in BackupInput) (*BackupResult, error) {
 
 	items := make([]datasetact.BackupRequestItem, len(in.Datasets))
 	for i, d := range in.Datasets {
-		items[i] = datasetact.BackupRequestItem(d)
+		items[i] = datasetact.BackupRequestItem{
+			EnvID: d.EnvID, DatasetID: d.DatasetID, BackupLocation: d.BackupLocation, PointInTime: d.PointInTime,
+			AllowUnversioned: d.AllowUnversioned, KMSKeyID: d.KMSKeyID, Access: d.Access,
+		}
 	}
 	var plan datasetact.ValidateBackupResult
 	err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, planCall), datasets.ValidateBackup,
@@ -126,10 +129,17 @@ func Backup(ctx workflow.Context, in BackupInput) (*BackupResult, error) {
 			workflows.RecordBackupSuccess(ctx, workflows.ProtectedDataset, r.EnvID+"/"+r.DatasetID, rpo)
 		}
 	}
+	// Copies run after writes resumed and the backup is complete; runs
+	// from before copies existed had none to make.
+	if hasCopies(in) && workflow.GetVersion(ctx, copyToVersion, workflow.DefaultVersion, 1) >= 1 {
+		workflows.SetStep(ctx, p, StepCopying)
+		copyAll(ctx, in, plan.Targets, results, p)
+	}
 	if in.Retention != nil {
 		// Only after writes resumed: pruning never lengthens the pause.
 		workflows.SetStep(ctx, p, StepPruning)
 		pruneOlder(ctx, *in.Retention, plan.Targets, results, p)
+		pruneCopies(ctx, *in.Retention, plan.Targets, results, p)
 	}
 	workflows.SetStep(ctx, p, workflows.StepDone)
 	return &BackupResult{Datasets: results, PauseWindowMillis: window.Milliseconds()}, nil

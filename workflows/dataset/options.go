@@ -74,6 +74,13 @@ var (
 		HeartbeatTimeout:    2 * time.Minute,
 		RetryPolicy:         objectScan.RetryPolicy,
 	}
+	// copying streams a backup to another location, heartbeating every few
+	// seconds; a retry skips the objects already copied.
+	copying = workflow.ActivityOptions{
+		StartToCloseTimeout: 24 * time.Hour,
+		HeartbeatTimeout:    time.Minute,
+		RetryPolicy:         objectScan.RetryPolicy,
+	}
 	// manifestWrite reads DynamoDB's manifests of an export and lists its
 	// folder (a page per 1,000 files, heartbeating per page), then writes
 	// the backup's manifest. No data is read.

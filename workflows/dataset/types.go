@@ -33,6 +33,7 @@ const (
 	StepSwitching = "switching-store"
 	StepResuming  = "resuming"
 	StepPruning   = "pruning-backups"
+	StepCopying   = "copying"
 )
 
 // DefaultDrainTimeoutSeconds bounds the wait for in-flight writes.
@@ -63,6 +64,15 @@ func (in BackupInput) Validate() error {
 		}
 		if err := d.Access.Validate(); err != nil {
 			return err
+		}
+		for _, c := range d.CopyTo {
+			dest, err := c.Parse()
+			if err != nil {
+				return err
+			}
+			if src, err := backupstore.ParseLocation(d.BackupLocation); err == nil && src.Bucket == dest.Bucket && src.Prefix == dest.Prefix {
+				return &LimitError{Msg: fmt.Sprintf("copy destination %s is the backup location itself", c.Location)}
+			}
 		}
 	}
 	return nil
@@ -136,6 +146,20 @@ type BackupDataset struct {
 	// externalId) and the bucket's owner (bucketOwner), for a bucket in
 	// another account.
 	backupstore.Access
+	// CopyTo are further locations the finished backup is copied to, each
+	// reached with its own role (none: the workers' own credentials).
+	CopyTo []CopyDestination `json:"copyTo,omitempty"`
+}
+
+// CopyDestination is a location a backup is copied to after it succeeded.
+type CopyDestination struct {
+	Location string `json:"location"`
+	backupstore.Access
+}
+
+// Parse is the destination as a location.
+func (c CopyDestination) Parse() (backupstore.Location, error) {
+	return backupstore.ParseLocationWith(c.Location, c.Access)
 }
 
 // BackupInput is the DatasetBackup workflow's input.
@@ -190,8 +214,26 @@ type BackupRow struct {
 	RetentionWarning string `json:"retentionWarning,omitempty"`
 	// Verified is true when the backup's files were downloaded and checked.
 	Verified bool `json:"verified,omitempty"`
+	// Copies are the backup's copies to its CopyTo locations.
+	Copies []CopyRow `json:"copies,omitempty"`
 
 	manifestKey string // for the verify step
+}
+
+// CopyRow is one copy of a backup: where, how much, and whether it
+// succeeded. A failed copy leaves the backup standing at its location.
+type CopyRow struct {
+	Location    string `json:"location"`
+	ManifestURL string `json:"manifestUrl,omitempty"`
+	Objects     int    `json:"objects"`
+	Bytes       int64  `json:"bytes"`
+	OK          bool   `json:"ok"`
+	Error       string `json:"error,omitempty"`
+	// Pruned are the older backups retention deleted at this location.
+	Pruned           []string `json:"pruned,omitempty"`
+	RetentionWarning string   `json:"retentionWarning,omitempty"`
+
+	dest backupstore.Location // for the retention step
 }
 
 // BackupResult is the DatasetBackup workflow's result.
@@ -274,6 +316,8 @@ type DatasetProgress struct {
 	Items     int64  `json:"items,omitempty"`
 	Bytes     int64  `json:"bytes,omitempty"`
 	Detail    string `json:"detail,omitempty"`
+	// Copies are the backup's copies, as they finish.
+	Copies []CopyRow `json:"copies,omitempty"`
 }
 
 // Summary is a one-line description of the progress.

@@ -422,6 +422,7 @@ func newFixtureOn(t *testing.T, suite *testsuite.WorkflowTestSuite) *fixture {
 	env.RegisterActivity(&datasetact.Datasets{})
 	env.RegisterActivity(&datasetact.DynamoDB{})
 	env.RegisterActivity(&datasetact.BackupFiles{})
+	env.RegisterActivity(&datasetact.Copies{})
 	return &fixture{t: t, env: env, ctl: newControlTable()}
 }
 
