@@ -133,10 +133,12 @@ chaos: tools
 # missing; settings in .gremlins.yaml) mutates each package of MUTATION_PKGS
 # in turn, its subpackages excluded (-E /), and runs that package's unit
 # tests (GOFLAGS=-short: no test starts a server) against every mutant.
+# gate's unit tests run it over an in-memory DynamoDB that enforces its
+# condition checks; its emulator tests are skipped.
 # Prints the mutants left alive and each package's efficacy and mutant
 # coverage; fails when a package's efficacy is below 90 %.
 MUTATION_PKGS ?= internal/ebstags internal/ids internal/backupstore internal/redisbackup \
-	workflows workflows/ebs workflows/redis
+	workflows workflows/ebs workflows/redis gate
 mutation:
 	@test -x $(GREMLINS) || go install github.com/go-gremlins/gremlins/cmd/gremlins@$(GREMLINS_VERSION)
 	@set -o pipefail; failed=; for p in $(MUTATION_PKGS); do echo "== $$p"; \
