@@ -87,12 +87,16 @@ func (a *EBS) PlanSnapshotCopies(ctx context.Context, in PlanSnapshotCopiesInput
 			res.SourcePending++
 			return
 		}
-		dests, bad := ebstags.ParseCopyDest(t[ebstags.CopyDest], in.Region)
+		dests, bad := ebstags.ParseCopyDestinations(t[ebstags.CopyDest], aws.ToString(s.OwnerId), in.Region)
 		for _, p := range bad {
 			problems[p] = true
 		}
 		for _, d := range dests {
-			byDest[d] = append(byDest[d], source{id: aws.ToString(s.SnapshotId), start: aws.ToTime(s.StartTime)})
+			if d.CrossAccount() {
+				problems[fmt.Sprintf("%s: copies into account %s are not made by this worker: not copied", ebstags.CopyDest, d.Account)] = true
+				continue
+			}
+			byDest[d.Region] = append(byDest[d.Region], source{id: aws.ToString(s.SnapshotId), start: aws.ToTime(s.StartTime)})
 		}
 	})
 	if err != nil {
