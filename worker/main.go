@@ -136,6 +136,10 @@ node-local steps of Redis backups and restores.`,
 	f.DurationVar(&s.cfg.PollInterval, "poll-interval", s.cfg.PollInterval, "how often exports and imports are polled (LIFEBOAT_POLL_INTERVAL)")
 	f.BoolVar(&s.cfg.AllowCheckCommands, "allow-check-commands", s.cfg.AllowCheckCommands,
 		"run restore tests' --check-command on this worker (LIFEBOAT_ALLOW_CHECK_COMMANDS=true); whoever may start workflows may then run commands here")
+	f.StringVar(&s.cfg.EBSCopyRole, "ebs-copy-role", s.cfg.EBSCopyRole,
+		"role ARN for EBS copies into another account (Copy_Dest account:region), {account} standing for it, e.g. arn:aws:iam::{account}:role/lifeboat-ebs-copy (LIFEBOAT_EBS_COPY_ROLE)")
+	f.StringVar(&s.cfg.EBSCopyExternalID, "ebs-copy-external-id", s.cfg.EBSCopyExternalID,
+		"external id --ebs-copy-role is assumed with, when its trust policy asks for one (LIFEBOAT_EBS_COPY_EXTERNAL_ID)")
 	f.StringVar(&s.node.NodeID, "redis-node", "", "run as the sidecar of this Redis node id (as registered with lifeboat redis cluster register)")
 	f.StringVar(&s.node.Addr, "redis-addr", "127.0.0.1:6379", "sidecar: the node's Redis host:port (password from LIFEBOAT_REDIS_PASSWORD)")
 	f.StringVar(&s.node.StartCmd, "redis-start-cmd", "", "sidecar: shell command starting Redis, e.g. 'systemctl start redis-server' (restores need it)")

@@ -87,12 +87,16 @@ func (a *EBS) PlanSnapshotCopies(ctx context.Context, in PlanSnapshotCopiesInput
 			res.SourcePending++
 			return
 		}
-		dests, bad := ebstags.ParseCopyDest(t[ebstags.CopyDest], in.Region)
+		dests, bad := ebstags.ParseCopyDestinations(t[ebstags.CopyDest], aws.ToString(s.OwnerId), in.Region)
 		for _, p := range bad {
 			problems[p] = true
 		}
 		for _, d := range dests {
-			byDest[d] = append(byDest[d], source{id: aws.ToString(s.SnapshotId), start: aws.ToTime(s.StartTime)})
+			if d.CrossAccount() && a.EC2In == nil {
+				problems[fmt.Sprintf("%s: %s is in another account and the worker has no --ebs-copy-role: not copied", ebstags.CopyDest, d)] = true
+				continue
+			}
+			byDest[d.String()] = append(byDest[d.String()], source{id: aws.ToString(s.SnapshotId), start: aws.ToTime(s.StartTime)})
 		}
 	})
 	if err != nil {
@@ -124,7 +128,11 @@ func (a *EBS) PlanSnapshotCopies(ctx context.Context, in PlanSnapshotCopiesInput
 		// that hold slots of the destination's limit.
 		existing := map[string][]types.Snapshot{}
 		plan := CopyPlan{Destination: d}
-		err := eachSnapshot(ctx, a.EC2(d), []types.Filter{ec2Filter("tag-key", ebstags.SourceSnapshotID)}, func(s types.Snapshot) {
+		dapi, _, err := a.destEC2(d)
+		if err != nil {
+			return nil, err
+		}
+		err = eachSnapshot(ctx, dapi, []types.Filter{ec2Filter("tag-key", ebstags.SourceSnapshotID)}, func(s types.Snapshot) {
 			src := TagMap(s.Tags)[ebstags.SourceSnapshotID]
 			existing[src] = append(existing[src], s)
 			if s.State == types.SnapshotStatePending {
@@ -203,7 +211,11 @@ var copyLimitCodes = map[string]bool{"ResourceLimitExceeded": true, "PendingSnap
 func (a *EBS) CopySnapshotsToRegion(ctx context.Context, in CopySnapshotsToRegionInput) (*CopySnapshotsToRegionResult, error) {
 	hb := activities.KeepAlive(ctx, activities.HeartbeatEvery, nil)
 	defer hb.Stop()
-	src, dst := a.EC2(in.SourceRegion), a.EC2(in.Destination)
+	src := a.EC2(in.SourceRegion)
+	dst, dest, err := a.destEC2(in.Destination)
+	if err != nil {
+		return nil, activities.Invalid(err)
+	}
 	sources, err := snapshotsByID(ctx, src, in.SnapshotIDs)
 	if err != nil {
 		return nil, fmt.Errorf("describe sources in %s: %w", in.SourceRegion, err)
@@ -248,6 +260,14 @@ func (a *EBS) CopySnapshotsToRegion(ctx context.Context, in CopySnapshotsToRegio
 			Description:       aws.String(desc),
 			TagSpecifications: ec2TagSpec(types.ResourceTypeSnapshot, ebstags.CopyTags(tags, id, in.SourceRegion)),
 		}
+		if dest.CrossAccount() {
+			// The destination account copies the snapshot from here: it
+			// must be shared with that account first (idempotent).
+			if err := shareSnapshot(ctx, src, id, dest.Account); err != nil {
+				res.Failed = append(res.Failed, snapshotFailure(s, in.SourceRegion, err.Error()))
+				continue
+			}
+		}
 		c, err := a.copyOnce(ctx, dst, in, params)
 		switch {
 		case err != nil:
@@ -264,6 +284,26 @@ func (a *EBS) CopySnapshotsToRegion(ctx context.Context, in CopySnapshotsToRegio
 		}
 	}
 	return res, nil
+}
+
+// shareSnapshot gives account createVolumePermission on a snapshot, which
+// a copy into that account needs. An encrypted snapshot also needs its KMS
+// key shared (a grant or key policy for the account): not done here.
+func shareSnapshot(ctx context.Context, src EC2API, id, account string) error {
+	sh, ok := src.(SnapshotSharer)
+	if !ok {
+		return fmt.Errorf("share %s with account %s: this EC2 client cannot share snapshots", id, account)
+	}
+	// OperationType+UserIds rather than CreateVolumePermission.Add: the
+	// same on AWS, and the form moto reads.
+	_, err := sh.ModifySnapshotAttribute(ctx, &ec2.ModifySnapshotAttributeInput{
+		SnapshotId: aws.String(id), Attribute: types.SnapshotAttributeNameCreateVolumePermission,
+		OperationType: types.OperationTypeAdd, UserIds: []string{account},
+	})
+	if err != nil {
+		return fmt.Errorf("share %s with account %s: %w", id, account, err)
+	}
+	return nil
 }
 
 // copyOutcome is what became of one CopySnapshot.
@@ -354,7 +394,10 @@ type WaitSnapshotCopiesResult struct {
 func (a *EBS) WaitSnapshotCopies(ctx context.Context, in WaitSnapshotCopiesInput) (*WaitSnapshotCopiesResult, error) {
 	hb := activities.KeepAlive(ctx, activities.HeartbeatEvery, nil)
 	defer hb.Stop()
-	api := a.EC2(in.Destination)
+	api, _, err := a.destEC2(in.Destination)
+	if err != nil {
+		return nil, activities.Invalid(err)
+	}
 	minDone := in.MinDone
 	if minDone <= 0 || minDone > len(in.CopyIDs) {
 		minDone = len(in.CopyIDs)

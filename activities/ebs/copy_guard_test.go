@@ -2,6 +2,7 @@ package ebs
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
@@ -68,5 +69,38 @@ func TestPlanSnapshotCopiesNeverCopiesACopyToAThirdRegion(t *testing.T) {
 		if d.AlreadyCopied != w.AlreadyCopied || len(d.ToCopy) != len(w.ToCopy) || (len(w.ToCopy) == 1 && d.ToCopy[0] != w.ToCopy[0]) {
 			t.Errorf("region %s plans %+v for %s, want %+v", a, d, d.Destination, w)
 		}
+	}
+}
+
+// A destination in another account is planned only when the worker can act
+// there (--ebs-copy-role, EBS.EC2In); otherwise it is reported and nothing
+// is copied anywhere for it, not even into the same-named region here.
+func TestPlanSnapshotCopiesAnotherAccountNeedsTheCopyRole(t *testing.T) {
+	t.Parallel()
+	const a, b, other = "us-east-1", "us-west-2", "222233334444"
+	w := newFakeWorld(a, b)
+	w[a].add(map[string]string{ebstags.Type: ebstags.TypeAutomated, ebstags.DeleteOn: "2026-11-29",
+		ebstags.ManagedBy: ebstags.ManagedByLifeboat, ebstags.GroupID: "lbg-i-1-20261122", ebstags.Device: "/dev/sdf",
+		ebstags.CopyDest: other + ":" + b}, types.SnapshotStateCompleted)
+	ebs := fakeEBS(w)
+	plan, err := ebs.PlanSnapshotCopies(context.Background(), PlanSnapshotCopiesInput{Region: a})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.Destinations) != 0 || len(plan.Problems) != 1 || !strings.Contains(plan.Problems[0], other+":"+b+" is in another account and the worker has no --ebs-copy-role") {
+		t.Errorf("plan without a copy role: %+v", plan)
+	}
+	// With the role, the destination is planned and looked up in that account.
+	var asked []string
+	ebs.EC2In = func(account, region string) (EC2API, error) {
+		asked = append(asked, account+":"+region)
+		return w[region], nil
+	}
+	plan, err = ebs.PlanSnapshotCopies(context.Background(), PlanSnapshotCopiesInput{Region: a})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.Destinations) != 1 || plan.Destinations[0].Destination != other+":"+b || len(plan.Destinations[0].ToCopy) != 1 || len(asked) == 0 || asked[0] != other+":"+b {
+		t.Errorf("plan with a copy role: %+v (clients asked for %v)", plan, asked)
 	}
 }

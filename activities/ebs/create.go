@@ -91,8 +91,12 @@ func (a *EBS) FindBackupInstances(ctx context.Context, in FindBackupInstancesInp
 			return nil, classifyEC2(err, "describe instances in %s", in.Region)
 		}
 		var all []types.Instance
+		owner := map[string]string{} // instance id -> account, for Copy_Dest's account:region
 		for _, r := range page.Reservations {
 			all = append(all, r.Instances...)
+			for _, i := range r.Instances {
+				owner[aws.ToString(i.InstanceId)] = aws.ToString(r.OwnerId)
+			}
 		}
 		for i := offset; i < len(all); i++ {
 			if len(out.Instances) == limit {
@@ -101,7 +105,7 @@ func (a *EBS) FindBackupInstances(ctx context.Context, in FindBackupInstancesInp
 			}
 			inst := all[i]
 			id := aws.ToString(inst.InstanceId)
-			cfg := ebstags.ParseInstance(in.Region, TagMap(inst.Tags))
+			cfg := ebstags.ParseInstanceIn(owner[id], in.Region, TagMap(inst.Tags))
 			for _, p := range cfg.Problems {
 				out.Problems = capAppend(out.Problems, InstanceProblem{InstanceID: id, Problem: p})
 			}

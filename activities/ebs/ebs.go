@@ -44,6 +44,10 @@ type EC2API interface {
 type EBS struct {
 	// EC2 returns the EC2 client of a region.
 	EC2 func(region string) EC2API
+	// EC2In returns an EC2 client of a region acting in another account
+	// (Copy_Dest account:region), through the worker's --ebs-copy-role;
+	// nil: copies into other accounts are not made (reported).
+	EC2In func(account, region string) (EC2API, error)
 	// Now is the clock for poll deadlines; time.Now when nil.
 	Now func() time.Time
 	// PollInterval is how often snapshots, copies and volumes are polled.
@@ -62,6 +66,31 @@ type EBS struct {
 	// what it may have made before creating again: a new snapshot can take
 	// a moment to be listed. Default 15 s.
 	Settle time.Duration
+}
+
+// SnapshotSharer shares a snapshot with another account, for a copy there.
+type SnapshotSharer interface {
+	ModifySnapshotAttribute(context.Context, *ec2.ModifySnapshotAttributeInput, ...func(*ec2.Options)) (*ec2.ModifySnapshotAttributeOutput, error)
+}
+
+// destEC2 is the EC2 client of a copy destination, "region" or
+// "account:region" (ebstags.Dest.String).
+func (a *EBS) destEC2(dest string) (EC2API, ebstags.Dest, error) {
+	d, err := ebstags.ParseDest(dest, "", "")
+	if err != nil {
+		return nil, d, fmt.Errorf("copy destination %s: %w", dest, err)
+	}
+	if !d.CrossAccount() {
+		return a.EC2(d.Region), d, nil
+	}
+	if a.EC2In == nil {
+		return nil, d, fmt.Errorf("copy destination %s is in another account: the worker has no --ebs-copy-role", dest)
+	}
+	api, err := a.EC2In(d.Account, d.Region)
+	if err != nil {
+		return nil, d, fmt.Errorf("copy destination %s: %w", dest, err)
+	}
+	return api, d, nil
 }
 
 // ListCap bounds the item lists (snapshot ids, failures) activities and

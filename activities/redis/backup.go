@@ -32,6 +32,8 @@ type NodeBackupInput struct {
 	Folder string `json:"folder"`
 	// Role is assumed for the uploads when the bucket is another account's.
 	awsx.Role
+	// KMSKeyID, when set, encrypts the uploads with SSE-KMS under this key.
+	KMSKeyID string `json:"kmsKeyId,omitempty"`
 }
 
 // NodeBackupResult is the node's part of the cluster manifest.
@@ -101,7 +103,7 @@ func (a *Node) BackupNode(ctx context.Context, in NodeBackupInput) (*NodeBackupR
 	progress := &transferProgress{step: step, verb: "uploaded", total: total}
 	for _, f := range snap.files {
 		key := path.Join(in.Folder, f.name)
-		sum, n, err := a.upload(ctx, in.Bucket, key, f.open(), progress)
+		sum, n, err := a.upload(ctx, in.Bucket, key, in.KMSKeyID, f.open(), progress)
 		if err != nil {
 			return nil, a.errorf("upload %s to s3://%s/%s: %w", f.name, in.Bucket, key, err)
 		}

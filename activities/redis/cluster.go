@@ -165,6 +165,8 @@ type WriteRedisManifestInput struct {
 	Format    string               `json:"format"`
 	StartedAt time.Time            `json:"startedAt"`
 	Nodes     []redisbackup.Node   `json:"nodes"`
+	// KMSKeyID, when set, encrypts the manifest with SSE-KMS and is recorded in it.
+	KMSKeyID string `json:"kmsKeyId,omitempty"`
 }
 
 // WriteRedisManifestResult is the written manifest's place and totals.
@@ -191,7 +193,7 @@ func (a *Clusters) WriteRedisManifest(ctx context.Context, in WriteRedisManifest
 	m := &redisbackup.Manifest{
 		Format: redisbackup.ManifestFormat, Tool: "lifeboat", Cluster: in.Cluster, BackupID: in.BackupID,
 		WorkflowID: activity.GetInfo(ctx).WorkflowExecution.ID, Persistence: in.Format,
-		StartedAt: in.StartedAt.UTC(), CreatedAt: a.now().UTC(), Nodes: in.Nodes,
+		StartedAt: in.StartedAt.UTC(), CreatedAt: a.now().UTC(), Nodes: in.Nodes, KMSKeyID: in.KMSKeyID,
 	}
 	for _, n := range in.Nodes {
 		for _, f := range n.Files {

@@ -22,8 +22,9 @@ import (
 )
 
 // upload streams r to s3://bucket/key with the transfer manager (a
-// multipart upload above one part), hashing what it sends.
-func (a *Node) upload(ctx context.Context, bucket, key string, r io.Reader, progress *transferProgress) (string, int64, error) {
+// multipart upload above one part), hashing what it sends; with a KMS key,
+// encrypted with SSE-KMS (CreateMultipartUpload carries it for every part).
+func (a *Node) upload(ctx context.Context, bucket, key, kmsKeyID string, r io.Reader, progress *transferProgress) (string, int64, error) {
 	h := sha256.New()
 	counted := &countingReader{r: io.TeeReader(r, h), progress: progress}
 	// The reader hides io.Seeker and io.ReaderAt, so the uploader reads it
@@ -33,12 +34,16 @@ func (a *Node) upload(ctx context.Context, bucket, key string, r io.Reader, prog
 		u.PartSize = a.partSize()
 		u.Concurrency = 2
 	})
-	//lint:ignore SA1019 see above.
-	if _, err := up.Upload(ctx, &s3.PutObjectInput{
+	in := &s3.PutObjectInput{
 		Bucket: aws.String(bucket), Key: aws.String(key), Body: counted,
 		// Object Lock buckets refuse a put without a checksum.
 		ChecksumAlgorithm: s3types.ChecksumAlgorithmSha256,
-	}); err != nil {
+	}
+	if kmsKeyID != "" {
+		in.ServerSideEncryption, in.SSEKMSKeyId = s3types.ServerSideEncryptionAwsKms, aws.String(kmsKeyID)
+	}
+	//lint:ignore SA1019 see above.
+	if _, err := up.Upload(ctx, in); err != nil {
 		return "", 0, err
 	}
 	return hex.EncodeToString(h.Sum(nil)), counted.n, nil

@@ -30,6 +30,7 @@ type Clients struct {
 
 	ec2Mu sync.Mutex
 	ec2   map[string]*ec2.Client
+	ec2As map[Role]map[string]*ec2.Client
 }
 
 // Load reads the AWS configuration from the environment and builds the clients.
@@ -88,5 +89,30 @@ func (c *Clients) EC2(region string) *ec2.Client {
 		o.RetryMaxAttempts = EC2RetryMaxAttempts
 	})
 	c.ec2[region] = cl
+	return cl
+}
+
+// EC2As returns the EC2 client for a region acting as an assumed role (in
+// another account, for EBS copies there), built once and shared; the
+// role's credentials are refreshed before they expire.
+func (c *Clients) EC2As(role Role, region string) *ec2.Client {
+	c.ec2Mu.Lock()
+	defer c.ec2Mu.Unlock()
+	if cl, ok := c.ec2As[role][region]; ok {
+		return cl
+	}
+	if c.ec2As == nil {
+		c.ec2As = map[Role]map[string]*ec2.Client{}
+	}
+	if c.ec2As[role] == nil {
+		c.ec2As[role] = map[string]*ec2.Client{}
+	}
+	creds := newRoleCredentials(c.Config, role)
+	cl := ec2.NewFromConfig(c.Config, func(o *ec2.Options) {
+		o.Region = region
+		o.RetryMaxAttempts = EC2RetryMaxAttempts
+		o.Credentials = creds
+	})
+	c.ec2As[role][region] = cl
 	return cl
 }

@@ -270,16 +270,9 @@ func ApplyRetention(ctx context.Context, api DeleteAPI, loc Location, env, datas
 	if dryRun || len(run.Plan.Delete) == 0 {
 		return run, nil
 	}
-	locked := false
-	if b, ok := api.(BucketAPI); ok {
-		ol, err := b.GetObjectLockConfiguration(ctx, &s3.GetObjectLockConfigurationInput{Bucket: aws.String(loc.Bucket)})
-		switch {
-		case errorCode(err) == "ObjectLockConfigurationNotFoundError":
-		case err != nil:
-			return run, fmt.Errorf("read Object Lock configuration of bucket %s: %w", loc.Bucket, err)
-		default:
-			locked = ol.ObjectLockConfiguration != nil && ol.ObjectLockConfiguration.ObjectLockEnabled == types.ObjectLockEnabledEnabled
-		}
+	locked, err := ObjectLockEnabled(ctx, api, loc.Bucket)
+	if err != nil {
+		return run, err
 	}
 	for _, v := range run.Plan.Delete {
 		n, kept, notes, err := deleteBackup(ctx, api, loc.Bucket, v, locked, now, onDeleted)
@@ -320,35 +313,18 @@ func deleteBackup(ctx context.Context, api DeleteAPI, bucket string, v Verdict, 
 		}
 	}
 	if vapi, ok := api.(VersionsAPI); ok {
-		all, err := listVersions(ctx, vapi, bucket, v.Backup.Folder+"/")
-		if err != nil {
-			return 0, false, nil, err
+		start := v.Backup.Manifest.CutTime
+		if v.Backup.Manifest.StartedAt != nil {
+			start = *v.Backup.Manifest.StartedAt
 		}
-		if hasVersionIDs(all) {
-			if del, left, ok := versionPlan(v.Backup, v.Keys, all); ok {
-				if len(left) > 0 {
-					ks := make([]string, len(left))
-					for i, l := range left {
-						ks[i] = "s3://" + bucket + "/" + l.Key + "?versionId=" + l.ID
-					}
-					notes = append(notes, fmt.Sprintf("%s: %d object versions Lifeboat did not write left in place: %s", v.Backup.Name(), len(left), sample(ks, 3)))
-				}
-				if locked {
-					until, err := lockedUntil(ctx, vapi, bucket, del, now)
-					if err != nil {
-						return 0, false, notes, err
-					}
-					if !until.IsZero() {
-						return 0, false, notes, &LockedError{Until: until}
-					}
-				}
-				n, err := deleteVersions(ctx, vapi, bucket, del, func(key string) {
-					if onDeleted != nil {
-						onDeleted(v.Backup, key)
-					}
-				})
-				return n, false, notes, err
+		w := Written{Name: v.Backup.Name(), Folder: v.Backup.Folder, Manifest: path.Join(v.Backup.Folder, ManifestName), Keys: v.Keys, Start: start}
+		n, versioned, notes, err := DeleteWritten(ctx, vapi, bucket, w, locked, now, func(key string) {
+			if onDeleted != nil {
+				onDeleted(v.Backup, key)
 			}
+		})
+		if versioned || err != nil {
+			return n, false, notes, err
 		}
 	}
 	for _, key := range v.Keys {

@@ -3,7 +3,6 @@ package backupstore
 import (
 	"context"
 	"fmt"
-	"path"
 	"sort"
 	"time"
 
@@ -43,7 +42,18 @@ func (e *LockedError) Error() string {
 	return fmt.Sprintf("locked by Object Lock until %s: deletable from then", e.Until.UTC().Format(time.RFC3339))
 }
 
-// versionPlan splits the versions under a backup's folder into those
+// Written names the object versions one backup wrote: the keys it wrote
+// inside Folder (Manifest among them), from Start (less a minute of clock
+// slack) to the first write of Manifest.
+type Written struct {
+	Name     string // the backup, as notes name it
+	Folder   string // without a trailing slash
+	Manifest string
+	Keys     []string
+	Start    time.Time
+}
+
+// writtenPlan splits the versions under a backup's folder into those
 // Lifeboat wrote (to delete) and the rest (left, reported).
 //
 // The rule: a version is Lifeboat's when its key is one the backup wrote
@@ -55,12 +65,12 @@ func (e *LockedError) Error() string {
 // under another key, is someone else's. A delete marker on one of those
 // keys is removed with them unless a foreign version of the key is kept
 // (removing the marker would bring that version back).
-func versionPlan(b Backup, keys []string, all []version) (del []version, left []version, ok bool) {
+func writtenPlan(w Written, all []version) (del []version, left []version, ok bool) {
 	owned := map[string]bool{}
-	for _, k := range keys {
+	for _, k := range w.Keys {
 		owned[k] = true
 	}
-	manifest := path.Join(b.Folder, ManifestName)
+	manifest := w.Manifest
 	var end time.Time
 	for _, v := range all {
 		if v.Key == manifest && !v.Marker && (end.IsZero() || v.Modified.Before(end)) {
@@ -70,11 +80,7 @@ func versionPlan(b Backup, keys []string, all []version) (del []version, left []
 	if end.IsZero() {
 		return nil, nil, false
 	}
-	start := b.Manifest.CutTime
-	if b.Manifest.StartedAt != nil {
-		start = *b.Manifest.StartedAt
-	}
-	start = start.Add(-clockSlack)
+	start := w.Start.Add(-clockSlack)
 	foreignKey := map[string]bool{}
 	var markers []version
 	for _, v := range all {
@@ -176,4 +182,60 @@ func deleteVersions(ctx context.Context, api VersionsAPI, bucket string, vs []ve
 		}
 	}
 	return n, nil
+}
+
+// DeleteWritten deletes, on a versioned bucket, every version the backup w
+// wrote (writtenPlan): never a version someone else wrote (each noted), and
+// under Object Lock (locked) nothing while any of them is retained (a
+// LockedError names the date the backup becomes deletable). versioned is
+// false, and nothing is done, when the bucket lists no version ids or the
+// manifest has no version: the caller deletes by key.
+func DeleteWritten(ctx context.Context, api VersionsAPI, bucket string, w Written, locked bool, now time.Time,
+	onDeleted func(key string)) (deleted int, versioned bool, notes []string, err error) {
+	all, err := listVersions(ctx, api, bucket, w.Folder+"/")
+	if err != nil {
+		return 0, false, nil, err
+	}
+	if !hasVersionIDs(all) {
+		return 0, false, nil, nil
+	}
+	del, left, ok := writtenPlan(w, all)
+	if !ok {
+		return 0, false, nil, nil
+	}
+	if len(left) > 0 {
+		ks := make([]string, len(left))
+		for i, l := range left {
+			ks[i] = "s3://" + bucket + "/" + l.Key + "?versionId=" + l.ID
+		}
+		notes = append(notes, fmt.Sprintf("%s: %d object versions Lifeboat did not write left in place: %s", w.Name, len(left), sample(ks, 3)))
+	}
+	if locked {
+		until, err := lockedUntil(ctx, api, bucket, del, now)
+		if err != nil {
+			return 0, true, notes, err
+		}
+		if !until.IsZero() {
+			return 0, true, notes, &LockedError{Until: until}
+		}
+	}
+	n, err := deleteVersions(ctx, api, bucket, del, onDeleted)
+	return n, true, notes, err
+}
+
+// ObjectLockEnabled reads whether a bucket has Object Lock on. A client
+// that cannot ask (no BucketAPI) is taken to mean no.
+func ObjectLockEnabled(ctx context.Context, api any, bucket string) (bool, error) {
+	b, ok := api.(BucketAPI)
+	if !ok {
+		return false, nil
+	}
+	ol, err := b.GetObjectLockConfiguration(ctx, &s3.GetObjectLockConfigurationInput{Bucket: aws.String(bucket)})
+	switch {
+	case errorCode(err) == "ObjectLockConfigurationNotFoundError":
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("read Object Lock configuration of bucket %s: %w", bucket, err)
+	}
+	return ol.ObjectLockConfiguration != nil && ol.ObjectLockConfiguration.ObjectLockEnabled == types.ObjectLockEnabledEnabled, nil
 }

@@ -4,6 +4,7 @@ package config
 
 import (
 	"os"
+	"strings"
 	"time"
 )
 
@@ -33,6 +34,14 @@ type Config struct {
 	// commands on this worker. Off by default: whoever may start workflows
 	// on the task queue could otherwise run commands on the workers.
 	AllowCheckCommands bool
+	// EBSCopyRole is the role EBS copies into another account (Copy_Dest
+	// account:region) are made with: an IAM role ARN in which {account}
+	// stands for the destination account. Empty: such copies are reported,
+	// not made.
+	EBSCopyRole string
+	// EBSCopyExternalID is the external id EBSCopyRole is assumed with, if
+	// its trust policy asks for one.
+	EBSCopyExternalID string
 }
 
 // FromEnv reads the configuration from the environment, falling back to the defaults.
@@ -46,7 +55,14 @@ func FromEnv() Config {
 		PollInterval:    durationEnv("LIFEBOAT_POLL_INTERVAL", 5*time.Second),
 		// Only an explicit yes: a typo leaves commands refused.
 		AllowCheckCommands: os.Getenv("LIFEBOAT_ALLOW_CHECK_COMMANDS") == "true",
+		EBSCopyRole:        os.Getenv("LIFEBOAT_EBS_COPY_ROLE"),
+		EBSCopyExternalID:  os.Getenv("LIFEBOAT_EBS_COPY_EXTERNAL_ID"),
 	}
+}
+
+// EBSCopyRoleFor is the role to assume for EBS copies into account.
+func (c Config) EBSCopyRoleFor(account string) string {
+	return strings.ReplaceAll(c.EBSCopyRole, "{account}", account)
 }
 
 func env(key, def string) string {

@@ -21,7 +21,7 @@ import (
 const (
 	Backup    = "Backup"    // "Yes" enables snapshots of the instance
 	Retention = "Retention" // days to keep its snapshots (DefaultRetentionDays when absent)
-	CopyDest  = "Copy_Dest" // region, or comma-separated regions, to copy snapshots to
+	CopyDest  = "Copy_Dest" // comma-separated destinations to copy snapshots to: region or account:region
 	Name      = "Name"      // used in snapshot descriptions
 
 	BackupEnabled = "Yes"
@@ -68,7 +68,7 @@ const DateLayout = "2006-01-02"
 type InstanceConfig struct {
 	Enabled       bool
 	RetentionDays int
-	CopyDest      []string // valid regions other than the instance's own, in tag order
+	CopyDest      []string // valid destinations other than the instance's own region (Dest.String), in tag order
 	Name          string
 	// Problems are bad tag values: each is reported, and a default used.
 	Problems []string
@@ -77,6 +77,13 @@ type InstanceConfig struct {
 // ParseInstance reads an instance's configuration from its tags. The
 // instance lives in region; copying to that same region is ignored.
 func ParseInstance(region string, tags map[string]string) InstanceConfig {
+	return ParseInstanceIn("", region, tags)
+}
+
+// ParseInstanceIn is ParseInstance for an instance of a known account:
+// Copy_Dest naming that account and the instance's region is the source
+// itself, ignored and reported.
+func ParseInstanceIn(account, region string, tags map[string]string) InstanceConfig {
 	c := InstanceConfig{RetentionDays: DefaultRetentionDays, Name: tags[Name]}
 	b, ok := tags[Backup]
 	c.Enabled = b == BackupEnabled
@@ -94,8 +101,10 @@ func ParseInstance(region string, tags map[string]string) InstanceConfig {
 		}
 	}
 	if v, ok := tags[CopyDest]; ok {
-		dests, problems := ParseCopyDest(v, region)
-		c.CopyDest = dests
+		dests, problems := ParseCopyDestinations(v, account, region)
+		for _, d := range dests {
+			c.CopyDest = append(c.CopyDest, d.String())
+		}
 		c.Problems = append(c.Problems, problems...)
 	}
 	return c
@@ -117,31 +126,107 @@ func ParseRetention(v string) (int, error) {
 	return days, nil
 }
 
-var regionPattern = regexp.MustCompile(`^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]{1,2}$`)
+// regionPattern is AWS's region naming: a known geography, a partition
+// marker (GovCloud, ISO), a direction and a number. A typo in the
+// geography or the direction (eu-wset-1) is refused rather than copied to;
+// a new geography needs adding here.
+var regionPattern = regexp.MustCompile(`^(af|ap|ca|cn|eu|il|me|mx|sa|us)(-gov|-iso[a-z]?)?-(central|north|south|east|west|northeast|northwest|southeast|southwest)-[0-9]{1,2}$`)
 
-// ValidRegion reports whether s looks like an AWS region name (us-east-1).
+// ValidRegion reports whether s is an AWS region name (us-east-1).
 func ValidRegion(s string) bool { return regionPattern.MatchString(s) }
 
-// ParseCopyDest reads a Copy_Dest tag: one region or a comma-separated list.
-// Blanks and duplicates are dropped; malformed names and the source region
-// itself are dropped and reported.
-func ParseCopyDest(v, sourceRegion string) (dests, problems []string) {
-	seen := map[string]bool{}
-	for _, part := range strings.Split(v, ",") {
-		r := strings.ToLower(strings.TrimSpace(part))
-		switch {
-		case r == "" || seen[r]:
-			continue
-		case !ValidRegion(r):
-			problems = append(problems, fmt.Sprintf("%s: %q is not a region: ignored", CopyDest, strings.TrimSpace(part)))
-		case r == sourceRegion:
-			problems = append(problems, fmt.Sprintf("%s: %q is the instance's own region: ignored", CopyDest, r))
-		default:
-			dests = append(dests, r)
+var accountPattern = regexp.MustCompile(`^[0-9]{12}$`)
+
+// ValidAccount reports whether s is an AWS account id: 12 digits.
+func ValidAccount(s string) bool { return accountPattern.MatchString(s) }
+
+// Dest is one Copy_Dest destination: a region, in the instance's own
+// account (Account empty) or in another account.
+type Dest struct {
+	Account string `json:"account,omitempty"`
+	Region  string `json:"region"`
+}
+
+// String is the destination as Copy_Dest spells it: region or account:region.
+func (d Dest) String() string {
+	if d.Account == "" {
+		return d.Region
+	}
+	return d.Account + ":" + d.Region
+}
+
+// CrossAccount reports whether the destination is in another account.
+func (d Dest) CrossAccount() bool { return d.Account != "" }
+
+// ParseDest reads one destination, "region" or "account:region", as
+// ParseCopyDestinations does.
+func ParseDest(v, sourceAccount, sourceRegion string) (Dest, error) {
+	s := strings.ToLower(strings.TrimSpace(v))
+	d := Dest{Region: s}
+	if acct, region, ok := strings.Cut(s, ":"); ok {
+		d = Dest{Account: strings.TrimSpace(acct), Region: strings.TrimSpace(region)}
+		if !ValidAccount(d.Account) {
+			return Dest{}, fmt.Errorf("%q: %q is not an AWS account id (12 digits)", strings.TrimSpace(v), d.Account)
 		}
-		seen[r] = true
+		if d.Account == sourceAccount {
+			d.Account = "" // the instance's own account, named
+		}
+	}
+	switch {
+	case !ValidRegion(d.Region) && s == d.Region:
+		return Dest{}, fmt.Errorf("%q is not a region", strings.TrimSpace(v))
+	case !ValidRegion(d.Region):
+		return Dest{}, fmt.Errorf("%q: %q is not a region", strings.TrimSpace(v), d.Region)
+	case d.Account == "" && d.Region == sourceRegion:
+		return Dest{}, fmt.Errorf("%q is the instance's own region in its own account", strings.TrimSpace(v))
+	}
+	return d, nil
+}
+
+// ParseCopyDestinations reads a Copy_Dest tag: one destination or a
+// comma-separated list, each "region" or "account:region" (a 12-digit
+// account id). Blanks and duplicates are dropped; an unknown region, a
+// malformed account and the source itself (the instance's region in its
+// own account, sourceAccount; "" when unknown) are dropped and reported:
+// nothing is ever copied there.
+func ParseCopyDestinations(v, sourceAccount, sourceRegion string) (dests []Dest, problems []string) {
+	seen := map[Dest]bool{}
+	for _, part := range strings.Split(v, ",") {
+		if strings.TrimSpace(part) == "" {
+			continue
+		}
+		d, err := ParseDest(part, sourceAccount, sourceRegion)
+		switch {
+		case err != nil:
+			problems = append(problems, fmt.Sprintf("%s: %v: ignored", CopyDest, err))
+		case !seen[d]:
+			seen[d] = true
+			dests = append(dests, d)
+		}
 	}
 	return dests, problems
+}
+
+// ParseCopyDest reads a Copy_Dest tag's destinations in the source's own
+// account, as regions (ParseCopyDestinations has them all): the copies a
+// region's chain finds, verifies and expires with its own credentials.
+func ParseCopyDest(v, sourceRegion string) (regions, problems []string) {
+	dests, problems := ParseCopyDestinations(v, "", sourceRegion)
+	for _, d := range dests {
+		if !d.CrossAccount() {
+			regions = append(regions, d.Region)
+		}
+	}
+	return regions, problems
+}
+
+// FormatCopyDest spells destinations as a Copy_Dest tag value.
+func FormatCopyDest(dests []Dest) string {
+	parts := make([]string, len(dests))
+	for i, d := range dests {
+		parts[i] = d.String()
+	}
+	return strings.Join(parts, ",")
 }
 
 // Day is t's UTC calendar date, at midnight.

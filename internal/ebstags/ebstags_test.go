@@ -289,6 +289,61 @@ func TestExpiry(t *testing.T) {
 	}
 }
 
+func TestParseCopyDestinations(t *testing.T) {
+	t.Parallel()
+	const own, other = "111111111111", "123456789012"
+	cases := []struct {
+		name     string
+		tag      string
+		dests    []string // Dest.String
+		problems []string // substrings, one per expected problem
+	}{
+		{"region", "eu-west-1", []string{"eu-west-1"}, nil},
+		{"another account", other + ":eu-west-1", []string{other + ":eu-west-1"}, nil},
+		{"another account, the source region", other + ":us-east-1", []string{other + ":us-east-1"}, nil},
+		{"own account named is the plain region", own + ":eu-west-1, eu-west-1", []string{"eu-west-1"}, nil},
+		{"mixed, upper case, spaces, duplicates", " EU-WEST-1 ," + other + ": US-WEST-2,," + other + ":us-west-2", []string{"eu-west-1", other + ":us-west-2"}, nil},
+		{"unknown region", "eu-wset-1,us-west-2", []string{"us-west-2"}, []string{`"eu-wset-1" is not a region: ignored`}},
+		{"unknown region in another account", other + ":moon-1", nil, []string{`"moon-1" is not a region`}},
+		{"account too short", "12345:eu-west-1", nil, []string{`"12345" is not an AWS account id (12 digits): ignored`}},
+		{"account not digits", "prod:eu-west-1", nil, []string{`"prod" is not an AWS account id`}},
+		{"account too long", "1234567890123:eu-west-1", nil, []string{"not an AWS account id"}},
+		{"no region", other + ":", nil, []string{"is not a region"}},
+		{"no account", ":eu-west-1", nil, []string{"not an AWS account id"}},
+		{"the source", "us-east-1", nil, []string{"own region in its own account"}},
+		{"the source, account named", own + ":us-east-1", nil, []string{"own region in its own account"}},
+	}
+	for _, c := range cases {
+		dests, problems := ParseCopyDestinations(c.tag, own, "us-east-1")
+		var got []string
+		for _, d := range dests {
+			got = append(got, d.String())
+		}
+		if !slices.Equal(got, c.dests) {
+			t.Errorf("%s: dests %v, want %v", c.name, got, c.dests)
+		}
+		if len(problems) != len(c.problems) {
+			t.Errorf("%s: problems %q, want %d", c.name, problems, len(c.problems))
+			continue
+		}
+		for i, p := range c.problems {
+			if !strings.Contains(problems[i], p) || !strings.HasPrefix(problems[i], "Copy_Dest: ") {
+				t.Errorf("%s: problem %q lacks %q", c.name, problems[i], p)
+			}
+		}
+	}
+	// The source's own chain sees only the destinations in its account.
+	regions, _ := ParseCopyDest("eu-west-1,"+other+":us-west-2", "us-east-1")
+	if !slices.Equal(regions, []string{"eu-west-1"}) {
+		t.Errorf("ParseCopyDest: %v, want only eu-west-1", regions)
+	}
+	// An instance's configuration refuses the source named with its account.
+	cfg := ParseInstanceIn(own, "us-east-1", map[string]string{"Backup": "Yes", "Copy_Dest": own + ":us-east-1," + other + ":us-east-1"})
+	if !slices.Equal(cfg.CopyDest, []string{other + ":us-east-1"}) || len(cfg.Problems) != 1 {
+		t.Errorf("ParseInstanceIn: dests %v problems %v", cfg.CopyDest, cfg.Problems)
+	}
+}
+
 func TestValidRegion(t *testing.T) {
 	t.Parallel()
 	for _, r := range []string{"us-east-1", "eu-central-2", "ap-southeast-4", "us-gov-west-1", "cn-north-1", "il-central-1"} {
@@ -296,7 +351,7 @@ func TestValidRegion(t *testing.T) {
 			t.Errorf("%s refused", r)
 		}
 	}
-	for _, r := range []string{"", "us-east", "US-EAST-1", "us_east_1", "us-east-1a", "useast1"} {
+	for _, r := range []string{"", "us-east", "US-EAST-1", "us_east_1", "us-east-1a", "useast1", "eu-wset-1", "xx-west-1", "mars-north-1"} {
 		if ValidRegion(r) {
 			t.Errorf("%q accepted", r)
 		}

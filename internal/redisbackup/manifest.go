@@ -35,6 +35,9 @@ type Manifest struct {
 	Keys        int64     `json:"keys"`
 	Bytes       int64     `json:"bytes"`
 	Nodes       []Node    `json:"nodes"`
+	// KMSKeyID is the KMS key the backup's files and manifest are encrypted
+	// with (SSE-KMS); empty: the bucket's default encryption.
+	KMSKeyID string `json:"kmsKeyId,omitempty"`
 }
 
 // Node is one node's part of a backup.

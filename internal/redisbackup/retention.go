@@ -2,6 +2,7 @@ package redisbackup
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path"
 	"slices"
@@ -29,6 +30,9 @@ type Verdict struct {
 	// Keys are the objects deleting it removes: the files its manifest
 	// lists inside its folder, then the manifest, last.
 	Keys []string `json:"keys,omitempty"`
+	// StartedAt is when the backup began writing (its manifest's), the
+	// start of the window its object versions were written in.
+	StartedAt time.Time `json:"startedAt,omitempty"`
 }
 
 // RetentionPlan is retention's decision for one cluster under one location.
@@ -120,6 +124,10 @@ func PlanRetention(ctx context.Context, api backupstore.API, loc backupstore.Loc
 			plan.Left = append(plan.Left, fmt.Sprintf("%s: unreadable manifest, left alone: %v", v.BackupID, err))
 			continue
 		}
+		v.StartedAt = m.StartedAt
+		if t, err := ParseBackupID(v.BackupID); err == nil && (v.StartedAt.IsZero() || t.Before(v.StartedAt)) {
+			v.StartedAt = t // the id is the backup's start time
+		}
 		listed := map[string]bool{}
 		for _, n := range m.Nodes {
 			for _, f := range n.Files {
@@ -158,6 +166,12 @@ type RetentionRun struct {
 // only plans). Each backup's files go first and its manifest last, so a
 // run interrupted half-way leaves a backup that the next run plans again;
 // deleting an object already gone succeeds. onDeleted is called per object.
+//
+// On a versioned bucket deleting a key only adds a delete marker and frees
+// nothing: there the versions the backup wrote are deleted by id
+// (backupstore.DeleteWritten), never a version someone else wrote (noted in
+// Left), and under Object Lock nothing of a backup still retained (noted
+// with the date it becomes deletable, and not counted as deleted).
 func ApplyRetention(ctx context.Context, api backupstore.DeleteAPI, loc backupstore.Location, cluster string, r backupstore.Retention, now time.Time,
 	protect []string, dryRun bool, onDeleted func(backupID, key string)) (*RetentionRun, error) {
 	plan, err := PlanRetention(ctx, api, loc, cluster, r, now, protect...)
@@ -165,10 +179,37 @@ func ApplyRetention(ctx context.Context, api backupstore.DeleteAPI, loc backupst
 		return nil, err
 	}
 	run := &RetentionRun{Plan: plan, Deleted: []string{}}
-	if dryRun {
+	if dryRun || len(plan.Delete) == 0 {
 		return run, nil
 	}
+	locked, err := backupstore.ObjectLockEnabled(ctx, api, loc.Bucket)
+	if err != nil {
+		return run, err
+	}
 	for _, v := range plan.Delete {
+		if vapi, ok := api.(backupstore.VersionsAPI); ok {
+			w := backupstore.Written{Name: v.BackupID, Folder: BackupFolder(loc, cluster, v.BackupID),
+				Manifest: ManifestKey(loc, cluster, v.BackupID), Keys: v.Keys, Start: v.StartedAt}
+			n, versioned, notes, err := backupstore.DeleteWritten(ctx, vapi, loc.Bucket, w, locked, now, func(key string) {
+				if onDeleted != nil {
+					onDeleted(v.BackupID, key)
+				}
+			})
+			run.Objects += n
+			plan.Left = append(plan.Left, notes...)
+			var le *backupstore.LockedError
+			if errors.As(err, &le) {
+				plan.Left = append(plan.Left, v.BackupID+": "+le.Error()+": kept")
+				continue
+			}
+			if err != nil {
+				return run, err
+			}
+			if versioned {
+				run.Deleted = append(run.Deleted, v.BackupID)
+				continue
+			}
+		}
 		for _, key := range v.Keys {
 			if _, err := api.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(loc.Bucket), Key: aws.String(key)}); err != nil {
 				return run, fmt.Errorf("delete s3://%s/%s: %w", loc.Bucket, key, err)

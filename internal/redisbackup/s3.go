@@ -144,11 +144,15 @@ func WriteManifest(ctx context.Context, api backupstore.API, bucket, key string,
 	if err != nil {
 		return fmt.Errorf("encode cluster manifest: %w", err)
 	}
-	_, err = api.PutObject(ctx, &s3.PutObjectInput{
+	in := &s3.PutObjectInput{
 		ChecksumAlgorithm: types.ChecksumAlgorithmSha256, // Object Lock buckets refuse a put without a checksum
 		Bucket:            aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(body),
 		ContentType: aws.String("application/json"),
-	})
+	}
+	if m.KMSKeyID != "" { // encrypted like the files it describes
+		in.ServerSideEncryption, in.SSEKMSKeyId = types.ServerSideEncryptionAwsKms, aws.String(m.KMSKeyID)
+	}
+	_, err = api.PutObject(ctx, in)
 	if err != nil {
 		return fmt.Errorf("write cluster manifest s3://%s/%s: %w", bucket, key, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
@@ -21,6 +22,13 @@ import (
 const (
 	LifeboatAccount = "123456789012"
 	BackupAccount   = "222233334444"
+)
+
+// EBSCopyRoleName is the role the test workers' --ebs-copy-role names in
+// each destination account.
+const (
+	EBSCopyRoleName   = "lifeboat-ebs-copy"
+	EBSCopyExternalID = "lifeboat-ebs"
 )
 
 // accountClients are IAM and S3 clients acting as an account's
@@ -74,4 +82,14 @@ func (e *Env) NewBackupLocationInAccount(tb testing.TB, account string) string {
 		tb.Fatalf("enable versioning on %s: %v", bucket, err)
 	}
 	return "s3://" + bucket + "/backups"
+}
+
+// EC2InAccount is an EC2 client of a region acting as account's
+// administrator (moto's x-moto-account-id header).
+func (e *Env) EC2InAccount(account, region string) *ec2.Client {
+	header := smithyhttp.AddHeaderValue("x-moto-account-id", account)
+	return ec2.NewFromConfig(e.AWS.Config, func(o *ec2.Options) {
+		o.Region = region
+		o.APIOptions = append(o.APIOptions, header)
+	})
 }

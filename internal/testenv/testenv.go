@@ -242,6 +242,10 @@ func New(ctx context.Context, opts Options) (_ *Env, err error) {
 		PollInterval:    opts.PollInterval,
 		// The restore tests' check commands are the tests' own.
 		AllowCheckCommands: true,
+		// EBS copies into another account assume this role there
+		// (CreateBackupRole makes it in the account a test copies into).
+		EBSCopyRole:       "arn:aws:iam::{account}:role/" + EBSCopyRoleName,
+		EBSCopyExternalID: EBSCopyExternalID,
 	}
 	e.reg = app.NewRegistry(e.Config, e.AWS)
 	e.gate = gate.New(e.AWS.DynamoDB, gate.Options{ControlTable: e.Config.ControlTable, TablePrefix: e.Config.TablePrefix})

@@ -8,11 +8,15 @@
   snapshotPendingSeconds, then "completed".
 - More than 20 pending CopySnapshot per destination region: the 21st is
   refused with ResourceLimitExceeded.
+- CopySnapshot of another account's snapshot works when that snapshot is
+  shared with the caller's account (createVolumePermission), as on AWS;
+  moto looks only in the caller's account.
 """
 import time
 
 from moto.ec2.exceptions import EC2ClientError
 from moto.ec2.models.elastic_block_store import EBSBackend, Snapshot, Volume
+from moto.ec2.utils import random_snapshot_id
 
 COPY_LIMIT = 20
 CREATING_ACTIONS = {"CreateSnapshot", "CreateSnapshots", "CopySnapshot", "CreateVolume"}
@@ -60,6 +64,22 @@ class EC2State:
 STATE = None
 
 
+def _shared_from_elsewhere(account, snapshot_id, region):
+    """Another account's snapshot shared with account, or None (then moto's
+    own lookup runs: the caller's snapshot, or InvalidSnapshot.NotFound)."""
+    from moto.ec2.models import ec2_backends
+    if snapshot_id in ec2_backends[account][region].snapshots:
+        return None
+    for other in list(ec2_backends.keys()):
+        if other == account or region not in ec2_backends[other].regions:
+            continue
+        snap = ec2_backends[other][region].snapshots.get(snapshot_id)
+        if snap is not None and (account in snap.create_volume_permission_userids
+                                 or "all" in snap.create_volume_permission_groups):
+            return snap
+    return None
+
+
 def install(state):
     global STATE
     STATE = state
@@ -97,7 +117,13 @@ def install(state):
                 "ResourceLimitExceeded",
                 f"Too many snapshot copies in progress: {len(copies)} pending copies to {self.region_name} "
                 f"(the limit is {COPY_LIMIT} concurrent copies per destination Region).")
-        snap = orig_copy(self, source_snapshot_id, source_region, description, kms_key_id)
+        shared = _shared_from_elsewhere(self.account_id, source_snapshot_id, source_region)
+        if shared is not None:
+            snap = Snapshot(self, random_snapshot_id(), volume=shared.volume, description=description,
+                            encrypted=shared.encrypted, kms_key_id=kms_key_id)
+            self.snapshots[snap.id] = snap
+        else:
+            snap = orig_copy(self, source_snapshot_id, source_region, description, kms_key_id)
         copies.append(snap.id)
         return snap
 

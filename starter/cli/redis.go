@@ -281,10 +281,16 @@ func (a *app) redisBackupCommand() *cobra.Command {
 	f.StringVar(&in.Format, "format", redisbackup.FormatRDB, "rdb (BGSAVE) or aof (BGREWRITEAOF; nodes need appendonly yes)")
 	allowUnversionedFlag(cmd, &in.AllowUnversioned)
 	accessFlags(cmd, &in.Access)
+	redisKMSFlag(cmd, &in.KMSKeyID)
 	f.BoolVar(&wait, "wait", false, "wait for the backup, showing progress; exit non-zero if it fails")
 	f.DurationVar(&sidecar, "sidecar-timeout", redis.DefaultSidecarTimeoutSeconds*time.Second, "how long a node's sidecar may take to pick up its work before the node counts as down: "+durationFormat)
 	alias(cmd, "cluster-id", "cluster")
 	return cmd
+}
+
+// redisKMSFlag is --kms-key-id of the Redis backup commands.
+func redisKMSFlag(cmd *cobra.Command, v *string) {
+	cmd.Flags().StringVar(v, "kms-key-id", "", "encrypt the nodes' files and the cluster manifest with this KMS key (SSE-KMS): id, ARN or alias")
 }
 
 func (a *app) redisRestoreCommand() *cobra.Command {

@@ -87,6 +87,7 @@ the run's own backup, never the newest complete one, never a folder without a cl
 	fl.StringVar(&in.Format, "format", redisbackup.FormatRDB, "rdb (BGSAVE) or aof (BGREWRITEAOF; nodes need appendonly yes)")
 	allowUnversionedFlag(cmd, &in.AllowUnversioned)
 	accessFlags(cmd, &in.Access)
+	redisKMSFlag(cmd, &in.KMSKeyID)
 	fl.DurationVar(&sidecar, "sidecar-timeout", redis.DefaultSidecarTimeoutSeconds*time.Second, "how long a node's sidecar may take to pick up its work before the node counts as down")
 	r.add(cmd, "after each successful run ")
 	return cmd

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"fmt"
 	"time"
 
 	"go.temporal.io/sdk/worker"
@@ -33,9 +34,22 @@ func registerSnapshotWorkflows(r worker.WorkflowRegistry) {
 // NewEBS builds the EBS activities on the configuration's AWS clients: one
 // EC2 client per region, built on first use.
 func NewEBS(cfg config.Config, aws *awsx.Clients) *ebsact.EBS {
-	return &ebsact.EBS{
+	a := &ebsact.EBS{
 		EC2:          func(region string) ebsact.EC2API { return aws.EC2(region) },
 		Now:          time.Now,
 		PollInterval: cfg.PollInterval,
 	}
+	if cfg.EBSCopyRole != "" {
+		a.EC2In = func(account, region string) (ebsact.EC2API, error) {
+			role := awsx.Role{ARN: cfg.EBSCopyRoleFor(account), ExternalID: cfg.EBSCopyExternalID}
+			if err := role.Validate(); err != nil {
+				return nil, fmt.Errorf("--ebs-copy-role: %w", err)
+			}
+			if role.Account() != account {
+				return nil, fmt.Errorf("--ebs-copy-role %s names account %s, not the destination's %s", cfg.EBSCopyRole, role.Account(), account)
+			}
+			return aws.EC2As(role, region), nil
+		}
+	}
+	return a
 }

@@ -77,6 +77,7 @@ func Backup(ctx workflow.Context, in BackupInput) (*BackupResult, error) {
 			err := workflow.ExecuteActivity(onNode(gctx, n, nodeJob, timeout), redisNode.BackupNode, redisact.NodeBackupInput{
 				Cluster: plan.Cluster, Node: n.ID, Format: plan.Format, Bucket: plan.Location.Bucket,
 				Folder: redisbackup.NodeFolder(plan.Location, plan.Cluster, backupID, n.ID), Role: plan.Location.Role(),
+				KMSKeyID: in.KMSKeyID,
 			}).Get(gctx, &r)
 			if err != nil {
 				failures[i] = describeNodeError(n, err, timeout)
@@ -99,6 +100,7 @@ func Backup(ctx workflow.Context, in BackupInput) (*BackupResult, error) {
 	var written redisact.WriteRedisManifestResult
 	err = workflow.ExecuteActivity(short, redisClusters.WriteRedisManifest, redisact.WriteRedisManifestInput{
 		Location: plan.Location, Cluster: plan.Cluster, BackupID: backupID, Format: plan.Format, StartedAt: p.StartedAt, Nodes: nodes,
+		KMSKeyID: in.KMSKeyID,
 	}).Get(ctx, &written)
 	if err != nil {
 		return nil, p.fail(ctx, err)

@@ -52,6 +52,9 @@ type BackupInput struct {
 	RPOSeconds int64 `json:"rpoSeconds,omitempty"`
 	// AllowUnversioned accepts a bucket without versioning (refused otherwise).
 	AllowUnversioned bool `json:"allowUnversioned,omitempty"`
+	// KMSKeyID encrypts the nodes' files and the cluster manifest with this
+	// KMS key (SSE-KMS: id, ARN or alias); the manifest records it.
+	KMSKeyID string `json:"kmsKeyId,omitempty"`
 	// Access names a role to assume for the location's S3 calls (roleArn,
 	// externalId) and the bucket's owner (bucketOwner), for a bucket in
 	// another account.
