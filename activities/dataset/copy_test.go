@@ -260,29 +260,4 @@ func TestCopyBackupHalfDone(t *testing.T) {
 	}
 }
 
-func TestPartHasherETag(t *testing.T) {
-	data := bytes.Repeat([]byte("0123456789"), 1001)
-	for _, size := range []int64{7, 1000, 5000, 10010, 20000} {
-		var progress atomicCounter
-		h := newPartHasher(bytes.NewReader(data), size, &progress.Int64)
-		if _, err := io.Copy(io.Discard, h); err != nil {
-			t.Fatal(err)
-		}
-		var sums []byte
-		count := 0
-		for off := int64(0); off < int64(len(data)); off += size {
-			s := md5.Sum(data[off:min(off+size, int64(len(data)))])
-			sums = append(sums, s[:]...)
-			count++
-		}
-		want := fmt.Sprintf("%s-%d", md5hex(sums), count)
-		if got := h.etag("x-1"); got != want {
-			t.Errorf("part size %d: multipart ETag %s, want %s", size, got, want)
-		}
-		if got := h.etag("x"); got != md5hex(data) {
-			t.Errorf("part size %d: ETag %s, want the MD5", size, got)
-		}
-	}
-}
-
 type atomicCounter struct{ Int64 atomic.Int64 } // a progress counter
