@@ -12,7 +12,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -259,5 +258,3 @@ func TestCopyBackupHalfDone(t *testing.T) {
 		t.Error("a half-done copy has a manifest")
 	}
 }
-
-type atomicCounter struct{ Int64 atomic.Int64 } // a progress counter
