@@ -20,7 +20,8 @@ import (
 // TestIntegrationRedisBackupCopyToAnotherAccount backs a cluster up with a
 // copy to a bucket of a second account, written through a role there: the
 // copy holds every node file, byte for byte, and the cluster manifest
-// (written last, naming the copy's keys). A second copy, to a bucket the
+// naming the copy's keys (that it is written last, S3's one-second
+// LastModified cannot show: activities/redis's TestCopyRedisBackup does). A second copy, to a bucket the
 // role may not write, is a warning and the backup stands. After every
 // version of the primary's backup folder is deleted, each node is restored
 // from the copy to what was backed up.
@@ -56,7 +57,7 @@ func TestIntegrationRedisBackupCopyToAnotherAccount(t *testing.T) {
 	requireReleased(t, e, c)
 
 	// Every object of the primary's folder is at the copy with its size
-	// and ETag, and the manifest is the newest object there.
+	// and ETag.
 	srcLoc, dstLoc := parseLoc(t, primary, backupstore.Access{}), parseLoc(t, copyLoc, access)
 	srcFolder := redisbackup.BackupFolder(srcLoc, c.name, res.BackupID)
 	dstFolder := redisbackup.BackupFolder(dstLoc, c.name, res.BackupID)
@@ -91,7 +92,6 @@ func TestIntegrationRedisBackupCopyToAnotherAccount(t *testing.T) {
 	if !ok {
 		t.Fatalf("copy has no cluster manifest")
 	}
-	requireManifestLast(ctx, t, roleCtx, e.AWS.Buckets, dstLoc.Bucket, dstFolder+"/")
 	m, err := redisbackup.ReadManifest(roleCtx, e.AWS.Buckets, dstLoc.Bucket, aws.ToString(manifest.Key))
 	if err != nil {
 		t.Fatal(err)
@@ -116,32 +116,6 @@ func TestIntegrationRedisBackupCopyToAnotherAccount(t *testing.T) {
 		requireSame(t, "node "+n.id+" restored from the copy", want[n.id], n.dump(t))
 	}
 	requireReleased(t, e, c)
-}
-
-// requireManifestLast checks that no version of a backup's manifest under
-// prefix is older than a version of its files: it was written after them.
-func requireManifestLast(ctx context.Context, t *testing.T, roleCtx context.Context, api *awsx.Buckets, bucket, prefix string) {
-	t.Helper()
-	out, err := api.ListObjectVersions(roleCtx, &s3.ListObjectVersionsInput{Bucket: aws.String(bucket), Prefix: aws.String(prefix)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var firstManifest, lastFile time.Time
-	lastKey := ""
-	for _, v := range out.Versions {
-		at := aws.ToTime(v.LastModified)
-		if strings.HasSuffix(aws.ToString(v.Key), "/"+redisbackup.ManifestName) {
-			if firstManifest.IsZero() || at.Before(firstManifest) {
-				firstManifest = at
-			}
-		} else if at.After(lastFile) {
-			lastFile, lastKey = at, aws.ToString(v.Key)
-		}
-	}
-	if firstManifest.Before(lastFile) {
-		t.Errorf("a manifest was at s3://%s/%s (%s) before its file %s was (%s)", bucket, prefix, firstManifest.Format(time.RFC3339Nano), lastKey, lastFile.Format(time.RFC3339Nano))
-	}
-	t.Logf("manifest first written %s, last file %s", firstManifest.Format(time.RFC3339Nano), lastFile.Format(time.RFC3339Nano))
 }
 
 func parseLoc(t *testing.T, loc string, access backupstore.Access) backupstore.Location {
