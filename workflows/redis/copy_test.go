@@ -26,7 +26,7 @@ func TestRedisBackupCopies(t *testing.T) {
 				return nil, err
 			}
 			copied = append(copied, in)
-			if in.Dest.Bucket == "broken" {
+			if in.Dest.Bucket == "broken-copies" {
 				return nil, errors.New("S3 says no")
 			}
 			return &redisact.CopyRedisBackupResult{ManifestURL: "s3://" + in.Dest.Bucket + "/m", Objects: 3, Bytes: 30}, nil
@@ -35,8 +35,8 @@ func TestRedisBackupCopies(t *testing.T) {
 	fx.env.ExecuteWorkflow(redis.BackupName, redis.BackupInput{
 		Cluster: redisCluster, BackupLocation: "s3://backups/redis", Retention: &redis.RetentionPolicy{Count: 2},
 		CopyTo: []redis.CopyDestination{
-			{Location: "s3://dr/redis", Access: backupstore.Access{RoleARN: "arn:aws:iam::222233334444:role/w"}},
-			{Location: "s3://broken/redis"},
+			{Location: "s3://dr-copies/redis", Access: backupstore.Access{RoleARN: "arn:aws:iam::222233334444:role/w"}},
+			{Location: "s3://broken-copies/redis"},
 		},
 	})
 	if app := fx.appErr(); app != nil {
@@ -55,7 +55,7 @@ func TestRedisBackupCopies(t *testing.T) {
 	if fx.fake.index("CopyRedisBackup "+redisCluster) < fx.fake.index("WriteRedisManifest "+redisCluster) {
 		t.Errorf("copied before the manifest was written: %v", fx.fake.calls)
 	}
-	if len(*calls) != 2 || (*calls)[1].Location.Bucket != "dr" {
+	if len(*calls) != 2 || (*calls)[1].Location.Bucket != "dr-copies" {
 		t.Errorf("retention ran at %+v, want the primary and the copy that succeeded", *calls)
 	}
 	if p := fx.progress(); p.Step != workflows.StepDone || len(p.Warnings) != 1 {
