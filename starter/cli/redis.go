@@ -230,11 +230,14 @@ func (a *app) redisBackupCommand() *cobra.Command {
 	var in redis.BackupInput
 	var wait bool
 	var sidecar time.Duration
+	var copies redisCopyFlags
 	cmd := &cobra.Command{
-		Use:   "backup --cluster-id C --backup-location s3://bucket/prefix [--format rdb|aof] [--wait]",
+		Use:   "backup --cluster-id C --backup-location s3://bucket/prefix [--format rdb|aof] [--copy-to s3://... [--copy-role-arn R]] [--wait]",
 		Short: "Back up every node of a Redis cluster to S3 (BGSAVE or BGREWRITEAOF, upload, cluster manifest)",
 		Example: `  lifeboat redis backup --cluster-id shop --backup-location s3://my-bucket/redis --wait
-  lifeboat redis backup --cluster-id shop --backup-location s3://my-bucket/redis --format aof --wait`,
+  lifeboat redis backup --cluster-id shop --backup-location s3://my-bucket/redis --format aof --wait
+  lifeboat redis backup --cluster-id shop --backup-location s3://my-bucket/redis \
+    --copy-to s3://dr-bucket/redis --copy-role-arn arn:aws:iam::222222222222:role/lifeboat-backup-writer --wait`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := requireFlags(cmd, "cluster-id", "backup-location"); err != nil {
 				return err
@@ -244,6 +247,9 @@ func (a *app) redisBackupCommand() *cobra.Command {
 			}
 			if err := in.Access.Validate(); err != nil {
 				return usageError{err}
+			}
+			if err := copies.apply(&in); err != nil {
+				return err
 			}
 			format, err := redisbackup.ParseFormat(in.Format)
 			if err != nil {
@@ -272,6 +278,7 @@ func (a *app) redisBackupCommand() *cobra.Command {
 			for _, n := range res.Nodes {
 				fmt.Fprintf(a.out, "  %s: %d keys, %d bytes in %d file(s)\n", n.Node, n.Keys, n.Bytes, n.Files)
 			}
+			printRedisCopies(a.out, res.Copies)
 			return nil
 		},
 	}
@@ -282,6 +289,7 @@ func (a *app) redisBackupCommand() *cobra.Command {
 	allowUnversionedFlag(cmd, &in.AllowUnversioned)
 	accessFlags(cmd, &in.Access)
 	redisKMSFlag(cmd, &in.KMSKeyID)
+	copies.add(cmd)
 	f.BoolVar(&wait, "wait", false, "wait for the backup, showing progress; exit non-zero if it fails")
 	f.DurationVar(&sidecar, "sidecar-timeout", redis.DefaultSidecarTimeoutSeconds*time.Second, "how long a node's sidecar may take to pick up its work before the node counts as down: "+durationFormat)
 	alias(cmd, "cluster-id", "cluster")
@@ -514,4 +522,45 @@ func redisBackupChoice(at, backupID string) (string, error) {
 		return w.t.Format(time.RFC3339Nano), nil
 	}
 	return w.day(), nil
+}
+
+// redisCopyFlags are --copy-to (repeatable) and the role to write them with.
+type redisCopyFlags struct {
+	to     []string
+	access backupstore.Access
+}
+
+func (o *redisCopyFlags) add(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringArrayVar(&o.to, "copy-to", nil, "after the backup succeeded, copy it to this s3://bucket/prefix too (repeatable; a failed copy is a warning, the backup stands)")
+	f.StringVar(&o.access.RoleARN, "copy-role-arn", "", "assume this IAM role to write the --copy-to locations (a bucket in another account)")
+	f.StringVar(&o.access.ExternalID, "copy-external-id", "", "external id the --copy-role-arn role's trust policy requires")
+}
+
+// apply adds the copy destinations to a backup and checks them (exit 2).
+func (o *redisCopyFlags) apply(in *redis.BackupInput) error {
+	if len(o.to) == 0 && (o.access.RoleARN != "" || o.access.ExternalID != "") {
+		return usageError{errors.New("--copy-role-arn and --copy-external-id need --copy-to")}
+	}
+	if err := o.access.Validate(); err != nil {
+		return usageError{fmt.Errorf("--copy-role-arn: %w", err)}
+	}
+	for _, c := range o.to {
+		in.CopyTo = append(in.CopyTo, redis.CopyDestination{Location: c, Access: o.access})
+	}
+	if _, err := in.CopyDests(); err != nil {
+		return usageError{err}
+	}
+	return nil
+}
+
+// printRedisCopies prints a backup's copies, one line each.
+func printRedisCopies(w io.Writer, rows []redis.CopyRow) {
+	for _, c := range rows {
+		if c.OK {
+			fmt.Fprintf(w, "  copy -> %s (%d objects, %d bytes)\n", c.ManifestURL, c.Objects, c.Bytes)
+		} else {
+			fmt.Fprintf(w, "  copy to %s FAILED, the backup stands: %s\n", c.Location, c.Error)
+		}
+	}
 }

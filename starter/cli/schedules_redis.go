@@ -39,8 +39,9 @@ func (a *app) scheduleRedisCommand() *cobra.Command {
 	var r redisRetentionFlags
 	var in redis.BackupInput
 	var sidecar time.Duration
+	var copies redisCopyFlags
 	cmd := &cobra.Command{
-		Use: "redis --schedule-id S --cluster-id C --backup-location s3://... (--cron EXPR | --every DURATION) [--retain N] [--retain-days D] [--format rdb|aof]",
+		Use: "redis --schedule-id S --cluster-id C --backup-location s3://... (--cron EXPR | --every DURATION) [--retain N] [--retain-days D] [--format rdb|aof] [--copy-to s3://...]",
 		Example: `  lifeboat schedule create redis --schedule-id shop-nightly --cluster-id shop \
     --backup-location s3://my-bucket/redis --cron '0 3 * * *' --retain 7`,
 		Short: "Back up a Redis cluster on a schedule, pruning its older backups after each successful run",
@@ -48,7 +49,8 @@ func (a *app) scheduleRedisCommand() *cobra.Command {
 lifeboat redis backup starts it). With --retain and/or --retain-days, each successful run then
 deletes the cluster's older backups under the location that the policy no longer keeps: never
 the run's own backup, never the newest complete one, never a folder without a cluster manifest
-(a backup in progress or one that failed). The same rules as lifeboat redis prune.`,
+(a backup in progress or one that failed). The same rules as lifeboat redis prune.
+With --copy-to, each backup is copied there too and retention runs at each location.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			s, err := f.schedule(cmd)
 			if err != nil {
@@ -64,6 +66,9 @@ the run's own backup, never the newest complete one, never a folder without a cl
 				return usageError{fmt.Errorf("--format: %w", err)}
 			}
 			if in.Retention, err = r.policy(); err != nil {
+				return err
+			}
+			if err := copies.apply(&in); err != nil {
 				return err
 			}
 			in.SidecarTimeoutSeconds = int(sidecar / time.Second)
@@ -88,6 +93,7 @@ the run's own backup, never the newest complete one, never a folder without a cl
 	allowUnversionedFlag(cmd, &in.AllowUnversioned)
 	accessFlags(cmd, &in.Access)
 	redisKMSFlag(cmd, &in.KMSKeyID)
+	copies.add(cmd)
 	fl.DurationVar(&sidecar, "sidecar-timeout", redis.DefaultSidecarTimeoutSeconds*time.Second, "how long a node's sidecar may take to pick up its work before the node counts as down")
 	r.add(cmd, "after each successful run ")
 	return cmd

@@ -46,6 +46,7 @@ func RegisterActivities(r worker.ActivityRegistry, cfg config.Config, aws *awsx.
 	r.RegisterActivity(&datasetact.RestoreTests{Registry: reg, DB: aws.DynamoDB, S3: aws.Buckets})
 	r.RegisterActivity(&activities.Checks{Env: checkEnv(aws), Allowed: cfg.AllowCheckCommands})
 	r.RegisterActivity(&redisact.Clusters{Registry: reg, S3: aws.Buckets, AllowCheckCommands: cfg.AllowCheckCommands})
+	r.RegisterActivity(&redisact.Copies{S3: aws.Buckets})
 	r.RegisterActivity(NewEBS(cfg, aws))
 }
 

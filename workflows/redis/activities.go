@@ -8,4 +8,5 @@ import redisact "github.com/lifeboat-dev/lifeboat/activities/redis"
 var (
 	redisNode     *redisact.Node
 	redisClusters *redisact.Clusters
+	redisCopies   *redisact.Copies
 )

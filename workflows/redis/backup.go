@@ -35,6 +35,10 @@ func Backup(ctx workflow.Context, in BackupInput) (*BackupResult, error) {
 			return nil, p.fail(ctx, temporal.NewNonRetryableApplicationError(err.Error(), activities.ErrInvalidInput, err))
 		}
 	}
+	dests, err := in.CopyDests()
+	if err != nil { // runs without CopyTo (all before it existed) pass
+		return nil, p.fail(ctx, temporal.NewNonRetryableApplicationError(err.Error(), activities.ErrInvalidInput, err))
+	}
 	short := workflow.WithActivityOptions(ctx, workflows.ShortAWSCall)
 	var plan redisact.BackupPlan
 	err = workflow.ExecuteActivity(short, redisClusters.PlanRedisBackup, redisact.BackupPlanInput{
@@ -115,11 +119,17 @@ func Backup(ctx workflow.Context, in BackupInput) (*BackupResult, error) {
 		p.node(n.Node).Step = workflows.StepDone
 		res.Nodes = append(res.Nodes, NodeResult{Node: n.Node, Keys: n.Keys, Bytes: n.Bytes, Files: len(n.Files)})
 	}
+	// Runs from before copies existed had none to make.
+	if len(dests) > 0 && workflow.GetVersion(ctx, copyToVersion, workflow.DefaultVersion, 1) >= 1 {
+		workflows.SetStep(ctx, p, StepCopying)
+		copyAll(ctx, in, plan.Location, dests, res, p)
+	}
 	if in.Retention != nil {
 		// Still holding the cluster: no restore of it reads a backup
 		// while older ones are deleted.
 		workflows.SetStep(ctx, p, StepPruning)
 		pruneOlder(ctx, plan, *in.Retention, res, p)
+		pruneCopies(ctx, plan.Cluster, *in.Retention, res, p)
 	}
 	workflows.SetStep(ctx, p, workflows.StepDone)
 	return res, nil

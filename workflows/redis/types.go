@@ -28,6 +28,7 @@ const (
 	StepUploaded    = "uploaded"        // a node's files are in S3
 	StepStaged      = "staged"          // a node's files are downloaded and checked
 	StepPruning     = "pruning-backups" // older backups are deleted under the retention policy
+	StepCopying     = "copying"         // the backup is copied to its CopyTo locations
 )
 
 // DefaultSidecarTimeoutSeconds is how long a node's step may wait for the
@@ -59,6 +60,36 @@ type BackupInput struct {
 	// externalId) and the bucket's owner (bucketOwner), for a bucket in
 	// another account.
 	backupstore.Access
+	// CopyTo are locations the complete backup is copied to, each with its
+	// own role; a failed copy is a warning, the backup stands.
+	CopyTo []CopyDestination `json:"copyTo,omitempty"`
+}
+
+// CopyDestination is a location a backup is copied to after it succeeded.
+type CopyDestination struct {
+	Location string `json:"location"`
+	backupstore.Access
+}
+
+// Parse is the destination as a location.
+func (c CopyDestination) Parse() (backupstore.Location, error) {
+	return backupstore.ParseLocationWith(c.Location, c.Access)
+}
+
+// CopyRow is one copy of a backup: where, how much, and whether it
+// succeeded. A failed copy leaves the backup standing at its location.
+type CopyRow struct {
+	Location    string `json:"location"`
+	ManifestURL string `json:"manifestUrl,omitempty"`
+	Objects     int    `json:"objects"`
+	Bytes       int64  `json:"bytes"`
+	OK          bool   `json:"ok"`
+	Error       string `json:"error,omitempty"`
+	// Pruned are the older backups retention deleted at this location.
+	Pruned           []string `json:"pruned,omitempty"`
+	RetentionWarning string   `json:"retentionWarning,omitempty"`
+
+	dest backupstore.Location // for the retention step
 }
 
 // RetentionPolicy says which of a cluster's backups to keep: the newest
@@ -90,6 +121,8 @@ type BackupResult struct {
 	// RetentionWarning says why the retention step failed, if it did; the
 	// backup itself succeeded.
 	RetentionWarning string `json:"retentionWarning,omitempty"`
+	// Copies are the backup's copies (CopyTo), each with its outcome.
+	Copies []CopyRow `json:"copies,omitempty"`
 }
 
 // NodeResult is one node's part of a backup or restore.

@@ -193,6 +193,7 @@ func newRedisFixture(t *testing.T, slow ...string) *redisFixture {
 	env.RegisterWorkflowWithOptions(redis.Restore, workflow.RegisterOptions{Name: redis.RestoreName})
 	env.RegisterActivity(&redisact.Node{})
 	env.RegisterActivity(&redisact.Clusters{})
+	env.RegisterActivity(&redisact.Copies{})
 	fx := &redisFixture{t: t, env: env, fake: newRedisFake()}
 	for name, fn := range fx.fake.handlers() {
 		call := env.OnActivity(name, mock.Anything, mock.Anything).Return(fn).Maybe()
