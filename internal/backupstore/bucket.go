@@ -170,8 +170,14 @@ func (e *BucketAccessError) Error() string {
 	if e.Location.RoleARN != "" {
 		who = "role " + e.Location.RoleARN
 	}
+	// Name the IAM action refused, as for the worker's own credentials: the
+	// grant to add is the role's (a HEAD's Forbidden is S3's AccessDenied).
+	why := errorCode(e.Err)
+	if action, ok := awsx.DeniedAction(e.Err); ok {
+		why = "AccessDenied: " + action
+	}
 	return fmt.Sprintf("backup location %s: %s may not use bucket %s (%s): see README, Backups in another account",
-		e.Location, who, e.Location.Bucket, errorCode(e.Err))
+		e.Location, who, e.Location.Bucket, why)
 }
 
 func (e *BucketAccessError) Unwrap() error { return e.Err }

@@ -59,7 +59,7 @@ func copyAll(ctx workflow.Context, in BackupInput, targets []datasetact.BackupTa
 		row := &results[c.target].Copies[c.row]
 		var out datasetact.CopyBackupResult
 		if err := c.f.Get(ctx, &out); err != nil {
-			row.Error = err.Error()
+			row.Error = message(err) // the activity's own line, not Temporal's chain
 		} else {
 			row.OK, row.ManifestURL, row.Objects, row.Bytes = true, out.ManifestURL, out.Objects, out.Bytes
 		}
