@@ -81,6 +81,16 @@ type BackupRequestItem struct {
 	KMSKeyID string `json:"kmsKeyId,omitempty"`
 	// Access names the role to assume for the location and its bucket's owner.
 	backupstore.Access
+	// CopyTo are the locations the backup will be copied to: checked here
+	// too, so that a copy destination that cannot work is refused before
+	// anything is paused rather than reported after the backup.
+	CopyTo []CopyTarget `json:"copyTo,omitempty"`
+}
+
+// CopyTarget is a copy destination as a backup request names it.
+type CopyTarget struct {
+	Location string `json:"location"`
+	backupstore.Access
 }
 
 // ValidateBackupResult is the request resolved against the control table.
@@ -147,6 +157,28 @@ func (a *Datasets) ValidateBackup(ctx context.Context, in ValidateBackupInput) (
 		bucket := *b // each target records its own AllowUnversioned
 		if err := bucket.Require(loc.Bucket, t.AllowUnversioned); err != nil {
 			return nil, activities.Invalid(err)
+		}
+		for _, c := range t.CopyTo {
+			dst, err := backupstore.ParseLocationWith(c.Location, c.Access)
+			if err != nil {
+				return nil, activities.Invalid(fmt.Errorf("dataset %s: copy destination: %w", ref, err))
+			}
+			if dst.Bucket == loc.Bucket && dst.Prefix == loc.Prefix {
+				return nil, activities.Invalid(fmt.Errorf("dataset %s: copy destination %s is the backup location itself", ref, dst))
+			}
+			dkey := dst
+			dkey.Prefix = ""
+			db, ok := buckets[dkey]
+			if !ok {
+				// With the destination's own role: the copy writes as it.
+				if db, err = a.readBucket(ctx, dst); err != nil {
+					return nil, err
+				}
+				buckets[dkey] = db
+			}
+			if err := db.Require(dst.Bucket, t.AllowUnversioned); err != nil {
+				return nil, activities.Invalid(fmt.Errorf("copy destination: %w", err))
+			}
 		}
 		out.Targets = append(out.Targets, BackupTarget{
 			DatasetRef: ref, StoreID: env.ActiveStore, TableName: table, Location: loc, PointInTime: t.PointInTime,

@@ -49,6 +49,9 @@ func Backup(ctx workflow.Context, in BackupInput) (*BackupResult, error) {
 			EnvID: d.EnvID, DatasetID: d.DatasetID, BackupLocation: d.BackupLocation, PointInTime: d.PointInTime,
 			AllowUnversioned: d.AllowUnversioned, KMSKeyID: d.KMSKeyID, Access: d.Access,
 		}
+		for _, c := range d.CopyTo {
+			items[i].CopyTo = append(items[i].CopyTo, datasetact.CopyTarget{Location: c.Location, Access: c.Access})
+		}
 	}
 	var plan datasetact.ValidateBackupResult
 	err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, planCall), datasets.ValidateBackup,
