@@ -53,6 +53,15 @@ type BackupPlanInput struct {
 	AllowUnversioned bool `json:"allowUnversioned,omitempty"`
 	// Access names the role to assume for the location and its bucket's owner.
 	backupstore.Access
+	// CopyTo are the locations the backup will be copied to, checked here
+	// with their own roles before anything runs.
+	CopyTo []CopyTarget `json:"copyTo,omitempty"`
+}
+
+// CopyTarget is a copy destination as a backup request names it.
+type CopyTarget struct {
+	Location string `json:"location"`
+	backupstore.Access
 }
 
 // BackupPlan is the request resolved against the control table.
@@ -85,6 +94,29 @@ func (a *Clusters) PlanRedisBackup(ctx context.Context, in BackupPlanInput) (*Ba
 	if err != nil {
 		return nil, err
 	}
+	b, err := a.requireBucket(ctx, loc, in.AllowUnversioned)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range in.CopyTo {
+		dst, err := backupstore.ParseLocationWith(c.Location, c.Access)
+		if err != nil {
+			return nil, activities.Invalid(fmt.Errorf("copy destination: %w", err))
+		}
+		if dst.Bucket == loc.Bucket && dst.Prefix == loc.Prefix {
+			return nil, activities.Invalid(fmt.Errorf("copy destination %s is the backup location itself", dst))
+		}
+		if _, err := a.requireBucket(ctx, dst, in.AllowUnversioned); err != nil {
+			return nil, err
+		}
+	}
+	return &BackupPlan{Cluster: c.Name, Nodes: c.Nodes, Location: loc, Format: format, Bucket: b}, nil
+}
+
+// requireBucket reads a location's bucket with the location's role and
+// refuses, as bad input, one that is missing, may not be used, or keeps no
+// versions (unless allowed).
+func (a *Clusters) requireBucket(ctx context.Context, loc backupstore.Location, allowUnversioned bool) (*backupstore.Bucket, error) {
 	b, err := backupstore.CheckBucket(ctx, a.S3, loc)
 	if err != nil {
 		var nb *backupstore.NoBucketError
@@ -96,10 +128,10 @@ func (a *Clusters) PlanRedisBackup(ctx context.Context, in BackupPlanInput) (*Ba
 		}
 		return nil, err
 	}
-	if err := b.Require(loc.Bucket, in.AllowUnversioned); err != nil {
+	if err := b.Require(loc.Bucket, allowUnversioned); err != nil {
 		return nil, activities.Invalid(err)
 	}
-	return &BackupPlan{Cluster: c.Name, Nodes: c.Nodes, Location: loc, Format: format, Bucket: b}, nil
+	return b, nil
 }
 
 func (a *Clusters) cluster(ctx context.Context, name string) (*registry.RedisCluster, error) {

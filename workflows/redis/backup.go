@@ -43,7 +43,7 @@ func Backup(ctx workflow.Context, in BackupInput) (*BackupResult, error) {
 	var plan redisact.BackupPlan
 	err = workflow.ExecuteActivity(short, redisClusters.PlanRedisBackup, redisact.BackupPlanInput{
 		Cluster: in.Cluster, BackupLocation: in.BackupLocation, Format: in.Format, AllowUnversioned: in.AllowUnversioned,
-		Access: in.Access,
+		Access: in.Access, CopyTo: copyTargets(in.CopyTo),
 	}).Get(ctx, &plan)
 	if err != nil {
 		return nil, p.fail(ctx, err)

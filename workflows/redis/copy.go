@@ -104,3 +104,12 @@ func pruneCopies(ctx workflow.Context, cluster string, policy RetentionPolicy, r
 		row.Pruned = pruned.Deleted
 	}
 }
+
+// copyTargets are the copy destinations as the plan checks them.
+func copyTargets(cs []CopyDestination) []redisact.CopyTarget {
+	var out []redisact.CopyTarget
+	for _, c := range cs {
+		out = append(out, redisact.CopyTarget{Location: c.Location, Access: c.Access})
+	}
+	return out
+}
