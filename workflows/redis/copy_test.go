@@ -3,6 +3,7 @@ package redis_test
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/mock"
@@ -20,12 +21,15 @@ func TestRedisBackupCopies(t *testing.T) {
 	t.Parallel()
 	fx := newRedisFixture(t)
 	var copied []redisact.CopyRedisBackupInput
+	var copiedMu sync.Mutex
 	fx.env.OnActivity("CopyRedisBackup", mock.Anything, mock.Anything).Return(
 		func(ctx context.Context, in redisact.CopyRedisBackupInput) (*redisact.CopyRedisBackupResult, error) {
 			if err := fx.fake.record(ctx, "CopyRedisBackup", in.Cluster); err != nil {
 				return nil, err
 			}
+			copiedMu.Lock()
 			copied = append(copied, in)
+			copiedMu.Unlock()
 			if in.Dest.Bucket == "broken-copies" {
 				return nil, errors.New("S3 says no")
 			}
@@ -49,7 +53,14 @@ func TestRedisBackupCopies(t *testing.T) {
 	if len(res.Copies) != 2 || !res.Copies[0].OK || res.Copies[1].OK || res.Copies[1].Error == "" || res.ManifestURL == "" {
 		t.Fatalf("result %+v: want the backup, one copy ok and one failed", res)
 	}
-	if len(copied) < 2 || copied[0].Dest.RoleARN == "" || copied[0].BackupID != res.BackupID || copied[0].Source.Bucket != "backups" {
+	// The copies run at once: find the good one's input, whatever the order.
+	var dr *redisact.CopyRedisBackupInput
+	for i := range copied {
+		if copied[i].Dest.Bucket == "dr-copies" {
+			dr = &copied[i]
+		}
+	}
+	if len(copied) < 2 || dr == nil || dr.Dest.RoleARN == "" || dr.BackupID != res.BackupID || dr.Source.Bucket != "backups" {
 		t.Errorf("copy inputs %+v", copied)
 	}
 	if fx.fake.index("CopyRedisBackup "+redisCluster) < fx.fake.index("WriteRedisManifest "+redisCluster) {
