@@ -1,16 +1,10 @@
 package backupstore
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"path"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
 // RestoreTestName is the record a restore test leaves in the folder of the
@@ -53,37 +47,11 @@ func RestoreTestKey(folder string) string { return path.Join(folder, RestoreTest
 
 // WriteRestoreTest stores r as the folder's restore-test.json.
 func WriteRestoreTest(ctx context.Context, api API, bucket, folder string, r *RestoreTest) error {
-	body, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encode %s: %w", RestoreTestName, err)
-	}
-	key := RestoreTestKey(folder)
-	_, err = api.PutObject(ctx, &s3.PutObjectInput{
-		Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(body),
-		ContentType:       aws.String("application/json"),
-		ChecksumAlgorithm: types.ChecksumAlgorithmSha256, // Object Lock buckets refuse a put without a checksum
-	})
-	if err != nil {
-		return fmt.Errorf("write s3://%s/%s: %w", bucket, key, err)
-	}
-	return nil
+	return putRecord(ctx, api, bucket, RestoreTestKey(folder), r)
 }
 
 // ReadRestoreTest reads a folder's restore-test.json; it returns nil and no
 // error when the backup was never restore-tested.
 func ReadRestoreTest(ctx context.Context, api API, bucket, folder string) (*RestoreTest, error) {
-	key := RestoreTestKey(folder)
-	out, err := api.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
-	if IsNotFound(err) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read s3://%s/%s: %w", bucket, key, err)
-	}
-	defer out.Body.Close()
-	var r RestoreTest
-	if err := json.NewDecoder(out.Body).Decode(&r); err != nil {
-		return nil, fmt.Errorf("decode s3://%s/%s: %w", bucket, key, err)
-	}
-	return &r, nil
+	return getRecord[RestoreTest](ctx, api, bucket, RestoreTestKey(folder))
 }

@@ -53,15 +53,26 @@ func VerifiedKey(folder string) string { return path.Join(folder, VerifiedName) 
 
 // WriteVerification stores v as the folder's verified.json.
 func WriteVerification(ctx context.Context, api API, bucket, folder string, v *Verification) error {
+	return putRecord(ctx, api, bucket, VerifiedKey(folder), v)
+}
+
+// ReadVerification reads a folder's verified.json; it returns nil and no
+// error when the backup was never verified.
+func ReadVerification(ctx context.Context, api API, bucket, folder string) (*Verification, error) {
+	return getRecord[Verification](ctx, api, bucket, VerifiedKey(folder))
+}
+
+// putRecord writes v as a small JSON record beside a backup, with a
+// checksum (Object Lock buckets refuse a put without one).
+func putRecord(ctx context.Context, api API, bucket, key string, v any) error {
 	body, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
-		return fmt.Errorf("encode %s: %w", VerifiedName, err)
+		return fmt.Errorf("encode %s: %w", path.Base(key), err)
 	}
-	key := VerifiedKey(folder)
 	_, err = api.PutObject(ctx, &s3.PutObjectInput{
-		ChecksumAlgorithm: types.ChecksumAlgorithmSha256, // Object Lock buckets refuse a put without a checksum
-		Bucket:            aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(body),
-		ContentType: aws.String("application/json"),
+		Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(body),
+		ContentType:       aws.String("application/json"),
+		ChecksumAlgorithm: types.ChecksumAlgorithmSha256,
 	})
 	if err != nil {
 		return fmt.Errorf("write s3://%s/%s: %w", bucket, key, err)
@@ -69,10 +80,8 @@ func WriteVerification(ctx context.Context, api API, bucket, folder string, v *V
 	return nil
 }
 
-// ReadVerification reads a folder's verified.json; it returns nil and no
-// error when the backup was never verified.
-func ReadVerification(ctx context.Context, api API, bucket, folder string) (*Verification, error) {
-	key := VerifiedKey(folder)
+// getRecord reads a record putRecord wrote; nil and no error when absent.
+func getRecord[T any](ctx context.Context, api API, bucket, key string) (*T, error) {
 	out, err := api.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
 	if IsNotFound(err) {
 		return nil, nil
@@ -81,7 +90,7 @@ func ReadVerification(ctx context.Context, api API, bucket, folder string) (*Ver
 		return nil, fmt.Errorf("read s3://%s/%s: %w", bucket, key, err)
 	}
 	defer out.Body.Close()
-	var v Verification
+	var v T
 	if err := json.NewDecoder(out.Body).Decode(&v); err != nil {
 		return nil, fmt.Errorf("decode s3://%s/%s: %w", bucket, key, err)
 	}
