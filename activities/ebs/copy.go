@@ -262,7 +262,15 @@ func (a *EBS) CopySnapshotsToRegion(ctx context.Context, in CopySnapshotsToRegio
 		}
 		if dest.CrossAccount() {
 			// The destination account copies the snapshot from here: it
-			// must be shared with that account first (idempotent).
+			// must be shared with that account first (idempotent), and
+			// so must its KMS key when it is encrypted.
+			params.TagSpecifications = ec2TagSpec(types.ResourceTypeSnapshot, crossAccountCopyTags(tags, id, in.SourceRegion, aws.ToString(s.OwnerId)))
+			if aws.ToBool(s.Encrypted) {
+				if why := a.shareKey(ctx, in.SourceRegion, s, dest.Account); why != "" {
+					res.Failed = append(res.Failed, snapshotFailure(s, in.SourceRegion, why))
+					continue
+				}
+			}
 			if err := shareSnapshot(ctx, src, id, dest.Account); err != nil {
 				res.Failed = append(res.Failed, snapshotFailure(s, in.SourceRegion, err.Error()))
 				continue
@@ -286,9 +294,18 @@ func (a *EBS) CopySnapshotsToRegion(ctx context.Context, in CopySnapshotsToRegio
 	return res, nil
 }
 
+// crossAccountCopyTags are the tags of a copy into another account: those
+// of any copy plus Source_Account, by which the owner's expiry there tells
+// its copies from everything else in that account (ebstags.ExpiryInAccount).
+func crossAccountCopyTags(source map[string]string, id, region, account string) map[string]string {
+	t := ebstags.CopyTags(source, id, region)
+	t[ebstags.SourceAccount] = account
+	return t
+}
+
 // shareSnapshot gives account createVolumePermission on a snapshot, which
 // a copy into that account needs. An encrypted snapshot also needs its KMS
-// key shared (a grant or key policy for the account): not done here.
+// key shared (shareKey, before this).
 func shareSnapshot(ctx context.Context, src EC2API, id, account string) error {
 	sh, ok := src.(SnapshotSharer)
 	if !ok {

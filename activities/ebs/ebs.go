@@ -48,6 +48,15 @@ type EBS struct {
 	// (Copy_Dest account:region), through the worker's --ebs-copy-role;
 	// nil: copies into other accounts are not made (reported).
 	EC2In func(account, region string) (EC2API, error)
+	// KMS returns the KMS client of a region of the worker's account: an
+	// encrypted snapshot's key is granted to the copy role of the account
+	// it is copied into. CopyRoleARN names that role in an account. Either
+	// nil: encrypted snapshots are not copied into other accounts (reported).
+	KMS         func(region string) KMSAPI
+	CopyRoleARN func(account string) string
+	// Account returns the worker's account id: copies into other accounts
+	// carry it (Source_Account), and expiry there deletes only those.
+	Account func(ctx context.Context) (string, error)
 	// Now is the clock for poll deadlines; time.Now when nil.
 	Now func() time.Time
 	// PollInterval is how often snapshots, copies and volumes are polled.

@@ -20,26 +20,41 @@ type FindCopyDestinationsInput struct {
 	Region string `json:"region"`
 }
 
-// FindCopyDestinationsResult lists the regions the source region copies to.
+// FindCopyDestinationsResult lists the destinations the source region
+// copies to: regions of its own account, and account:region (ebstags.Dest)
+// when the worker has a copy role for other accounts.
 type FindCopyDestinationsResult struct {
 	Destinations []string `json:"destinations"`
 }
 
-// FindCopyDestinations collects the regions a region's snapshots are copied
-// to: the Copy_Dest tags of its instances and of its primary snapshots (an
-// instance may have changed its tag, or be gone, while copies remain).
+// FindCopyDestinations collects the destinations a region's snapshots are
+// copied to: the Copy_Dest tags of its instances and of its primary
+// snapshots (an instance may have changed its tag, or be gone, while
+// copies remain; a primary keeps the tag it was taken with, so its
+// destinations are expired until the primary itself is gone, and its
+// copies share its DeleteOn). Destinations in other accounts are listed
+// only when the worker can act there (--ebs-copy-role), as for copying.
 func (a *EBS) FindCopyDestinations(ctx context.Context, in FindCopyDestinationsInput) (*FindCopyDestinationsResult, error) {
 	hb := activities.KeepAlive(ctx, activities.HeartbeatEvery, nil)
 	defer hb.Stop()
 	api := a.EC2(in.Region)
-	set := map[string]bool{}
-	add := func(v string) {
-		dests, _ := ebstags.ParseCopyDest(v, in.Region)
-		for _, d := range dests {
-			set[d] = true
+	var account string // the worker's, to tell "own-account:region" from another account
+	var err error
+	if a.EC2In != nil {
+		if account, err = a.account(ctx); err != nil {
+			return nil, err
 		}
 	}
-	err := eachInstance(ctx, api, []types.Filter{ec2Filter("tag-key", ebstags.CopyDest)}, func(i types.Instance) {
+	set := map[string]bool{}
+	add := func(v string) {
+		dests, _ := ebstags.ParseCopyDestinations(v, account, in.Region)
+		for _, d := range dests {
+			if !d.CrossAccount() || a.EC2In != nil {
+				set[d.String()] = true
+			}
+		}
+	}
+	err = eachInstance(ctx, api, []types.Filter{ec2Filter("tag-key", ebstags.CopyDest)}, func(i types.Instance) {
 		add(TagMap(i.Tags)[ebstags.CopyDest])
 	})
 	if err != nil {
@@ -88,7 +103,10 @@ func (a *EBS) CarryKeepForever(ctx context.Context, in CarryKeepForeverInput) (*
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
-	dst := a.EC2(in.Destination)
+	dst, _, err := a.destEC2(in.Destination)
+	if err != nil {
+		return nil, activities.Invalid(err)
+	}
 	copies, err := copiesOf(ctx, dst, ids)
 	if err != nil {
 		return nil, fmt.Errorf("look for copies in %s: %w", in.Destination, err)
@@ -181,11 +199,26 @@ func (a *EBS) ExpireSnapshots(ctx context.Context, in ExpireSnapshotsInput) (*Ex
 	api := a.EC2(in.Region)
 	filters := []types.Filter{ec2TagFilter(ebstags.Type, ebstags.TypeAutomated)}
 	var keepPrimary map[string]string
+	// In another account (Region is account:region), only Lifeboat's copies
+	// carrying this account as Source_Account go.
+	var ownerAccount string
 	if in.Region != in.Owner {
+		dst, dest, err := a.destEC2(in.Region)
+		if err != nil {
+			return nil, activities.Invalid(err)
+		}
+		api = dst
+		if dest.CrossAccount() {
+			if ownerAccount, err = a.account(ctx); err != nil {
+				return nil, err
+			}
+			if ownerAccount == "" {
+				return nil, activities.Invalid(fmt.Errorf("expire copies in %s: the worker does not know its own account", in.Region))
+			}
+		}
 		// Every copy here: the seed's copies carry no Source_Region, so
 		// ebstags.Expiry tells the owner's copies from others'.
 		filters = append(filters, ec2Filter("tag-key", ebstags.SourceSnapshotID))
-		var err error
 		if keepPrimary, err = keepForeverPrimaries(ctx, a.EC2(in.Owner)); err != nil {
 			return nil, fmt.Errorf("list KeepForever snapshots in %s: %w", in.Owner, err)
 		}
@@ -195,6 +228,9 @@ func (a *EBS) ExpireSnapshots(ctx context.Context, in ExpireSnapshotsInput) (*Ex
 	err := eachSnapshot(ctx, api, filters, func(s types.Snapshot) {
 		t := TagMap(s.Tags)
 		v := ebstags.Expiry(t, in.Region, in.Owner, in.Today)
+		if ownerAccount != "" {
+			v = ebstags.ExpiryInAccount(t, ownerAccount, in.Owner, in.Today)
+		}
 		if v.Delete {
 			if _, ok := keepPrimary[t[ebstags.SourceSnapshotID]]; ok {
 				v = ebstags.Verdict{Reason: ebstags.KeepForeverSet}
@@ -236,4 +272,17 @@ func (a *EBS) ExpireSnapshots(ctx context.Context, in ExpireSnapshotsInput) (*Ex
 		})
 	}
 	return res, nil
+}
+
+// account is the worker's account id, "" when the worker cannot tell
+// (EBS.Account nil).
+func (a *EBS) account(ctx context.Context) (string, error) {
+	if a.Account == nil {
+		return "", nil
+	}
+	id, err := a.Account(ctx)
+	if err != nil {
+		return "", fmt.Errorf("find the worker's account: %w", err)
+	}
+	return id, nil
 }

@@ -36,6 +36,7 @@ const (
 	KeepForever      = "KeepForever"       // any value: never expire
 	SourceSnapshotID = "Source_SnapshotId" // on copies: the primary snapshot
 	SourceRegion     = "Source_Region"     // on copies: the primary's region
+	SourceAccount    = "Source_Account"    // on copies into another account: the primary's account
 )
 
 // Group lineage tags, set by Lifeboat and replicated to copies.
@@ -413,6 +414,7 @@ const (
 	KeepNoDeleteOn   = "no DeleteOn"
 	KeepBadDeleteOn  = "bad DeleteOn"
 	KeepNotDue       = "not due"
+	KeepNotOurs      = "not Lifeboat's copy from this account and region"
 )
 
 // Verdict is what expiry does with one snapshot.
@@ -451,4 +453,18 @@ func Expiry(tags map[string]string, region, owner string, today time.Time) Verdi
 		return Verdict{Reason: KeepNotDue}
 	}
 	return Verdict{Delete: true}
+}
+
+// ExpiryInAccount decides whether the expiry run of owner (a region of
+// ownerAccount), looking at a snapshot in another account (a Copy_Dest
+// account:region), deletes it. There only Lifeboat's copies of owner's
+// snapshots go: Managed-By=Lifeboat, Source_Account ownerAccount and
+// Source_Region owner, as CopySnapshotsToRegion tags them. Anything else in
+// that account (its own snapshots, the seed's copies, copies another
+// Lifeboat made) is never touched. Then the rule of Expiry applies.
+func ExpiryInAccount(tags map[string]string, ownerAccount, owner string, today time.Time) Verdict {
+	if !IsManaged(tags) || !IsCopy(tags) || ownerAccount == "" || tags[SourceAccount] != ownerAccount || tags[SourceRegion] != owner {
+		return Verdict{Reason: KeepNotOurs}
+	}
+	return Expiry(tags, owner, owner, today)
 }

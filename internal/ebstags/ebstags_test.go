@@ -374,3 +374,44 @@ func TestRestoreTestedRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+func TestExpiryInAccount(t *testing.T) {
+	t.Parallel()
+	today := time.Date(2026, 11, 22, 6, 0, 0, 0, time.UTC)
+	const acct, owner = "123456789012", "us-east-1"
+	ours := func(kv ...string) map[string]string {
+		m := map[string]string{Type: TypeAutomated, ManagedBy: ManagedByLifeboat, SourceSnapshotID: "snap-1",
+			SourceRegion: owner, SourceAccount: acct, DeleteOn: "2026-11-22"}
+		for i := 0; i+1 < len(kv); i += 2 {
+			if kv[i+1] == "-" {
+				delete(m, kv[i])
+				continue
+			}
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	cases := []struct {
+		name         string
+		tags         map[string]string
+		ownerAccount string
+		want         Verdict
+	}{
+		{"our copy, due", ours(), acct, Verdict{Delete: true}},
+		{"our copy, not due", ours(DeleteOn, "2026-11-23"), acct, Verdict{Reason: KeepNotDue}},
+		{"our copy, KeepForever", ours(KeepForever, "yes"), acct, Verdict{Reason: KeepForeverSet}},
+		{"our copy, bad DeleteOn", ours(DeleteOn, "soon"), acct, Verdict{Reason: KeepBadDeleteOn}},
+		{"no Source_Account (seed-like copy)", ours(SourceAccount, "-"), acct, Verdict{Reason: KeepNotOurs}},
+		{"another account's Lifeboat", ours(SourceAccount, "999999999999"), acct, Verdict{Reason: KeepNotOurs}},
+		{"another source region", ours(SourceRegion, "eu-west-1"), acct, Verdict{Reason: KeepNotOurs}},
+		{"not Lifeboat's", ours(ManagedBy, "-"), acct, Verdict{Reason: KeepNotOurs}},
+		{"a primary of that account", ours(SourceSnapshotID, "-"), acct, Verdict{Reason: KeepNotOurs}},
+		{"worker account unknown", ours(), "", Verdict{Reason: KeepNotOurs}},
+		{"not automated", ours(Type, "-"), acct, Verdict{Reason: KeepNotAutomated}},
+	}
+	for _, c := range cases {
+		if got := ExpiryInAccount(c.tags, c.ownerAccount, owner, today); got != c.want {
+			t.Errorf("%s: %+v, want %+v", c.name, got, c.want)
+		}
+	}
+}

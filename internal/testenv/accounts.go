@@ -3,11 +3,13 @@ package testenv
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
@@ -45,7 +47,7 @@ func (e *Env) accountClients(account string) (*iam.Client, *s3.Client) {
 
 // CreateBackupRole creates, in account, a role the Lifeboat account may
 // assume with externalID (as deploy/iam/assume-role-trust-policy.json has
-// it) and returns its ARN.
+// it) and returns its ARN. A role of that name already there is kept.
 func (e *Env) CreateBackupRole(tb testing.TB, account, name, externalID string) string {
 	tb.Helper()
 	trust, _ := json.Marshal(map[string]any{
@@ -59,6 +61,11 @@ func (e *Env) CreateBackupRole(tb testing.TB, account, name, externalID string) 
 	})
 	ic, _ := e.accountClients(account)
 	out, err := ic.CreateRole(context.Background(), &iam.CreateRoleInput{RoleName: aws.String(name), AssumeRolePolicyDocument: aws.String(string(trust))})
+	var exists *iamtypes.EntityAlreadyExistsException
+	if errors.As(err, &exists) {
+		// Tests sharing an Env share the account's role.
+		return "arn:aws:iam::" + account + ":role/" + name
+	}
 	if err != nil {
 		tb.Fatalf("create role %s in account %s: %v", name, account, err)
 	}

@@ -227,6 +227,12 @@ def _ddb_error(code, message, status):
     return status, [("Content-Type", "application/x-amz-json-1.0"), ("x-amzn-RequestId", str(uuid.uuid4()))], body
 
 
+def _kms_error(code, message, status):
+    """KMS's JSON error (its SDKs read __type), for moto's XML AccessDenied."""
+    body = json.dumps({"__type": code, "message": message}).encode()
+    return status, [("Content-Type", "application/x-amz-json-1.1"), ("x-amzn-RequestId", str(uuid.uuid4()))], body
+
+
 def fault_response(service, action, kind):
     """The answer of an injected fault, in the service's own dialect."""
     if kind == "throttle":
@@ -447,6 +453,8 @@ class Emulator:
         code, status, headers, body = self.moto(environ)
         if service in ("sts", "iam") and code == 403 and b"<Errors>" in body:
             status, headers, body = _denied_as(_query_error, body)
+        if service == "kms" and code == 403 and body.lstrip().startswith(b"<"):
+            status, headers, body = _denied_as(_kms_error, body, "AccessDeniedException")
         return status, headers, body
 
     # --- control endpoint ---

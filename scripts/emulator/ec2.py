@@ -11,6 +11,14 @@
 - CopySnapshot of another account's snapshot works when that snapshot is
   shared with the caller's account (createVolumePermission), as on AWS;
   moto looks only in the caller's account.
+- Encrypted snapshots as AWS keeps them: a snapshot carries its volume's
+  KMS key; the default key behind alias/aws/ebs is AWS managed
+  (KeyManager AWS) and a snapshot under it cannot be shared; a shared
+  encrypted snapshot is copied into another account only when a grant
+  gives that account Decrypt on its key, and the copy is encrypted with
+  the KmsKeyId asked for or the destination's default EBS key.
+- KMS CreateGrant with a Name returns the existing grant when the same
+  name and parameters are sent again.
 """
 import time
 
@@ -62,6 +70,29 @@ class EC2State:
 
 
 STATE = None
+
+AWS_MANAGED_SHARE = ("Snapshots encrypted with the AWS Managed CMK can't be shared. "
+                     "Specify another snapshot.")
+
+
+def _key(account, region, key_id):
+    """The KMS key (moto's model) key_id names in account and region, or None."""
+    from moto.kms import kms_backends
+    if not key_id:
+        return None
+    try:
+        return kms_backends[account][region].describe_key(key_id)
+    except Exception:  # noqa: an unknown key is "no key" to the callers
+        return None
+
+
+def _granted(key, account, operation):
+    """Whether a grant on key gives a principal of account the operation."""
+    for g in key.grants.values():
+        p = g.grantee_principal or ""
+        if (p == account or f":{account}:" in p) and operation in (g.operations or []):
+            return True
+    return False
 
 
 def _shared_from_elsewhere(account, snapshot_id, region):
@@ -119,6 +150,15 @@ def install(state):
                 f"(the limit is {COPY_LIMIT} concurrent copies per destination Region).")
         shared = _shared_from_elsewhere(self.account_id, source_snapshot_id, source_region)
         if shared is not None:
+            if shared.encrypted:
+                key = _key(shared.owner_id, source_region, shared.kms_key_id)
+                if key is None or not _granted(key, self.account_id, "Decrypt"):
+                    raise EC2ClientError(
+                        "InvalidParameterValue",
+                        f"The snapshot {source_snapshot_id} is encrypted with KMS key {shared.kms_key_id}, "
+                        f"which account {self.account_id} is not allowed to use.")
+                if not kms_key_id:
+                    kms_key_id = self.default_kms_key_id or self._create_default_encryption_key()
             snap = Snapshot(self, random_snapshot_id(), volume=shared.volume, description=description,
                             encrypted=shared.encrypted, kms_key_id=kms_key_id)
             self.snapshots[snap.id] = snap
@@ -127,6 +167,46 @@ def install(state):
         copies.append(snap.id)
         return snap
 
+    orig_default_key, orig_create_snapshot = EBSBackend._create_default_encryption_key, EBSBackend.create_snapshot
+    orig_share = EBSBackend.add_create_volume_permission
+
+    def default_key(self):
+        arn = orig_default_key(self)
+        key = _key(self.account_id, self.region_name, arn)
+        if key is not None:
+            key.key_manager = "AWS"  # aws/ebs is AWS managed (moto: CUSTOMER)
+        return arn
+
+    def create_snapshot(self, volume_id, *a, **kw):
+        snap = orig_create_snapshot(self, volume_id, *a, **kw)
+        if snap.encrypted and not snap.kms_key_id:
+            snap.kms_key_id = self.get_volume(volume_id).kms_key_id  # moto drops it
+        return snap
+
+    def add_create_volume_permission(self, snapshot_id, user_ids, groups):
+        snap = self.get_snapshot(snapshot_id)
+        if snap.encrypted and (user_ids or groups):
+            key = _key(self.account_id, self.region_name, snap.kms_key_id)
+            if key is not None and key.key_manager == "AWS":
+                raise EC2ClientError("InvalidParameter", AWS_MANAGED_SHARE)
+        return orig_share(self, snapshot_id, user_ids, groups)
+
+    from moto.kms.models import Key
+    orig_add_grant = Key.add_grant
+
+    def add_grant(self, name, grantee_principal, operations, constraints, retiring_principal):
+        if name:
+            for g in self.grants.values():
+                if (g.name == name and g.grantee_principal == grantee_principal
+                        and sorted(g.operations or []) == sorted(operations or [])
+                        and g.constraints == constraints and g.retiring_principal == retiring_principal):
+                    return g
+        return orig_add_grant(self, name, grantee_principal, operations, constraints, retiring_principal)
+
+    Key.add_grant = add_grant
+    EBSBackend._create_default_encryption_key = default_key
+    EBSBackend.create_snapshot = create_snapshot
+    EBSBackend.add_create_volume_permission = add_create_volume_permission
     Snapshot.__init__, Volume.__init__ = snapshot_init, volume_init
     Snapshot.status = property(get_status, set_status)
     Snapshot.progress = property(progress)
