@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -241,16 +242,19 @@ func ObjectLockEnabled(ctx context.Context, api any, bucket string) (bool, error
 	return ol.ObjectLockConfiguration != nil && ol.ObjectLockConfiguration.ObjectLockEnabled == types.ObjectLockEnabledEnabled, nil
 }
 
-// batchError is one key's error in a DeleteObjects answer as an API error.
-// S3 answers such a request 200 and names each key's error in the body, so
-// the SDK raises none; as an API error a refusal is recognised as one
-// (awsx.DeniedAction) and names s3:DeleteObjectVersion, the permission
-// deleting a version needs (https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteObjects.html),
-// so it fails at once, naming what to grant, instead of being retried.
+// batchError is one key's error in a DeleteObjects answer. S3 answers
+// such a request 200 and names each key's error in the body, so the SDK
+// raises none. A refusal becomes an API error naming s3:DeleteObjectVersion,
+// the permission deleting a version needs
+// (https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteObjects.html),
+// so that it is recognised as one (awsx.DeniedAction) and fails at once
+// naming what to grant, instead of being retried. A version Object Lock
+// protects is refused as AccessDenied too ("object protected by object
+// lock"), which no grant helps: that, like any other code, stays S3's words.
 func batchError(e types.Error) error {
 	code, msg := aws.ToString(e.Code), aws.ToString(e.Message)
-	if code == "AccessDenied" {
-		msg = "not authorized to perform: s3:DeleteObjectVersion (" + msg + ")"
+	if code == "AccessDenied" && !strings.Contains(strings.ToLower(msg), "object lock") {
+		return &smithy.GenericAPIError{Code: code, Message: "not authorized to perform: s3:DeleteObjectVersion (" + msg + ")"}
 	}
-	return &smithy.GenericAPIError{Code: code, Message: msg}
+	return fmt.Errorf("%s: %s", code, msg)
 }
