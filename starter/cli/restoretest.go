@@ -335,10 +335,8 @@ func (a *app) scheduleRestoreTestCommand() *cobra.Command {
 				}
 				return a.createRedisRestoreTestSchedule(cmd.Context(), s, in)
 			}
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
+			// Input first, then the bucket, then Temporal: bad input is exit 2
+			// whatever can be reached.
 			if kind == kindDataset {
 				in, err := f.datasetInput(cmd)
 				if err != nil {
@@ -351,17 +349,25 @@ func (a *app) scheduleRestoreTestCommand() *cobra.Command {
 				if err := a.checkBackupReadable(cmd.Context(), loc); err != nil {
 					return err
 				}
-				if err := c.CreateDatasetRestoreTestSchedule(cmd.Context(), s, in); err != nil {
-					return err
-				}
-			} else {
-				in, err := f.snapshotsInput(cmd)
+				c, err := a.client()
 				if err != nil {
 					return err
 				}
-				if err := c.CreateSnapshotsRestoreTestSchedule(cmd.Context(), s, in); err != nil {
+				if err := c.CreateDatasetRestoreTestSchedule(cmd.Context(), s, in); err != nil {
 					return err
 				}
+				return a.printScheduleCreated(cmd.Context(), c, s.ID)
+			}
+			in, err := f.snapshotsInput(cmd)
+			if err != nil {
+				return err
+			}
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			if err := c.CreateSnapshotsRestoreTestSchedule(cmd.Context(), s, in); err != nil {
+				return err
 			}
 			return a.printScheduleCreated(cmd.Context(), c, s.ID)
 		},
