@@ -27,8 +27,10 @@ func Denied(err error) error {
 	// An activity that already judged the refusal bad input (a role the
 	// user named that cannot be assumed, a bucket it may not use) said
 	// so in its own words: the request is wrong, not Lifeboat's grants.
+	// Nor is a refusal already named (an activity's own Denied, then the
+	// interceptor's) named twice.
 	var app *temporal.ApplicationError
-	if errors.As(err, &app) && app.Type() == ErrInvalidInput {
+	if errors.As(err, &app) && (app.Type() == ErrInvalidInput || app.Type() == ErrAccessDenied) {
 		return err
 	}
 	action, ok := awsx.DeniedAction(err)

@@ -25,6 +25,10 @@ func TestDeniedIsOneNonRetryableLineNamingTheAction(t *testing.T) {
 	if !errors.As(err, new(*smithy.OperationError)) {
 		t.Error("the AWS error is not kept as the cause")
 	}
+	// Named once: the interceptor's Denied over an activity's own leaves it.
+	if again := Denied(err); again != err {
+		t.Errorf("Denied twice = %q, want the first answer %q unchanged", again, app.Message())
+	}
 	other := errors.New("throttled")
 	if Denied(other) != other || Denied(nil) != nil {
 		t.Error("Denied changed an error that is not a refusal")

@@ -29,6 +29,8 @@ type PlanRestoreTestInput struct {
 	DatasetIDs     []string `json:"datasetIds,omitempty"`
 	BackupLocation string   `json:"backupLocation"`
 	BackupID       string   `json:"backupId,omitempty"`
+	// Access names the role to assume for the location and its bucket's owner.
+	backupstore.Access
 }
 
 // RestoreTestTarget is one dataset of a restore test and the backup it
@@ -57,7 +59,7 @@ func (a *Datasets) PlanRestoreTest(ctx context.Context, in PlanRestoreTestInput)
 	if err := ids.Validate("environment", in.EnvID); err != nil {
 		return nil, activities.Invalid(err)
 	}
-	loc, err := backupstore.ParseLocation(in.BackupLocation)
+	loc, err := backupstore.ParseLocationWith(in.BackupLocation, in.Access)
 	if err != nil {
 		return nil, activities.Invalid(err)
 	}

@@ -54,11 +54,15 @@ const DefaultCheckTimeout = 10 * time.Minute
 // RestoreTestRedisNodeInput is one node's file of a backup, to be loaded
 // into a scratch Redis on this worker and checked there.
 type RestoreTestRedisNodeInput struct {
-	Bucket      string           `json:"bucket"`
-	Cluster     string           `json:"cluster"`
-	BackupID    string           `json:"backupId"`
-	Persistence string           `json:"persistence"`
-	Node        redisbackup.Node `json:"node"`
+	Bucket string `json:"bucket"`
+	// Location is the backup's location with its role, when the backup is
+	// in another account (the download uses the role's credentials); zero
+	// in histories from before it was added (the worker's own credentials).
+	Location    backupstore.Location `json:"location"`
+	Cluster     string               `json:"cluster"`
+	BackupID    string               `json:"backupId"`
+	Persistence string               `json:"persistence"`
+	Node        redisbackup.Node     `json:"node"`
 	// SampleSize is how many keys to read back (RANDOMKEY, TYPE); 0 is
 	// DefaultSampleSize.
 	SampleSize int `json:"sampleSize,omitempty"`
@@ -147,9 +151,10 @@ func (a *Clusters) RestoreTestRedisNode(ctx context.Context, in RestoreTestRedis
 
 	began := time.Now()
 	progress := &transferProgress{step: step, verb: "downloaded", total: n.Bytes}
+	dctx := in.Location.WithRole(ctx) // the backup's role, when it has one
 	for _, f := range n.Files {
 		url := "s3://" + in.Bucket + "/" + f.Key
-		got, sum, derr := downloadFile(ctx, a.S3, verifyPartSize, in.Bucket, f.Key, filepath.Join(dir, filepath.FromSlash(f.Name)), progress)
+		got, sum, derr := downloadFile(dctx, a.S3, verifyPartSize, in.Bucket, f.Key, filepath.Join(dir, filepath.FromSlash(f.Name)), progress)
 		switch {
 		case derr != nil && backupstore.IsNotFound(derr):
 			return nil, activities.Corrupt(fmt.Errorf("node %s: %s (%s) is missing", n.Node, url, f.Name))

@@ -45,6 +45,8 @@ type FindRedisBackupToVerifyInput struct {
 	BackupLocation string `json:"backupLocation"`
 	BackupID       string `json:"backupId,omitempty"`
 	Date           string `json:"date,omitempty"`
+	// Access names the role to assume for the location and its bucket's owner.
+	backupstore.Access
 }
 
 // FindRedisBackupToVerifyResult is the backup found and its manifest's nodes.
@@ -84,14 +86,14 @@ func (a *Clusters) FindRedisBackupToVerify(ctx context.Context, in FindRedisBack
 		}
 		notAfter = t
 	}
-	loc, err := backupstore.ParseLocation(in.BackupLocation)
+	loc, err := backupstore.ParseLocationWith(in.BackupLocation, in.Access)
 	if err != nil {
 		return nil, activities.Invalid(err)
 	}
 	if err := a.checkBucket(ctx, loc); err != nil {
 		return nil, err
 	}
-	id, m, key, err := redisbackup.FindBackup(ctx, a.S3, loc, in.Cluster, in.BackupID, notAfter)
+	id, m, key, err := redisbackup.FindBackup(loc.WithRole(ctx), a.S3, loc, in.Cluster, in.BackupID, notAfter)
 	var none *redisbackup.NoBackupError
 	switch {
 	case errors.As(err, &none):

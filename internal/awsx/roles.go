@@ -104,18 +104,36 @@ func (c roleCredentials) Retrieve(ctx context.Context) (aws.Credentials, error) 
 	return creds, nil
 }
 
-// newRoleCredentials assumes the role with cfg's credentials. The cache
-// refreshes the credentials before they expire (ExpiryWindow), so an
-// activity that runs for hours never signs with expired ones.
+// How assumed-role credentials are kept fresh. A session lasts
+// RoleSessionDuration (STS's default, which every role's maximum allows);
+// the cache assumes the role again when a session has less than the expiry
+// window left: RoleExpiryWindow less up to half of it at random, so
+// workers sharing a role do not all call STS at once. Every S3 call
+// retrieves from the cache, so a call made hours into a long activity
+// (a download, a copy) signs with credentials minutes from their expiry at
+// the least, never with expired ones.
+const (
+	RoleSessionDuration = 15 * time.Minute
+	RoleExpiryWindow    = 5 * time.Minute
+	roleExpiryJitter    = 0.5
+)
+
+// roleExpiryWindow is RoleExpiryWindow, shortened by a test that cannot
+// wait minutes.
+var roleExpiryWindow = RoleExpiryWindow
+
+// newRoleCredentials assumes the role with cfg's credentials, refreshed
+// before they expire (see RoleExpiryWindow).
 func newRoleCredentials(cfg aws.Config, r Role) *aws.CredentialsCache {
 	p := stscreds.NewAssumeRoleProvider(sts.NewFromConfig(cfg), r.ARN, func(o *stscreds.AssumeRoleOptions) {
 		o.RoleSessionName = SessionName
+		o.Duration = RoleSessionDuration
 		if r.ExternalID != "" {
 			o.ExternalID = aws.String(r.ExternalID)
 		}
 	})
 	return aws.NewCredentialsCache(roleCredentials{role: r, p: p}, func(o *aws.CredentialsCacheOptions) {
-		o.ExpiryWindow = 5 * time.Minute
-		o.ExpiryWindowJitterFrac = 0.5
+		o.ExpiryWindow = roleExpiryWindow
+		o.ExpiryWindowJitterFrac = roleExpiryJitter
 	})
 }

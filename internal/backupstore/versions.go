@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
 )
 
 // VersionsAPI is what retention needs on a versioned bucket: deleting a
@@ -171,8 +173,8 @@ func deleteVersions(ctx context.Context, api VersionsAPI, bucket string, vs []ve
 		}
 		if len(out.Errors) > 0 {
 			e := out.Errors[0]
-			return n, fmt.Errorf("delete s3://%s/%s version %s: %s: %s (and %d more errors)", bucket, aws.ToString(e.Key),
-				aws.ToString(e.VersionId), aws.ToString(e.Code), aws.ToString(e.Message), len(out.Errors)-1)
+			return n, fmt.Errorf("delete s3://%s/%s version %s (and %d more errors): %w", bucket, aws.ToString(e.Key),
+				aws.ToString(e.VersionId), len(out.Errors)-1, batchError(e))
 		}
 		for _, v := range batch {
 			n++
@@ -238,4 +240,21 @@ func ObjectLockEnabled(ctx context.Context, api any, bucket string) (bool, error
 		return false, fmt.Errorf("read Object Lock configuration of bucket %s: %w", bucket, err)
 	}
 	return ol.ObjectLockConfiguration != nil && ol.ObjectLockConfiguration.ObjectLockEnabled == types.ObjectLockEnabledEnabled, nil
+}
+
+// batchError is one key's error in a DeleteObjects answer. S3 answers
+// such a request 200 and names each key's error in the body, so the SDK
+// raises none. A refusal becomes an API error naming s3:DeleteObjectVersion,
+// the permission deleting a version needs
+// (https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteObjects.html),
+// so that it is recognised as one (awsx.DeniedAction) and fails at once
+// naming what to grant, instead of being retried. A version Object Lock
+// protects is refused as AccessDenied too ("object protected by object
+// lock"), which no grant helps: that, like any other code, stays S3's words.
+func batchError(e types.Error) error {
+	code, msg := aws.ToString(e.Code), aws.ToString(e.Message)
+	if code == "AccessDenied" && !strings.Contains(strings.ToLower(msg), "object lock") {
+		return &smithy.GenericAPIError{Code: code, Message: "not authorized to perform: s3:DeleteObjectVersion (" + msg + ")"}
+	}
+	return fmt.Errorf("%s: %s", code, msg)
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/lifeboat-dev/lifeboat/internal/backupstore"
 	"github.com/lifeboat-dev/lifeboat/internal/ids"
 	"github.com/lifeboat-dev/lifeboat/starter/client"
 	"github.com/lifeboat-dev/lifeboat/workflows/redis"
@@ -85,6 +86,9 @@ node and what went wrong), 2 when there is no such bucket, backup or node.`,
 			if err := checkRedisRequest(in.Cluster, in.BackupLocation); err != nil {
 				return err
 			}
+			if _, err := backupstore.ParseLocationWith(in.BackupLocation, in.Access); err != nil {
+				return usageError{err}
+			}
 			date, err := redisBackupChoice(at, in.BackupID)
 			if err != nil {
 				return err
@@ -102,6 +106,7 @@ node and what went wrong), 2 when there is no such bucket, backup or node.`,
 	fl.StringVar(&in.BackupID, "backup-id", "", "test this backup, an id like 20261122T001730.096Z as redis backups lists it (default: the latest)")
 	fl.StringVar(&at, "at", "", "test the latest backup taken at or before this moment: "+timeFormats+", a date meaning the end of that day")
 	f.add(cmd)
+	accessFlags(cmd, &in.Access)
 	alias(cmd, "cluster-id", "cluster")
 	return cmd
 }

@@ -37,6 +37,8 @@ type restoreTestFlags struct {
 	// redis
 	clusterID, at string
 	nodeIDs       []string
+	// dataset, redis: a backup in another account
+	access backupstore.Access
 	// every kind
 	checkCommand string
 	checkTimeout time.Duration
@@ -59,6 +61,17 @@ func (f *restoreTestFlags) add(cmd *cobra.Command) {
 	fl.StringVar(&f.zone, "availability-zone", "", "snapshots: zone to create the scratch volumes in, like us-east-1a")
 	fl.StringVar(&f.checkCommand, "check-command", "", "a command the worker runs (/bin/sh -c) against the restored copy; LIFEBOAT_SCRATCH_* variables name it; a non-zero exit fails the test")
 	fl.DurationVar(&f.checkTimeout, "check-timeout", 10*time.Minute, "how long the check command may run: "+durationFormat)
+	accessFlags(cmd, &f.access) // dataset, redis
+}
+
+// backupLocation parses --backup-location with --role-arn, --external-id and
+// --bucket-owner (bad input when malformed).
+func (f *restoreTestFlags) backupLocation() (backupstore.Location, error) {
+	loc, err := backupstore.ParseLocationWith(f.location, f.access)
+	if err != nil {
+		return loc, usageError{err}
+	}
+	return loc, nil
 }
 
 // kindOf checks --kind.
@@ -88,7 +101,7 @@ func (f *restoreTestFlags) datasetInput(cmd *cobra.Command) (dataset.RestoreTest
 	if err := ids.Validate("environment", f.envID); err != nil {
 		return dataset.RestoreTestInput{}, err
 	}
-	loc, err := backupstore.ParseLocation(f.location)
+	loc, err := f.backupLocation()
 	if err != nil {
 		return dataset.RestoreTestInput{}, err
 	}
@@ -104,7 +117,7 @@ func (f *restoreTestFlags) datasetInput(cmd *cobra.Command) (dataset.RestoreTest
 	}
 	in := dataset.RestoreTestInput{
 		EnvID: f.envID, DatasetIDs: f.datasetIDs, BackupLocation: loc.String(), BackupID: f.backupID,
-		SampleSize: f.sampleSize, CheckCommand: f.checkCommand, CheckTimeoutSeconds: secs,
+		SampleSize: f.sampleSize, CheckCommand: f.checkCommand, CheckTimeoutSeconds: secs, Access: f.access,
 	}
 	if err := in.Validate(); err != nil {
 		return in, usageError{err}
@@ -121,6 +134,10 @@ func (f *restoreTestFlags) redisInput(cmd *cobra.Command) (redis.RestoreTestInpu
 	if err := checkRedisRequest(in.Cluster, in.BackupLocation); err != nil {
 		return in, err
 	}
+	if _, err := f.backupLocation(); err != nil {
+		return in, err
+	}
+	in.Access = f.access
 	date, err := redisBackupChoice(f.at, in.BackupID)
 	if err != nil {
 		return in, err
@@ -140,6 +157,9 @@ func (f *restoreTestFlags) snapshotsInput(cmd *cobra.Command) (ebs.RestoreTestIn
 	}
 	if err := checkRegionFlag("region", f.region); err != nil {
 		return ebs.RestoreTestInput{}, err
+	}
+	if f.access != (backupstore.Access{}) {
+		return ebs.RestoreTestInput{}, usagef("--role-arn, --external-id and --bucket-owner are for --kind dataset and redis (a backup location in another account)")
 	}
 	if (f.groupID == "") == (f.instanceID == "") {
 		return ebs.RestoreTestInput{}, usagef("give --group-id or --instance-id (one of them)")
@@ -175,6 +195,10 @@ touched. Run one now with 'restore-test run', or on a timetable with
              created in --availability-zone, tagged lifeboat:restore-test; sizes and snapshot ids
              are checked. Recorded as the lifeboat:restore-tested tag (snapshots list).
 
+A backup in another account is read (and its record written) through a role, as
+restore-dataset and redis restore reach it: --role-arn, --external-id, --bucket-owner. A role
+that cannot be assumed or cannot reach the bucket is refused before anything is made (exit 2).
+
 --check-command runs on the worker after the checks, with LIFEBOAT_SCRATCH_ENV,
 LIFEBOAT_SCRATCH_TABLES and LIFEBOAT_SCRATCH_TABLE_<DATASET> (dataset), or
 LIFEBOAT_SCRATCH_VOLUMES (device=volume,...) and LIFEBOAT_SCRATCH_VOLUME_IDS (snapshots), plus
@@ -196,7 +220,9 @@ func (a *app) restoreTestRunCommand() *cobra.Command {
   lifeboat restore-test run --kind dataset --env-id prod --dataset-id orders --backup-location s3://my-bucket/backups \
     --check-command 'test "$(aws dynamodb describe-table --table-name "$LIFEBOAT_SCRATCH_TABLE_ORDERS" --query Table.TableStatus --output text)" = ACTIVE'
   lifeboat restore-test run --kind snapshots --region us-east-1 --instance-id i-0846123af87f3dfea --availability-zone us-east-1a
-  lifeboat restore-test run --kind redis --cluster-id shop --backup-location s3://my-bucket/redis`,
+  lifeboat restore-test run --kind redis --cluster-id shop --backup-location s3://my-bucket/redis
+  lifeboat restore-test run --kind dataset --env-id prod --backup-location s3://dr-bucket/backups \
+    --role-arn arn:aws:iam::222222222222:role/lifeboat-backup-writer`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			kind, err := f.kindOf(cmd)
 			if err != nil {
@@ -309,10 +335,8 @@ func (a *app) scheduleRestoreTestCommand() *cobra.Command {
 				}
 				return a.createRedisRestoreTestSchedule(cmd.Context(), s, in)
 			}
-			c, err := a.client()
-			if err != nil {
-				return err
-			}
+			// Input first, then the bucket, then Temporal: bad input is exit 2
+			// whatever can be reached.
 			if kind == kindDataset {
 				in, err := f.datasetInput(cmd)
 				if err != nil {
@@ -321,17 +345,29 @@ func (a *app) scheduleRestoreTestCommand() *cobra.Command {
 				if in.BackupID != "" {
 					return usagef("a scheduled restore test restores the newest backup: --backup-id is for restore-test run")
 				}
-				if err := c.CreateDatasetRestoreTestSchedule(cmd.Context(), s, in); err != nil {
+				loc, _ := f.backupLocation()
+				if err := a.checkBackupReadable(cmd.Context(), loc); err != nil {
 					return err
 				}
-			} else {
-				in, err := f.snapshotsInput(cmd)
+				c, err := a.client()
 				if err != nil {
 					return err
 				}
-				if err := c.CreateSnapshotsRestoreTestSchedule(cmd.Context(), s, in); err != nil {
+				if err := c.CreateDatasetRestoreTestSchedule(cmd.Context(), s, in); err != nil {
 					return err
 				}
+				return a.printScheduleCreated(cmd.Context(), c, s.ID)
+			}
+			in, err := f.snapshotsInput(cmd)
+			if err != nil {
+				return err
+			}
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			if err := c.CreateSnapshotsRestoreTestSchedule(cmd.Context(), s, in); err != nil {
+				return err
 			}
 			return a.printScheduleCreated(cmd.Context(), c, s.ID)
 		},

@@ -264,7 +264,7 @@ func pruneOlder(ctx workflow.Context, policy RetentionPolicy, targets []dataseta
 		dp := p.dataset(targets[i].EnvID, targets[i].DatasetID)
 		var pruned datasetact.ApplyRetentionResult
 		if err := f.Get(ctx, &pruned); err != nil {
-			msg := "retention failed, older backups not pruned: " + err.Error()
+			msg := "retention failed, older backups not pruned: " + message(err)
 			results[i].RetentionWarning = msg
 			p.Warnings = append(p.Warnings, targets[i].String()+": "+msg)
 			workflows.CountFailure(ctx, p.Operation, StepPruning) // the run succeeds: alert on the metric

@@ -108,7 +108,7 @@ func pruneCopies(ctx workflow.Context, policy RetentionPolicy, targets []dataset
 		row := &results[c.target].Copies[c.row]
 		var pruned datasetact.ApplyRetentionResult
 		if err := c.f.Get(ctx, &pruned); err != nil {
-			row.RetentionWarning = "retention failed, older backups not pruned: " + err.Error()
+			row.RetentionWarning = "retention failed, older backups not pruned: " + message(err)
 			p.Warnings = append(p.Warnings, targets[c.target].String()+" at "+row.Location+": "+row.RetentionWarning)
 			workflows.CountFailure(ctx, p.Operation, StepPruning)
 			continue

@@ -56,6 +56,10 @@ type RestoreTestInput struct {
 	// scratch environment and tables; a non-zero exit fails the test.
 	CheckCommand        string `json:"checkCommand,omitempty"`
 	CheckTimeoutSeconds int    `json:"checkTimeoutSeconds,omitempty"`
+	// Access names a role to assume for the location's S3 calls (roleArn,
+	// externalId) and the bucket's owner (bucketOwner): a backup in another
+	// account. Every step that reads the backup or writes its record uses it.
+	backupstore.Access
 }
 
 // Validate checks the input before anything starts.
@@ -73,6 +77,9 @@ func (in RestoreTestInput) Validate() error {
 	}
 	if strings.TrimSpace(in.BackupLocation) == "" {
 		return errors.New("a restore test needs a backup location")
+	}
+	if err := in.Access.Validate(); err != nil {
+		return err
 	}
 	if in.SampleSize < 0 || in.CheckTimeoutSeconds < 0 {
 		return errors.New("sample size and check timeout cannot be negative")
@@ -167,7 +174,7 @@ func RestoreTest(ctx workflow.Context, in RestoreTestInput) (res *RestoreTestRes
 	}
 	var plan datasetact.PlanRestoreTestResult
 	err = workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, planCall), datasets.PlanRestoreTest, datasetact.PlanRestoreTestInput{
-		EnvID: in.EnvID, DatasetIDs: in.DatasetIDs, BackupLocation: in.BackupLocation, BackupID: in.BackupID,
+		EnvID: in.EnvID, DatasetIDs: in.DatasetIDs, BackupLocation: in.BackupLocation, BackupID: in.BackupID, Access: in.Access,
 	}).Get(ctx, &plan)
 	if err != nil {
 		return nil, fail(ctx, p, err)
@@ -253,7 +260,7 @@ func (r *restoreTestRun) test(ctx workflow.Context) error {
 	for _, t := range r.plan.Targets {
 		rin.Datasets = append(rin.Datasets, RestoreDataset{
 			EnvID: r.scratch, DatasetID: t.DatasetID, SourceEnvID: in.EnvID,
-			BackupLocation: in.BackupLocation, BackupID: t.BackupID,
+			BackupLocation: in.BackupLocation, BackupID: t.BackupID, Access: in.Access,
 		})
 		p.dataset(in.EnvID, t.DatasetID).Step = StepRestoring
 	}

@@ -47,6 +47,11 @@ type RestoreTestInput struct {
 	CheckTimeoutSeconds int    `json:"checkTimeoutSeconds,omitempty"`
 	// SampleSize is how many keys per node are read back (default 20).
 	SampleSize int `json:"sampleSize,omitempty"`
+	// Access names a role to assume for the location's S3 calls (roleArn,
+	// externalId) and the bucket's owner (bucketOwner): a backup in another
+	// account. Finding the backup, downloading it and writing
+	// restore-test.json all use it.
+	backupstore.Access
 }
 
 // RestoreTestResult is a backup proven to restore: every node's file
@@ -120,7 +125,7 @@ func RestoreTest(ctx workflow.Context, in RestoreTestInput) (*RestoreTestResult,
 	short := workflow.WithActivityOptions(ctx, workflows.ShortAWSCall)
 	var found redisact.FindRedisBackupToVerifyResult
 	err = workflow.ExecuteActivity(short, redisClusters.FindRedisBackupToVerify, redisact.FindRedisBackupToVerifyInput{
-		Cluster: in.Cluster, BackupLocation: in.BackupLocation, BackupID: in.BackupID, Date: in.Date,
+		Cluster: in.Cluster, BackupLocation: in.BackupLocation, BackupID: in.BackupID, Date: in.Date, Access: in.Access,
 	}).Get(ctx, &found)
 	if err != nil {
 		return nil, p.fail(ctx, err)
@@ -165,7 +170,7 @@ func RestoreTest(ctx workflow.Context, in RestoreTestInput) (*RestoreTestResult,
 			np := p.node(n.Node)
 			np.Step = StepRestoreTesting
 			err := workflow.ExecuteActivity(workflow.WithActivityOptions(gctx, scratchNode), redisClusters.RestoreTestRedisNode, redisact.RestoreTestRedisNodeInput{
-				Bucket: found.Location.Bucket, Cluster: found.Cluster, BackupID: found.BackupID, Persistence: found.Persistence, Node: n,
+				Bucket: found.Location.Bucket, Location: found.Location, Cluster: found.Cluster, BackupID: found.BackupID, Persistence: found.Persistence, Node: n,
 				SampleSize: in.SampleSize, CheckCommand: in.CheckCommand, CheckTimeoutSeconds: in.CheckTimeoutSeconds,
 			}).Get(gctx, &results[i])
 			if err != nil {

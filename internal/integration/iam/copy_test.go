@@ -90,6 +90,86 @@ func TestIntegrationWorkerPolicyCopyToAnotherAccount(t *testing.T) {
 		t.Skip("integration test")
 	}
 	e, u := start(t)
+	f, full := newCopyFixture(t, e, u)
+
+	// The workers keep an assumed role's credentials until they near
+	// expiry: the statement letting them assume it is removed before they
+	// ever did.
+	assumeSid := "AssumeBackupWriterRole"
+	t.Run("without "+assumeSid, func(t *testing.T) {
+		u.setWorkerPolicy(t, full.without(assumeSid))
+		defer u.setWorkerPolicy(t, full)
+		env, _, err := f.backupWithCopy(t)
+		defer e.RequireRunning(t, env)
+		checkDenied(t, err, full.only(assumeSid))
+	})
+
+	t.Run("full policies", func(t *testing.T) {
+		env, res, err := f.backupWithCopy(t)
+		if err != nil {
+			t.Fatalf("copy: %v", err)
+		}
+		e.RequireRunning(t, env)
+		want := e.ReadBackupItems(t, res.Datasets[0].ManifestURL)
+		ctx := testenv.Context(t, 2*time.Minute)
+		lb := e.Client()
+		run, err := lb.StartRestore(ctx, dataset.RestoreInput{Datasets: []dataset.RestoreDataset{{EnvID: env, DatasetID: "orders", BackupLocation: f.copyLoc, Access: f.access}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rres, err := lb.WaitRestore(ctx, run.ID, nil)
+		if err != nil {
+			t.Fatalf("restore from the copy: %v", err)
+		}
+		if got := e.ReadDataset(t, env, rres.StoreID, "orders"); testenv.DiffItems(want, got) != "" || len(got) != 20 {
+			t.Errorf("restored %d items from the copy, differing from the backup's %d: %s", len(got), len(want), testenv.DiffItems(want, got))
+		}
+		e.RequireRunning(t, env)
+	})
+	if t.Failed() {
+		return
+	}
+
+	// The copy reads the primary with the workers' statements the backup
+	// itself needs (TestIntegrationWorkerPolicy removes each of those);
+	// here each of the role's, which moto checks on every request.
+	untestable := map[string]string{
+		"WriterRetention": "a copy deletes nothing: TestIntegrationRetentionPolicies (retention_test.go) removes it",
+	}
+	for _, sid := range f.writer.sids() {
+		if why, ok := untestable[sid]; ok {
+			t.Logf("%s: not removed here: %s", sid, why)
+			continue
+		}
+		denied := f.writer.only(sid)
+		if len(denied) == 0 {
+			t.Errorf("statement %s grants nothing another does not", sid)
+			continue
+		}
+		t.Run("without "+sid, func(t *testing.T) {
+			f.setWriterPolicy(t, f.writer.without(sid))
+			defer f.setWriterPolicy(t, f.writer)
+			env, _, err := f.backupWithCopy(t)
+			defer e.RequireRunning(t, env)
+			checkDenied(t, err, denied)
+		})
+	}
+}
+
+func bucketOf(loc string) string {
+	l, err := backupstore.ParseLocation(loc)
+	if err != nil {
+		panic(err)
+	}
+	return l.Bucket
+}
+
+// newCopyFixture makes the workers' bucket, a bucket of the backup account
+// and the writer role there, on backup-writer-role-policy.json and
+// assume-role-trust-policy.json, and gives the workers worker-policy.json
+// and worker-assume-role-policy.json: that policy is returned.
+func newCopyFixture(t *testing.T, e *testenv.Env, u *users) (*copyFixture, policy) {
+	t.Helper()
 	ctx := testenv.Context(t, time.Minute)
 	bucket := e.ID("lbtest-iam")
 	e.CreateBucket(t, bucket)
@@ -143,74 +223,5 @@ func TestIntegrationWorkerPolicyCopyToAnotherAccount(t *testing.T) {
 	full := policy{Version: worker.Version, Statement: append(append([]statement{}, worker.Statement...), assume.Statement...)}
 	u.setWorkerPolicy(t, full)
 
-	// The workers keep an assumed role's credentials until they near
-	// expiry: the statement letting them assume it is removed before they
-	// ever did.
-	assumeSid := "AssumeBackupWriterRole"
-	t.Run("without "+assumeSid, func(t *testing.T) {
-		u.setWorkerPolicy(t, full.without(assumeSid))
-		defer u.setWorkerPolicy(t, full)
-		env, _, err := f.backupWithCopy(t)
-		defer e.RequireRunning(t, env)
-		checkDenied(t, err, full.only(assumeSid))
-	})
-
-	t.Run("full policies", func(t *testing.T) {
-		env, res, err := f.backupWithCopy(t)
-		if err != nil {
-			t.Fatalf("copy: %v", err)
-		}
-		e.RequireRunning(t, env)
-		want := e.ReadBackupItems(t, res.Datasets[0].ManifestURL)
-		ctx := testenv.Context(t, 2*time.Minute)
-		lb := e.Client()
-		run, err := lb.StartRestore(ctx, dataset.RestoreInput{Datasets: []dataset.RestoreDataset{{EnvID: env, DatasetID: "orders", BackupLocation: copyLoc, Access: f.access}}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		rres, err := lb.WaitRestore(ctx, run.ID, nil)
-		if err != nil {
-			t.Fatalf("restore from the copy: %v", err)
-		}
-		if got := e.ReadDataset(t, env, rres.StoreID, "orders"); testenv.DiffItems(want, got) != "" || len(got) != 20 {
-			t.Errorf("restored %d items from the copy, differing from the backup's %d: %s", len(got), len(want), testenv.DiffItems(want, got))
-		}
-		e.RequireRunning(t, env)
-	})
-	if t.Failed() {
-		return
-	}
-
-	// The copy reads the primary with the workers' statements the backup
-	// itself needs (TestIntegrationWorkerPolicy removes each of those);
-	// here each of the role's, which moto checks on every request.
-	untestable := map[string]string{
-		"WriterRetention": "a copy deletes nothing; retention at the copy's location does",
-	}
-	for _, sid := range f.writer.sids() {
-		if why, ok := untestable[sid]; ok {
-			t.Logf("%s: not removed here: %s", sid, why)
-			continue
-		}
-		denied := f.writer.only(sid)
-		if len(denied) == 0 {
-			t.Errorf("statement %s grants nothing another does not", sid)
-			continue
-		}
-		t.Run("without "+sid, func(t *testing.T) {
-			f.setWriterPolicy(t, f.writer.without(sid))
-			defer f.setWriterPolicy(t, f.writer)
-			env, _, err := f.backupWithCopy(t)
-			defer e.RequireRunning(t, env)
-			checkDenied(t, err, denied)
-		})
-	}
-}
-
-func bucketOf(loc string) string {
-	l, err := backupstore.ParseLocation(loc)
-	if err != nil {
-		panic(err)
-	}
-	return l.Bucket
+	return f, full
 }

@@ -77,8 +77,9 @@ func startRedisNode(t *testing.T) (addr, dir string) {
 }
 
 // startSidecar runs a node's sidecar in process, as `lifeboat-worker
-// --redis-node` would, with creds as its AWS identity.
-func startSidecar(t *testing.T, e *testenv.Env, nodeID, addr, dir string, creds aws.CredentialsProvider) {
+// --redis-node` would, with creds as its AWS identity; opts set more of
+// the node's configuration (the start and stop commands a restore needs).
+func startSidecar(t *testing.T, e *testenv.Env, nodeID, addr, dir string, creds aws.CredentialsProvider, opts ...func(*redisact.Node)) {
 	t.Helper()
 	c, err := tclient.Dial(tclient.Options{
 		HostPort: e.TemporalAddress, Namespace: e.Config.Namespace, Identity: "sidecar-" + nodeID,
@@ -92,6 +93,9 @@ func startSidecar(t *testing.T, e *testenv.Env, nodeID, addr, dir string, creds 
 	rn := &redisact.Node{
 		NodeID: nodeID, Addr: addr, PartSize: 5 << 20, PollInterval: 50 * time.Millisecond,
 		StartTimeout: 30 * time.Second, StopTimeout: 30 * time.Second, StartLog: filepath.Join(dir, "start.log"),
+	}
+	for _, o := range opts {
+		o(rn)
 	}
 	w, err := app.NewRedisSidecar(c, e.Config, awsx.New(cfg), rn, worker.Options{})
 	if err != nil {

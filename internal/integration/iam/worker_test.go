@@ -283,7 +283,7 @@ func TestIntegrationWorkerPolicy(t *testing.T) {
 	}
 	untestable := map[string]string{
 		"DatasetsImportLogs":                 "DynamoDB's import writes CloudWatch Logs as the caller on AWS; moto's import writes none",
-		"BackupBucketDelete":                 "no backup, restore or chain step deletes; retention (lifeboat backups retention, scheduled retention) does",
+		"BackupBucketDelete":                 "no backup, restore or chain step deletes: TestIntegrationRetentionPolicies (retention_test.go) removes it",
 		"DatasetsImportList":                 "a restore lists imports only to find the one an attempt started before its answer was lost",
 		"EbsCreateSnapshotsOfInstances":      "moto checks EC2 actions on resource \"*\": EbsCreateSnapshotsTagged grants the same action",
 		"EbsCreateSnapshotsTagged":           "moto checks EC2 actions on resource \"*\": EbsCreateSnapshotsOfInstances grants the same action",
