@@ -119,6 +119,10 @@ type VerifyRedisNodeInput struct {
 	BackupID    string           `json:"backupId"`
 	Persistence string           `json:"persistence"`
 	Node        redisbackup.Node `json:"node"`
+	// Location is the backup's location with its role, if it has one: the
+	// files are downloaded with that role's credentials. Empty in histories
+	// from before roles: the worker's own credentials.
+	Location backupstore.Location `json:"location,omitzero"`
 }
 
 // VerifyRedisNodeResult is a node's files found sound.
@@ -148,6 +152,7 @@ type VerifyNodeProgress struct {
 // with RedisCheckerMissing; each message names the node and the file.
 func (a *Clusters) VerifyRedisNode(ctx context.Context, in VerifyRedisNodeInput) (res *VerifyRedisNodeResult, err error) {
 	n := in.Node
+	ctx = in.Location.WithRole(ctx)
 	checker, target, err := checkerFor(in.Persistence, n)
 	if err != nil {
 		return nil, err
@@ -286,7 +291,7 @@ type RecordRedisVerificationResult struct {
 // beside the cluster manifest, replacing an earlier record.
 func (a *Clusters) RecordRedisVerification(ctx context.Context, in RecordRedisVerificationInput) (*RecordRedisVerificationResult, error) {
 	folder := redisbackup.BackupFolder(in.Location, in.Cluster, in.BackupID)
-	if err := backupstore.WriteVerification(ctx, a.S3, in.Location.Bucket, folder, &in.Verification); err != nil {
+	if err := backupstore.WriteVerification(in.Location.WithRole(ctx), a.S3, in.Location.Bucket, folder, &in.Verification); err != nil {
 		return nil, err
 	}
 	return &RecordRedisVerificationResult{URL: "s3://" + in.Location.Bucket + "/" + backupstore.VerifiedKey(folder)}, nil

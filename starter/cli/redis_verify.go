@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/lifeboat-dev/lifeboat/internal/backupstore"
 	"github.com/lifeboat-dev/lifeboat/starter/client"
 	"github.com/lifeboat-dev/lifeboat/workflows/redis"
 )
@@ -30,7 +31,8 @@ beside the backup as verified.json, which redis backups shows. Exit 0 when the b
 such bucket or backup.`,
 		Example: `  lifeboat redis verify --cluster-id shop --backup-location s3://my-bucket/redis
   lifeboat redis verify --cluster-id shop --backup-location s3://my-bucket/redis --backup-id 20261122T001730.096Z
-  lifeboat redis verify --cluster-id shop --backup-location s3://my-bucket/redis --at 2026-11-21`,
+  lifeboat redis verify --cluster-id shop --backup-location s3://my-bucket/redis --at 2026-11-21
+  lifeboat redis verify --cluster-id shop --backup-location s3://backups-acct/redis --role-arn arn:aws:iam::222222222222:role/lifeboat-writer`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := requireFlags(cmd, "cluster-id", "backup-location"); err != nil {
 				return err
@@ -43,6 +45,17 @@ such bucket or backup.`,
 				return err
 			}
 			in.Date = date
+			if in.RoleARN != "" {
+				// A role the user named: refused here (exit 2) if it cannot be
+				// assumed or reach the bucket, before a workflow starts.
+				loc, err := backupstore.ParseLocationWith(in.BackupLocation, in.Access)
+				if err != nil {
+					return usageError{err}
+				}
+				if err := a.checkBackupReadable(cmd.Context(), loc); err != nil {
+					return err
+				}
+			}
 			c, err := a.client()
 			if err != nil {
 				return err
@@ -79,6 +92,7 @@ such bucket or backup.`,
 	f.StringVar(&in.BackupLocation, "backup-location", "", "where the backups were written: s3://bucket/prefix")
 	f.StringVar(&in.BackupID, "backup-id", "", "check this backup, an id like 20261122T001730.096Z as redis backups lists it (default: the latest)")
 	f.StringVar(&at, "at", "", "check the latest backup taken at or before this moment: "+timeFormats+", a date meaning the end of that day")
+	accessFlags(cmd, &in.Access)
 	alias(cmd, "cluster-id", "cluster")
 	return cmd
 }

@@ -36,6 +36,9 @@ type VerifyInput struct {
 	BackupID       string `json:"backupId,omitempty"`
 	// Date is YYYY-MM-DD (that whole day, UTC) or an RFC 3339 time.
 	Date string `json:"date,omitempty"`
+	// Access names a role to assume for the location's S3 calls (roleArn,
+	// externalId) and the bucket's owner, for a backup in another account.
+	backupstore.Access
 }
 
 // VerifyResult is a backup found sound: every node's files matched the
@@ -90,7 +93,7 @@ func Verify(ctx workflow.Context, in VerifyInput) (*VerifyResult, error) {
 	short := workflow.WithActivityOptions(ctx, workflows.ShortAWSCall)
 	var found redisact.FindRedisBackupToVerifyResult
 	err = workflow.ExecuteActivity(short, redisClusters.FindRedisBackupToVerify, redisact.FindRedisBackupToVerifyInput{
-		Cluster: in.Cluster, BackupLocation: in.BackupLocation, BackupID: in.BackupID, Date: in.Date,
+		Cluster: in.Cluster, BackupLocation: in.BackupLocation, BackupID: in.BackupID, Date: in.Date, Access: in.Access,
 	}).Get(ctx, &found)
 	if err != nil {
 		return nil, p.fail(ctx, err)
@@ -122,6 +125,7 @@ func Verify(ctx workflow.Context, in VerifyInput) (*VerifyResult, error) {
 			var r redisact.VerifyRedisNodeResult
 			err := workflow.ExecuteActivity(workflow.WithActivityOptions(gctx, verifyScan), redisClusters.VerifyRedisNode, redisact.VerifyRedisNodeInput{
 				Bucket: found.Location.Bucket, Cluster: found.Cluster, BackupID: found.BackupID, Persistence: found.Persistence, Node: n,
+				Location: found.Location,
 			}).Get(gctx, &r)
 			if err != nil {
 				failures[i] = err

@@ -20,7 +20,8 @@ import (
 // node's file with the role's credentials, the test passes and its
 // restore-test.json is written beside the backup in that bucket. A role
 // that cannot be assumed is refused (exit 2, one line), by restore-test run
-// and by schedule create restore-test.
+// and by schedule create restore-test. redis verify checks the same backup
+// through the role.
 func TestIntegrationRedisRestoreTestAnotherAccount(t *testing.T) {
 	e := shared(t)
 	// The CLI reads AWS settings from the environment, and the scratch
@@ -71,6 +72,19 @@ func TestIntegrationRedisRestoreTestAnotherAccount(t *testing.T) {
 	r, err := backupstore.ReadRestoreTest(awsx.WithRole(ctx, role), e.AWS.Buckets, lc.Bucket, folder)
 	if err != nil || r == nil || r.Outcome != backupstore.VerifiedOK || r.BackupID != res.BackupID {
 		t.Fatalf("restore-test.json beside backup %s in account %s: %+v, %v; want outcome ok", res.BackupID, testenv.BackupAccount, r, err)
+	}
+	// redis verify finds and checks the same backup through the role, and
+	// refuses a role it cannot assume before any workflow starts.
+	verify := []string{"redis", "verify", "--cluster-id", c.name, "--backup-location", loc}
+	if code, _, stderr := lifeboat(append(append([]string{}, verify...), wrong...)...); code != cli.ExitInvalid || !strings.Contains(stderr, "cannot assume role "+role.ARN) {
+		t.Errorf("redis verify with the wrong external id: exit %d, %q; want exit 2 saying the role cannot be assumed", code, stderr)
+	}
+	if code, out, stderr := lifeboat(append(verify, "--role-arn", role.ARN, "--external-id", externalID)...); code != 0 || !strings.Contains(out, "backup "+res.BackupID+" of Redis cluster "+c.name+" is sound") {
+		t.Fatalf("redis verify through the role: exit %d, %q %q", code, out, stderr)
+	}
+	v, err := backupstore.ReadVerification(awsx.WithRole(ctx, role), e.AWS.Buckets, lc.Bucket, folder)
+	if err != nil || v == nil || v.Outcome != backupstore.VerifiedOK {
+		t.Fatalf("verified.json beside backup %s in account %s: %+v, %v; want outcome ok", res.BackupID, testenv.BackupAccount, v, err)
 	}
 	if code, _, stderr := lifeboat(append(schedule, "--role-arn", role.ARN, "--external-id", externalID)...); code != 0 {
 		t.Fatalf("schedule create restore-test --kind redis through the role: exit %d, %q", code, stderr)
