@@ -54,9 +54,12 @@ var groupTags = []string{
 // lifeboat:verified=<At>:<ok|failed>. Sound means: every snapshot the
 // group-size tag promises is present and completed; the lineage tags agree
 // (one value of each group tag; a distinct device and a source volume per
-// snapshot); and for a group of primaries, each region its Copy_Dest names
-// holds a completed copy of every snapshot, with the same device and
-// volume tags. A group not found in the region is InvalidInput.
+// snapshot); and for a group of primaries, each destination its Copy_Dest
+// names (a region of this account, or account:region, read through the
+// worker's copy role) holds a completed copy of every snapshot, with the
+// same device and volume tags. A destination in another account when the
+// worker has no copy role is a problem, not skipped. A group not found in
+// the region is InvalidInput.
 func (a *EBS) VerifySnapshotGroup(ctx context.Context, in VerifySnapshotGroupInput) (*VerifySnapshotGroupResult, error) {
 	if !ebstags.ValidRegion(in.Region) || strings.TrimSpace(in.GroupID) == "" {
 		return nil, activities.Invalid(fmt.Errorf("verify needs a region (like us-east-1) and a group id, got %q and %q", in.Region, in.GroupID))
@@ -81,15 +84,24 @@ func (a *EBS) VerifySnapshotGroup(ctx context.Context, in VerifySnapshotGroupInp
 	problem := checkMembers(where, g)
 
 	// The copies, read even when a primary is wrong: a copy may name a
-	// primary that was deleted.
+	// primary that was deleted. Those in another account are read through
+	// the copy role, as the copier made them.
+	clients := map[string]EC2API{in.Region: api}
 	copies := map[string][]types.Snapshot{}
-	var dests []string
+	var dests, noRole []string
 	if g.SourceRegion == "" {
-		dests, _ = ebstags.ParseCopyDest(g.CopyDest, in.Region)
+		if dests, noRole, err = a.verifyDestinations(ctx, g.CopyDest, in.Region); err != nil {
+			return nil, err
+		}
 	}
 	for _, d := range dests {
+		dst, _, err := a.destEC2(d)
+		if err != nil {
+			return nil, activities.Invalid(err)
+		}
+		clients[d] = dst
 		fs := []types.Filter{ebsgroups.TagFilter(ebstags.GroupID, g.ID), ebsgroups.TagFilter(ebstags.SourceRegion, in.Region)}
-		err := eachSnapshot(ctx, a.EC2(d), fs, func(s types.Snapshot) { copies[d] = append(copies[d], s) })
+		err = eachSnapshot(ctx, dst, fs, func(s types.Snapshot) { copies[d] = append(copies[d], s) })
 		if err != nil {
 			return nil, fmt.Errorf("list copies of %s in %s: %w", g.ID, d, err)
 		}
@@ -108,6 +120,12 @@ func (a *EBS) VerifySnapshotGroup(ctx context.Context, in VerifySnapshotGroupInp
 	if problem == "" {
 		problem = checkCopies(where, g, dests, copies)
 	}
+	if problem == "" && len(noRole) > 0 {
+		// Not skipped in silence: a copy Copy_Dest promises that nobody
+		// looked at is not a verified copy.
+		problem = fmt.Sprintf("%s: %s names %s in another account, and this worker has no --ebs-copy-role to read it: its copies there are not verified",
+			where, ebstags.CopyDest, strings.Join(noRole, ", "))
+	}
 	res.Problem = problem
 
 	tag := ec2Tags(map[string]string{ebstags.Verified: ebstags.FormatVerified(in.At, problem == "")})
@@ -119,7 +137,7 @@ func (a *EBS) VerifySnapshotGroup(ctx context.Context, in VerifySnapshotGroupInp
 	for _, r := range regions {
 		for _, chunk := range ec2Chunks(toTag[r], ec2FilterChunk) {
 			err := a.retryNotFound(ctx, func() error {
-				_, err := a.EC2(r).CreateTags(ctx, &ec2.CreateTagsInput{Resources: chunk, Tags: tag})
+				_, err := clients[r].CreateTags(ctx, &ec2.CreateTagsInput{Resources: chunk, Tags: tag})
 				return err
 			}, "tag %d snapshot(s) of %s in %s with %s", len(chunk), g.ID, r, ebstags.Verified)
 			if err != nil && !errors.Is(err, errStillNotFound) {
@@ -131,6 +149,33 @@ func (a *EBS) VerifySnapshotGroup(ctx context.Context, in VerifySnapshotGroupInp
 		}
 	}
 	return res, nil
+}
+
+// verifyDestinations reads a group's Copy_Dest: the destinations whose
+// copies verify reads, "region" in the worker's account or "account:region"
+// in another (ebstags.Dest.String), and, apart, those in another account
+// it cannot read because the worker has no copy role.
+func (a *EBS) verifyDestinations(ctx context.Context, copyDest, region string) (dests, noRole []string, err error) {
+	parsed, _ := ebstags.ParseCopyDestinations(copyDest, "", region)
+	for _, d := range parsed {
+		if d.CrossAccount() {
+			// account:region may name the worker's own account.
+			account, err := a.account(ctx)
+			if err != nil {
+				return nil, nil, err
+			}
+			parsed, _ = ebstags.ParseCopyDestinations(copyDest, account, region)
+			break
+		}
+	}
+	for _, d := range parsed {
+		if d.CrossAccount() && a.EC2In == nil {
+			noRole = append(noRole, d.String())
+		} else {
+			dests = append(dests, d.String())
+		}
+	}
+	return dests, noRole, nil
 }
 
 func snapshotIDs(list []types.Snapshot) []string {

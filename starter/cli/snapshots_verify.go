@@ -17,11 +17,12 @@ func (a *app) snapshotsVerifyCommand() *cobra.Command {
 	var in ebs.VerifyInput
 	cmd := &cobra.Command{
 		Use:   "verify --region R --group-id G",
-		Short: "Check a snapshot group: every snapshot present and completed, tags consistent, copies in each Copy_Dest region",
+		Short: "Check a snapshot group: every snapshot present and completed, tags consistent, copies in each Copy_Dest destination",
 		Long: `Run the SnapshotsVerify workflow: read the group in the region (its source region, or a
 destination holding its copies) and check that every snapshot its group-size tag promises is
 present and completed, that the lineage tags agree, and, for a group of primaries, that each
-region its Copy_Dest tag names holds a completed copy of every snapshot. The outcome is tagged
+destination its Copy_Dest tag names (a region, or account:region read through the worker's
+--ebs-copy-role) holds a completed copy of every snapshot. The outcome is tagged
 on the group's snapshots and copies (lifeboat:verified=<time>:<ok|failed>), which snapshots
 list shows. Exit 0 when the group is sound, 1 when it is not (one line naming the snapshot,
 copy or region at fault), 2 when there is no such group.`,
