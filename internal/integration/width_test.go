@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -88,7 +89,7 @@ func wideEnvironment(t *testing.T, e *testenv.Env, n int, timeout time.Duration)
 	}
 	start = time.Now()
 	brun, b := backup(ctx, t, e, bin)
-	t.Logf("backup of %d datasets in %s", n, time.Since(start).Round(time.Second))
+	t.Logf("backup of %d datasets in %s, writes paused %d ms", n, time.Since(start).Round(time.Second), b.PauseWindowMillis)
 	requireDatasetsAttribute(ctx, t, e.Client().Temporal, brun.ID, env, ids)
 	for i, id := range ids {
 		if r := backupOf(t, b, env, id); r.ItemCount != int64(len(want[i])) {
@@ -96,10 +97,19 @@ func wideEnvironment(t *testing.T, e *testenv.Env, n int, timeout time.Duration)
 		}
 	}
 	e.RequireRunning(t, env)
+	listedBefore := listings(ctx, t, e, loc)
 	start = time.Now()
 	rrun, res := restore(ctx, t, e, rin)
-	t.Logf("restore of %d datasets in %s", n, time.Since(start).Round(time.Second))
+	t.Logf("restore of %d datasets in %s, writes paused %d ms", n, time.Since(start).Round(time.Second), res.PauseWindowMillis)
 	requireDatasetsAttribute(ctx, t, e.Client().Temporal, rrun.ID, env, ids)
+	// Finding each dataset's backup lists the location's folders once for
+	// the whole request: per dataset, it listed every dataset's folder (a
+	// million listings for 1,000 datasets, hours on the emulator).
+	listed := listings(ctx, t, e, loc) - listedBefore
+	t.Logf("restore of %d datasets listed the backup location %d times", n, listed)
+	if listed > 2*n+10 {
+		t.Errorf("restore of %d datasets listed the backup location %d times, want at most %d", n, listed, 2*n+10)
+	}
 
 	if res.StoreID != "s2" || e.Environment(t, env).ActiveStore != "s2" {
 		t.Fatalf("restore to %s; active store %s", res.StoreID, e.Environment(t, env).ActiveStore)
@@ -128,6 +138,24 @@ func wideEnvironment(t *testing.T, e *testenv.Env, n int, timeout time.Duration)
 		t.Logf("%s of %d datasets: %s", what, n, h)
 		requireWellInsideLimits(t, what, h)
 	}
+}
+
+// listings counts the emulator's ListObjectsV2 requests on a location's
+// bucket so far.
+func listings(ctx context.Context, t *testing.T, e *testenv.Env, loc string) int {
+	t.Helper()
+	reqs, err := e.EmulatorRequests(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bucket, _, _ := strings.Cut(strings.TrimPrefix(loc, "s3://"), "/")
+	n := 0
+	for _, r := range reqs {
+		if r.Action == "ListObjectsV2" && r.Resource == bucket {
+			n++
+		}
+	}
+	return n
 }
 
 // requireDatasetsAttribute checks a run's LifeboatDatasets as the server
