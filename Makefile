@@ -122,11 +122,13 @@ test-cluster: tools
 # 10 % AWS faults with a worker or sidecar killed at a random point; prints
 # a table of runs, faults, kills, worst pause, duplicates and failures.
 # CHAOS_SEED=<seed> replays a run's choices; CHAOS_TESTS narrows the
-# scenarios (e.g. CHAOS_TESTS=ChaosRedis).
+# scenarios (e.g. CHAOS_TESTS=ChaosRedis). It also runs the widest request
+# (README, "Limits"): a backup and a restore of one environment of 1,000
+# datasets on its own dev server and emulator (LIFEBOAT_WIDE=1).
 CHAOS_RUNS ?= 20
-CHAOS_TESTS ?= KilledWorker|Chaos
+CHAOS_TESTS ?= KilledWorker|Chaos|WidestEnvironment
 chaos: tools
-	LIFEBOAT_CHAOS=1 CHAOS_RUNS=$(CHAOS_RUNS) go test -race -count=1 -timeout 180m -run '$(CHAOS_TESTS)' -v \
+	LIFEBOAT_CHAOS=1 LIFEBOAT_WIDE=1 CHAOS_RUNS=$(CHAOS_RUNS) go test -race -count=1 -timeout 180m -run '$(CHAOS_TESTS)' -v \
 	  ./internal/integration/ ./internal/integration/chaos/
 
 # Mutation testing (README, "Mutation testing"): gremlins (installed if
