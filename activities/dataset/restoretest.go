@@ -101,10 +101,16 @@ func (a *Datasets) PlanRestoreTest(ctx context.Context, in PlanRestoreTestInput)
 	if err := a.checkBucket(ctx, loc); err != nil {
 		return nil, err
 	}
+	// One walk of the location for every dataset (a walk per dataset lists
+	// every dataset folder each time: quadratic in the environment's width).
+	all, err := backupstore.FindAllManifests(ctx, a.S3, loc)
+	if err != nil {
+		return nil, err
+	}
 	out := &PlanRestoreTestResult{}
 	for _, d := range names {
 		// Only this environment's backups: a restore test proves its own.
-		m, key, err := a.findBackup(ctx, loc, d, in.EnvID, in.EnvID, in.BackupID)
+		m, key, err := a.chooseManifest(ctx, loc, all[d], d, in.EnvID, in.EnvID, in.BackupID)
 		if err != nil {
 			return nil, err
 		}
