@@ -140,7 +140,8 @@ chaos: tools
 # Prints the mutants left alive and each package's efficacy and mutant
 # coverage; fails when a package's efficacy is below 90 %.
 MUTATION_PKGS ?= internal/ebstags internal/ids internal/backupstore internal/redisbackup \
-	workflows workflows/dataset workflows/ebs workflows/redis gate
+	workflows workflows/dataset workflows/ebs workflows/redis gate \
+	activities activities/dataset activities/ebs activities/redis
 mutation:
 	@test -x $(GREMLINS) || go install github.com/go-gremlins/gremlins/cmd/gremlins@$(GREMLINS_VERSION)
 	@set -o pipefail; failed=; for p in $(MUTATION_PKGS); do echo "== $$p"; \
