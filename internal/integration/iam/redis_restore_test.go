@@ -8,14 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/iam"
 	goredis "github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
 
 	redisact "github.com/lifeboat-dev/lifeboat/activities/redis"
-	"github.com/lifeboat-dev/lifeboat/internal/redisbackup"
-	"github.com/lifeboat-dev/lifeboat/internal/registry"
 	"github.com/lifeboat-dev/lifeboat/internal/testenv"
 	rediswf "github.com/lifeboat-dev/lifeboat/workflows/redis"
 )
@@ -31,36 +27,11 @@ func TestIntegrationRedisSidecarRestorePolicy(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test")
 	}
-	e, u := start(t)
-	ctx := testenv.Context(t, time.Minute)
-	bucket := e.ID("lbtest-iam")
-	e.CreateBucket(t, bucket)
-	loc := "s3://" + bucket + "/redis"
-	values := map[string]string{
-		"LIFEBOAT_ACCOUNT_ID": account,
-		"CONTROL_TABLE":       e.Config.ControlTable,
-		"TABLE_PREFIX":        e.Config.TablePrefix,
-		"BACKUP_BUCKET":       bucket,
-	}
-	u.setWorkerPolicy(t, forMoto(loadPolicy(t, "worker-policy.json", values)))
-	const sidecarUser = "lifeboat-redis-sidecar"
-	sidecar := forMoto(loadPolicy(t, "redis-sidecar-policy.json", values))
-	creds, err := newUser(ctx, u.iam, sidecarUser, "sidecar", sidecar.json(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	setSidecarPolicy := func(t *testing.T, p policy) {
-		t.Helper()
-		if _, err := u.iam.PutUserPolicy(context.Background(), &iam.PutUserPolicyInput{
-			UserName: aws.String(sidecarUser), PolicyName: aws.String("sidecar"), PolicyDocument: aws.String(p.json(t)),
-		}); err != nil {
-			t.Fatalf("set the sidecar's policy: %v", err)
-		}
-	}
-
-	cluster := e.ID("iam-rrestore")
-	nodeID := cluster + "-n1"
-	addr, dir := startRedisNode(t)
+	r := newSidecarRig(t, "iam-rrestore")
+	e, ctx, loc, sidecar, creds := r.e, r.ctx, r.loc, r.policy, r.creds
+	nodeID, addr, dir := r.nodeID, r.addr, r.dir
+	cluster := r.cluster
+	setSidecarPolicy := r.setPolicy
 	_, port, _ := net.SplitHostPort(addr)
 	// The restore stops and starts the node with these; the node the
 	// sidecar started is shut down at the end.
@@ -69,11 +40,6 @@ func TestIntegrationRedisSidecarRestorePolicy(t *testing.T) {
 		n.StopCmd = "redis-cli -p " + port + " shutdown nosave"
 	}
 	t.Cleanup(func() { _ = exec.Command("redis-cli", "-p", port, "shutdown", "nosave").Run() })
-	if _, err := e.Registry().PutRedisCluster(ctx, registry.RedisCluster{Name: cluster, Nodes: []registry.RedisNode{
-		{ID: nodeID, Addr: addr, TaskQueue: redisbackup.NodeTaskQueue(e.Config.TaskQueue, nodeID)},
-	}}, false, time.Now()); err != nil {
-		t.Fatalf("register cluster %s: %v", cluster, err)
-	}
 	rc := goredis.NewClient(&goredis.Options{Addr: addr, Protocol: 2, DisableIdentity: true, MaxRetries: -1,
 		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}})
 	defer rc.Close()

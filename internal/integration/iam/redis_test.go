@@ -110,6 +110,61 @@ func startSidecar(t *testing.T, e *testenv.Env, nodeID, addr, dir string, creds 
 	})
 }
 
+// sidecarRig is what the sidecar policy tests share: workers holding only
+// worker-policy.json, a sidecar user holding only redis-sidecar-policy.json,
+// a bucket, and a one-node cluster registered on a redis-server of its own.
+type sidecarRig struct {
+	e                          *testenv.Env
+	u                          *users
+	ctx                        context.Context
+	loc                        string
+	policy                     policy // the sidecar's, as shipped
+	creds                      aws.CredentialsProvider
+	cluster, nodeID, addr, dir string
+}
+
+const sidecarUser = "lifeboat-redis-sidecar"
+
+func newSidecarRig(t *testing.T, name string) *sidecarRig {
+	t.Helper()
+	e, u := start(t)
+	r := &sidecarRig{e: e, u: u, ctx: testenv.Context(t, time.Minute)}
+	bucket := e.ID("lbtest-iam")
+	e.CreateBucket(t, bucket)
+	r.loc = "s3://" + bucket + "/redis"
+	values := map[string]string{
+		"LIFEBOAT_ACCOUNT_ID": account,
+		"CONTROL_TABLE":       e.Config.ControlTable,
+		"TABLE_PREFIX":        e.Config.TablePrefix,
+		"BACKUP_BUCKET":       bucket,
+	}
+	u.setWorkerPolicy(t, forMoto(loadPolicy(t, "worker-policy.json", values)))
+	r.policy = forMoto(loadPolicy(t, "redis-sidecar-policy.json", values))
+	var err error
+	if r.creds, err = newUser(r.ctx, u.iam, sidecarUser, "sidecar", r.policy.json(t)); err != nil {
+		t.Fatal(err)
+	}
+	r.cluster = e.ID(name)
+	r.nodeID = r.cluster + "-n1"
+	r.addr, r.dir = startRedisNode(t)
+	if _, err := e.Registry().PutRedisCluster(r.ctx, registry.RedisCluster{Name: r.cluster, Nodes: []registry.RedisNode{
+		{ID: r.nodeID, Addr: r.addr, TaskQueue: redisbackup.NodeTaskQueue(e.Config.TaskQueue, r.nodeID)},
+	}}, false, time.Now()); err != nil {
+		t.Fatalf("register cluster %s: %v", r.cluster, err)
+	}
+	return r
+}
+
+// setPolicy replaces the sidecar user's policy.
+func (r *sidecarRig) setPolicy(t *testing.T, p policy) {
+	t.Helper()
+	if _, err := r.u.iam.PutUserPolicy(context.Background(), &iam.PutUserPolicyInput{
+		UserName: aws.String(sidecarUser), PolicyName: aws.String("sidecar"), PolicyDocument: aws.String(p.json(t)),
+	}); err != nil {
+		t.Fatalf("set the sidecar's policy: %v", err)
+	}
+}
+
 // TestIntegrationRedisSidecarPolicy backs a one-node Redis cluster up with
 // the workers holding only worker-policy.json and the node's sidecar only
 // redis-sidecar-policy.json; then without each of the sidecar's statements
@@ -118,41 +173,10 @@ func TestIntegrationRedisSidecarPolicy(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test")
 	}
-	e, u := start(t)
-	ctx := testenv.Context(t, time.Minute)
-	bucket := e.ID("lbtest-iam")
-	e.CreateBucket(t, bucket)
-	loc := "s3://" + bucket + "/redis"
-	values := map[string]string{
-		"LIFEBOAT_ACCOUNT_ID": account,
-		"CONTROL_TABLE":       e.Config.ControlTable,
-		"TABLE_PREFIX":        e.Config.TablePrefix,
-		"BACKUP_BUCKET":       bucket,
-	}
-	u.setWorkerPolicy(t, forMoto(loadPolicy(t, "worker-policy.json", values)))
-	const sidecarUser = "lifeboat-redis-sidecar"
-	sidecar := forMoto(loadPolicy(t, "redis-sidecar-policy.json", values))
-	creds, err := newUser(ctx, u.iam, sidecarUser, "sidecar", sidecar.json(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	setSidecarPolicy := func(t *testing.T, p policy) {
-		t.Helper()
-		if _, err := u.iam.PutUserPolicy(context.Background(), &iam.PutUserPolicyInput{
-			UserName: aws.String(sidecarUser), PolicyName: aws.String("sidecar"), PolicyDocument: aws.String(p.json(t)),
-		}); err != nil {
-			t.Fatalf("set the sidecar's policy: %v", err)
-		}
-	}
-
-	cluster, nodeID := e.ID("iam-redis"), ""
-	nodeID = cluster + "-n1"
-	addr, dir := startRedisNode(t)
-	if _, err := e.Registry().PutRedisCluster(ctx, registry.RedisCluster{Name: cluster, Nodes: []registry.RedisNode{
-		{ID: nodeID, Addr: addr, TaskQueue: redisbackup.NodeTaskQueue(e.Config.TaskQueue, nodeID)},
-	}}, false, time.Now()); err != nil {
-		t.Fatalf("register cluster %s: %v", cluster, err)
-	}
+	r := newSidecarRig(t, "iam-redis")
+	e, loc, sidecar, creds := r.e, r.loc, r.policy, r.creds
+	cluster, nodeID, addr, dir := r.cluster, r.nodeID, r.addr, r.dir
+	setSidecarPolicy := r.setPolicy
 	// Each backup has a sidecar of its own: a sidecar keeps the bucket's
 	// region it looked up once (HeadBucket) for its life.
 	backup := func(t *testing.T) (*rediswf.BackupResult, error) {
