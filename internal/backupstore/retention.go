@@ -129,9 +129,21 @@ func PlanRetention(found *DatasetBackups, r Retention, now time.Time, protect ..
 	return plan
 }
 
+// IsRecordKey says whether key is one of the records Lifeboat writes in a
+// backup's folder after the backup (verified.json, restore-test.json,
+// keep.json): they go with the backup, or its folder would outlive it and
+// list as a backup with no manifest.
+func IsRecordKey(folder, key string) bool {
+	switch key {
+	case path.Join(folder, VerifiedName), path.Join(folder, RestoreTestName), path.Join(folder, KeepMarkerName):
+		return true
+	}
+	return false
+}
+
 // deletable splits a complete backup's objects into those Lifeboat wrote
-// (listed in its manifest, inside its folder; the manifest last) and the
-// rest, which retention leaves. A keep marker never reaches here: a backup
+// (listed in its manifest, inside its folder, and its records; the
+// manifest last) and the rest, which retention leaves. A keep marker never reaches here: a backup
 // that has one is kept.
 func deletable(b Backup) (keys, left []string) {
 	owned := map[string]bool{}
@@ -150,7 +162,7 @@ func deletable(b Backup) (keys, left []string) {
 	for _, k := range b.Keys {
 		switch {
 		case k == manifest:
-		case owned[k]:
+		case owned[k] || IsRecordKey(b.Folder, k):
 			keys = append(keys, k)
 		default:
 			left = append(left, k)

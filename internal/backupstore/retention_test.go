@@ -186,3 +186,72 @@ func TestRetentionValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestRetentionDeletesTheRecordsBesideABackup: verified.json and
+// restore-test.json, written after the backup, go with it (before the
+// manifest); left behind, the folder would list as a backup with no
+// manifest.
+func TestRetentionDeletesTheRecordsBesideABackup(t *testing.T) {
+	t.Parallel()
+	old, newest := complete(3, false), complete(1, false)
+	verified, tested := old.Folder+"/"+VerifiedName, old.Folder+"/"+RestoreTestName
+	old.Keys = append(old.Keys, verified, tested)
+	plan := PlanRetention(&DatasetBackups{Backups: []Backup{old, newest}}, Retention{Count: 1}, day0)
+	if len(plan.Delete) != 1 {
+		t.Fatalf("plan deletes %d backups, want 1", len(plan.Delete))
+	}
+	keys := plan.Delete[0].Keys
+	for _, k := range []string{verified, tested} {
+		if !slices.Contains(keys, k) {
+			t.Errorf("keys to delete %q lack %s", keys, k)
+		}
+	}
+	if keys[len(keys)-1] != old.Folder+"/"+ManifestName {
+		t.Errorf("keys to delete %q: the manifest is not last", keys)
+	}
+	if len(plan.Left) != 0 {
+		t.Errorf("left notes: %q, want none", plan.Left)
+	}
+}
+
+// TestWrittenPlanOnAVersionedBucket: the versions a backup wrote inside its
+// write window go, its records' versions written later go too, and a
+// version someone else wrote (another key, or before the backup) stays.
+func TestWrittenPlanOnAVersionedBucket(t *testing.T) {
+	t.Parallel()
+	folder := "root/e/initial/d/20261120T030000.000Z"
+	start := day0
+	data, manifest := folder+"/export/a.json.gz", folder+"/"+ManifestName
+	verified := folder + "/" + VerifiedName
+	w := Written{Name: "b", Folder: folder, Manifest: manifest, Keys: []string{data, manifest}, Start: start}
+	at := func(d time.Duration) time.Time { return start.Add(d) }
+	all := []version{
+		{Key: data, ID: "d1", Modified: at(time.Minute)},
+		{Key: manifest, ID: "m1", Modified: at(2 * time.Minute)},
+		{Key: verified, ID: "v1", Modified: at(48 * time.Hour)},           // a verify two days later
+		{Key: verified, ID: "v0", Modified: at(-48 * time.Hour)},          // before the backup: not ours
+		{Key: data, ID: "d2", Modified: at(72 * time.Hour)},               // rewritten after the manifest: not ours
+		{Key: folder + "/notes.txt", ID: "n1", Modified: at(time.Minute)}, // another key: not ours
+	}
+	del, left, ok := writtenPlan(w, all)
+	if !ok {
+		t.Fatal("no manifest version found")
+	}
+	ids := func(vs []version) []string {
+		var out []string
+		for _, v := range vs {
+			out = append(out, v.ID)
+		}
+		slices.Sort(out)
+		return out
+	}
+	if got, want := ids(del), []string{"d1", "m1", "v1"}; !slices.Equal(got, want) {
+		t.Errorf("deleted %v, want %v", got, want)
+	}
+	if got, want := ids(left), []string{"d2", "n1", "v0"}; !slices.Equal(got, want) {
+		t.Errorf("left %v, want %v", got, want)
+	}
+	if del[len(del)-1].Key != manifest {
+		t.Errorf("the manifest's version is not deleted last: %v", del)
+	}
+}

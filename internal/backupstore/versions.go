@@ -64,7 +64,9 @@ type Written struct {
 // the backup's start (StartedAt, else its cut time, less a minute of clock
 // slack) to the write of the manifest (its oldest version's LastModified).
 // Lifeboat writes the manifest last, so anything written after it, or
-// under another key, is someone else's. A delete marker on one of those
+// under another key, is someone else's, except the records Lifeboat writes
+// beside a backup later (IsRecordKey), which are its own from the backup's
+// start on. A delete marker on one of those
 // keys is removed with them unless a foreign version of the key is kept
 // (removing the marker would bring that version back).
 func writtenPlan(w Written, all []version) (del []version, left []version, ok bool) {
@@ -91,13 +93,17 @@ func writtenPlan(w Written, all []version) (del []version, left []version, ok bo
 			markers = append(markers, v)
 		case owned[v.Key] && !v.Modified.Before(start) && !v.Modified.After(end):
 			del = append(del, v)
+		case IsRecordKey(w.Folder, v.Key) && !v.Modified.Before(start):
+			// A record (verified.json, restore-test.json, keep.json) is
+			// written after the manifest, whenever a check runs.
+			del = append(del, v)
 		default:
 			left = append(left, v)
 			foreignKey[v.Key] = true
 		}
 	}
 	for _, m := range markers {
-		if owned[m.Key] && !foreignKey[m.Key] {
+		if (owned[m.Key] || IsRecordKey(w.Folder, m.Key)) && !foreignKey[m.Key] {
 			del = append(del, m)
 		} else {
 			left = append(left, m)

@@ -231,6 +231,41 @@ func TestIntegrationBackupCLIKeepListPrune(t *testing.T) {
 		t.Errorf("list does not show %s with 10 items, marked keep:\n%s", made[0].BackupID, out)
 	}
 
+	// The records beside two backups are read into their own rows (the
+	// listing reads them concurrently), and the others show none.
+	_, f1 := folderOf(t, made[1])
+	_, f2 := folderOf(t, made[2])
+	if err := backupstore.WriteVerification(ctx, e.AWS.S3, bucket, f1, &backupstore.Verification{
+		At: time.Now().UTC(), Outcome: backupstore.VerifiedOK, BackupID: made[1].BackupID, Checked: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := backupstore.WriteRestoreTest(ctx, e.AWS.S3, bucket, f2, &backupstore.RestoreTest{
+		At: time.Now().UTC(), Outcome: backupstore.VerifiedFailed, BackupID: made[2].BackupID, Problem: "planted"}); err != nil {
+		t.Fatal(err)
+	}
+	var rows []struct {
+		BackupID string `json:"backupId"`
+		Verified *struct {
+			BackupID string `json:"backupId"`
+		} `json:"verified"`
+		RestoreTest *struct {
+			BackupID string `json:"backupId"`
+			Outcome  string `json:"outcome"`
+		} `json:"restoreTest"`
+	}
+	if err := json.Unmarshal([]byte(must(append([]string{"backup", "list", "--output", "json"}, target...)...)), &rows); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rows {
+		wantV, wantRT := r.BackupID == made[1].BackupID, r.BackupID == made[2].BackupID
+		if (r.Verified != nil) != wantV || (wantV && r.Verified.BackupID != r.BackupID) {
+			t.Errorf("backup list --output json: %s verified %+v, want it only beside %s", r.BackupID, r.Verified, made[1].BackupID)
+		}
+		if (r.RestoreTest != nil) != wantRT || (wantRT && (r.RestoreTest.BackupID != r.BackupID || r.RestoreTest.Outcome != backupstore.VerifiedFailed)) {
+			t.Errorf("backup list --output json: %s restore test %+v, want a failed one only beside %s", r.BackupID, r.RestoreTest, made[2].BackupID)
+		}
+	}
+
 	all := objectsUnder(t, e, bucket, "")
 	out = must(append([]string{"backup", "prune", "--retain", "2", "--dry-run"}, target...)...)
 	if got := objectsUnder(t, e, bucket, ""); !mapsEqual(got, all) {

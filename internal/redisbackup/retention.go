@@ -139,7 +139,7 @@ func PlanRetention(ctx context.Context, api backupstore.API, loc backupstore.Loc
 		for _, k := range folders[v.BackupID] {
 			switch {
 			case k == manifest:
-			case listed[k] && strings.HasPrefix(k, folder):
+			case listed[k] && strings.HasPrefix(k, folder), backupstore.IsRecordKey(strings.TrimSuffix(folder, "/"), k):
 				v.Keys = append(v.Keys, k)
 			default:
 				others = append(others, path.Base(k))

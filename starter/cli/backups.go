@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/lifeboat-dev/lifeboat/internal/awsx"
 	"github.com/lifeboat-dev/lifeboat/internal/backupstore"
@@ -97,6 +98,10 @@ func (a *app) s3(ctx context.Context) (backupstore.DeleteAPI, error) {
 	return c.Buckets, nil
 }
 
+// listingReads is how many small objects (manifests, verified.json,
+// restore-test.json) a backup listing reads at once.
+const listingReads = 16
+
 func (a *app) backupListCommand() *cobra.Command {
 	var t backupTarget
 	var out *output
@@ -119,25 +124,37 @@ func (a *app) backupListCommand() *cobra.Command {
 			}
 			backups := found.Backups
 			backupstore.SortNewestFirst(backups)
-			doc := make([]backupJSON, 0, len(backups))
-			for _, b := range backups {
+			// Up to two small GETs per backup (verified.json,
+			// restore-test.json, only where the listing shows them), read
+			// listingReads at a time.
+			doc := make([]backupJSON, len(backups))
+			g, gctx := errgroup.WithContext(cmd.Context())
+			g.SetLimit(listingReads)
+			for i, b := range backups {
 				j := backupJSON{BackupID: b.ID, StoreID: b.StoreID, Kept: b.Kept, Complete: b.Complete(), Problem: b.Problem}
 				if b.Complete() {
 					t := b.Manifest.CutTime.UTC()
 					j.CutTime, j.ItemCount, j.Bytes = &t, b.Manifest.ItemCount, b.Manifest.Bytes
 					j.Bucket, j.KMSKeyID = b.Manifest.Bucket, b.Manifest.KMSKeyID
 				}
-				if slices.Contains(b.Keys, backupstore.VerifiedKey(b.Folder)) {
-					if j.Verified, err = backupstore.ReadVerification(cmd.Context(), api, loc.Bucket, b.Folder); err != nil {
-						return s3Error(err)
+				doc[i] = j
+				g.Go(func() error {
+					var err error
+					if slices.Contains(b.Keys, backupstore.VerifiedKey(b.Folder)) {
+						if doc[i].Verified, err = backupstore.ReadVerification(gctx, api, loc.Bucket, b.Folder); err != nil {
+							return err
+						}
 					}
-				}
-				if slices.Contains(b.Keys, backupstore.RestoreTestKey(b.Folder)) {
-					if j.RestoreTest, err = backupstore.ReadRestoreTest(cmd.Context(), api, loc.Bucket, b.Folder); err != nil {
-						return s3Error(err)
+					if slices.Contains(b.Keys, backupstore.RestoreTestKey(b.Folder)) {
+						if doc[i].RestoreTest, err = backupstore.ReadRestoreTest(gctx, api, loc.Bucket, b.Folder); err != nil {
+							return err
+						}
 					}
-				}
-				doc = append(doc, j)
+					return nil
+				})
+			}
+			if err := g.Wait(); err != nil {
+				return s3Error(err)
 			}
 			if err := a.render(out, doc, func(tw io.Writer) {
 				fmt.Fprintln(tw, "BACKUP ID\tSTORE\tCUT TIME\tITEMS\tBYTES\tKEPT\tSTATUS\tVERIFIED\tRESTORE TEST\tOBJECT LOCK")

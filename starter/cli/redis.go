@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/lifeboat-dev/lifeboat/activities"
 	"github.com/lifeboat-dev/lifeboat/internal/backupstore"
@@ -415,25 +416,35 @@ func (a *app) redisBackupsCommand() *cobra.Command {
 				}
 				return err
 			}
-			doc := make([]redisBackupJSON, 0, len(found))
-			for _, id := range found {
-				m, err := redisbackup.ReadManifest(cmd.Context(), c.Buckets, loc.Bucket, redisbackup.ManifestKey(loc, cluster, id))
-				if err != nil {
-					doc = append(doc, redisBackupJSON{BackupID: id, NodeIDs: []string{}, Problem: "unreadable manifest: " + oneLine(err)})
-					continue
-				}
-				t := m.StartedAt.UTC()
-				folder := redisbackup.BackupFolder(loc, cluster, id)
-				v, err := backupstore.ReadVerification(cmd.Context(), c.Buckets, loc.Bucket, folder)
-				if err != nil {
-					return err
-				}
-				rt, err := backupstore.ReadRestoreTest(cmd.Context(), c.Buckets, loc.Bucket, folder)
-				if err != nil {
-					return err
-				}
-				doc = append(doc, redisBackupJSON{BackupID: id, StartedAt: &t, Format: m.Persistence, Keys: m.Keys, Bytes: m.Bytes, NodeIDs: m.NodeIDs(),
-					Verified: v, RestoreTest: rt})
+			// Three small GETs per backup (manifest, verified.json,
+			// restore-test.json), read listingReads at a time.
+			doc := make([]redisBackupJSON, len(found))
+			g, gctx := errgroup.WithContext(cmd.Context())
+			g.SetLimit(listingReads)
+			for i, id := range found {
+				g.Go(func() error {
+					m, err := redisbackup.ReadManifest(gctx, c.Buckets, loc.Bucket, redisbackup.ManifestKey(loc, cluster, id))
+					if err != nil {
+						doc[i] = redisBackupJSON{BackupID: id, NodeIDs: []string{}, Problem: "unreadable manifest: " + oneLine(err)}
+						return nil
+					}
+					t := m.StartedAt.UTC()
+					folder := redisbackup.BackupFolder(loc, cluster, id)
+					v, err := backupstore.ReadVerification(gctx, c.Buckets, loc.Bucket, folder)
+					if err != nil {
+						return err
+					}
+					rt, err := backupstore.ReadRestoreTest(gctx, c.Buckets, loc.Bucket, folder)
+					if err != nil {
+						return err
+					}
+					doc[i] = redisBackupJSON{BackupID: id, StartedAt: &t, Format: m.Persistence, Keys: m.Keys, Bytes: m.Bytes, NodeIDs: m.NodeIDs(),
+						Verified: v, RestoreTest: rt}
+					return nil
+				})
+			}
+			if err := g.Wait(); err != nil {
+				return err
 			}
 			if err := a.render(out, doc, func(tw io.Writer) {
 				fmt.Fprintln(tw, "BACKUP ID\tDATE\tFORMAT\tKEYS\tSIZE\tNODES\tVERIFIED\tRESTORE TEST")
