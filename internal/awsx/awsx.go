@@ -15,7 +15,9 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 )
 
 // Clients are the AWS service clients shared by activities and the CLI.
@@ -31,6 +33,10 @@ type Clients struct {
 	ec2Mu sync.Mutex
 	ec2   map[string]*ec2.Client
 	ec2As map[Role]map[string]*ec2.Client
+	kms   map[string]*kms.Client
+
+	accountMu sync.Mutex
+	account   string
 }
 
 // Load reads the AWS configuration from the environment and builds the clients.
@@ -90,6 +96,38 @@ func (c *Clients) EC2(region string) *ec2.Client {
 	})
 	c.ec2[region] = cl
 	return cl
+}
+
+// KMS returns the KMS client for a region, built once and shared (an
+// encrypted snapshot's key lives in the snapshot's region).
+func (c *Clients) KMS(region string) *kms.Client {
+	c.ec2Mu.Lock()
+	defer c.ec2Mu.Unlock()
+	if cl, ok := c.kms[region]; ok {
+		return cl
+	}
+	if c.kms == nil {
+		c.kms = map[string]*kms.Client{}
+	}
+	cl := kms.NewFromConfig(c.Config, func(o *kms.Options) { o.Region = region })
+	c.kms[region] = cl
+	return cl
+}
+
+// Account returns the account id of the configuration's credentials
+// (STS GetCallerIdentity, which needs no permission), asked once.
+func (c *Clients) Account(ctx context.Context) (string, error) {
+	c.accountMu.Lock()
+	defer c.accountMu.Unlock()
+	if c.account != "" {
+		return c.account, nil
+	}
+	out, err := sts.NewFromConfig(c.Config).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		return "", fmt.Errorf("sts GetCallerIdentity: %w", err)
+	}
+	c.account = aws.ToString(out.Account)
+	return c.account, nil
 }
 
 // EC2As returns the EC2 client for a region acting as an assumed role (in

@@ -1,13 +1,8 @@
 package app
 
 import (
-	"context"
 	"fmt"
-	"sync"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/service/kms"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
@@ -56,48 +51,8 @@ func NewEBS(cfg config.Config, aws *awsx.Clients) *ebsact.EBS {
 			return aws.EC2As(role, region), nil
 		}
 		a.CopyRoleARN = cfg.EBSCopyRoleFor
-		kc := &kmsClients{}
-		a.KMS = func(region string) ebsact.KMSAPI { return kc.get(aws, region) }
+		a.KMS = func(region string) ebsact.KMSAPI { return aws.KMS(region) }
 	}
-	var (
-		accountMu sync.Mutex
-		account   string
-	)
-	a.Account = func(ctx context.Context) (string, error) {
-		accountMu.Lock()
-		defer accountMu.Unlock()
-		if account != "" {
-			return account, nil
-		}
-		out, err := sts.NewFromConfig(aws.Config).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
-		if err != nil {
-			return "", err
-		}
-		if out.Account != nil {
-			account = *out.Account
-		}
-		return account, nil
-	}
+	a.Account = aws.Account
 	return a
-}
-
-// kmsClients are the KMS clients of the worker's account, one per region,
-// built on first use: an encrypted snapshot's key lives in its region.
-type kmsClients struct {
-	mu sync.Mutex
-	m  map[string]*kms.Client
-}
-
-func (k *kmsClients) get(aws *awsx.Clients, region string) *kms.Client {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if c, ok := k.m[region]; ok {
-		return c
-	}
-	if k.m == nil {
-		k.m = map[string]*kms.Client{}
-	}
-	c := kms.NewFromConfig(aws.Config, func(o *kms.Options) { o.Region = region })
-	k.m[region] = c
-	return c
 }
